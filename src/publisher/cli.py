@@ -1,0 +1,168 @@
+"""The ``publisher`` command line.
+
+Exit status: 0 success, 1 a problem with the source or the environment
+(shown as ``path:line: message``), 2 a usage error.  ``--traceback`` shows
+the Python traceback of an error, for bug reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from publisher import __version__, render
+from publisher.build import Paths, build, write_atomic
+from publisher.diagnostics import Diagnostics
+from publisher.errors import ExitStatus, PublisherError, UsageError
+from publisher.model import Month
+from publisher.mojibake import repair
+from publisher.reader import find_issue, parse_month, read_issue
+from publisher.scaffold import scaffold
+
+log = logging.getLogger("publisher")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose - args.quiet)
+    paths = Paths(issues=args.issues, layouts=args.layouts, dist=args.dist)
+    try:
+        return int(args.handler(args, paths))
+    except PublisherError as exc:
+        if args.traceback:
+            raise
+        for line in str(exc).splitlines():
+            log.error("%s", line)
+        return ExitStatus.USAGE if isinstance(exc, UsageError) else ExitStatus.ERROR
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="publisher",
+        description="Turn one magazine issue into a print PDF, a reader's PDF, an EPUB and an "
+                    "email.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="count", default=0,
+                        help="show only warnings and errors")
+    common.add_argument("-v", "--verbose", action="count", default=0,
+                        help="show more detail")
+    common.add_argument("--issues", type=Path, default=Path("issues"), metavar="DIR",
+                        help="folder of issue sources (default: issues)")
+    common.add_argument("--layouts", type=Path, default=Path("layouts"), metavar="DIR",
+                        help="folder of layouts (default: layouts)")
+    common.add_argument("--dist", type=Path, default=Path("dist"), metavar="DIR",
+                        help="folder for outputs (default: dist)")
+    common.add_argument("--traceback", action="store_true",
+                        help="show the Python traceback of an error")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = sub.add_parser("check", parents=[common], help="validate an issue source",
+                           description="Validate an issue: report every error and warning "
+                                       "with its file and line.")
+    check.add_argument("month", metavar="MONTH", help="the issue, as YYYY-MM")
+    check.add_argument("--fix", action="store_true",
+                       help="repair CP949 mojibake in place, then check again")
+    check.add_argument("--strict", action="store_true", help="fail on warnings too")
+    check.set_defaults(handler=_check)
+
+    build_cmd = sub.add_parser("build", parents=[common], help="build an issue's outputs",
+                               description="Build the outputs of an issue into dist/MONTH/.")
+    build_cmd.add_argument("month", metavar="MONTH", help="the issue, as YYYY-MM")
+    build_cmd.add_argument("--format", "-f", action="append", dest="formats",
+                           choices=render.formats() or None, metavar="FORMAT",
+                           help="build only this format (repeatable; available: "
+                                f"{', '.join(render.formats()) or 'none yet'})")
+    build_cmd.add_argument("--strict", action="store_true", help="fail on warnings too")
+    build_cmd.set_defaults(handler=_build)
+
+    new = sub.add_parser("new", parents=[common], help="start a new issue folder",
+                         description="Create issues/MONTH/ with an issue.toml and a sample "
+                                     "article to fill in.")
+    new.add_argument("month", metavar="MONTH", help="the new issue, as YYYY-MM")
+    new.set_defaults(handler=_new)
+    return parser
+
+
+def _configure_logging(level: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    root = logging.getLogger("publisher")
+    root.handlers[:] = [handler]
+    root.propagate = False
+    root.setLevel(logging.DEBUG if level > 0 else logging.INFO if level == 0 else logging.WARNING)
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.levelno >= logging.ERROR:
+            return f"error: {message}"
+        if record.levelno >= logging.WARNING:
+            return f"warning: {message}"
+        return message
+
+
+def _report(diag: Diagnostics) -> None:
+    for warning in diag.warnings:
+        log.warning("%s", warning)
+
+
+def _fail_on_warnings(diag: Diagnostics, strict: bool) -> None:
+    if strict and diag.warnings:
+        raise PublisherError(f"{len(diag.warnings)} warning(s), and --strict fails on them")
+
+
+def _check(args: argparse.Namespace, paths: Paths) -> int:
+    month = parse_month(args.month)
+    if args.fix:
+        _fix_mojibake(paths.issues, month)
+    diag = Diagnostics()
+    try:
+        issue = read_issue(paths.issues, month, diag)
+    finally:
+        _report(diag)
+    _fail_on_warnings(diag, args.strict)
+    log.info("%s: %d article(s), %d archive entries: OK", month, len(issue.articles),
+             len(issue.archive))
+    return ExitStatus.OK
+
+
+def _fix_mojibake(root: Path, month: Month) -> None:
+    folder = find_issue(root, month)
+    for path in sorted([folder / "issue.toml", *folder.glob("articles/*.md")]):
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # the check that follows reports it
+        fixed = repair(text)
+        if fixed != text:
+            write_atomic(path, fixed.encode("utf-8"))
+            log.info("%s: repaired mojibake", path)
+
+
+def _build(args: argparse.Namespace, paths: Paths) -> int:
+    month = parse_month(args.month)
+    diag = Diagnostics()
+    try:
+        written = build(month, paths, args.formats, diag, strict=args.strict)
+    finally:
+        _report(diag)
+    log.debug("wrote %d file(s)", len(written))
+    return ExitStatus.OK
+
+
+def _new(args: argparse.Namespace, paths: Paths) -> int:
+    month = parse_month(args.month)
+    folder = scaffold(paths.issues, month)
+    log.info("created %s: fill in issue.toml and articles/, then run 'publisher check %s'",
+             folder, month)
+    return ExitStatus.OK

@@ -1,0 +1,71 @@
+"""Errors a user can act on, and the exit codes the CLI returns.
+
+A :class:`PublisherError` carries the place in the source it is about; the CLI
+shows it as ``path:line: message`` (the way compilers and Sphinx do) with no
+traceback.  Anything else that escapes is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ExitStatus(enum.IntEnum):
+    """Process exit codes, following the usual Unix conventions."""
+
+    OK = 0
+    ERROR = 1  # the source (or the environment) is wrong: fix it and retry
+    USAGE = 2  # the command line is wrong
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in a source file: path, and 1-based line when known."""
+
+    path: Path | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        if self.path is None:
+            return ""
+        text = display_path(self.path)
+        return f"{text}:{self.line}" if self.line else text
+
+
+def display_path(path: Path) -> str:
+    """A path relative to the working directory when it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+class PublisherError(Exception):
+    """A problem the user can fix, shown as ``path:line: message``."""
+
+    def __init__(self, message: str, path: Path | None = None, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.location = Location(path, line)
+
+    def __str__(self) -> str:
+        where = str(self.location)
+        return f"{where}: {self.message}" if where else self.message
+
+
+class SourceErrors(PublisherError):
+    """Several source problems found in one pass, reported together."""
+
+    def __init__(self, errors: Iterable[PublisherError]):
+        self.errors = tuple(errors)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+
+class UsageError(PublisherError):
+    """The command line asks for something that cannot be done (exit status 2)."""

@@ -1,0 +1,48 @@
+"""Image references of a source: resolved inside the issue, checked, measured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image as PILImage
+from PIL import UnidentifiedImageError
+
+from publisher import model as m
+from publisher.diagnostics import Diagnostics
+from publisher.sources import resolve_inside
+
+SUPPORTED = {"JPEG", "PNG", "GIF", "WEBP"}
+
+
+def load_image(
+    issue_dir: Path,
+    reference: str,
+    alt: str,
+    caption: tuple[m.Inline, ...],
+    credit: str,
+    source: Path,
+    line: int | None,
+    diag: Diagnostics,
+) -> m.Image | None:
+    """An :class:`~publisher.model.Image`, or ``None`` after reporting why not."""
+    path, problem = resolve_inside(issue_dir, reference)
+    if path is None:
+        diag.error(f"image '{reference}' {problem}", source, line)
+        return None
+    if not path.is_file():
+        diag.error(f"image '{reference}' not found in {issue_dir.name}/", source, line)
+        return None
+    if not alt.strip():
+        diag.error(f"image '{reference}' has no alt text: describe it for readers who cannot "
+                   "see it", source, line)
+    try:
+        with PILImage.open(path) as img:
+            fmt, (width, height) = img.format, img.size
+    except (UnidentifiedImageError, OSError):
+        diag.error(f"image '{reference}' is not a readable image file", source, line)
+        return None
+    if fmt not in SUPPORTED:
+        diag.error(f"image '{reference}' is {fmt}: use JPEG, PNG, GIF or WebP", source, line)
+        return None
+    return m.Image(path=path, src=reference, alt=alt.strip(), width=width, height=height,
+                   caption=caption, credit=credit)

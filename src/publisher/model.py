@@ -1,0 +1,382 @@
+"""The document model every renderer shares.
+
+One issue source is read once into these frozen dataclasses (the way Pandoc
+reads every input into ``Pandoc Meta [Block]``); each renderer walks the same
+objects.  Nothing here touches the file system except :class:`Image`, which
+records where its bytes live so renderers can load them.
+
+Inline and block nodes form a small tree: an article body is a tuple of
+:data:`Block`, a block holds :data:`Inline` children.  Text is already
+typographically finished (curly quotes, dashes) and never contains markup:
+raw HTML in a source becomes plain :class:`Text`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True, order=True)
+class Month:
+    """A calendar month naming one issue, e.g. ``2023-08``."""
+
+    year: int
+    month: int
+
+    @classmethod
+    def parse(cls, text: str) -> Month:
+        """Parse ``YYYY-MM``; raise ``ValueError`` with a readable reason."""
+        m = MONTH_RE.match(text.strip())
+        if not m:
+            raise ValueError(f"month {text!r} is not in the form YYYY-MM (e.g. 2023-08)")
+        year, month = int(m.group(1)), int(m.group(2))
+        if not 1 <= month <= 12:
+            raise ValueError(f"month {text!r} has no month {month:02d}: use 01 to 12")
+        return cls(year, month)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def label(self) -> str:
+        """``August 2023``."""
+        return f"{calendar.month_name[self.month]} {self.year}"
+
+    @property
+    def first_day(self) -> dt.date:
+        return dt.date(self.year, self.month, 1)
+
+
+@dataclass(frozen=True)
+class TrimSize:
+    """Finished page size of the printed magazine, in millimetres."""
+
+    width_mm: float = 210.0
+    height_mm: float = 297.0
+    bleed_mm: float = 3.0
+
+
+@dataclass(frozen=True)
+class Publication:
+    """Publication-wide settings, from ``issues/publication.toml``."""
+
+    title: str
+    publisher: str
+    language: str
+    base_url: str
+    sender_name: str
+    sender_address: str
+    postal_address: str
+    description: str = ""
+    copyright_holder: str = ""
+    issn: str | None = None
+    trim: TrimSize = field(default_factory=TrimSize)
+    source: Path | None = None
+
+    def download_url(self, month: Month, kind: str) -> str:
+        """Public URL of a built output: ``kind`` is ``pdf`` or ``epub``."""
+        stem = f"{self.file_stem}-{month}"
+        return f"{self.base_url}/{month}/{stem}.{kind}"
+
+    def issue_url(self, month: Month) -> str:
+        """Public URL of the issue's web page (the email's "view in browser")."""
+        return f"{self.base_url}/{month}/"
+
+    @property
+    def file_stem(self) -> str:
+        """Lower-case stem of output file names: ``korea``."""
+        return re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-") or "issue"
+
+
+# --- Inlines ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Emph:
+    children: tuple[Inline, ...]
+
+
+@dataclass(frozen=True)
+class Strong:
+    children: tuple[Inline, ...]
+
+
+@dataclass(frozen=True)
+class Code:
+    text: str
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link.  ``url`` is absolute (http, https, mailto) or ``#id`` for a
+    place inside the issue (a heading, an article, a footnote)."""
+
+    url: str
+    children: tuple[Inline, ...]
+    title: str = ""
+
+    @property
+    def internal(self) -> bool:
+        return self.url.startswith("#")
+
+
+@dataclass(frozen=True)
+class LineBreak:
+    pass
+
+
+@dataclass(frozen=True)
+class SoftBreak:
+    pass
+
+
+@dataclass(frozen=True)
+class FootnoteRef:
+    """A reference to the article's footnote number ``number``."""
+
+    number: int
+    id: str
+
+
+Inline = Text | Emph | Strong | Code | Link | LineBreak | SoftBreak | FootnoteRef
+
+
+# --- Blocks ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image file of the issue, with what a reader needs to know of it."""
+
+    path: Path  # absolute, inside the issue folder
+    src: str  # as written in the source, relative to the issue folder
+    alt: str
+    width: int  # pixels
+    height: int
+    caption: tuple[Inline, ...] = ()
+    credit: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    children: tuple[Inline, ...]
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A subhead; ``level`` 2 is a subhead, 3 a minor one (1 is the title)."""
+
+    level: int
+    id: str
+    children: tuple[Inline, ...]
+
+
+@dataclass(frozen=True)
+class BlockQuote:
+    children: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class PullQuote:
+    """A short quotation set large, repeated from the text."""
+
+    children: tuple[Inline, ...]
+    attribution: str = ""
+
+
+@dataclass(frozen=True)
+class ListBlock:
+    ordered: bool
+    items: tuple[tuple[Block, ...], ...]
+    start: int = 1
+
+
+@dataclass(frozen=True)
+class Figure:
+    image: Image
+
+
+@dataclass(frozen=True)
+class TableCell:
+    children: tuple[Inline, ...]
+    align: str = ""  # "", "left", "center", "right"
+
+
+@dataclass(frozen=True)
+class Table:
+    head: tuple[tuple[TableCell, ...], ...]
+    body: tuple[tuple[TableCell, ...], ...]
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    text: str
+    language: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    pass
+
+
+Block = (Paragraph | Heading | BlockQuote | PullQuote | ListBlock | Figure | Table | CodeBlock
+         | Rule)
+
+
+@dataclass(frozen=True)
+class Footnote:
+    number: int
+    id: str
+    children: tuple[Block, ...]
+
+
+# --- Issue -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Article:
+    slug: str
+    title: str
+    section: str
+    byline: str
+    body: tuple[Block, ...]
+    source: Path
+    dek: str = ""
+    photo_credit: str = ""
+    lead_image: Image | None = None
+    footnotes: tuple[Footnote, ...] = ()
+
+    @property
+    def headings(self) -> tuple[Heading, ...]:
+        return tuple(b for b in self.body if isinstance(b, Heading))
+
+    @property
+    def images(self) -> tuple[Image, ...]:
+        found = [self.lead_image] if self.lead_image else []
+        found += [b.image for b in walk_blocks(self.body) if isinstance(b, Figure)]
+        return tuple(found)
+
+
+@dataclass(frozen=True)
+class TickerItem:
+    headline: str
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class ArchiveEntry:
+    """One earlier issue as the archive lists it."""
+
+    month: Month
+    cover_story: str
+    pdf_url: str
+    epub_url: str
+    page_url: str
+    cover_image: Path | None = None
+
+    @property
+    def label(self) -> str:
+        return self.month.label
+
+
+@dataclass(frozen=True)
+class Archive:
+    """Every issue before this one, newest first: the back matter of each format."""
+
+    entries: tuple[ArchiveEntry, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One issue, read and validated, ready for any renderer."""
+
+    publication: Publication
+    month: Month
+    date: dt.date
+    cover_story: str
+    articles: tuple[Article, ...]
+    archive: Archive
+    source_dir: Path
+    cover_lines: tuple[str, ...] = ()
+    cover_image: Image | None = None
+    editors_note: tuple[Block, ...] = ()
+    sections: tuple[str, ...] = ()
+    ticker: tuple[TickerItem, ...] = ()
+    issn: str | None = None
+    number: str | None = None
+
+    @property
+    def title(self) -> str:
+        """``KOREA — August 2023``."""
+        return f"{self.publication.title} — {self.month.label}"
+
+    @property
+    def images(self) -> tuple[Image, ...]:
+        found = [self.cover_image] if self.cover_image else []
+        for article in self.articles:
+            found.extend(article.images)
+        return tuple(found)
+
+    @property
+    def creators(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for article in self.articles:
+            seen.setdefault(article.byline, None)
+        return tuple(seen)
+
+    def output_name(self, kind: str) -> str:
+        """File name of an output: ``korea-2023-08.pdf``, ``korea-2023-08-print.pdf``."""
+        stem = f"{self.publication.file_stem}-{self.month}"
+        return {
+            "pdf": f"{stem}.pdf",
+            "print": f"{stem}-print.pdf",
+            "epub": f"{stem}.epub",
+        }[kind]
+
+
+def walk_blocks(blocks: tuple[Block, ...]):  # type: ignore[no-untyped-def]
+    """Every block in ``blocks``, depth first, containers before contents."""
+    for block in blocks:
+        yield block
+        if isinstance(block, BlockQuote):
+            yield from walk_blocks(block.children)
+        elif isinstance(block, ListBlock):
+            for item in block.items:
+                yield from walk_blocks(item)
+
+
+def plain_text(inlines: tuple[Inline, ...]) -> str:
+    """The text of inline nodes, without markup (footnote marks dropped)."""
+    parts: list[str] = []
+    for node in inlines:
+        if isinstance(node, Text | Code):
+            parts.append(node.text)
+        elif isinstance(node, Emph | Strong | Link):
+            parts.append(plain_text(node.children))
+        elif isinstance(node, SoftBreak | LineBreak):
+            parts.append(" ")
+    return "".join(parts)

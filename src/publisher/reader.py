@@ -1,0 +1,367 @@
+"""Reads ``issues/<YYYY-MM>/`` into one validated :class:`~publisher.model.Issue`.
+
+The reader checks everything and reports every problem at once, each as
+``path:line: message``; renderers can then trust the model completely.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from publisher import model as m
+from publisher.archive import ISSUE_FILE, is_archive_only, issue_folders, read_archive
+from publisher.config import load_publication
+from publisher.diagnostics import Diagnostics
+from publisher.errors import PublisherError
+from publisher.images import load_image
+from publisher.markdown import Body, BodyConverter, slugify, smarten
+from publisher.mojibake import find_mojibake
+from publisher.sources import check_keys, line_of_key, load_toml, read_text, string_field
+
+log = logging.getLogger(__name__)
+
+ISSUE_REQUIRED = ("month", "cover_story")
+ISSUE_OPTIONAL = ("date", "cover_lines", "cover_image", "editors_note", "sections", "ticker",
+                  "issn", "issue_number")
+ARTICLE_REQUIRED = ("title", "section", "byline")
+ARTICLE_OPTIONAL = ("dek", "photo_credit", "lead_image", "slug")
+IMAGE_REQUIRED = ("file",)
+IMAGE_OPTIONAL = ("alt", "caption", "credit")  # images.load_image insists on alt
+_NUMBER_PREFIX = re.compile(r"^\d+[-_]")
+
+
+def parse_month(text: str) -> m.Month:
+    """A month from the command line; a clear error when malformed."""
+    try:
+        return m.Month.parse(text)
+    except ValueError as exc:
+        raise PublisherError(str(exc)) from None
+
+
+def find_issue(root: Path, month: m.Month) -> Path:
+    """The folder of ``month``, or an error listing the months there are."""
+    folders = issue_folders(root)
+    if month not in folders:
+        known = ", ".join(str(k) for k in sorted(folders)) or "none"
+        raise PublisherError(f"no issue {month} in {root}/ (available: {known})")
+    return folders[month]
+
+
+def read_issue(root: Path, month: m.Month, diag: Diagnostics | None = None) -> m.Issue:
+    """Read and validate one full issue; raise with every error found."""
+    diag = diag if diag is not None else Diagnostics()
+    folder = find_issue(root, month)
+    if is_archive_only(folder):
+        raise PublisherError(
+            f"{month} is an archive-only issue (it has no articles/ folder): it is listed in "
+            "later archives but cannot be built", folder / ISSUE_FILE)
+    publication = load_publication(root, diag)
+    loaded = load_toml(folder / ISSUE_FILE, diag)
+    if publication is None or loaded is None:
+        diag.raise_if_errors()
+        raise AssertionError("unreachable")
+    issue = IssueReader(root, folder, month, publication, diag).read(*loaded)
+    diag.raise_if_errors()
+    assert issue is not None
+    return issue
+
+
+@dataclass
+class _Source:
+    """An article file split into front matter and body."""
+
+    path: Path
+    text: str
+    meta: dict[str, Any]
+    meta_lines: dict[str, int]
+    body: str
+    body_offset: int  # lines before the body starts
+    slug: str
+
+
+class IssueReader:
+    def __init__(self, root: Path, folder: Path, month: m.Month, publication: m.Publication,
+                 diag: Diagnostics):
+        self.root = root
+        self.folder = folder
+        self.month = month
+        self.publication = publication
+        self.diag = diag
+
+    def read(self, data: dict[str, Any], text: str) -> m.Issue | None:
+        path = self.folder / ISSUE_FILE
+        diag = self.diag
+        check_keys(data, ISSUE_REQUIRED, ISSUE_OPTIONAL, path, text, diag)
+        self._check_month(data, path, text)
+        sections = self._string_list(data, "sections", path, text)
+        cover_lines = self._string_list(data, "cover_lines", path, text)
+        date = self._date(data, path, text)
+        cover_image = None
+        if "cover_image" in data:
+            cover_image = self._image_table(data["cover_image"], "cover_image", path, text, 0)
+        ticker = self._ticker(data.get("ticker", []), path, text)
+        editors_note: tuple[m.Block, ...] = ()
+        if data.get("editors_note"):
+            note = str(data["editors_note"])
+            offset = (line_of_key(text, "editors_note") or 1) - 1
+            editors_note = self._converter("editors-note", path, offset, {}).convert(note).blocks
+        articles = self._articles(sections)
+        archive = read_archive(self.root, self.month, self.publication, diag)
+        if diag.errors:
+            return None
+        return m.Issue(
+            publication=self.publication,
+            month=self.month,
+            date=date,
+            cover_story=smarten(string_field(data, "cover_story", path, text, diag)),
+            articles=articles,
+            archive=archive,
+            source_dir=self.folder,
+            cover_lines=tuple(smarten(c) for c in cover_lines),
+            cover_image=cover_image,
+            editors_note=editors_note,
+            sections=tuple(sections),
+            ticker=ticker,
+            issn=string_field(data, "issn", path, text, diag) or self.publication.issn,
+            number=string_field(data, "issue_number", path, text, diag) or None,
+        )
+
+    # -- issue.toml fields -------------------------------------------------
+
+    def _check_month(self, data: dict[str, Any], path: Path, text: str) -> None:
+        raw = data.get("month")
+        if raw is None:
+            return
+        try:
+            declared = m.Month.parse(str(raw))
+        except ValueError as exc:
+            self.diag.error(str(exc), path, line_of_key(text, "month"))
+            return
+        if declared != self.month:
+            self.diag.error(f"month '{declared}' does not match the folder name '{self.month}'",
+                            path, line_of_key(text, "month"))
+
+    def _date(self, data: dict[str, Any], path: Path, text: str) -> dt.date:
+        raw = data.get("date")
+        if raw is None:
+            return self.month.first_day
+        if isinstance(raw, dt.datetime):
+            return raw.date()
+        if isinstance(raw, dt.date):
+            return raw
+        self.diag.error("'date' must be a TOML date such as 2023-08-01", path,
+                        line_of_key(text, "date"))
+        return self.month.first_day
+
+    def _string_list(self, data: dict[str, Any], key: str, path: Path, text: str) -> list[str]:
+        raw = data.get(key, [])
+        if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+            self.diag.error(f"'{key}' must be a list of strings", path, line_of_key(text, key))
+            return []
+        return [x.strip() for x in raw if x.strip()]
+
+    def _ticker(self, raw: Any, path: Path, text: str) -> tuple[m.TickerItem, ...]:
+        if not isinstance(raw, list):
+            self.diag.error("'ticker' must be a list of [[ticker]] tables", path,
+                            line_of_key(text, "ticker"))
+            return ()
+        items = []
+        for entry in raw:
+            if not isinstance(entry, dict):
+                self.diag.error("each [[ticker]] item needs a headline", path)
+                continue
+            check_keys(entry, ("headline",), ("link",), path, text, self.diag, prefix="ticker.")
+            link = str(entry.get("link", "")).strip() or None
+            if link and not link.startswith(("https://", "http://")):
+                self.diag.error(f"ticker link '{link}' must be an http(s) URL", path,
+                                line_of_key(text, "link"))
+            if entry.get("headline"):
+                items.append(m.TickerItem(smarten(str(entry["headline"]).strip()), link))
+        return tuple(items)
+
+    def _image_table(self, raw: Any, key: str, path: Path, text: str,
+                     offset: int, line: int | None = None) -> m.Image | None:
+        if not isinstance(raw, dict):
+            self.diag.error(f"'{key}' must be a table with file, alt, caption and credit",
+                            path, line or line_of_key(text, key, offset))
+            return None
+        check_keys(raw, IMAGE_REQUIRED, IMAGE_OPTIONAL, path, text, self.diag,
+                   line_offset=offset, missing_line=line or line_of_key(text, key, offset),
+                   prefix=f"{key}.")
+        if not raw.get("file"):
+            return None
+        caption = str(raw.get("caption", "") or "").strip()
+        return load_image(
+            self.folder, str(raw["file"]), str(raw.get("alt", "") or ""),
+            (m.Text(smarten(caption)),) if caption else (),
+            smarten(str(raw.get("credit", "") or "").strip()),
+            path, line or line_of_key(text, "file", offset), self.diag)
+
+    # -- articles ----------------------------------------------------------
+
+    def _articles(self, sections: list[str]) -> tuple[m.Article, ...]:
+        folder = self.folder / "articles"
+        files = sorted(p for p in folder.iterdir() if p.suffix == ".md" and p.is_file())
+        if not files:
+            self.diag.error("no articles: add Markdown files to articles/", folder)
+            return ()
+        sources = [s for s in (self._split(p) for p in files) if s is not None]
+        unreadable = {p.name for p in files} - {s.path.name for s in sources}
+        seen: dict[str, Path] = {}
+        for source in sources:
+            if source.slug in seen:
+                self.diag.error(f"two articles have the slug '{source.slug}' (the other is "
+                                f"{seen[source.slug].name}): rename one or set 'slug'",
+                                source.path, source.meta_lines.get("slug", 1))
+            seen.setdefault(source.slug, source.path)
+        # Links into an article that could not be read are not reported as broken:
+        # its own error says what to fix.
+        slugs = {name: slugify(_NUMBER_PREFIX.sub("", Path(name).stem)) for name in unreadable}
+        unchecked = set(slugs.values())
+        slugs.update({s.path.name: s.slug for s in sources})
+        articles: list[m.Article] = []
+        link_checks = []
+        known_ids = set(slugs.values())
+        for source in sources:
+            article, body = self._article(source, slugs)
+            if article is None or body is None:
+                unchecked.add(source.slug)
+                continue
+            articles.append(article)
+            known_ids |= body.heading_ids
+            known_ids |= {note.id for note in article.footnotes}
+            link_checks.extend((source.path, link) for link in body.links)
+        for path, link in link_checks:
+            into_unreadable = any(link.target == u or link.target.startswith(f"{u}-")
+                                  for u in unchecked)
+            if link.target not in known_ids and not into_unreadable:
+                self.diag.error(f"broken link: nothing in this issue has the id '{link.target}'",
+                                path, link.line)
+        order = {name: i for i, name in enumerate(sections)}
+        for article in articles:
+            if sections and article.section not in order:
+                self.diag.error(f"section '{article.section}' is not in the 'sections' list of "
+                                f"{ISSUE_FILE} ({', '.join(sections)})", article.source,
+                                line_of_key(article.source.read_text("utf-8"), "section"))
+        articles.sort(key=lambda a: order.get(a.section, len(order)))
+        return tuple(articles)
+
+    def _split(self, path: Path) -> _Source | None:
+        text = read_text(path, self.diag)
+        if text is None:
+            return None
+        for found in find_mojibake(text):
+            self.diag.error(
+                f"mojibake {found.found!r} (CP949 read as Latin-1) should be {found.repaired!r}: "
+                f"run 'publisher check --fix {self.month}'", path, found.line)
+        lines = text.splitlines(keepends=True)
+        fence = lines[0].strip() if lines else ""
+        if fence not in ("---", "+++"):
+            self.diag.error("missing front matter: start the file with '---', the fields "
+                            "(title, section, byline, ...), and '---'", path, 1)
+            return None
+        end = next((i for i in range(1, len(lines)) if lines[i].strip() == fence), None)
+        if end is None:
+            self.diag.error(f"front matter is not closed: add a line '{fence}' after the fields",
+                            path, 1)
+            return None
+        header = "".join(lines[1:end])
+        meta, meta_lines = (self._yaml(header, path) if fence == "---"
+                            else self._toml(header, path))
+        if meta is None:
+            return None
+        raw_slug = meta.get("slug") or _NUMBER_PREFIX.sub("", path.stem)
+        return _Source(path, text, meta, meta_lines, "".join(lines[end + 1 :]), end + 1,
+                       slugify(str(raw_slug)))
+
+    def _yaml(self, header: str, path: Path) -> tuple[dict[str, Any] | None, dict[str, int]]:
+        try:
+            node = yaml.compose(header, Loader=yaml.SafeLoader)
+            data = yaml.safe_load(header)
+        except yaml.YAMLError as exc:
+            # The context mark is where the broken construct starts (an unclosed
+            # bracket, say): the line to look at, rather than where YAML gave up.
+            mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
+            line = mark.line + 2 if mark is not None else 1
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            context = getattr(exc, "context", None)
+            problem = f"{context}: {problem}" if context else problem
+            self.diag.error(f"malformed front matter: {problem}", path, line)
+            return None, {}
+        if data is None:
+            data, node = {}, None
+        if not isinstance(data, dict):
+            self.diag.error("malformed front matter: expected 'key: value' lines", path, 2)
+            return None, {}
+        return data, _key_lines(node)
+
+    def _toml(self, header: str, path: Path) -> tuple[dict[str, Any] | None, dict[str, int]]:
+        try:
+            data = tomllib.loads(header)
+        except tomllib.TOMLDecodeError as exc:
+            match = re.search(r"line (\d+)", str(exc))
+            line = int(match.group(1)) + 1 if match else 1
+            self.diag.error(f"malformed front matter: {str(exc).split(' (at')[0]}", path, line)
+            return None, {}
+        return data, {k: line_of_key(header, k, 1) or 1 for k in data}
+
+    def _article(self, source: _Source, slugs: dict[str, str]
+                 ) -> tuple[m.Article | None, Body | None]:
+        meta, path, diag = source.meta, source.path, self.diag
+        check_keys(meta, ARTICLE_REQUIRED, ARTICLE_OPTIONAL, path, source.text, diag,
+                   missing_line=1)
+        fields = {k: string_field(meta, k, path, source.text, diag)
+                  for k in ("title", "section", "byline", "dek", "photo_credit")}
+        lead = None
+        if "lead_image" in meta:
+            lead = self._image_table(meta["lead_image"], "lead_image", path, source.text, 0,
+                                     source.meta_lines.get("lead_image.file")
+                                     or source.meta_lines.get("lead_image"))
+        if not source.body.strip():
+            diag.error("empty article: write the article text below the front matter", path,
+                       source.body_offset + 1)
+            return None, None
+        body = self._converter(source.slug, path, source.body_offset, slugs).convert(source.body)
+        article = m.Article(
+            slug=source.slug,
+            title=smarten(fields["title"]),
+            section=fields["section"],
+            byline=fields["byline"],
+            dek=smarten(fields["dek"]),
+            photo_credit=smarten(fields["photo_credit"]),
+            lead_image=lead,
+            body=body.blocks,
+            footnotes=body.footnotes,
+            source=path,
+        )
+        return article, body
+
+    def _converter(self, slug: str, path: Path, offset: int, slugs: dict[str, str]
+                   ) -> BodyConverter:
+        folder, diag = self.folder, self.diag
+
+        def loader(src: str, alt: str, caption: tuple[m.Inline, ...], credit: str,
+                   line: int) -> m.Image | None:
+            return load_image(folder, src, alt, caption, credit, path, line, diag)
+
+        return BodyConverter(slug, path, offset, slugs, loader, diag)
+
+
+def _key_lines(node: yaml.Node | None, prefix: str = "") -> dict[str, int]:
+    """File line of every key of a YAML mapping, nested keys as ``outer.inner``."""
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                name = f"{prefix}{key.value}"
+                lines[name] = key.start_mark.line + 2  # +1 for 1-based, +1 for the fence
+                lines.update(_key_lines(value, f"{name}."))
+    return lines

@@ -1,0 +1,82 @@
+"""Shared fixtures: the project's paths, fixture issues, and a CLI runner."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from publisher.build import Paths
+from publisher.cli import main
+
+PROJECT = Path(__file__).resolve().parent.parent
+ISSUES = PROJECT / "issues"
+LAYOUTS = PROJECT / "layouts"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "issues"
+SEED = PROJECT.parent / "shared" / "seeds" / "korea-2023-08-raw.txt"
+
+
+@dataclass
+class Run:
+    status: int
+    out: str
+    err: str
+
+    @property
+    def err_lines(self) -> list[str]:
+        """The error and warning lines (progress lines left out)."""
+        return [line for line in self.err.splitlines()
+                if line.startswith(("error:", "warning:"))]
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Paths:
+    """A writable copy of the project's issues, with dist/ in the temporary folder."""
+    shutil.copytree(ISSUES, tmp_path / "issues")
+    return Paths(issues=tmp_path / "issues", layouts=LAYOUTS, dist=tmp_path / "dist")
+
+
+@pytest.fixture
+def fixture_copy(tmp_path: Path) -> Paths:
+    """A writable copy of the test fixture issues."""
+    shutil.copytree(FIXTURES, tmp_path / "issues")
+    return Paths(issues=tmp_path / "issues", layouts=LAYOUTS, dist=tmp_path / "dist")
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
+    """Run ``publisher`` in-process with the given paths; capture its output."""
+
+    def run(*args: str, paths: Paths | None = None) -> Run:
+        argv = list(args)
+        if paths is not None and len(argv) > 0:
+            argv[1:1] = ["--issues", str(paths.issues), "--layouts", str(paths.layouts),
+                         "--dist", str(paths.dist)]
+        capsys.readouterr()
+        try:
+            status = main(argv)
+        except SystemExit as exc:  # argparse usage errors and --help
+            status = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Run(status, captured.out, captured.err)
+
+    return run
+
+
+def seed_sentences() -> list[str]:
+    """Every sentence of the seed article's body, with its mojibake repaired."""
+    import re
+
+    raw = SEED.read_text(encoding="utf-8")
+    text = re.sub(r"[\xa1-\xfe]{2}", lambda m: m.group().encode("latin-1").decode("cp949"), raw)
+    body = text[text.index("Korea has been seeking") : text.index("News Ticker")]
+    sentences: list[str] = []
+    for line in body.splitlines():
+        line = line.strip()
+        if len(line) < 40:  # subheads
+            continue
+        sentences.extend(s for s in re.split(r"(?<=[.”])\s+(?=[A-Z“])", line) if s)
+    return sentences

@@ -1,0 +1,138 @@
+"""Bad input: one clear line per problem with file and line, exit 1, nothing written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ARTICLE = Path("2024-01/articles/01-features.md")
+CULTURE = Path("2024-01/articles/02-culture.md")
+ISSUE = Path("2024-01/issue.toml")
+
+
+def _edit(root: Path, rel: Path, old: str, new: str) -> Path:
+    path = root / rel
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {rel}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def _line_of(path: Path, needle: str) -> int:
+    for number, line in enumerate(path.read_bytes().split(b"\n"), 1):
+        if needle.encode() in line:
+            return number
+    raise AssertionError(needle)
+
+
+def _assert_one_error(run, path: Path, line: int | None, *words: str) -> None:
+    assert run.status == 1, run.err
+    assert "Traceback" not in run.err
+    lines = run.err_lines
+    assert len(lines) == 1, lines
+    where = f"{path.name}:{line}:" if line else f"{path.name}"
+    assert where in lines[0], (where, lines[0])
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+CASES = {
+    # name: (file, old, new, needle for the line (None: no line), words in the message)
+    "malformed TOML": (ISSUE, 'cover_story = "A', 'cover_story = A', "cover_story = A",
+                       ("malformed TOML",)),
+    "malformed front matter": (ARTICLE, "section: Features", "section: [Features",
+                               "section: [Features", ("malformed front matter",)),
+    "missing required field": (CULTURE, "byline: Lee Jun-ho\n", "", None,
+                               ("missing required field 'byline'",)),
+    "unknown front matter key": (CULTURE, "byline: Lee", "bylin: X\nbyline: Lee", "bylin:",
+                                 ("unknown field 'bylin'",)),
+    "image leaving the issue": (ARTICLE, "file: images/lead.png", "file: ../../etc/passwd",
+                                "../../etc/passwd", ("leaves the issue folder",)),
+    "absolute image path": (ARTICLE, "file: images/lead.png", "file: /etc/passwd",
+                            "/etc/passwd", ("absolute path",)),
+    "image URL": (ARTICLE, "images/figure.png", "https://example.org/x.png", "example.org/x",
+                  ("is a URL",)),
+    "missing image": (ARTICLE, "images/figure.png", "images/nope.png", "nope.png",
+                      ("not found",)),
+    "image without alt": (ARTICLE, "![A red test card]", "![]", "![](", ("no alt text",)),
+    "lead image without alt": (ARTICLE, "  alt: A green test card\n", "", "file: images/lead",
+                               ("no alt text",)),
+    "broken internal link": (CULTURE, "Text about culture.", "See [x](#nowhere).", "#nowhere",
+                             ("broken link", "culture-nowhere")),
+    "link to a missing article": (CULTURE, "Text about culture.", "See [x](03-gone.md).",
+                                  "03-gone", ("broken link",)),
+    "mojibake": (CULTURE, "Text about culture.", "Korea\u00a1\u00afs culture.", "Korea",
+                 ("mojibake", "’", "check --fix")),
+    "empty article": (CULTURE, "Text about culture.\n\n## Hanok\n\nA hanok (한옥) is a "
+                      "traditional Korean house.\n", "\n", None, ("empty article",)),
+    "duplicate slug": (CULTURE, "byline: Lee Jun-ho", "byline: Lee Jun-ho\nslug: features",
+                       "slug: features", ("two articles have the slug 'features'",)),
+    "month mismatch": (ISSUE, 'month = "2024-01"', 'month = "2024-02"', 'month = "2024-02"',
+                       ("does not match",)),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_source_gives_one_line(name, fixture_copy, cli):
+    rel, old, new, needle, words = CASES[name]
+    path = _edit(fixture_copy.issues, rel, old, new)
+    line = _line_of(path, needle) if needle else None
+    if name in ("missing required field", "empty article"):
+        line = {"missing required field": 1, "empty article": 6}[name]
+    run = cli("build", "2024-01", paths=fixture_copy)
+    _assert_one_error(run, path, line, *words)
+    assert not fixture_copy.dist.exists()
+
+
+def test_not_utf8_names_the_byte_and_line(fixture_copy, cli):
+    path = fixture_copy.issues / CULTURE
+    data = path.read_bytes().replace(b"Text about culture.", b"Text about caf\xe9 culture.")
+    path.write_bytes(data)
+    run = cli("check", "2024-01", paths=fixture_copy)
+    _assert_one_error(run, path, 7, "not UTF-8", "0xE9")
+
+
+@pytest.mark.parametrize("month, words", [
+    ("2023-8", ("YYYY-MM",)),
+    ("2023-13", ("no month 13",)),
+    ("2030-01", ("no issue 2030-01", "available: 2023-12, 2024-01")),
+])
+def test_bad_month(month, words, fixture_copy, cli):
+    run = cli("build", month, paths=fixture_copy)
+    assert run.status == 1 and "Traceback" not in run.err
+    (line,) = run.err_lines
+    for word in words:
+        assert word in line
+    assert not fixture_copy.dist.exists()
+
+
+def test_archive_only_issue_cannot_be_built(fixture_copy, cli):
+    run = cli("build", "2023-12", paths=fixture_copy)
+    assert run.status == 1
+    (line,) = run.err_lines
+    assert "2023-12/issue.toml" in line and "archive-only" in line
+
+
+def test_every_error_is_reported_at_once(fixture_copy, cli):
+    _edit(fixture_copy.issues, CULTURE, "byline: Lee Jun-ho\n", "")
+    _edit(fixture_copy.issues, ARTICLE, "images/figure.png", "images/nope.png")
+    _edit(fixture_copy.issues, ISSUE, 'month = "2024-01"', 'month = "2024-02"')
+    run = cli("check", "2024-01", paths=fixture_copy)
+    assert run.status == 1
+    assert len(run.err_lines) == 3
+    assert all(re.match(r"error: \S+:\d+: ", line) for line in run.err_lines)
+
+
+@pytest.mark.parametrize("argv", [(), ("build",), ("frobnicate", "2023-08"),
+                                  ("build", "2023-08", "--format", "docx")])
+def test_usage_errors_exit_2(argv, cli):
+    assert cli(*argv).status == 2
+
+
+def test_quiet_bad_input_is_exactly_one_line(fixture_copy, cli):
+    _edit(fixture_copy.issues, CULTURE, "byline: Lee Jun-ho\n", "")
+    run = cli("build", "-q", "2024-01", paths=fixture_copy)
+    assert run.status == 1
+    assert len(run.err.splitlines()) == 1

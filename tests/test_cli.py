@@ -1,0 +1,64 @@
+"""The command line: check, check --fix, new, and the make targets."""
+
+from __future__ import annotations
+
+import subprocess
+
+from conftest import PROJECT
+
+ARTICLE = "2023-08/articles/korea-security-ties.md"
+
+
+def test_check_2023_08_passes(project_copy, cli):
+    run = cli("check", "2023-08", paths=project_copy)
+    assert run.status == 0, run.err
+    assert "warning" not in run.err and "error" not in run.err
+    assert "2023-08: 1 article(s), 5 archive entries: OK" in run.err
+
+
+def test_mojibake_fails_check_and_fix_restores_only_it(project_copy, cli):
+    path = project_copy.issues / ARTICLE
+    original = path.read_text(encoding="utf-8")
+    broken = original.replace("Korea’s nuclear", "Korea\u00a1\u00afs nuclear", 1)
+    assert broken != original
+    path.write_text(broken, encoding="utf-8")
+    line = next(n for n, text in enumerate(broken.splitlines(), 1) if "Korea\u00a1\u00afs" in text)
+
+    run = cli("check", "2023-08", paths=project_copy)
+    assert run.status == 1
+    (message,) = run.err_lines
+    assert f"korea-security-ties.md:{line}:" in message and "mojibake" in message
+
+    run = cli("check", "--fix", "2023-08", paths=project_copy)
+    assert run.status == 0, run.err
+    assert path.read_text(encoding="utf-8") == original
+
+
+def test_new_scaffolds_an_issue_that_checks(project_copy, cli):
+    run = cli("new", "2023-09", paths=project_copy)
+    assert run.status == 0, run.err
+    folder = project_copy.issues / "2023-09"
+    assert (folder / "issue.toml").is_file() and (folder / "images").is_dir()
+    assert list((folder / "articles").glob("*.md"))
+    run = cli("check", "2023-09", "--strict", paths=project_copy)
+    assert run.status == 0, run.err
+    again = cli("new", "2023-09", paths=project_copy)
+    assert again.status == 1 and "already exists" in again.err
+
+
+def test_quiet_silences_progress(project_copy, cli):
+    assert cli("check", "-q", "2023-08", paths=project_copy).err == ""
+
+
+def test_help_lists_commands(cli):
+    run = cli("--help")
+    assert run.status == 0
+    for command in ("check", "build", "new"):
+        assert command in run.out
+
+
+def test_make_without_month_prints_usage():
+    result = subprocess.run(["make", "-s", "issue", "MONTH="], cwd=PROJECT, capture_output=True,
+                            text=True, check=False)
+    assert result.returncode != 0
+    assert "usage: make issue MONTH=YYYY-MM" in result.stderr

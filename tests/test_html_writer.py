@@ -1,0 +1,58 @@
+"""The shared HTML writer: escaping, footnote styles, XHTML."""
+
+from __future__ import annotations
+
+from conftest import FIXTURES
+from publisher import model as m
+from publisher.reader import read_issue
+from publisher.render.html import HtmlOptions, HtmlWriter
+
+
+def _features() -> m.Article:
+    return read_issue(FIXTURES, m.Month(2024, 1)).articles[0]
+
+
+def test_text_is_escaped_never_markup():
+    writer = HtmlWriter()
+    html = writer.blocks((m.Paragraph((m.Text("<script>alert('x') & co</script>"),)),))
+    assert html == "<p>&lt;script&gt;alert('x') &amp; co&lt;/script&gt;</p>"
+
+
+def test_link_attributes_are_escaped():
+    link = m.Link('https://example.org/?a=1&b="2"', (m.Text("x"),))
+    assert HtmlWriter().inline(link) == (
+        '<a href="https://example.org/?a=1&amp;b=&quot;2&quot;">x</a>')
+
+
+def test_print_footnotes_sit_at_the_call_site():
+    article = _features()
+    html = HtmlWriter(HtmlOptions(footnotes="print"), article.footnotes).blocks(article.body)
+    assert '<span class="footnote" id="features-fn1">The footnote’s text, with a ' in html
+    assert HtmlWriter(HtmlOptions(footnotes="print")).footnotes(article.footnotes) == ""
+
+
+def test_epub_footnotes_are_noterefs_and_asides_in_xhtml():
+    article = _features()
+    options = HtmlOptions(footnotes="epub", xhtml=True,
+                          link_href=lambda url: f"features.xhtml{url}")
+    writer = HtmlWriter(options, article.footnotes)
+    body = writer.blocks(article.body)
+    assert 'epub:type="noteref" id="features-fn1-ref" href="features.xhtml#features-fn1"' in body
+    assert "<br>" not in body and "<img " in body and body.count("/>") >= 1
+    notes = writer.footnotes(article.footnotes)
+    assert '<aside class="footnote" epub:type="footnote" id="features-fn1">' in notes
+
+
+def test_endnotes_link_both_ways():
+    article = _features()
+    writer = HtmlWriter(HtmlOptions(), article.footnotes)
+    assert 'href="#features-fn1"' in writer.blocks(article.body)
+    assert 'href="#features-fn1-ref"' in writer.footnotes(article.footnotes)
+
+
+def test_figure_table_and_pullquote():
+    html = HtmlWriter().blocks(_features().body)
+    assert '<img src="images/figure.png" alt="A red test card" width="800" height="600">' in html
+    assert '<span class="credit">ⓒ Figure Credit</span>' in html
+    assert '<th class="align-right">Visitors</th>' in html
+    assert '<p class="attribution">Kim Min-ji</p>' in html
