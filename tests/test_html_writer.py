@@ -56,3 +56,15 @@ def test_figure_table_and_pullquote():
     assert '<span class="credit">ⓒ Figure Credit</span>' in html
     assert '<th class="align-right">Visitors</th>' in html
     assert '<p class="attribution">Kim Min-ji</p>' in html
+
+
+def test_block_ids_are_stable_across_formats():
+    article = _features()
+    plain = HtmlWriter(HtmlOptions(block_ids=True), article.footnotes).body(article)
+    xhtml = HtmlWriter(HtmlOptions(block_ids=True, xhtml=True, footnotes="epub"),
+                       article.footnotes).body(article)
+    for n in range(1, len(article.body) + 1):
+        assert f'id="features-b{n}"' in plain and f'id="features-b{n}"' in xhtml
+    assert '<p id="features-b1">' in plain
+    assert '<a id="features-b2"></a><h2 id="features-a-table">' in plain
+    assert '<figure class="figure" id="features-b5">' in plain

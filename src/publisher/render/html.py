@@ -41,12 +41,21 @@ class HtmlOptions:
     ``xhtml``: close void elements (``<br/>``), as EPUB content documents need.
     ``image_src``: the ``src`` of an image (a path, a URL, a ``cid:``).
     ``link_href``: rewrites internal links (``#id``), e.g. to ``chapter.xhtml#id``.
+    ``block_ids``: give every top-level block of an article body the id
+    ``<slug>-b<n>`` (n from 1), the same in every format, so a place in the print
+    layout (the page a block starts on) can be found again in the EPUB.
     """
 
     footnotes: FootnoteStyle = "endnotes"
     xhtml: bool = False
     image_src: Callable[[m.Image], str] = field(default=_image_path)
     link_href: Callable[[str], str] = field(default=_same)
+    block_ids: bool = False
+
+
+def block_id(article: m.Article, n: int) -> str:
+    """The id of the n-th (from 1) top-level block of an article's body."""
+    return f"{article.slug}-b{n}"
 
 
 def attr(value: str) -> str:
@@ -67,6 +76,25 @@ class HtmlWriter:
 
     def blocks(self, blocks: Sequence[m.Block]) -> str:
         return "\n".join(self.block(b) for b in blocks)
+
+    def body(self, article: m.Article) -> str:
+        """An article's body; with ``block_ids``, each block carries its id."""
+        if not self.options.block_ids:
+            return self.blocks(article.body)
+        out = []
+        for n, block in enumerate(article.body, 1):
+            html = self.block(block)
+            ident = block_id(article, n)
+            if isinstance(block, m.Heading):  # keep the heading's own id; mark it before
+                html = f'<a id="{attr(ident)}"></a>{html}' if not self.options.xhtml else (
+                    f'<span id="{attr(ident)}"></span>{html}')
+            else:
+                tag_end = html.index(">")
+                if html[tag_end - 1] == "/":
+                    tag_end -= 1
+                html = f'{html[:tag_end]} id="{attr(ident)}"{html[tag_end:]}'
+            out.append(html)
+        return "\n".join(out)
 
     def block(self, block: m.Block) -> str:
         if isinstance(block, m.Paragraph):
@@ -219,7 +247,7 @@ def html_filters(options: HtmlOptions) -> dict[str, Callable[..., Markup]]:
     """
 
     def body(article: m.Article) -> Markup:
-        return Markup(HtmlWriter(options, article.footnotes).blocks(article.body))
+        return Markup(HtmlWriter(options, article.footnotes).body(article))
 
     def notes(article: m.Article) -> Markup:
         return Markup(HtmlWriter(options).footnotes(article.footnotes))
