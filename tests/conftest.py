@@ -16,7 +16,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 ISSUES = PROJECT / "issues"
 LAYOUTS = PROJECT / "layouts"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "issues"
-SEED = PROJECT.parent / "shared" / "seeds" / "korea-2023-08-raw.txt"
+# A copy of ../shared/seeds/korea-2023-08-raw.txt, the article as received (with its mojibake).
+SEED = Path(__file__).resolve().parent / "fixtures" / "seeds" / "korea-2023-08-raw.txt"
 
 
 @dataclass
