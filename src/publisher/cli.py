@@ -18,9 +18,9 @@ from publisher.build import Paths, build, write_atomic
 from publisher.diagnostics import Diagnostics
 from publisher.errors import ExitStatus, PublisherError, UsageError
 from publisher.model import Month
-from publisher.mojibake import repair
-from publisher.reader import find_issue, parse_month, read_issue
-from publisher.scaffold import scaffold
+
+# The reader (markdown-it, YAML, Pillow) is imported by the commands that need it, so
+# that an up-to-date `publisher build` answers from the cache at once.
 
 log = logging.getLogger("publisher")
 
@@ -82,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
                            help="build only this format (repeatable; available: "
                                 f"{', '.join(render.formats()) or 'none yet'})")
     build_cmd.add_argument("--strict", action="store_true", help="fail on warnings too")
+    build_cmd.add_argument("--force", action="store_true",
+                           help="rebuild even what the cache says is up to date")
     build_cmd.set_defaults(handler=_build)
 
     new = sub.add_parser("new", parents=[common], help="start a new issue folder",
@@ -121,7 +123,17 @@ def _fail_on_warnings(diag: Diagnostics, strict: bool) -> None:
         raise PublisherError(f"{len(diag.warnings)} warning(s), and --strict fails on them")
 
 
+def parse_month(text: str) -> Month:
+    """A month from the command line; a clear error when malformed."""
+    try:
+        return Month.parse(text)
+    except ValueError as exc:
+        raise PublisherError(str(exc)) from None
+
+
 def _check(args: argparse.Namespace, paths: Paths) -> int:
+    from publisher.reader import read_issue
+
     month = parse_month(args.month)
     if args.fix:
         _fix_mojibake(paths.issues, month)
@@ -137,6 +149,9 @@ def _check(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _fix_mojibake(root: Path, month: Month) -> None:
+    from publisher.mojibake import repair
+    from publisher.reader import find_issue
+
     folder = find_issue(root, month)
     for path in sorted([folder / "issue.toml", *folder.glob("articles/*.md")]):
         try:
@@ -153,7 +168,7 @@ def _build(args: argparse.Namespace, paths: Paths) -> int:
     month = parse_month(args.month)
     diag = Diagnostics()
     try:
-        written = build(month, paths, args.formats, diag, strict=args.strict)
+        written = build(month, paths, args.formats, diag, strict=args.strict, force=args.force)
     finally:
         _report(diag)
     log.debug("wrote %d file(s)", len(written))
@@ -161,6 +176,8 @@ def _build(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _new(args: argparse.Namespace, paths: Paths) -> int:
+    from publisher.scaffold import scaffold
+
     month = parse_month(args.month)
     folder = scaffold(paths.issues, month)
     log.info("created %s: fill in issue.toml and articles/, then run 'publisher check %s'",

@@ -55,6 +55,10 @@ class PublisherError(Exception):
         where = str(self.location)
         return f"{where}: {self.message}" if where else self.message
 
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # Keep the location when the error crosses a process boundary (parallel builds).
+        return (type(self), (self.message, self.location.path, self.location.line))
+
 
 class SourceErrors(PublisherError):
     """Several source problems found in one pass, reported together."""
@@ -65,6 +69,9 @@ class SourceErrors(PublisherError):
 
     def __str__(self) -> str:
         return "\n".join(str(e) for e in self.errors)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.errors,))
 
 
 class UsageError(PublisherError):

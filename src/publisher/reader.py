@@ -38,14 +38,6 @@ IMAGE_OPTIONAL = ("alt", "caption", "credit")  # images.load_image insists on al
 _NUMBER_PREFIX = re.compile(r"^\d+[-_]")
 
 
-def parse_month(text: str) -> m.Month:
-    """A month from the command line; a clear error when malformed."""
-    try:
-        return m.Month.parse(text)
-    except ValueError as exc:
-        raise PublisherError(str(exc)) from None
-
-
 def find_issue(root: Path, month: m.Month) -> Path:
     """The folder of ``month``, or an error listing the months there are."""
     folders = issue_folders(root)

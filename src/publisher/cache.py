@@ -1,0 +1,170 @@
+"""The build cache: an unchanged rebuild writes nothing and returns at once.
+
+Each format's outputs are keyed on the content of everything that goes into
+them: the issue folder, ``publication.toml``, the earlier issues the archive
+lists (their ``issue.toml`` and cover image), the format's layouts with the
+shared partials and fonts, the publisher code itself and the versions of the
+libraries that render it.  The key and the outputs' own hashes are kept in
+``dist/.cache/<MONTH>.json``; a format is rebuilt when its key changes or an
+output is missing or was changed by hand.
+
+This module is consulted before anything heavy is imported (WeasyPrint alone
+costs about a second), so it uses the standard library only.  File hashes are
+remembered with each file's size and modification time, the way git's index
+does, so unchanged files are not read again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from publisher import __version__
+
+#: Which layout folders each format reads, beyond the shared partials and fonts.
+FORMAT_LAYOUTS: dict[str, tuple[str, ...]] = {
+    "pdf": ("print",),
+    "epub": ("epub", "print"),  # the EPUB's page-list follows the print layout
+    "email": ("email",),
+}
+SHARED_LAYOUTS = ("_partials", "fonts")
+#: Libraries whose version changes what a format renders.
+LIBRARIES = ("weasyprint", "pydyf", "ebooklib", "premailer", "markdown-it-py",
+             "mdit-py-plugins", "jinja2", "pillow", "fonttools", "lxml")
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass
+class FileHasher:
+    """SHA-256 of files, remembered by (size, mtime) so unchanged files are not reread."""
+
+    known: dict[str, list] = field(default_factory=dict)  # path -> [size, mtime_ns, sha]
+
+    def file(self, path: Path) -> str:
+        stat = path.stat()
+        key = str(path.resolve())
+        remembered = self.known.get(key)
+        if remembered and remembered[0] == stat.st_size and remembered[1] == stat.st_mtime_ns:
+            return remembered[2]
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        self.known[key] = [stat.st_size, stat.st_mtime_ns, digest]
+        return digest
+
+
+def _files(folder: Path) -> Iterator[Path]:
+    if not folder.is_dir():
+        return
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+        for name in sorted(names):
+            if not name.startswith("."):
+                yield Path(root) / name
+
+
+class Inputs:
+    """Computes the key of each format of one issue."""
+
+    def __init__(self, issues: Path, layouts: Path, month: str, hasher: FileHasher):
+        self.issues = issues
+        self.layouts = layouts
+        self.month = month
+        self.hasher = hasher
+
+    def _digest(self, label: str, paths: Iterable[Path], base: Path) -> str:
+        h = hashlib.sha256(label.encode())
+        for path in paths:
+            h.update(f"\0{path.relative_to(base).as_posix()}\0".encode())
+            h.update(self.hasher.file(path).encode())
+        return h.hexdigest()
+
+    def source_key(self) -> str:
+        """The issue, the publication settings and what the archive reads of earlier issues."""
+        paths = list(_files(self.issues / self.month))
+        config = self.issues / "publication.toml"
+        if config.is_file():
+            paths.append(config)
+        for folder in sorted(self.issues.iterdir()) if self.issues.is_dir() else ():
+            if folder.is_dir() and folder.name < self.month and (folder / "issue.toml").is_file():
+                paths.append(folder / "issue.toml")
+                paths.extend(_cover_of(folder))
+        return self._digest("sources", paths, self.issues)
+
+    def layout_key(self, fmt: str) -> str:
+        folders = (*FORMAT_LAYOUTS.get(fmt, (fmt,)), *SHARED_LAYOUTS)
+        paths = [p for name in folders for p in _files(self.layouts / name)]
+        return self._digest(f"layouts:{fmt}", paths, self.layouts)
+
+    def code_key(self) -> str:
+        paths = [p for p in _files(PACKAGE_DIR) if p.suffix in (".py", ".typed")]
+        h = hashlib.sha256(self._digest(__version__, paths, PACKAGE_DIR).encode())
+        for lib in LIBRARIES:
+            try:
+                h.update(f"{lib}={metadata.version(lib)};".encode())
+            except metadata.PackageNotFoundError:
+                h.update(f"{lib}=none;".encode())
+        return h.hexdigest()
+
+
+def _cover_of(folder: Path) -> list[Path]:
+    try:
+        data = tomllib.loads((folder / "issue.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []  # the reader reports it, and the key still covers issue.toml itself
+    cover = data.get("cover_image")
+    if isinstance(cover, dict):
+        cover = cover.get("file")
+    if not isinstance(cover, str):
+        return []
+    path = (folder / cover).resolve()
+    return [path] if path.is_file() and path.is_relative_to(folder.resolve()) else []
+
+
+@dataclass
+class BuildCache:
+    """What was last built for one issue, kept in ``dist/.cache/<MONTH>.json``."""
+
+    path: Path
+    formats: dict[str, dict] = field(default_factory=dict)  # fmt -> {key, outputs}
+    hasher: FileHasher = field(default_factory=FileHasher)
+
+    @classmethod
+    def load(cls, dist: Path, month: str) -> BuildCache:
+        path = dist / ".cache" / f"{month}.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(path, data["formats"], FileHasher(data["files"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return cls(path)
+
+    def fresh(self, fmt: str, key: str, target: Path) -> bool:
+        """True when ``fmt`` was built from ``key`` and its outputs are untouched."""
+        entry = self.formats.get(fmt)
+        if not entry or entry.get("key") != key:
+            return False
+        for name, digest in entry.get("outputs", {}).items():
+            output = target / name
+            if not output.is_file() or self.hasher.file(output) != digest:
+                return False
+        return True
+
+    def record(self, fmt: str, key: str, outputs: dict[str, str], warnings: int = 0) -> None:
+        self.formats[fmt] = {"key": key, "outputs": outputs, "warnings": warnings}
+
+    def dumps(self) -> bytes:
+        data = {"formats": self.formats, "files": self.hasher.known}
+        return json.dumps(data, indent=1, sort_keys=True).encode()
+
+
+def format_keys(issues: Path, layouts: Path, month: str, formats: Iterable[str],
+                hasher: FileHasher) -> dict[str, str]:
+    """The cache key of each format."""
+    inputs = Inputs(issues, layouts, month, hasher)
+    common = inputs.source_key() + inputs.code_key()
+    return {fmt: hashlib.sha256(f"{fmt}:{common}:{inputs.layout_key(fmt)}".encode()).hexdigest()
+            for fmt in formats}

@@ -1,0 +1,155 @@
+"""The build machinery: the cache, atomic writes and parallel formats.
+
+The formats here are small real renderers (tests/fake_formats.py) that render a
+digest of their inputs, so the cache logic is tested on its own, fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import LAYOUTS
+from fake_formats import FAKE_RENDERERS
+from publisher import render
+from publisher.build import Paths, build
+from publisher.model import Month
+
+AUG = Month(2023, 8)
+
+
+@pytest.fixture
+def paths(project_copy: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
+    monkeypatch.setattr(render, "RENDERERS", dict(FAKE_RENDERERS))
+    layouts = tmp_path / "layouts"
+    for name in ("print", "epub", "email", "_partials"):
+        (layouts / name).mkdir(parents=True)
+        (layouts / name / "base.html").write_text(f"<!-- {name} -->")
+    shutil.copytree(LAYOUTS / "fonts", layouts / "fonts")
+    return Paths(issues=project_copy.issues, layouts=layouts, dist=project_copy.dist)
+
+
+def _outputs(paths: Paths) -> dict[str, dict]:
+    folder = paths.dist / str(AUG)
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
+def _names(written: list[Path]) -> list[str]:
+    return sorted(p.name for p in written)
+
+
+def test_unchanged_rebuild_writes_nothing(paths):
+    first = build(AUG, paths)
+    assert _names(first) == ["email.json", "epub.json", "pdf.json"]
+    stamps = {p: p.stat().st_mtime_ns for p in (paths.dist).rglob("*")}
+    assert build(AUG, paths) == []
+    assert {p: p.stat().st_mtime_ns for p in (paths.dist).rglob("*")} == stamps
+
+
+def test_force_rebuilds(paths):
+    build(AUG, paths)
+    assert len(build(AUG, paths, force=True)) == 3
+
+
+@pytest.mark.parametrize("change, rebuilt, check", [
+    ("article", ["email.json", "epub.json", "pdf.json"],
+     lambda out: "Korea has changed" in out["pdf"]["articles"][0][1]),
+    ("publication", ["email.json", "epub.json", "pdf.json"],
+     lambda out: out["email"]["publisher"] == "Another Publisher"),
+    ("archive", ["email.json", "epub.json", "pdf.json"],
+     lambda out: ["2023-07", "Chuncheon City"] in out["epub"]["archive"]),
+    ("email layout", ["email.json"],
+     lambda out: out["email"]["layouts"]["base.html"] == "changed"),
+    ("print layout", ["epub.json", "pdf.json"],  # the EPUB follows the print pages
+     lambda out: out["pdf"]["layouts"]["base.html"] == "changed"),
+    ("font", ["email.json", "epub.json", "pdf.json"], lambda out: True),
+    ("image", ["email.json", "epub.json", "pdf.json"], lambda out: True),
+])
+def test_each_kind_of_input_invalidates_what_depends_on_it(paths, change, rebuilt, check):
+    build(AUG, paths)
+    issue = paths.issues / "2023-08"
+    if change == "article":
+        article = issue / "articles" / "korea-security-ties.md"
+        article.write_text(article.read_text().replace("Korea has been", "Korea has changed"))
+    elif change == "publication":
+        config = paths.issues / "publication.toml"
+        config.write_text(config.read_text().replace(
+            'publisher = "Korean Culture and Information Service"',
+            'publisher = "Another Publisher"'))
+    elif change == "archive":
+        (paths.issues / "2023-07" / "issue.toml").write_text(
+            'month = "2023-07"\ncover_story = "Chuncheon City"\n')
+    elif change == "email layout":
+        (paths.layouts / "email" / "base.html").write_text("changed")
+    elif change == "print layout":
+        (paths.layouts / "print" / "base.html").write_text("changed")
+    elif change == "font":
+        font = next((paths.layouts / "fonts").rglob("*.otf"))
+        font.write_bytes(font.read_bytes() + b"\0")
+    elif change == "image":
+        image = next((issue / "images").iterdir())
+        image.write_bytes(image.read_bytes() + b"\0")
+    assert _names(build(AUG, paths)) == rebuilt
+    assert check(_outputs(paths))
+
+
+def test_a_later_issue_does_not_invalidate_an_earlier_one(paths):
+    build(AUG, paths)
+    shutil.copytree(paths.issues / "2023-07", paths.issues / "2023-09")
+    (paths.issues / "2023-09" / "issue.toml").write_text(
+        'month = "2023-09"\ncover_story = "Later"\n')
+    assert build(AUG, paths) == []
+
+
+def test_an_output_changed_by_hand_is_rebuilt(paths):
+    build(AUG, paths)
+    pdf = paths.dist / "2023-08" / "pdf.json"
+    pdf.write_text("edited")
+    (paths.dist / "2023-08" / "email.json").unlink()
+    assert _names(build(AUG, paths)) == ["email.json", "pdf.json"]
+    assert json.loads(pdf.read_text())["format"] == "pdf"
+
+
+def test_a_failed_build_writes_nothing_and_keeps_old_outputs(paths):
+    build(AUG, paths)
+    before = {p: p.read_bytes() for p in paths.dist.rglob("*") if p.is_file()}
+    article = paths.issues / "2023-08" / "articles" / "korea-security-ties.md"
+    article.write_text(article.read_text().replace("byline: Sohn Ji-ae\n", ""))
+    with pytest.raises(Exception, match="missing required field 'byline'"):
+        build(AUG, paths)
+    assert {p: p.read_bytes() for p in paths.dist.rglob("*") if p.is_file()} == before
+    assert not [p for p in paths.dist.rglob("*.tmp")]
+
+
+def test_independent_formats_render_in_parallel_processes(paths):
+    build(AUG, paths)
+    out = _outputs(paths)
+    assert out["pdf"]["pid"] == out["epub"]["pid"] == os.getpid()
+    assert out["email"]["pid"] != os.getpid()
+
+
+def test_serial_and_parallel_builds_are_identical_but_for_the_process(paths, tmp_path):
+    build(AUG, paths)
+    parallel = _outputs(paths)
+    serial_paths = Paths(paths.issues, paths.layouts, tmp_path / "serial")
+    build(AUG, serial_paths, parallel=False)
+    serial = {p.stem: json.loads(p.read_text())
+              for p in (serial_paths.dist / "2023-08").glob("*.json")}
+    for outputs in (parallel, serial):
+        for data in outputs.values():
+            data.pop("pid")
+    assert parallel == serial
+
+
+def test_an_error_in_the_worker_process_keeps_its_location(paths, monkeypatch, cli):
+    monkeypatch.setitem(render.RENDERERS, "email", "fake_formats:FailingEmail")
+    run = cli("build", "2023-08", paths=paths)
+    assert run.status == 1
+    assert run.err_lines == [
+        "error: " + str(paths.issues / "2023-08/articles/korea-security-ties.md")
+        + ":7: no glyph for U+E000"]
+    assert not paths.dist.exists() or not list((paths.dist / "2023-08").glob("*.json"))
