@@ -16,6 +16,8 @@ help:
 	@echo "  make check MONTH=YYYY-MM   validate an issue's source"
 	@echo "  make test                  run the test suite"
 	@echo "  make lint                  ruff"
+	@echo "  make site                  build the download site in dist/site/"
+	@echo "  make serve                 preview it on http://127.0.0.1:8000/"
 	@echo "  make clean                 remove dist/"
 
 $(STAMP): pyproject.toml
@@ -50,3 +52,10 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+.PHONY: site serve
+site: $(STAMP)
+	$(PUBLISHER) site
+
+serve: site
+	$(PUBLISHER) serve

@@ -86,6 +86,16 @@ def _parser() -> argparse.ArgumentParser:
                            help="rebuild even what the cache says is up to date")
     build_cmd.set_defaults(handler=_build)
 
+    site = sub.add_parser("site", parents=[common], help="build the download site",
+                          description="Build dist/site/: an index of every issue with its "
+                                      "downloads, the web version of each email, an Atom feed.")
+    site.set_defaults(handler=_site)
+
+    serve = sub.add_parser("serve", parents=[common], help="preview the site on 127.0.0.1",
+                           description="Serve dist/site/ on 127.0.0.1 for previewing.")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
+    serve.set_defaults(handler=_serve)
+
     new = sub.add_parser("new", parents=[common], help="start a new issue folder",
                          description="Create issues/MONTH/ with an issue.toml and a sample "
                                      "article to fill in.")
@@ -172,6 +182,35 @@ def _build(args: argparse.Namespace, paths: Paths) -> int:
     finally:
         _report(diag)
     log.debug("wrote %d file(s)", len(written))
+    return ExitStatus.OK
+
+
+def _site(args: argparse.Namespace, paths: Paths) -> int:
+    from publisher.site import build_site
+
+    diag = Diagnostics()
+    try:
+        build_site(paths, diag)
+    finally:
+        _report(diag)
+    return ExitStatus.OK
+
+
+def _serve(args: argparse.Namespace, paths: Paths) -> int:
+    from publisher.web import Router, StaticFiles, make_preview_server
+
+    site = paths.dist / "site"
+    if not (site / "index.html").is_file():
+        raise PublisherError(f"{site}/ has no index.html: run 'publisher site' first")
+    app = Router(StaticFiles(site))
+    with make_preview_server(app, args.port) as server:
+        host, port = server.server_address[:2]
+        log.info("serving %s at http://%s:%s/ (Ctrl-C stops)", site, host, port)
+        sys.stdout.flush()
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            log.info("stopped")
     return ExitStatus.OK
 
 

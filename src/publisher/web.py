@@ -1,0 +1,91 @@
+"""``publisher serve``: the site and the unsubscribe endpoint, for previewing.
+
+Both are plain WSGI applications, so they run under any WSGI server in
+production; :func:`serve` runs them on 127.0.0.1 with the standard library's
+server (threaded) for an editor's preview and for the tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import socketserver
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+log = logging.getLogger(__name__)
+progress = logging.getLogger("publisher.progress")
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+TYPES = {".epub": "application/epub+zip", ".pdf": "application/pdf",
+         ".xml": "application/atom+xml", ".html": "text/html; charset=utf-8",
+         ".css": "text/css; charset=utf-8", ".txt": "text/plain; charset=utf-8"}
+
+
+class StaticFiles:
+    """Serves the files below ``root``; nothing outside it, no directory listings."""
+
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
+            return _plain(start_response, "405 Method Not Allowed", "Method not allowed",
+                          [("Allow", "GET, HEAD")])
+        path = environ.get("PATH_INFO", "/")
+        target = (self.root / path.lstrip("/")).resolve()
+        if not target.is_relative_to(self.root):
+            return _plain(start_response, "404 Not Found", "Not found")
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_file():
+            return _plain(start_response, "404 Not Found", "Not found")
+        media_type = TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]
+        data = target.read_bytes()
+        start_response("200 OK", [("Content-Type", media_type or "application/octet-stream"),
+                                  ("Content-Length", str(len(data)))])
+        return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [data]
+
+
+def _plain(start_response: StartResponse, status: str, text: str,
+           headers: list[tuple[str, str]] | None = None) -> list[bytes]:
+    body = f"{text}\n".encode()
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                            ("Content-Length", str(len(body))), *(headers or [])])
+    return [body]
+
+
+class Router:
+    """Sends ``prefix`` paths to their application, everything else to ``default``."""
+
+    def __init__(self, default: WSGIApp, routes: dict[str, WSGIApp] | None = None):
+        self.default = default
+        self.routes = routes or {}
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        for prefix, app in self.routes.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return app(environ, start_response)
+        return self.default(environ, start_response)
+
+
+class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s - %s", self.address_string(), format % args)
+
+
+def make_preview_server(app: WSGIApp, port: int = 8000):  # type: ignore[no-untyped-def]
+    """A threaded server on 127.0.0.1 (port 0 picks a free one)."""
+    return make_server("127.0.0.1", port, app, server_class=_ThreadingServer,
+                       handler_class=_QuietHandler)
