@@ -59,3 +59,7 @@ site: $(STAMP)
 
 serve: site
 	$(PUBLISHER) serve
+
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python bench/run.py

@@ -1,0 +1,155 @@
+"""``make bench``: how fast the build is, measured on this machine, in one run.
+
+Prints a table and writes it as JSON to ``dist/bench/results.json``.  Every
+figure is the median wall time of a few runs of a fresh ``publisher`` process
+(so imports count, as they do for an editor), on copies of the sources in a
+temporary folder.  Nothing here is a test: it never fails on a slow figure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PUBLISHER = [sys.executable, "-m", "publisher"]
+MONTH = "2023-08"
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+
+
+def timed(command: list[str], cwd: Path, runs: int = RUNS,
+          before: Callable[[], None] | None = None) -> float:
+    """Median wall time of ``command``, in seconds."""
+    times = []
+    for _ in range(runs):
+        if before:
+            before()
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"bench: {' '.join(command)} failed:\n{done.stderr}")
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def build_cmd(work: Path, month: str = MONTH, *extra: str) -> list[str]:
+    return [*PUBLISHER, "build", "-q", month, "--issues", str(work / "issues"),
+            "--layouts", str(ROOT / "layouts"), "--dist", str(work / "dist"), *extra]
+
+
+def formats() -> list[str]:
+    sys.path.insert(0, str(ROOT / "src"))
+    from publisher import render
+
+    return list(render.formats())
+
+
+def synthetic_issue(work: Path, month: str, articles: int) -> None:
+    """An issue of ``articles`` copies of the 2023-08 article (as the next month)."""
+    source = ROOT / "issues" / MONTH
+    target = work / "issues" / month
+    shutil.copytree(source, target)
+    (target / "issue.toml").write_text(
+        (source / "issue.toml").read_text(encoding="utf-8").replace(
+            f'month = "{MONTH}"', f'month = "{month}"').replace(
+            "date = 2023-08-01", f"date = {month}-01"), encoding="utf-8")
+    article = target / "articles" / "korea-security-ties.md"
+    text = article.read_text(encoding="utf-8")
+    article.unlink()
+    for n in range(1, articles + 1):
+        (target / "articles" / f"{n:02d}-story-{n}.md").write_text(
+            text.replace("title: Korea’s Push", f"title: Story {n} — Korea’s Push"),
+            encoding="utf-8")
+
+
+def long_archive(work: Path, count: int) -> None:
+    """``count`` archive-only issues before 2023-08 (replacing the five there are)."""
+    for folder in (work / "issues").glob("20*"):
+        if folder.name < MONTH:
+            shutil.rmtree(folder)
+    year, month = 2023, 7
+    for _ in range(count):
+        name = f"{year:04d}-{month:02d}"
+        (work / "issues" / name).mkdir()
+        (work / "issues" / name / "issue.toml").write_text(
+            f'month = "{name}"\ncover_story = "Cover story of {name}"\n', encoding="utf-8")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+
+
+def fresh_copy(base: Path, name: str) -> Path:
+    work = base / name
+    shutil.copytree(ROOT / "issues", work / "issues")
+    return work
+
+
+def machine() -> dict[str, str | int]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"python": platform.python_version(), "system": platform.platform(),
+            "cpus": os.cpu_count() or 0, "cpu": model}
+
+
+def main() -> int:
+    results: dict[str, float] = {}
+    fmts = formats()
+    with tempfile.TemporaryDirectory(prefix="publisher-bench-") as tmp:
+        base = Path(tmp)
+        work = fresh_copy(base, "main")
+        results["full build 2023-08 (cold process)"] = timed(build_cmd(work, MONTH, "--force"),
+                                                             ROOT)
+        for fmt in fmts:
+            results[f"{fmt} alone"] = timed(build_cmd(work, MONTH, "--force", "--format", fmt),
+                                            ROOT)
+        subprocess.run(build_cmd(work), cwd=ROOT, check=True)
+        results["unchanged rebuild (incl. process start)"] = timed(build_cmd(work), ROOT, 5)
+
+        one = fresh_copy(base, "one")
+        synthetic_issue(one, "2023-09", 1)
+        results["1-article issue"] = timed(build_cmd(one, "2023-09", "--force"), ROOT)
+        twenty = fresh_copy(base, "twenty")
+        synthetic_issue(twenty, "2023-09", 20)
+        results["20-article issue"] = timed(build_cmd(twenty, "2023-09", "--force"), ROOT)
+
+        archive = fresh_copy(base, "archive")
+        long_archive(archive, 100)
+        results["full build with 100 archive entries"] = timed(
+            build_cmd(archive, MONTH, "--force"), ROOT)
+
+    full = results["full build 2023-08 (cold process)"]
+    one_cost = results["1-article issue"]
+    ratios = {
+        "100 archive entries add": results["full build with 100 archive entries"] / full - 1,
+        "20 articles vs 20 x 1 article": results["20-article issue"] / (20 * one_cost),
+    }
+    report = {"machine": machine(), "runs": RUNS, "seconds": results, "ratios": ratios,
+              "formats": fmts}
+    out = ROOT / "dist" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    width = max(len(k) for k in [*results, *ratios])
+    lines = [f"machine: {report['machine']['cpu']} x{report['machine']['cpus']}, "
+             f"Python {report['machine']['python']}", ""]
+    lines += [f"{name:<{width}}  {value:8.3f} s" for name, value in results.items()]
+    lines += [""] + [f"{name:<{width}}  {value:+8.1%}" if "add" in name
+                     else f"{name:<{width}}  {value:8.2f} x" for name, value in ratios.items()]
+    sys.stdout.write("\n".join(lines) + f"\n\nwritten to {out / 'results.json'}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
