@@ -279,6 +279,9 @@ def test_images_fit_reading_devices_and_the_book_is_small(august: Epub,
     for name in images:
         with Image.open(io.BytesIO(august.read(name))) as img:
             assert max(img.size) <= 1600, name
+    [img] = august.doc("korea-security-ties.xhtml").xpath("//x:img", namespaces=NS)
+    with Image.open(io.BytesIO(august.read(august.href(img.get("src"))))) as file:
+        assert (int(img.get("width")), int(img.get("height"))) == file.size == (1600, 1067)
     assert len(august_bytes) < 2 * 1024 * 1024
 
 

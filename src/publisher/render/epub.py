@@ -185,10 +185,16 @@ def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> byt
         "credits": credits, "paginated": paginated, "accessibility_summary": summary,
         "identifier": ident}))
 
+    by_href = {asset.href: asset for asset in images.values()}
     for doc in docs:
         if doc is not nav:
             doc.tree = _parse(env.get_template(doc.template).render(**common, **doc.values),
                               doc.file_name)
+            for img in doc.tree.iter(f"{{{XHTML}}}img"):  # the scaled image's size
+                asset = by_href.get(img.get("src", ""))
+                if asset is not None:
+                    img.set("width", str(asset.width))
+                    img.set("height", str(asset.height))
 
     pages: list[PageTarget] = []
     if page_map is not None:

@@ -25,6 +25,8 @@ class Asset:
     href: str  # relative to the package document
     media_type: str
     data: bytes
+    width: int
+    height: int
 
 
 def asset_href(image: m.Image) -> str:
@@ -41,7 +43,7 @@ def fit_image(image: m.Image) -> Asset:
     with PILImage.open(io.BytesIO(raw)) as img:
         fmt = img.format or "PNG"
         if max(img.size) <= MAX_EDGE and len(raw) <= KEEP_BYTES and fmt in _MEDIA_TYPES:
-            return Asset(asset_href(image), _MEDIA_TYPES[fmt], raw)
+            return Asset(asset_href(image), _MEDIA_TYPES[fmt], raw, *img.size)
         img.load()
         if fmt == "GIF" or fmt not in _MEDIA_TYPES:
             fmt = "PNG"
@@ -57,7 +59,7 @@ def fit_image(image: m.Image) -> Asset:
     href = asset_href(image)
     if fmt == "PNG" and not href.lower().endswith(".png"):
         href = href.rsplit(".", 1)[0] + ".png"
-    return Asset(href, _MEDIA_TYPES[fmt], out.getvalue())
+    return Asset(href, _MEDIA_TYPES[fmt], out.getvalue(), *frame.size)
 
 
 def reproducible_zip(data: bytes, when: date) -> bytes:
