@@ -27,6 +27,7 @@ from publisher.render import formats
 from publisher.render.base import BuildContext
 from publisher.render.epub import NAMESPACE, EpubRenderer, identifier, print_page_map
 from publisher.render.epub_pages import Paginator, marker_id
+from publisher.render.epub_text import HANGUL_RUN, mark_language_of_parts
 
 AUGUST = m.Month(2023, 8)
 JANUARY = m.Month(2024, 1)
@@ -124,8 +125,24 @@ def test_no_mojibake_and_no_straight_quotes_in_prose(name: str,
     assert "'" not in text
 
 
-def test_hangul_survives(january: Epub) -> None:
+def test_hangul_survives_marked_as_korean(january: Epub) -> None:
     assert "A hanok (한옥) is a traditional Korean house." in january.text()
+    [span] = january.doc("culture.xhtml").xpath("//x:span[@lang='ko']", namespaces=NS)
+    assert span.text == "한옥"
+    assert span.get("{http://www.w3.org/XML/1998/namespace}lang") == "ko"
+
+
+def test_language_of_parts_in_text_and_tails() -> None:
+    root = etree.fromstring(
+        '<html xmlns="http://www.w3.org/1999/xhtml"><head><title>서울</title></head><body>'
+        "<p>Seoul (서울 특별시) is <em>big</em> 정말 and 한강.</p><ul><li>부산</li></ul>"
+        "</body></html>")
+    assert mark_language_of_parts(root, HANGUL_RUN, "ko") == 4
+    spans = root.xpath("//x:span[@lang='ko']/text()", namespaces=NS)
+    assert spans == ["서울 특별시", "정말", "한강", "부산"]
+    [p] = root.xpath("//x:p", namespaces=NS)
+    assert "".join(p.itertext()) == "Seoul (서울 특별시) is big 정말 and 한강."
+    assert root.xpath("//x:title/text()", namespaces=NS) == ["서울"]  # head untouched
 
 
 # -- Package document ------------------------------------------------------------
@@ -366,6 +383,14 @@ def test_article_starts_match_the_print_pdf(august: Epub) -> None:
     for article in issue.articles:
         doc = august.doc(f"{article.slug}.xhtml")
         assert _markers(doc)[0][1] == pages[article.slug]
+
+
+def test_a_page_map_naming_nothing_of_the_issue_declares_no_pages() -> None:
+    book = Epub(_january({"some-other-issue": "1"}))
+    assert "printPageNumbers" not in book.meta("schema:accessibilityFeature")
+    assert book.opf.xpath("//dc:source", namespaces=NS) == []
+    nav = book.doc(book.nav_href)
+    assert nav.xpath("//x:nav[@epub:type='page-list']", namespaces=NS) == []
 
 
 def test_the_shared_page_map_is_used() -> None:

@@ -30,6 +30,7 @@ from publisher.render.base import BuildContext, Output
 from publisher.render.epub_assets import Asset, asset_href, fit_image, reproducible_zip
 from publisher.render.epub_cover import cover_jpeg
 from publisher.render.epub_pages import XHTML, PageTarget, Paginator
+from publisher.render.epub_text import HANGUL_RUN, mark_language_of_parts
 from publisher.render.html import HtmlOptions, block_id
 from publisher.render.templates import environment
 
@@ -158,7 +159,12 @@ def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> byt
                           image_src=image_src)
     env = environment(context.layouts, "epub", options)
 
-    paginated = page_map is not None
+    # Print pages only when the map names elements of this issue (an empty or
+    # foreign map would declare pages that the book cannot show).
+    paginated = page_map is not None and any(ident in id_files for ident in page_map)
+    if page_map is not None and not paginated:
+        log.warning("the print page map names no element of %s: no print page numbers",
+                    issue.month)
     summary = _accessibility_summary(issue, paginated)
     ident = identifier(issue)
     common = {"issue": issue, "stylesheet": STYLESHEET}
@@ -169,7 +175,7 @@ def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> byt
     docs.append(nav)
     if issue.editors_note:
         docs.append(Doc("editors-note.xhtml", "Editor’s Note", "editors-note.xhtml"))
-    first_article = len(docs)
+    first_article = len(docs) if issue.articles else len(docs) - 1
     for article in issue.articles:
         docs.append(Doc(_article_file(article), article.title, "article.xhtml",
                         {"article": article}))
@@ -190,6 +196,7 @@ def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> byt
         if doc is not nav:
             doc.tree = _parse(env.get_template(doc.template).render(**common, **doc.values),
                               doc.file_name)
+            mark_language_of_parts(doc.tree.getroot(), HANGUL_RUN, "ko")
             for img in doc.tree.iter(f"{{{XHTML}}}img"):  # the scaled image's size
                 asset = by_href.get(img.get("src", ""))
                 if asset is not None:
@@ -197,14 +204,12 @@ def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> byt
                     img.set("height", str(asset.height))
 
     pages: list[PageTarget] = []
-    if page_map is not None:
+    if page_map is not None and paginated:
         paginator = Paginator(page_map, starts={a.slug for a in issue.articles})
         for doc in docs:
             if doc is not nav:
                 paginator.paginate(doc.tree.getroot(), doc.file_name)
         pages = paginator.targets
-        if not pages:
-            log.warning("the print page map names no element of the EPUB: no page list")
 
     toc = _toc(issue, docs, first_article)
     landmarks = [
