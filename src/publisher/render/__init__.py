@@ -16,7 +16,7 @@ from publisher.render.base import Renderer
 RENDERERS: dict[str, str] = {
     # "pdf": "publisher.render.pdf:PdfRenderer",      # issue: print and reader PDFs
     "epub": "publisher.render.epub:EpubRenderer",   # issue: EPUB 3
-    # "email": "publisher.render.email:EmailRenderer",  # issue: the HTML email
+    "email": "publisher.render.email:EmailRenderer",  # issue: the HTML email
 }
 
 
