@@ -165,7 +165,7 @@ def _fit(view: m.Issue, layouts: Path, settings: EmailSettings, images: EmailIma
     while True:
         issue = _shortened(view, levels)
         raw = _render(issue, layouts, settings, images, thumbs, levels)
-        html = fold_lines(inline_css(raw))
+        html = fold_lines(inline_css(raw)).rstrip("\n") + "\n"
         size = len(html.encode())
         if size <= settings.budget_bytes:
             break
