@@ -66,3 +66,7 @@ serve: site
 .PHONY: bench
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+.PHONY: bench-email
+bench-email: $(STAMP)
+	$(BIN)/python bench/email_bench.py $(or $(MONTH),2023-08)

@@ -1,12 +1,13 @@
 """The HTML email: built once per session, checked as a message and in a real browser.
 
-The browser is Debian's Chromium driven by Playwright.  ``email.html`` refers
-to its images by ``cid:`` (the default: images embedded in the message); a
-browser cannot resolve cid:, so the page it loads has each cid: replaced by
-the bytes of that part of ``email.eml`` as a data: URL: every image then
-comes from the message, as in a mail client, and a cid without a part fails
-to load.  The linked-images setting is checked with the image files the build
-writes, and every request to the network is refused.
+The browser is Debian's Chromium driven by Playwright, and every request to
+the network is refused.  By default ``email.html`` links its images under the
+public base URL; the page the browser loads has that URL prefix pointed at
+the ``email-images/`` folder the build wrote, so each image must exist there.
+With embedded images (a setting) the HTML refers to ``cid:``, which a browser
+cannot resolve: each cid: is replaced by the bytes of that part of
+``email.eml`` as a data: URL, so every image comes from the message, as in a
+mail client, and a cid without a part fails to load.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
 from email.utils import parseaddr, parsedate_to_datetime
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
@@ -81,12 +83,13 @@ def _build(root: Path, issues: Path, month: Month, layouts: Path = LAYOUTS) -> B
     return Built(paths.dist / str(month), paths, month)
 
 
-def _link_layouts(root: Path) -> Path:
-    """A copy of the email layout set to link its images instead of embedding them."""
+def _embed_layouts(root: Path) -> Path:
+    """A copy of the email layout set to embed its images instead of linking them."""
     layouts = root / "layouts"
     shutil.copytree(LAYOUTS / "email", layouts / "email")
     settings = layouts / "email" / "settings.toml"
-    text = settings.read_text(encoding="utf-8").replace('images = "embed"', 'images = "link"')
+    text = settings.read_text(encoding="utf-8").replace('images = "link"', 'images = "embed"')
+    assert 'images = "embed"' in text
     settings.write_text(text, encoding="utf-8")
     return layouts
 
@@ -102,9 +105,9 @@ def jan(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 
 @pytest.fixture(scope="session")
-def jan_linked(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    root = tmp_path_factory.mktemp("jan-linked")
-    return _build(root, FIXTURES, JAN, _link_layouts(root))
+def jan_embedded(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    root = tmp_path_factory.mktemp("jan-embedded")
+    return _build(root, FIXTURES, JAN, _embed_layouts(root))
 
 
 def _long_paragraph(n: int) -> str:
@@ -161,10 +164,13 @@ def _normal(text: str) -> str:
 
 def test_outputs_and_byte_identical_rebuilds(aug, jan, tmp_path):
     for built, issues in ((aug, ISSUES), (jan, FIXTURES)):
-        assert sorted(p.name for p in built.dist.iterdir()) == [
+        names = sorted(str(p.relative_to(built.dist)) for p in built.dist.rglob("*")
+                       if p.is_file())
+        images = [name for name in names if name.startswith("email-images/")]
+        assert images and sorted(set(names) - set(images)) == [
             "email.eml", "email.html", "email.txt"]
         again = _build(tmp_path / str(built.month), issues, built.month)
-        for name in ("email.html", "email.txt", "email.eml"):
+        for name in names:
             assert again.read(name) == built.read(name), name
 
 
@@ -200,37 +206,54 @@ def test_the_parts_of_the_page(aug, jan):
     assert 'href="#features-fn1"' in jan.html and 'id="features-fn1"' in jan.html
 
 
-def test_every_image_has_alt_text_and_a_small_file(aug, jan):
-    for built in (aug, jan):
+def _image_files(built: Built) -> dict[str, bytes]:
+    """Each ``src`` of the email's images and the bytes it stands for."""
+    doc = lxml_html.document_fromstring(built.html)
+    base = f"https://example.org/korea/{built.month}/email-images/"
+    if built.month == AUG:
+        base = "https://webzine.example.org/korea/2023-08/email-images/"
+    parts = related_images(parse_eml(built.dist / "email.eml"))
+    files = {}
+    for src in doc.xpath("//img/@src"):
+        if src.startswith("cid:"):
+            files[src] = parts[src[4:]].get_content()
+        else:
+            assert src.startswith(base), src
+            files[src] = (built.dist / "email-images" / src[len(base):]).read_bytes()
+    return files
+
+
+def test_every_image_has_alt_text_and_a_small_file(aug, jan, jan_embedded):
+    for built in (aug, jan, jan_embedded):
         doc = lxml_html.document_fromstring(built.html)
         images = doc.xpath("//img")
         assert images
-        parts = related_images(parse_eml(built.dist / "email.eml"))
+        files = _image_files(built)
         for img in images:
             assert img.get("alt", "").strip(), lxml_html.tostring(img)
             assert int(img.get("width")) <= 560
-            assert img.get("src").startswith("cid:")
-            part = parts[img.get("src")[4:]]
-            with Image.open(io.BytesIO(part.get_content())) as picture:
+            with Image.open(io.BytesIO(files[img.get("src")])) as picture:
                 assert picture.width <= 1200
                 assert picture.width >= int(img.get("width"))  # sharp on a 2x screen
                 assert not picture.info.get("exif")
     # 2023-08: the 2400 px photo is shown as the lead image (once: it is also the cover).
-    aug_doc = lxml_html.document_fromstring(aug.html)
-    assert len(aug_doc.xpath("//img")) == 1
+    assert len(lxml_html.document_fromstring(aug.html).xpath("//img")) == 1
 
 
-def test_linked_images_are_written_beside_the_issue(jan_linked):
-    doc = lxml_html.document_fromstring(jan_linked.html)
-    base = "https://example.org/korea/2024-01/email-images/"
-    sources = doc.xpath("//img/@src")
-    assert sources and all(src.startswith(base) for src in sources)
-    for src in sources:
-        with Image.open(jan_linked.dist / "email-images" / src[len(base):]) as picture:
-            assert picture.width <= 1200
-    message = parse_eml(jan_linked.dist / "email.eml")
-    assert not related_images(message)
-    assert message.get_body(("html",)).get_content_type() == "text/html"
+def test_linked_or_embedded_images(jan, jan_embedded):
+    sources = lxml_html.document_fromstring(jan.html).xpath("//img/@src")
+    assert all(src.startswith("https://example.org/korea/2024-01/email-images/")
+               for src in sources)
+    assert not related_images(parse_eml(jan.dist / "email.eml"))
+    assert not (jan_embedded.dist / "email-images").exists()
+    message = parse_eml(jan_embedded.dist / "email.eml")
+    html_part = message.get_body(("html",))
+    related = next(p for p in message.walk() if p.get_content_type() == "multipart/related")
+    assert html_part in list(related.iter_parts())
+    sources = lxml_html.document_fromstring(jan_embedded.html).xpath("//img/@src")
+    assert sources and all(src.startswith("cid:") for src in sources)
+    assert {src[4:] for src in sources} == set(related_images(message))
+    assert len(jan_embedded.read("email.eml")) < 1024 * 1024
 
 
 # -- the message -------------------------------------------------------------------
@@ -242,7 +265,7 @@ def test_eml_parses_with_both_parts_and_every_header(aug):
     assert message.get_content_type() == "multipart/alternative"
     text_part, html_part = message.iter_parts()
     assert text_part.get_content_type() == "text/plain"
-    assert html_part.get_content_type() == "multipart/related"
+    assert html_part.get_content_type() == "text/html"
     html = message.get_body(("html",))
     assert html is not None and html.get_content_type() == "text/html"
     assert html.get_content() == aug.html
@@ -278,9 +301,9 @@ def test_placeholders_stay_whole_and_the_sender_can_fill_them(aug):
         placeholders.UNSUBSCRIBE_MAILTO: "mailto:unsubscribe@webzine.example.org?subject=abc",
     }
 
-    def fill(text: str) -> str:
+    def fill(text: str, escape: bool = False) -> str:
         for token, value in values.items():
-            text = text.replace(token, value)
+            text = text.replace(token, html_escape(value) if escape else value)
         return text
 
     message = BytesParser(policy=policy.default).parsebytes(raw)
@@ -288,13 +311,14 @@ def test_placeholders_stay_whole_and_the_sender_can_fill_them(aug):
         message.replace_header(name, fill(str(message[name]).strip()))
     for part in message.walk():
         if part.get_content_maintype() == "text":
-            part.set_content(fill(part.get_content()), subtype=part.get_content_subtype())
+            subtype = part.get_content_subtype()
+            part.set_content(fill(part.get_content(), subtype == "html"), subtype=subtype)
     sent = BytesParser(policy=policy.default).parsebytes(message.as_bytes())
     assert str(sent["To"]) == "minji@example.com"
     assert "<https://webzine.example.org/u/abc?id=1&t=x>" in str(sent["List-Unsubscribe"])
     html = sent.get_body(("html",)).get_content()
     assert "Dear Kim Min-ji," in _normal(html)
-    assert 'href="https://webzine.example.org/u/abc?id=1&t=x"' in html
+    assert 'href="https://webzine.example.org/u/abc?id=1&amp;t=x"' in html
     assert "%%PUBLISHER_" not in html + sent.get_body(("plain",)).get_content()
 
 
@@ -432,9 +456,9 @@ _IMAGES_LOADED = """() => Array.from(document.images).map(i => [i.currentSrc.sli
 def _browser_file(built: Built, tmp_path: Path) -> Path:
     message = parse_eml(built.dist / "email.eml")
     html = with_data_urls(built.html, message)
-    if "email-images/" in html:  # linked images: the files the build wrote
-        html = html.replace(f"https://example.org/korea/{built.month}/email-images/",
-                            (built.dist / "email-images").as_uri() + "/")
+    base = read_issue(built.paths.issues, built.month).publication.issue_url(built.month)
+    html = html.replace(f"{base}email-images/", (built.dist / "email-images").as_uri() + "/")
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / f"{built.month}.html"
     path.write_text(html, encoding="utf-8")
     return path
@@ -442,9 +466,9 @@ def _browser_file(built: Built, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("width", [375, 600])
 def test_in_chromium_nothing_scrolls_sideways_and_everything_shows(
-        browser, aug, jan, jan_linked, tmp_path, width):
-    for built in (aug, jan, jan_linked):
-        page = _page(browser, _browser_file(built, tmp_path), width)
+        browser, aug, jan, jan_embedded, tmp_path, width):
+    for n, built in enumerate((aug, jan, jan_embedded)):
+        page = _page(browser, _browser_file(built, tmp_path / str(n)), width)
         try:
             assert page.evaluate("document.documentElement.scrollWidth") <= width
             loaded = page.evaluate(_IMAGES_LOADED)

@@ -36,7 +36,8 @@ FORMAT_LAYOUTS: dict[str, tuple[str, ...]] = {
 SHARED_LAYOUTS = ("_partials", "fonts")
 #: Libraries whose version changes what a format renders.
 LIBRARIES = ("weasyprint", "pydyf", "ebooklib", "premailer", "markdown-it-py",
-             "mdit-py-plugins", "jinja2", "pillow", "fonttools", "lxml")
+             "mdit-py-plugins", "jinja2", "pillow", "fonttools", "lxml", "cssutils",
+             "inscriptis")
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 

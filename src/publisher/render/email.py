@@ -52,18 +52,20 @@ FULL, LEAD, TEASER = 0, 1, 2
 class EmailSettings:
     """What ``layouts/email/settings.toml`` may set.
 
-    ``images``: ``embed`` (default) sends the images inside the message as
-    ``multipart/related`` parts, so they show at once, with no hosting and in
-    clients that block remote images by default (Outlook for Windows,
-    corporate webmail), and no image request tells the sender who opened it;
-    the cost is size (each copy carries them; the message must stay under
-    ``max_message_kb``).  ``link`` points at absolute URLs under the issue's
-    web address and outputs the files as ``email-images/…`` for upload
-    beside the issue: a small message, but the images show only once they are
-    uploaded and the reader allows remote images.
+    ``images``: ``link`` (default) points at absolute URLs under the issue's
+    web address, ``<base_url>/<MONTH>/email-images/<name>``, and outputs the
+    files as ``email-images/…``: the site (``publisher site``) publishes them
+    there, beside the web version of the email, which is this same HTML, so
+    the images show in both; the message stays small for every subscriber.
+    Clients that block remote images (Outlook for Windows) show the alt text
+    until the reader allows them.  ``embed`` sends the images inside the
+    message as ``multipart/related`` parts (``cid:``): they show with no
+    hosting at all, at the cost of size (each copy carries them; the message
+    must stay under ``max_message_kb``), and a web version made from the HTML
+    would have to resolve the ``cid:`` sources itself.
     """
 
-    images: ImageMode = "embed"
+    images: ImageMode = "link"
     budget_kb: float = 100.0  # the inlined HTML part; Gmail clips at about 102 KB
     max_message_kb: float = 1024.0  # the whole message, images included
     max_image_width: int = 1200  # pixels of an image file: 2x the 600 px column
@@ -96,7 +98,7 @@ class EmailSettings:
                 raise PublisherError(f"email setting '{key}' must be a positive number",
                                      path, _line_of(path, key))
             values[key] = type(default)(value)
-        if values.get("images", "embed") not in ("embed", "link"):
+        if values.get("images", "link") not in ("embed", "link"):
             raise PublisherError("email setting 'images' must be \"embed\" or \"link\"",
                                  path, _line_of(path, "images"))
         return cls(**values)
