@@ -106,8 +106,16 @@ def jan(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 @pytest.fixture(scope="session")
 def jan_embedded(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The fixture issue with embedded images, and a cover thumbnail in its archive."""
     root = tmp_path_factory.mktemp("jan-embedded")
-    return _build(root, FIXTURES, JAN, _embed_layouts(root))
+    shutil.copytree(FIXTURES, root / "issues")
+    december = root / "issues" / "2023-12"
+    (december / "images").mkdir()
+    Image.new("RGB", (600, 800), (200, 120, 40)).save(december / "images" / "cover.jpg")
+    toml = december / "issue.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + 'cover_image = "images/cover.jpg"\n',
+                    encoding="utf-8")
+    return _build(root, root / "issues", JAN, _embed_layouts(root))
 
 
 def _long_paragraph(n: int) -> str:
@@ -254,6 +262,10 @@ def test_linked_or_embedded_images(jan, jan_embedded):
     assert sources and all(src.startswith("cid:") for src in sources)
     assert {src[4:] for src in sources} == set(related_images(message))
     assert len(jan_embedded.read("email.eml")) < 1024 * 1024
+    (thumb,) = lxml_html.document_fromstring(jan_embedded.html).xpath(
+        '//td[@class="archive-thumb"]//img')
+    assert thumb.get("alt") == "Cover of December 2023: Winter in Seoul"
+    assert thumb.get("width") == "80"
 
 
 # -- the message -------------------------------------------------------------------
@@ -381,6 +393,27 @@ def test_inlining_keeps_important_and_never_fetches():
     with pytest.raises(PublisherError, match="@import"):
         inline_css('<html><head><style>@import url("http://127.0.0.1:9/x.css");</style>'
                    "</head><body></body></html>")
+
+
+def test_cssutils_is_silenced_only_about_the_email_properties():
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    cssutils_log = logging.getLogger("CSSUTILS")
+    cssutils_log.addHandler(handler)
+    css = (LAYOUTS / "email" / "email.css").read_text(encoding="utf-8")
+    try:
+        out = inline_css(f'<html><head><style>{css}</style></head><body class="body">'
+                         '<div class="preheader">x</div><table class="container"><tr>'
+                         '<td class="article"><p style="color: red">y</p></td></tr></table>'
+                         "</body></html>")
+        assert "mso-hide:all" in out and "-webkit-text-size-adjust:100%" in out
+        assert records == []
+        inline_css("<html><head><style>q { color: ; }</style></head><body><q>z</q></body>"
+                   "</html>")
+    finally:
+        cssutils_log.removeHandler(handler)
+    assert any(r.levelno >= logging.ERROR for r in records)  # real errors still show
 
 
 def test_the_email_layout_uses_only_email_safe_css(aug, jan):
