@@ -31,6 +31,10 @@ sys.path.insert(0, str(ROOT / "src"))
 RUNS = 7
 
 
+def say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+
+
 def main() -> None:
     month_text = sys.argv[1] if len(sys.argv) > 1 else "2023-08"
     start = time.perf_counter()
@@ -80,30 +84,30 @@ def main() -> None:
         totals.append(time.perf_counter() - t0)
         per_run.append({label: sum(times) for label, times in stages.items()})
 
-    print(f"email build of {month_text} (reading the issue: {read_time:.3f} s, not counted)")
-    print("  imports, once per process: " + ", ".join(
+    say(f"email build of {month_text} (reading the issue: {read_time:.3f} s, not counted)")
+    say("  imports, once per process: " + ", ".join(
         f"{name} {seconds:.3f} s" for name, seconds in imports.items()))
-    print(f"  first run: {totals[0]:.3f} s")
+    say(f"  first run: {totals[0]:.3f} s")
     steady = statistics.median(totals[1:])
-    print(f"  steady state, median of {RUNS - 1}: {steady:.3f} s")
+    say(f"  steady state, median of {RUNS - 1}: {steady:.3f} s")
     labels = list(per_run[0])
     for label in labels:
         first = per_run[0].get(label, 0.0)
         median = statistics.median(run.get(label, 0.0) for run in per_run[1:])
-        print(f"    {label:<24} first {first:6.3f} s   steady {median:6.3f} s "
+        say(f"    {label:<24} first {first:6.3f} s   steady {median:6.3f} s "
               f"({100 * median / steady:4.1f} %)")
     premailer = "premailer (inline CSS)"
-    print(f"  premailer's share: {100 * per_run[0][premailer] / totals[0]:.0f} % of the first "
+    say(f"  premailer's share: {100 * per_run[0][premailer] / totals[0]:.0f} % of the first "
           f"run, {100 * statistics.median(r[premailer] for r in per_run[1:]) / steady:.0f} % "
           "steady")
 
-    print("  outputs (images linked, the default):")
+    say("  outputs (images linked, the default):")
     for out in outputs:
-        print(f"    {out.name:<48} {len(out.data):>8} bytes")
+        say(f"    {out.name:<48} {len(out.data):>8} bytes")
     embedded = email.EmailRenderer(email.EmailSettings(images="embed")).render(
         BuildContext(issue=issue, layouts=ROOT / "layouts"))
     eml = next(out for out in embedded if out.name == "email.eml")
-    print(f"    email.eml with images embedded                   {len(eml.data):>8} bytes")
+    say(f"    email.eml with images embedded                   {len(eml.data):>8} bytes")
 
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "-m", "publisher", "build", "-q", month_text, "-f", "email",
@@ -114,7 +118,7 @@ def main() -> None:
             t0 = time.perf_counter()
             subprocess.run(command, check=True, cwd=ROOT)
             times.append(time.perf_counter() - t0)
-    print(f"  a fresh `publisher build {month_text} -f email --force`: "
+    say(f"  a fresh `publisher build {month_text} -f email --force`: "
           f"{statistics.median(times):.3f} s (median of 3, wall)")
 
 
