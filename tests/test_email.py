@@ -47,7 +47,7 @@ from publisher.model import Month
 from publisher.reader import read_issue
 from publisher.render.base import BuildContext
 from publisher.render.email import EmailRenderer, EmailSettings
-from publisher.render.email_inline import inline_css
+from publisher.render.email_inline import fold_lines, inline_css
 
 AUG = Month(2023, 8)
 JAN = Month(2024, 1)
@@ -393,6 +393,24 @@ def test_inlining_keeps_important_and_never_fetches():
     with pytest.raises(PublisherError, match="@import"):
         inline_css('<html><head><style>@import url("http://127.0.0.1:9/x.css");</style>'
                    "</head><body></body></html>")
+
+
+def test_folding_breaks_lines_only_where_html_ignores_the_break():
+    long_words = " ".join(f"word{n}" for n in range(40))
+    html = ("<!DOCTYPE html>\n<html><body><!--[if mso]><table role=\"presentation\" "
+            f'width="600"><tr><td><![endif]--><p class="a b" title="{long_words}" '
+            f'style=\'font-family: "Times New Roman", serif; color: red\'>{long_words} '
+            f'<a href="https://example.org/?a=1&amp;b=2">{long_words}</a></p>'
+            f"<pre>{long_words}\n  indented</pre></body></html>")
+    folded = fold_lines(html)
+    assert max(len(line) for line in folded.splitlines() if "<pre>" not in line
+               and "title=" not in line and "[if mso]" not in line) <= 78
+    assert "<!--[if mso]><table role=\"presentation\" width=\"600\"><tr><td><![endif]-->" in folded
+    before, after = lxml_html.fromstring(html), lxml_html.fromstring(folded)
+    assert [(e.tag, dict(e.attrib)) for e in before.iter()] == [
+        (e.tag, dict(e.attrib)) for e in after.iter()]
+    assert _normal(before.text_content()) == _normal(after.text_content())
+    assert before.find(".//pre").text == after.find(".//pre").text
 
 
 def test_cssutils_is_silenced_only_about_the_email_properties():

@@ -141,7 +141,9 @@ class EmailRenderer:
         }
         parts = _fit(view, context.layouts, settings, images, thumbs)
         subject = f"{pub.title} {issue.month.label}: {issue.cover_story}"
-        embedded = images.files if settings.images == "embed" else ()
+        # Only the images the final HTML shows (a cut article leaves its figures out).
+        used = [f for f in images.files if images.src(f) in parts.html]
+        embedded = used if settings.images == "embed" else ()
         eml = build_message(issue, subject, parts.text, parts.html, embedded)
         if len(eml) > settings.max_message_kb * 1024:
             log.warning("email: the message is %s, over %s; set images = \"link\" in "
@@ -153,7 +155,7 @@ class EmailRenderer:
             Output("email.eml", eml),
         ]
         if settings.images == "link":
-            outputs += [Output(f"{IMAGE_FOLDER}/{f.name}", f.data) for f in images.files]
+            outputs += [Output(f"{IMAGE_FOLDER}/{f.name}", f.data) for f in used]
         return outputs
 
 
@@ -205,8 +207,11 @@ def _choose_cuts(view: m.Issue, levels: dict[str, int], layouts: Path,
         cuts: dict[str, int] = {}
         saved = 0
         for article in candidates:
+            saving = size(article, levels[article.slug]) - size(article, level)
+            if saving <= 0:
+                continue  # already no longer than its lead
             cuts[article.slug] = level
-            saved += size(article, levels[article.slug]) - size(article, level)
+            saved += saving
             if saved >= excess:
                 break
         if cuts:
