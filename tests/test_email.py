@@ -525,13 +525,33 @@ def test_in_chromium_nothing_scrolls_sideways_and_everything_shows(
             loaded = page.evaluate(_IMAGES_LOADED)
             assert loaded and all(ok for _, ok in loaded), loaded
             visible = _normal(page.evaluate("document.body.innerText"))
+            paragraphs = page.evaluate("""Array.from(document.querySelectorAll(
+                '.article-body p')).map(p => [p.getBoundingClientRect().left,
+                p.getBoundingClientRect().right, p.getBoundingClientRect().height])""")
         finally:
             page.close()
+        assert paragraphs and all(0 <= left and right <= width and height > 0
+                                  for left, right, height in paragraphs), paragraphs
         if built is aug:
             for sentence in seed_sentences():
                 assert sentence in visible, sentence
         assert "Unsubscribe" in visible and "View in your browser" in visible
         assert "Download the PDF" in visible and "Download the EPUB" in visible
+
+
+def test_dark_mode_rules_beat_the_inlined_colours(browser, jan, tmp_path):
+    page = browser.new_page(viewport={"width": 600, "height": 900}, color_scheme="dark")
+    page.route(re.compile(r"^https?://"), lambda route: route.abort())
+    try:
+        page.goto(_browser_file(jan, tmp_path).as_uri(), wait_until="load")
+        background = page.evaluate(
+            "getComputedStyle(document.querySelector('table.container')).backgroundColor")
+        title = page.evaluate(
+            "getComputedStyle(document.querySelector('h1.article-title')).color")
+    finally:
+        page.close()
+    assert background == "rgb(27, 27, 27)"  # #1b1b1b !important over the inlined #fff
+    assert title == "rgb(232, 232, 232)"
 
 
 @pytest.mark.parametrize("width", [375, 600])

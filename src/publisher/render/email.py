@@ -176,7 +176,7 @@ def _fit(view: m.Issue, layouts: Path, settings: EmailSettings, images: EmailIma
         # Inlining grows the HTML by about html/raw: cut that much, estimated on the
         # raw fragments of the articles, then measure again.
         excess = (size - settings.budget_bytes) * len(raw) / size
-        cut = _choose_cuts(view, levels, layouts, settings, images, excess)
+        cut = _choose_cuts(view, levels, layouts, images, excess)
         if not cut:
             log.warning("email: the HTML is %s even with every article cut to a teaser, "
                         "over the %s budget: Gmail will clip it", human_size(size),
@@ -192,8 +192,8 @@ def _fit(view: m.Issue, layouts: Path, settings: EmailSettings, images: EmailIma
     return EmailParts(html, text_part(raw), shortened)
 
 
-def _choose_cuts(view: m.Issue, levels: dict[str, int], layouts: Path,
-                 settings: EmailSettings, images: EmailImages, excess: float) -> dict[str, int]:
+def _choose_cuts(view: m.Issue, levels: dict[str, int], layouts: Path, images: EmailImages,
+                 excess: float) -> dict[str, int]:
     """The articles to cut one level further, longest first, to save about ``excess``."""
     env = environment(layouts, "email", _options(images, view, levels))
     body = env.filters["body"]
