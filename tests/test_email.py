@@ -530,7 +530,7 @@ def test_in_chromium_nothing_scrolls_sideways_and_everything_shows(
                 p.getBoundingClientRect().right, p.getBoundingClientRect().height])""")
         finally:
             page.close()
-        assert paragraphs and all(0 <= left and right <= width and height > 0
+        assert paragraphs and all(left >= 0 and right <= width and height > 0
                                   for left, right, height in paragraphs), paragraphs
         if built is aug:
             for sentence in seed_sentences():
