@@ -35,6 +35,7 @@ from publisher.render.email_mime import build_message
 from publisher.render.email_text import text_part
 from publisher.render.html import HtmlOptions
 from publisher.render.templates import environment
+from publisher.sources import line_of_key
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ class EmailSettings:
         if not path.is_file():
             return cls()
         try:
-            data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            data: dict[str, Any] = tomllib.loads(text)
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise PublisherError(f"cannot read the email settings: {exc}", path) from exc
         known = {f.name: f for f in dataclasses.fields(cls)}
@@ -91,24 +93,17 @@ class EmailSettings:
         for key, value in data.items():
             if key not in known:
                 raise PublisherError(f"unknown email setting '{key}': expected one of "
-                                     f"{', '.join(sorted(known))}", path, _line_of(path, key))
+                                     f"{', '.join(sorted(known))}", path, line_of_key(text, key))
             default = known[key].default
             if isinstance(default, int | float) and (
                     not isinstance(value, int | float) or isinstance(value, bool) or value <= 0):
                 raise PublisherError(f"email setting '{key}' must be a positive number",
-                                     path, _line_of(path, key))
+                                     path, line_of_key(text, key))
             values[key] = type(default)(value)
         if values.get("images", "link") not in ("embed", "link"):
             raise PublisherError("email setting 'images' must be \"embed\" or \"link\"",
-                                 path, _line_of(path, "images"))
+                                 path, line_of_key(text, "images"))
         return cls(**values)
-
-
-def _line_of(path: Path, key: str) -> int | None:
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip().startswith(key):
-            return n
-    return None
 
 
 @dataclass(frozen=True)
