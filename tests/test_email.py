@@ -339,16 +339,17 @@ def test_text_part_holds_every_sentence_and_lists_links_as_urls(aug, jan):
     for sentence in seed_sentences():
         assert sentence in text, sentence
     pub = read_issue(ISSUES, AUG).publication
-    assert f"({pub.download_url(AUG, 'pdf')})" in text
-    assert f"({pub.download_url(AUG, 'epub')})" in text
-    assert "[Chuncheon](https://webzine.example.org/korea/2023-07/)" in text
-    assert f"[Unsubscribe]({placeholders.UNSUBSCRIBE_URL})" in text
+    assert f"Download the PDF <{pub.download_url(AUG, 'pdf')}>" in text
+    assert f"Download the EPUB <{pub.download_url(AUG, 'epub')}>" in text
+    assert "Chuncheon <https://webzine.example.org/korea/2023-07/>" in text
+    assert f"Unsubscribe <{placeholders.UNSUBSCRIBE_URL}>" in text
     assert "408 Galmae-ro" in text
-    assert "<" not in aug.text and "display:" not in aug.text
+    assert not re.search(r"</?(p|a|td|tr|table|div|span|img|sup)\b", aug.text)
+    assert "display:" not in aug.text and "%%PUBLISHER_RECIPIENT_NAME%%," in aug.text
     assert all(len(line) <= 76 or " " not in line.strip() for line in aug.text.splitlines())
     jan_text = _normal(jan.text)
     assert "fine.[1] See the table" in jan_text  # a note call; no #anchors in text
-    assert "[link](https://example.org)" in jan_text
+    assert "with a link <https://example.org>." in jan_text
     assert "(#" not in jan_text
 
 

@@ -5,8 +5,8 @@ so both parts always say the same.  Elements marked ``no-text`` (the hidden
 preheader, the "view in browser" bar) are left out, as are images (their
 captions stay), and layout tables (``role="presentation"``) are read as the
 blocks they stand for; every link to a
-URL is shown as ``[text](URL)``, so a reader of the text sees where it goes
-(links inside the email keep their words only; note calls read ``[1]``).
+URL is followed by the URL, ``text <URL>``, so a reader of the text sees where
+it goes (links inside the email keep their words only; note calls read ``[1]``).
 Paragraphs are wrapped at 76 columns, never inside a word or URL, so every
 placeholder stays whole on one line.
 """
@@ -42,14 +42,29 @@ def text_part(html: str) -> str:
             link.drop_tree()
         else:
             link.drop_tag()
+    # Every other link is followed by its URL in angle brackets (RFC 3986, appendix C),
+    # which plain-text readers and mail clients recognise.
+    for link in tree.xpath('//a[@href and not(starts-with(@href, "#"))]'):
+        url, words = link.get("href"), _normal(link.text_content())
+        link.tail = (f" <{url}>" if words != url else "") + (link.tail or "")
+    # A rule before each article and each section of the back matter.
+    for block in tree.xpath('//td[contains(" article downloads archive footer ", '
+                            'concat(" ", @class, " "))]'):
+        rule = lxml_html.Element("p")
+        rule.text = "-" * WIDTH
+        block.insert(0, rule)
     # Layout tables are not tables to a reader: their cells become blocks, one a line.
     for table in tree.xpath('//table[@role="presentation"]'):
         for element in table.xpath("./tr | ./tbody/tr | ./tr/td | ./tbody/tr/td | ./tbody"):
             element.tag = "div"
         table.tag = "div"
-    config = ParserConfig(css=CSS_PROFILES["strict"], display_links=True, display_images=False)
+    config = ParserConfig(css=CSS_PROFILES["strict"], display_links=False, display_images=False)
     text = Inscriptis(tree, config).get_text()
     return _wrap(text)
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def _wrap(text: str) -> str:
