@@ -379,6 +379,13 @@ def test_an_oversized_issue_is_cut_to_fit_and_keeps_its_footer(oversized):
     assert any("over the 100.0 KB budget" in w and "cut to its lead" in w for w in warnings)
     message = parse_eml(built.dist / "email.eml")
     assert "Continue reading" in message.get_body(("plain",)).get_content()
+    # "Continue reading" leads to the web version, which holds the whole of every article.
+    web = lxml_html.document_fromstring(built.read("email-web.html").decode())
+    web_text = _normal(web.text_content())
+    for i in range(1, 7):
+        assert _normal(_long_paragraph(i * 100 + 59)) in web_text
+        assert web.get_element_by_id(f"long-{i}") is not None
+    assert "Continue reading" not in web_text
 
 
 # -- premailer and the CSS -----------------------------------------------------------

@@ -111,6 +111,8 @@ def _site_issue(entry: ArchiveEntry, folder: Path, publication: Publication, dis
             downloads[kind] = None
     page = None
     email = built_dir / "email.html"
+    if (built_dir / "email-web.html").is_file():  # the email was shortened to fit its budget
+        email = built_dir / "email-web.html"
     if email.is_file():
         written.append(write_atomic(out_dir / "index.html", web_version(email, month), quiet=True))
         images = built_dir / "email-images"

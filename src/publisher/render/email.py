@@ -113,6 +113,11 @@ class EmailParts:
     html: str  # inlined and folded
     text: str
     shortened: dict[str, int]  # slug -> LEAD or TEASER
+    full_html: str  # before any cut: the web version, where "continue reading" leads
+
+
+#: Written beside email.html when the email had to be shortened: the uncut HTML.
+WEB_VERSION = "email-web.html"
 
 
 class EmailRenderer:
@@ -136,8 +141,10 @@ class EmailRenderer:
         }
         parts = _fit(view, context.layouts, settings, images, thumbs)
         subject = f"{pub.title} {issue.month.label}: {issue.cover_story}"
-        # Only the images the final HTML shows (a cut article leaves its figures out).
-        used = [f for f in images.files if images.src(f) in parts.html]
+        # Only the images the final HTML shows (a cut article leaves its figures out),
+        # and, when articles were cut, those of the full web version too.
+        shown = parts.html + (parts.full_html if parts.shortened else "")
+        used = [f for f in images.files if images.src(f) in shown]
         embedded = used if settings.images == "embed" else ()
         eml = build_message(issue, subject, parts.text, parts.html, embedded)
         if len(eml) > settings.max_message_kb * 1024:
@@ -149,6 +156,10 @@ class EmailRenderer:
             Output("email.txt", parts.text.encode()),
             Output("email.eml", eml),
         ]
+        if parts.shortened:
+            # The site's web version of the issue (what "continue reading" links to)
+            # must hold the full text, not the email's leads.
+            outputs.append(Output(WEB_VERSION, parts.full_html.encode()))
         if settings.images == "link":
             outputs += [Output(f"{IMAGE_FOLDER}/{f.name}", f.data) for f in used]
         return outputs
@@ -161,11 +172,13 @@ def _fit(view: m.Issue, layouts: Path, settings: EmailSettings, images: EmailIma
          thumbs: dict[m.Month, Shown]) -> EmailParts:
     """Render, inline and measure; cut the longest articles until the HTML fits."""
     levels = {article.slug: FULL for article in view.articles}
+    full_html = ""
     while True:
         issue = _shortened(view, levels)
         raw = _render(issue, layouts, settings, images, thumbs, levels)
         html = fold_lines(inline_css(raw)).rstrip("\n") + "\n"
         size = len(html.encode())
+        full_html = full_html or html
         if size <= settings.budget_bytes:
             break
         # Inlining grows the HTML by about html/raw: cut that much, estimated on the
@@ -184,7 +197,7 @@ def _fit(view: m.Issue, layouts: Path, settings: EmailSettings, images: EmailIma
                         human_size(settings.budget_bytes), slug,
                         "lead" if level == LEAD else "title and dek")
     shortened = {slug: level for slug, level in levels.items() if level != FULL}
-    return EmailParts(html, text_part(raw), shortened)
+    return EmailParts(html, text_part(raw), shortened, full_html)
 
 
 def _choose_cuts(view: m.Issue, levels: dict[str, int], layouts: Path, images: EmailImages,
