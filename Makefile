@@ -50,3 +50,12 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+.PHONY: proof bench
+proof: $(STAMP)
+	$(call need_month,proof)
+	$(PUBLISHER) build $(MONTH) --format pdf
+	$(BIN)/python -m publisher.proof dist/$(MONTH)/korea-$(MONTH)-print.pdf
+
+bench: $(STAMP)
+	$(BIN)/python bench/pdf_bench.py $(or $(MONTH),2023-08)

@@ -14,7 +14,7 @@ from publisher.render.base import Renderer
 
 # format name -> "module:Class"
 RENDERERS: dict[str, str] = {
-    # "pdf": "publisher.render.pdf:PdfRenderer",      # issue: print and reader PDFs
+    "pdf": "publisher.render.pdf:PdfRenderer",  # print and reader PDFs
     # "epub": "publisher.render.epub:EpubRenderer",   # issue: EPUB 3
     # "email": "publisher.render.email:EmailRenderer",  # issue: the HTML email
 }

@@ -1,0 +1,69 @@
+"""Finishers: changes to WeasyPrint's ``pydyf.PDF`` right before it is written.
+
+* print: the BleedBox is set to the trim plus the configured bleed (the CSS bleed
+  is larger, to leave room for the crop marks outside the bleed), and the XMP
+  ``DocumentID`` WeasyPrint draws at random for PDF/X becomes a name-based UUID.
+* reader: every page is cut to its TrimBox (the marks and bleed fall outside
+  the MediaBox) and the print output intent is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pydyf
+
+_DOCUMENT_ID = re.compile(rb"xmp\.did:[0-9a-f-]{36}")
+PT_PER_MM = 72 / 25.4
+
+Finisher = Callable[[Any, pydyf.PDF], None]
+
+
+def _pages(pdf: pydyf.PDF) -> Iterator[pydyf.Dictionary]:
+    for obj in pdf.objects:
+        if isinstance(obj, pydyf.Dictionary) and obj.get("Type") == "/Page":
+            yield obj
+
+
+def _metadata(pdf: pydyf.PDF) -> pydyf.Stream | None:
+    ref = pdf.catalog.get("Metadata")
+    if ref is None:
+        return None
+    number = int(bytes(ref).split()[0]) if isinstance(ref, bytes) else None
+    for obj in pdf.objects:
+        if isinstance(obj, pydyf.Stream) and (
+                obj.number == number or obj.extra.get("Type") == "/Metadata"):
+            return obj
+    return None
+
+
+def print_finisher(bleed_mm: float, document_key: str) -> Finisher:
+    bleed = bleed_mm * PT_PER_MM
+    document_id = uuid.uuid5(uuid.NAMESPACE_URL, document_key)
+
+    def finish(document: Any, pdf: pydyf.PDF) -> None:
+        for page in _pages(pdf):
+            left, top, right, bottom = page["TrimBox"]
+            page["BleedBox"] = pydyf.Array([left - bleed, top - bleed,
+                                            right + bleed, bottom + bleed])
+        stream = _metadata(pdf)
+        if stream is not None:
+            stream.stream = [_DOCUMENT_ID.sub(f"xmp.did:{document_id}".encode(), chunk)
+                             if isinstance(chunk, bytes) else chunk
+                             for chunk in stream.stream]
+
+    return finish
+
+
+def reader_finisher() -> Finisher:
+    def finish(document: Any, pdf: pydyf.PDF) -> None:
+        for page in _pages(pdf):
+            trim = page["TrimBox"]
+            page["MediaBox"] = pydyf.Array(list(trim))
+            page.pop("BleedBox", None)
+        pdf.catalog.pop("OutputIntents", None)
+
+    return finish
