@@ -28,7 +28,7 @@ def proof(pdf_path: Path, out_dir: Path, dpi: int = 100, thumb_height: int = 420
     scale = dpi / 72
     for index in range(len(pdf)):
         page = pdf[index]
-        left, bottom, right, top = page.get_mediabox()
+        left, _bottom, _right, top = page.get_mediabox()
         t_left, t_bottom, t_right, t_top = page.get_trimbox()
         image = page.render(scale=scale).to_pil()
         path = out_dir / f"page-{index + 1:02d}.png"
