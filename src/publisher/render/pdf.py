@@ -73,6 +73,8 @@ class PdfRenderer:
                     issue.publication.trim.bleed_mm,
                     f"{issue.publication.base_url}/{issue.month}/print"))
             reader_doc = document.copy([p for p in document.pages if PAD_ID not in p.anchors])
+            # No press profile in the reader's PDF: not written, not compressed.
+            reader_doc.color_profiles, reader_doc.output_intent = {}, None
             with _downsampled(reader_doc, READER_DPI):
                 reader = reader_doc.write_pdf(
                     pdf_variant="pdf/ua-1", pdf_identifier=True, finisher=reader_finisher(),
@@ -177,8 +179,11 @@ def page_css(trim: m.TrimSize) -> str:
 
 
 def qr_data_url(url: str) -> str:
-    """An SVG QR code (made locally with segno) as a ``data:`` URL."""
-    return segno.make(url, error="m").svg_data_uri(border=0, dark="#1b1b1b")
+    """A QR code (made locally with segno) as a PNG ``data:`` URL."""
+    # A fixed mask: segno's choice of the best of eight costs more than the whole page.
+    # PNG, not SVG: WeasyPrint would draw the SVG's path anew for each PDF; 12 px a
+    # module gives 300 dpi and more at the sizes the layout prints them.
+    return segno.make(url, error="m", mask=2).png_data_uri(scale=12, border=0, dark="#1b1b1b")
 
 
 def _archive_view(entry: m.ArchiveEntry) -> ArchiveView:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -40,6 +41,22 @@ def _metadata(pdf: pydyf.PDF) -> pydyf.Stream | None:
     return None
 
 
+def compress_once(pdf: pydyf.PDF) -> None:
+    """Deflate every stream now, exactly as pydyf would when writing.
+
+    With a file identifier (PDF/X needs one) pydyf serialises every object twice,
+    once to hash it and once to write it, and so deflates every stream twice at
+    level 9; after this the second pass only copies bytes.
+    """
+    for obj in pdf.objects:
+        if isinstance(obj, pydyf.Stream) and obj.compress:
+            raw = b"\n".join(pydyf._to_bytes(item) for item in obj.stream)
+            deflate = zlib.compressobj(level=9)
+            obj.stream = [deflate.compress(raw) + deflate.flush()]
+            obj.extra["Filter"] = "/FlateDecode"
+            obj.compress = False
+
+
 def print_finisher(bleed_mm: float, document_key: str) -> Finisher:
     bleed = bleed_mm * PT_PER_MM
     document_id = uuid.uuid5(uuid.NAMESPACE_URL, document_key)
@@ -54,6 +71,7 @@ def print_finisher(bleed_mm: float, document_key: str) -> Finisher:
             stream.stream = [_DOCUMENT_ID.sub(f"xmp.did:{document_id}".encode(), chunk)
                              if isinstance(chunk, bytes) else chunk
                              for chunk in stream.stream]
+        compress_once(pdf)
 
     return finish
 
@@ -65,5 +83,6 @@ def reader_finisher() -> Finisher:
             page["MediaBox"] = pydyf.Array(list(trim))
             page.pop("BleedBox", None)
         pdf.catalog.pop("OutputIntents", None)
+        compress_once(pdf)
 
     return finish
