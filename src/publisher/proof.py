@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dpi", type=int, default=100)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not args.pdf.is_file():
+        log.error("error: %s: no such PDF (build it first: make issue MONTH=...)", args.pdf)
+        return 1
     written = proof(args.pdf, args.out or args.pdf.parent / "proof", args.dpi)
     log.info("wrote %d page proofs and %s", len(written) - 1, written[-1])
     return 0

@@ -181,9 +181,9 @@ def page_css(trim: m.TrimSize) -> str:
 def qr_data_url(url: str) -> str:
     """A QR code (made locally with segno) as a PNG ``data:`` URL."""
     # A fixed mask: segno's choice of the best of eight costs more than the whole page.
-    # PNG, not SVG: WeasyPrint would draw the SVG's path anew for each PDF; 12 px a
+    # PNG, not SVG: WeasyPrint would draw the SVG's path anew for each PDF; 16 px a
     # module gives 300 dpi and more at the sizes the layout prints them.
-    return segno.make(url, error="m", mask=2).png_data_uri(scale=12, border=0, dark="#1b1b1b")
+    return segno.make(url, error="m", mask=2).png_data_uri(scale=16, border=0, dark="#1b1b1b")
 
 
 def _archive_view(entry: m.ArchiveEntry) -> ArchiveView:
