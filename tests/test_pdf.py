@@ -170,6 +170,9 @@ def test_print_is_pdf_x4_with_the_cmyk_output_intent(built: Built) -> None:
     xmp = root["/Metadata"].get_object().get_data()
     assert b"PDF/X-4" in xmp
     assert re.search(rb"xmp\.did:[0-9a-f-]{36}", xmp)
+    for page in pdf.pages:  # RGB is tied to sRGB, as PDF/X-4 wants device-independent RGB
+        kind, icc = page["/Resources"]["/ColorSpace"]["/DefaultRGB"]
+        assert kind == "/ICCBased" and icc.get_object()["/N"] == 3
 
 
 def test_contents_gives_the_page_where_each_article_starts(built: Built) -> None:

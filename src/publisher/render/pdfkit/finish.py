@@ -13,6 +13,7 @@ import re
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
+from importlib import resources
 from typing import Any
 
 import pydyf
@@ -57,11 +58,34 @@ def compress_once(pdf: pydyf.PDF) -> None:
             obj.compress = False
 
 
+def _default_rgb(pdf: pydyf.PDF) -> None:
+    """Tie DeviceRGB (CSS colours, RGB photos) to sRGB with a ``DefaultRGB`` colour space.
+
+    PDF/X-4 accepts RGB only when it is device-independent; WeasyPrint writes
+    DeviceRGB.  Every page shares one resources dictionary, whose ColorSpace
+    dictionary gets ``/DefaultRGB [/ICCBased <sRGB>]`` (WeasyPrint's own sRGB profile).
+    """
+    spaces = None
+    for obj in pdf.objects:
+        if isinstance(obj, pydyf.Dictionary) and "ColorSpace" in obj and "XObject" in obj:
+            ref = obj["ColorSpace"]
+            number = int(bytes(ref).split()[0]) if isinstance(ref, bytes) else None
+            spaces = pdf.objects[number] if number is not None else None
+            break
+    if not isinstance(spaces, pydyf.Dictionary):
+        return
+    srgb = (resources.files("weasyprint.pdf") / "sRGB2014.icc").read_bytes()
+    profile = pydyf.Stream([srgb], pydyf.Dictionary({"N": 3}), compress=True)
+    pdf.add_object(profile)
+    spaces["DefaultRGB"] = pydyf.Array(("/ICCBased", profile.reference))
+
+
 def print_finisher(bleed_mm: float, document_key: str) -> Finisher:
     bleed = bleed_mm * PT_PER_MM
     document_id = uuid.uuid5(uuid.NAMESPACE_URL, document_key)
 
     def finish(document: Any, pdf: pydyf.PDF) -> None:
+        _default_rgb(pdf)
         for page in _pages(pdf):
             left, top, right, bottom = page["TrimBox"]
             page["BleedBox"] = pydyf.Array([left - bleed, top - bleed,
