@@ -371,3 +371,32 @@ def test_page_map_gives_the_printed_page_of_every_block(built: Built) -> None:
         for ident in (article.slug, *(block_id(article, n) for n in
                                       range(1, len(article.body) + 1)),
                       *(h.id for h in article.headings))}
+
+
+def test_character_without_glyph_in_the_stylesheet_fails(tmp_path: Path) -> None:
+    layouts = tmp_path / "layouts"
+    shutil.copytree(LAYOUTS, layouts)
+    css = layouts / "print" / "print.css"
+    css.write_text(css.read_text() + '\n.kicker::before { content: "\\2603  "; }\n')
+    issue = read_issue(ISSUES, Month.parse(MONTH), Diagnostics())
+    with pytest.raises(PublisherError) as failure:
+        print_document(BuildContext(issue=issue, layouts=layouts))
+    assert "U+2603" in str(failure.value) and "print.css:" in str(failure.value)
+
+
+# --- proofs ---------------------------------------------------------------------------
+
+
+def test_proof_writes_every_page_and_a_contact_sheet(built: Built, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from publisher.proof import proof
+
+    written = proof(built.press, tmp_path / "proof", dpi=30, thumb_height=120)
+    pages = sorted((tmp_path / "proof").glob("page-*.png"))
+    assert len(pages) == len(boxes(built.press))
+    assert written[-1] == tmp_path / "proof" / "contact-sheet.png"
+    with Image.open(written[-1]) as sheet:
+        assert sheet.width > sheet.height > 120
+    with Image.open(pages[0]) as cover:  # the cover: navy to the edge of the sheet
+        assert cover.getpixel((2, 2))[2] > cover.getpixel((2, 2))[0]

@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -95,6 +96,8 @@ def print_document(context: BuildContext) -> weasyprint.Document:
     html = print_html(context)
     check_glyphs(_visible_text(html), context.layouts / "fonts", _text_sources(context),
                  layout / "base.html")
+    check_glyphs(css_content_text(layout / "print.css"), context.layouts / "fonts",
+                 [layout / "print.css"], layout / "print.css")
     fetcher = ConfinedFetcher([issue.source_dir, context.layouts])
     fonts = FontConfiguration()
     profiles: dict[str, Any] = {}
@@ -238,6 +241,21 @@ def _visible_text(html: str) -> str:
     parser.feed(html)
     parser.close()
     return "".join(parser.parts)
+
+
+_CSS_STRING = re.compile(r"""content:\s*((?:"[^"]*"|'[^']*'|[^;}"']+)+)""")
+_CSS_ESCAPE = re.compile(r"\\([0-9a-fA-F]{1,6})\s?")
+
+
+def css_content_text(stylesheet: Path) -> str:
+    """The characters the stylesheet's ``content`` strings set (end marks, separators)."""
+    text = stylesheet.read_text(encoding="utf-8")
+    found = []
+    for value in _CSS_STRING.findall(text):
+        for string in re.findall(r""""([^"]*)"|'([^']*)'""", value):
+            raw = string[0] or string[1]
+            found.append(_CSS_ESCAPE.sub(lambda m: chr(int(m[1], 16)), raw))
+    return "".join(found)
 
 
 class _TextParser(HTMLParser):

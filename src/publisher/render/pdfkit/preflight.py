@@ -53,7 +53,8 @@ def placements(document: Any) -> list[Placement]:
             sy = box.height / image.height
             fit = box.style["object_fit"]
             scale = min(sx, sy) if fit in ("contain", "scale-down") else max(sx, sy)
-            src = box.element.get("src", "") if box.element is not None else ""
+            element = box.element
+            src = "" if element is None else element.get("data-source") or element.get("src", "")
             found.append(Placement(
                 src=src if not src.startswith("data:") else "(embedded image)", page=number,
                 width_px=image.width, height_px=image.height,
