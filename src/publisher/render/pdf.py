@@ -57,7 +57,7 @@ class ArchiveView:
     """One archive entry as the layout sets it."""
 
     entry: m.ArchiveEntry
-    qr: str  # data: URL of an SVG QR code to the PDF
+    qr: str  # data: URL of a PNG QR code to the PDF
     thumbnail: str | None  # data: URL of the cover image, or None: a typographic stand-in
 
 
@@ -332,7 +332,7 @@ def _fixed_clock(date: dt.date) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _downsampled(document: weasyprint.Document, dpi: int) -> Iterator[None]:
-    """Have WeasyPrint downsample the images of ``document`` while writing it.
+    """Have WeasyPrint downsample the photos of ``document`` while writing it.
 
     WeasyPrint reads ``dpi`` when it loads an image (at layout time) and replaces
     the image's data with the thumbnail when it writes one: set it for this write
@@ -345,7 +345,8 @@ def _downsampled(document: weasyprint.Document, dpi: int) -> Iterator[None]:
 
     images = {id(box.replacement): box.replacement
               for page in document.pages for box in _descendants(page._page_box)
-              if isinstance(getattr(box, "replacement", None), RasterImage)}
+              if isinstance(getattr(box, "replacement", None), RasterImage)
+              and box.style["image_rendering"] == "auto"}  # photos; QR codes stay sharp
     saved = {key: (img._dpi, img.image_data) for key, img in images.items()}
     for img in images.values():
         img._dpi = dpi
