@@ -400,3 +400,22 @@ def test_proof_writes_every_page_and_a_contact_sheet(built: Built, tmp_path: Pat
         assert sheet.width > sheet.height > 120
     with Image.open(pages[0]) as cover:  # the cover: navy to the edge of the sheet
         assert cover.getpixel((2, 2))[2] > cover.getpixel((2, 2))[0]
+
+
+def test_trim_and_bleed_come_from_the_publication(fixture_copy: Paths) -> None:
+    config = fixture_copy.issues / "publication.toml"
+    config.write_text(config.read_text() + "\n[trim]\nwidth_mm = 170\nheight_mm = 240\n"
+                      "bleed_mm = 5\n")
+    result = _build(fixture_copy.dist.parent / "trim", fixture_copy.issues, "2024-01")
+    press, reader = boxes(result.press), boxes(result.reader)
+    assert len(press) % 4 == 0
+    for page in press.values():
+        trim, bleed = page["TrimBox"], page["BleedBox"]
+        assert (trim[2] - trim[0], trim[3] - trim[1]) == pytest.approx((170 * MM, 240 * MM),
+                                                                       abs=0.02)
+        assert trim[0] - bleed[0] == pytest.approx(5 * MM, abs=0.02)
+        assert bleed[3] - trim[3] == pytest.approx(5 * MM, abs=0.02)
+    for page in reader.values():
+        media = page["MediaBox"]
+        assert (media[2] - media[0], media[3] - media[1]) == pytest.approx(
+            (170 * MM, 240 * MM), abs=0.02)

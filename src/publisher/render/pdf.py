@@ -178,7 +178,9 @@ def page_css(trim: m.TrimSize) -> str:
     b, w, h = trim.bleed_mm, trim.width_mm, trim.height_mm
     return (f"@page {{ size: {w}mm {h}mm; bleed: {bleed}mm; marks: crop; }}\n"
             f".cover, .back-cover {{ height: {h}mm; }}\n"
-            f".bleed-sides {{ position: absolute; left: -{b}mm; width: {w + 2 * b}mm; }}\n")
+            f".bleed-sides {{ position: absolute; left: -{b}mm; width: {w + 2 * b}mm; }}\n"
+            # the masthead fills the cover's width whatever the trim (128 pt on A4)
+            f".masthead-title {{ font-size: {w * 128 / 210:.1f}pt; }}\n")
 
 
 def qr_data_url(url: str) -> str:
