@@ -398,8 +398,10 @@ def test_proof_writes_every_page_and_a_contact_sheet(built: Built, tmp_path: Pat
     assert written[-1] == tmp_path / "proof" / "contact-sheet.png"
     with Image.open(written[-1]) as sheet:
         assert sheet.width > sheet.height > 120
-    with Image.open(pages[0]) as cover:  # the cover: navy to the edge of the sheet
-        assert cover.getpixel((2, 2))[2] > cover.getpixel((2, 2))[0]
+    with Image.open(pages[0]) as cover:  # 30 dpi: 1 px = 0.85 mm; the trim is 12 mm in
+        red, _, blue = cover.getpixel((12, 12))[:3]  # 10 mm in: in the 3 mm bleed
+        assert blue > red + 20  # the cover's navy reaches into the bleed
+        assert cover.getpixel((2, 2))[:3] == (255, 255, 255)  # the slug stays white
 
 
 def test_trim_and_bleed_come_from_the_publication(fixture_copy: Paths) -> None:

@@ -179,6 +179,8 @@ def page_css(trim: m.TrimSize) -> str:
     return (f"@page {{ size: {w}mm {h}mm; bleed: {bleed}mm; marks: crop; }}\n"
             f".cover, .back-cover {{ height: {h}mm; }}\n"
             f".bleed-sides {{ position: absolute; left: -{b}mm; width: {w + 2 * b}mm; }}\n"
+            f".full-bleed {{ position: absolute; top: -{b}mm; left: -{b}mm; "
+            f"width: {w + 2 * b}mm; height: {h + 2 * b}mm; }}\n"
             # the masthead fills the cover's width whatever the trim (128 pt on A4)
             f".masthead-title {{ font-size: {w * 128 / 210:.1f}pt; }}\n")
 
