@@ -63,9 +63,17 @@ site: $(STAMP)
 serve: site
 	$(PUBLISHER) serve
 
-.PHONY: bench
+.PHONY: bench bench-pdf proof
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+bench-pdf: $(STAMP)
+	$(BIN)/python bench/pdf_bench.py $(or $(MONTH),2023-08)
+
+proof: $(STAMP)
+	$(call need_month,proof)
+	$(PUBLISHER) build $(MONTH) --format pdf
+	$(BIN)/python -m publisher.proof dist/$(MONTH)/korea-$(MONTH)-print.pdf
 
 .PHONY: bench-email
 bench-email: $(STAMP)

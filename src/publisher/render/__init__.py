@@ -14,9 +14,9 @@ from publisher.render.base import Renderer
 
 # format name -> "module:Class"
 RENDERERS: dict[str, str] = {
-    # "pdf": "publisher.render.pdf:PdfRenderer",      # issue: print and reader PDFs
-    "epub": "publisher.render.epub:EpubRenderer",   # issue: EPUB 3
-    "email": "publisher.render.email:EmailRenderer",  # issue: the HTML email
+    "pdf": "publisher.render.pdf:PdfRenderer",  # print and reader PDFs
+    "epub": "publisher.render.epub:EpubRenderer",  # EPUB 3, following the print pages
+    "email": "publisher.render.email:EmailRenderer",  # the HTML email
 }
 
 
