@@ -114,7 +114,8 @@ def _site_issue(entry: ArchiveEntry, folder: Path, publication: Publication, dis
     if (built_dir / "email-web.html").is_file():  # the email was shortened to fit its budget
         email = built_dir / "email-web.html"
     if email.is_file():
-        written.append(write_atomic(out_dir / "index.html", web_version(email, month), quiet=True))
+        written.append(write_atomic(out_dir / "index.html",
+                                    web_version(email, publication), quiet=True))
         images = built_dir / "email-images"
         if images.is_dir():
             for image in sorted(images.iterdir()):
@@ -135,9 +136,16 @@ def _site_issue(entry: ArchiveEntry, folder: Path, publication: Publication, dis
     return issue, written
 
 
-def web_version(email_html: Path, month: Month) -> bytes:
-    """The email as a web page: personal placeholders become neutral text."""
+def web_version(email_html: Path, publication: Publication) -> bytes:
+    """The email as a web page of the site.
+
+    Personal placeholders become neutral text, and links under the public base
+    URL become relative, so the page and its images work wherever the site is
+    served (the preview server included).
+    """
     html = email_html.read_text(encoding="utf-8")
+    for quote in ('"', "'"):
+        html = html.replace(f"{quote}{publication.base_url}/", f"{quote}../")
     for token, value in ((placeholders.RECIPIENT_NAME, "reader"),
                          (placeholders.RECIPIENT_EMAIL, ""),
                          (placeholders.UNSUBSCRIBE_URL, "../unsubscribe.html"),

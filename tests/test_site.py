@@ -1,0 +1,160 @@
+"""The download site, served by ``publisher serve`` and read in a real browser."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from conftest import ISSUES, LAYOUTS, seed_sentences
+from email_support import BROWSER_ARGS
+from publisher import placeholders
+from publisher.build import Paths, build
+from publisher.model import Month
+from publisher.site import build_site
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+MONTHS = ["2023-08", "2023-07", "2023-06", "2023-05", "2023-04", "2023-03"]
+
+
+@dataclass
+class Site:
+    paths: Paths
+    url: str
+
+    @property
+    def root(self) -> Path:
+        return self.paths.dist / "site"
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """2023-08 built, the site built, and ``publisher serve`` running on a free port."""
+    root = tmp_path_factory.mktemp("site")
+    shutil.copytree(ISSUES, root / "issues")
+    paths = Paths(issues=root / "issues", layouts=LAYOUTS, dist=root / "dist")
+    build(Month(2023, 8), paths)
+    build_site(paths)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "publisher", "serve", "--port", "0", "--dist", str(paths.dist),
+         "--issues", str(paths.issues), "--layouts", str(paths.layouts)],
+        stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr is not None
+        line = server.stderr.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert match, line
+        yield Site(paths, match.group(0))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stderr is not None:
+            server.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def page(site: Site) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                             args=BROWSER_ARGS)
+        tab = browser.new_page()
+        tab.goto(site.url)
+        yield tab
+        browser.close()
+
+
+def test_the_index_lists_every_issue_newest_first(page):
+    months = page.eval_on_selector_all(".issue time", "els => els.map(e => e.dateTime)")
+    assert months == MONTHS
+    stories = page.eval_on_selector_all(".issue .story", "els => els.map(e => e.textContent)")
+    assert stories == ["Korea’s Push for Greater Security Ties", "Chuncheon", "Gwangju",
+                       "Gongju", "Wanju", "Marado Island"]
+
+
+def test_downloads_answer_with_their_bytes_and_type(site, page):
+    dist = site.paths.dist / "2023-08"
+    for css, name, media_type in (("a.pdf", "korea-2023-08.pdf", "application/pdf"),
+                                  ("a.epub", "korea-2023-08.epub", "application/epub+zip")):
+        href = page.eval_on_selector(f"#issue-2023-08 {css}", "a => a.href")
+        response = page.request.get(href)
+        assert response.status == 200
+        assert response.headers["content-type"] == media_type
+        body = response.body()
+        assert body == (dist / name).read_bytes()
+        size = page.eval_on_selector(f"#issue-2023-08 {css} + .size", "e => e.textContent")
+        assert size.endswith(" KB") and abs(float(size[:-3]) * 1024 - len(body)) < 52
+
+
+def test_archive_only_issues_keep_their_links(page):
+    href = page.eval_on_selector("#issue-2023-07 a.pdf", "a => a.href")
+    assert href == "https://webzine.example.org/korea/2023-07/korea-2023-07.pdf"
+
+
+def test_covers_load(page):
+    covers = page.eval_on_selector_all(
+        "img.cover", "imgs => imgs.map(i => [i.complete, i.naturalWidth])")
+    assert covers == [[True, 480]]  # 2023-08 has a cover image; the archive has stand-ins
+    standins = page.eval_on_selector_all(".cover-standin", "els => els.length")
+    assert standins == 5
+
+
+def test_the_web_version_shows_the_article(site, page):
+    page.click("#issue-2023-08 >> text=Read online")
+    page.wait_for_load_state()
+    assert page.url == site.url + "2023-08/index.html"
+    text = re.sub(r"\s+", " ", page.inner_text("body"))
+    for sentence in seed_sentences():
+        assert sentence in text, sentence
+    html = page.content()
+    for token in placeholders.ALL:
+        assert token not in html
+    images = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
+    assert images and all(width > 0 for width in images)
+    page.go_back()
+
+
+def test_the_feed_lists_every_issue_with_enclosures(site):
+    feed = etree.parse(str(site.root / "feed.xml")).getroot()
+    entries = feed.findall(f"{ATOM}entry")
+    assert [e.findtext(f"{ATOM}title").split(":")[0] for e in entries] == [
+        f"KOREA — {Month.parse(m).label}" for m in MONTHS]
+    enclosures = [(link.get("href"), link.get("type"), link.get("length"))
+                  for link in entries[0].findall(f"{ATOM}link[@rel='enclosure']")]
+    dist = site.paths.dist / "2023-08"
+    assert enclosures == [
+        ("https://webzine.example.org/korea/2023-08/korea-2023-08.pdf", "application/pdf",
+         str((dist / "korea-2023-08.pdf").stat().st_size)),
+        ("https://webzine.example.org/korea/2023-08/korea-2023-08.epub",
+         "application/epub+zip", str((dist / "korea-2023-08.epub").stat().st_size))]
+    for entry in entries[1:]:
+        assert len(entry.findall(f"{ATOM}link[@rel='enclosure']")) == 2
+
+
+def test_the_server_serves_nothing_outside_the_site(site):
+    port = int(site.url.rsplit(":", 1)[1].strip("/"))
+    for path in ("/../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/nope.html"):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("GET", path)
+        response = connection.getresponse()
+        assert response.status == 404, path
+        assert b"root:" not in response.read()
+        connection.close()
+
+
+def test_the_site_is_rebuilt_identically(site, tmp_path):
+    again = Paths(site.paths.issues, site.paths.layouts, tmp_path / "dist")
+    shutil.copytree(site.paths.dist / "2023-08", again.dist / "2023-08")
+    build_site(again)
+    for name in ("index.html", "feed.xml", "2023-08/index.html", "2023-08/cover.jpg"):
+        assert (again.dist / "site" / name).read_bytes() == (site.root / name).read_bytes()
