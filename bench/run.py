@@ -85,6 +85,20 @@ def long_archive(work: Path, count: int) -> None:
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
 
 
+#: The per-format benchmarks, each measured in its own process (their output is reported).
+SUB_BENCHES = {
+    "both PDFs vs one WeasyPrint render (in process, best of 5)": ["bench/pdf_bench.py", MONTH],
+    "EPUB step vs pandoc": ["bench/epub_vs_pandoc.py", MONTH],
+    "email build and premailer's share": ["bench/email_bench.py", MONTH],
+}
+
+
+def sub_bench(script: list[str]) -> str:
+    done = subprocess.run([sys.executable, *script], cwd=ROOT, capture_output=True, text=True,
+                          check=False)
+    return (done.stdout + done.stderr).strip() or f"exit status {done.returncode}"
+
+
 def fresh_copy(base: Path, name: str) -> Path:
     work = base / name
     shutil.copytree(ROOT / "issues", work / "issues")
@@ -125,6 +139,10 @@ def main() -> int:
         synthetic_issue(twenty, "2023-09", 20)
         results["20-article issue"] = timed(build_cmd(twenty, "2023-09", "--force"), ROOT)
 
+        results["single WeasyPrint render of the print HTML (cold process)"] = timed(
+            [sys.executable, "-c", "import sys; sys.path.insert(0, 'bench'); import pdf_bench; "
+             f"pdf_bench.baseline('{MONTH}')"], ROOT)
+
         archive = fresh_copy(base, "archive")
         long_archive(archive, 100)
         results["full build with 100 archive entries"] = timed(
@@ -133,11 +151,14 @@ def main() -> int:
     full = results["full build 2023-08 (cold process)"]
     one_cost = results["1-article issue"]
     ratios = {
+        "full build / single WeasyPrint render": full / results[
+            "single WeasyPrint render of the print HTML (cold process)"],
         "100 archive entries add": results["full build with 100 archive entries"] / full - 1,
         "20 articles vs 20 x 1 article": results["20-article issue"] / (20 * one_cost),
     }
+    details = {name: sub_bench(script) for name, script in SUB_BENCHES.items()}
     report = {"machine": machine(), "runs": RUNS, "seconds": results, "ratios": ratios,
-              "formats": fmts}
+              "formats": fmts, "details": details}
     out = ROOT / "dist" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -147,6 +168,8 @@ def main() -> int:
     lines += [f"{name:<{width}}  {value:8.3f} s" for name, value in results.items()]
     lines += [""] + [f"{name:<{width}}  {value:+8.1%}" if "add" in name
                      else f"{name:<{width}}  {value:8.2f} x" for name, value in ratios.items()]
+    for name, text in details.items():
+        lines += ["", f"-- {name}", text.rstrip()]
     sys.stdout.write("\n".join(lines) + f"\n\nwritten to {out / 'results.json'}\n")
     return 0
 

@@ -24,7 +24,7 @@ from publisher.errors import PublisherError
 from publisher.model import Month
 from publisher.reader import read_issue
 from publisher.render.base import BuildContext
-from publisher.render.pdf import page_map, print_document
+from publisher.render.pdf import ARCHIVE_FEATURED, page_map, print_document
 from publisher.render.pdfkit.fetcher import ConfinedFetcher, ForbiddenURL
 
 MONTH = "2023-08"
@@ -421,3 +421,31 @@ def test_trim_and_bleed_come_from_the_publication(fixture_copy: Paths) -> None:
         media = page["MediaBox"]
         assert (media[2] - media[0], media[3] - media[1]) == pytest.approx(
             (170 * MM, 240 * MM), abs=0.02)
+
+
+def test_a_long_archive_features_the_newest_and_lists_the_rest(project_copy: Paths) -> None:
+    """100 earlier issues: the newest ten with cover and QR code, the rest in small type."""
+    for folder in project_copy.issues.glob("2023-0[3-7]"):
+        shutil.rmtree(folder)
+    months = []
+    year, month = 2023, 7
+    for _ in range(100):
+        name = f"{year:04d}-{month:02d}"
+        months.append(name)
+        (project_copy.issues / name).mkdir()
+        (project_copy.issues / name / "issue.toml").write_text(
+            f'month = "{name}"\ncover_story = "Story {name}"\n', encoding="utf-8")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    result = _build(project_copy.dist.parent / "long", project_copy.issues, MONTH)
+    text = normalise("\n".join(page_texts(result.press)))
+    archive = text[text.index("From the Archive", text.index("From the Archive") + 1):]
+    at = [archive.find(f"https://webzine.example.org/korea/{m}/korea-{m}.pdf") for m in months]
+    assert -1 not in at and at == sorted(at)
+    heading = archive.index("EARLIER ISSUES")  # set in capitals by the CSS
+    assert at[ARCHIVE_FEATURED - 1] < heading < at[ARCHIVE_FEATURED]
+    # one QR code per featured issue, and one on the back cover
+    images = run("pdfimages", "-list", result.press).splitlines()[2:]
+    square = [line for line in images if line.split()[3] == line.split()[4]]
+    assert len(square) == ARCHIVE_FEATURED + 1
+    pages = int(info(result.press)["Pages"])
+    assert pages % 4 == 0 and pages <= 16

@@ -157,7 +157,8 @@ def print_html(context: BuildContext) -> str:
     html = env.get_template("base.html").render(
         issue=issue,
         publication=issue.publication,
-        archive=[_archive_view(entry) for entry in issue.archive],
+        archive=[_archive_view(e) for e in issue.archive.entries[:ARCHIVE_FEATURED]],
+        archive_more=issue.archive.entries[ARCHIVE_FEATURED:],
         issue_qr=qr_data_url(issue.publication.issue_url(issue.month)),
         date_iso=issue.date.isoformat(),
         year=issue.date.year,
@@ -166,6 +167,12 @@ def print_html(context: BuildContext) -> str:
     )
     context.shared["print-html"] = html
     return html
+
+
+#: The newest earlier issues the print archive sets in full (cover, QR code); older
+#: ones follow as a compact list, as a magazine's back-issue page does: a long
+#: archive should cost pages of small type, not pages of codes.
+ARCHIVE_FEATURED = 10
 
 
 def page_css(trim: m.TrimSize) -> str:
