@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,21 @@ class Run:
         """The error and warning lines (progress lines left out)."""
         return [line for line in self.err.splitlines()
                 if line.startswith(("error:", "warning:"))]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, one for the whole session (Playwright's sync API
+    allows one running instance per process); a missing browser is an error, not a skip."""
+    from playwright.sync_api import sync_playwright
+
+    from email_support import BROWSER_ARGS
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                              args=BROWSER_ARGS)
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import io
 import logging
 import re
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
@@ -31,7 +30,6 @@ from PIL import Image
 
 from conftest import FIXTURES, ISSUES, LAYOUTS, seed_sentences
 from email_support import (
-    BROWSER_ARGS,
     css_problems,
     declaration_problems,
     html_problems,
@@ -149,18 +147,6 @@ def oversized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Built, list[log
     finally:
         logger.removeHandler(handler)
     return built, records
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless; a missing browser is an error, not a skip."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                              args=BROWSER_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _normal(text: str) -> str:

@@ -16,7 +16,6 @@ import pytest
 from lxml import etree
 
 from conftest import ISSUES, LAYOUTS, seed_sentences
-from email_support import BROWSER_ARGS
 from publisher import placeholders
 from publisher.build import Paths, build
 from publisher.model import Month
@@ -62,16 +61,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 @pytest.fixture(scope="session")
-def page(site: Site) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                             args=BROWSER_ARGS)
-        tab = browser.new_page()
-        tab.goto(site.url)
-        yield tab
-        browser.close()
+def page(site: Site, browser: Any) -> Iterator[Any]:
+    tab = browser.new_page()
+    tab.goto(site.url)
+    yield tab
+    tab.close()
 
 
 def test_the_index_lists_every_issue_newest_first(page):
