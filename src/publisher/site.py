@@ -82,6 +82,11 @@ def build_site(paths: Paths, diag: Diagnostics | None = None) -> list[Path]:
     context = {"publication": publication, "issues": issues}
     written.append(write_atomic(site / "index.html",
                                 env.get_template("index.html").render(context).encode()))
+    written.append(write_atomic(
+        site / "unsubscribe.html",
+        env.get_template("unsubscribe.html").render(publication=publication, state="static",
+                                                    address="", action="").encode(),
+        quiet=True))
     written.append(write_atomic(site / "site.css",
                                 (paths.layouts / "site" / "site.css").read_bytes(), quiet=True))
     written.append(write_atomic(site / "feed.xml", atom_feed(publication, issues)))
