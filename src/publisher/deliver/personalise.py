@@ -1,0 +1,232 @@
+"""Fill the per-subscriber placeholders into the finished ``email.eml``.
+
+The message is parsed once per issue into a :class:`Template`: the bytes that
+are the same for everyone (every header without a placeholder, every image,
+every MIME boundary) are serialized once, and only the text parts and headers
+that hold a placeholder are kept as decoded text, split at the placeholders.
+For each subscriber :meth:`Template.render` joins the pieces with that
+subscriber's values and re-encodes just those parts (quoted-printable or base64,
+C-coded in :mod:`binascii`): no re-rendering, no re-inlining, no re-parsing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import html
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import formataddr, parseaddr
+from pathlib import Path
+
+from publisher import placeholders
+from publisher.errors import PublisherError
+
+#: What stands for the name in a greeting when a subscriber gave none.
+GENERIC_NAME = "reader"
+#: Headers the sender writes for each subscriber (whatever the template has).
+PERSONAL_HEADERS = ("to", "message-id")
+_SPLIT = re.compile("(" + "|".join(re.escape(p) for p in placeholders.ALL) + ")")
+_CRLF = b"\r\n"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One subscriber's values for the placeholders."""
+
+    email: str
+    name: str
+    unsubscribe_url: str
+    unsubscribe_mailto: str
+    message_id: str
+
+    def values(self, *, for_html: bool) -> dict[str, str]:
+        found = {
+            placeholders.RECIPIENT_NAME: self.name or GENERIC_NAME,
+            placeholders.RECIPIENT_EMAIL: self.email,
+            placeholders.UNSUBSCRIBE_URL: self.unsubscribe_url,
+            placeholders.UNSUBSCRIBE_MAILTO: self.unsubscribe_mailto,
+        }
+        if for_html:
+            return {key: html.escape(value, quote=True) for key, value in found.items()}
+        return found
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """Decoded text split at placeholders: even items literal, odd items placeholders."""
+
+    pieces: tuple[str, ...]
+    html: bool
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        parts = list(self.pieces)
+        for i in range(1, len(parts), 2):
+            parts[i] = values[parts[i]]
+        return "".join(parts)
+
+
+class _Part:
+    """A text part with placeholders, with as much as can be encoded once already encoded.
+
+    Quoted-printable encodes each line on its own, so runs of lines without a
+    placeholder are encoded once; base64 encodes 57-byte groups on their own, so the
+    text before the first placeholder is encoded once up to a group boundary.
+    """
+
+    def __init__(self, text: str, *, html: bool, base64_: bool):
+        self.html = html
+        self.base64 = base64_
+        self.items: list[bytes | _Piece] = []  # encoded bytes, or lines to fill and encode
+        if base64_:
+            first = _SPLIT.split(text, 1)[0]
+            head = first.encode("utf-8")
+            cut = len(head) // 57 * 57
+            self.items.append(_encode(head[:cut], base64_=True) if cut else b"")
+            self.tail = head[cut:]
+            self.rest = _split(text[len(first):], html=html)
+            return
+        text = text.replace("\r\n", "\n")
+        static: list[str] = []
+        for line in text.splitlines(keepends=True):
+            if _SPLIT.search(line):
+                if static:
+                    self.items.append(_encode("".join(static).encode("utf-8"), base64_=False))
+                    static = []
+                self.items.append(_split(line, html=html))
+            else:
+                static.append(line)
+        if static:
+            self.items.append(_encode("".join(static).encode("utf-8"), base64_=False))
+
+    def encode(self, values: Mapping[str, str]) -> bytes:
+        if self.base64:
+            data = self.tail + self.rest.fill(values).encode("utf-8")
+            return self.items[0] + _encode(data, base64_=True)  # type: ignore[operator]
+        return b"".join(item if isinstance(item, bytes)
+                        else _encode(item.fill(values).encode("utf-8"), base64_=False)
+                        for item in self.items)
+
+
+@dataclass(frozen=True)
+class _Header:
+    name: str
+    text: _Piece
+
+
+class Template:
+    """A finished message, ready to be personalised many times over."""
+
+    def __init__(self, data: bytes, source: Path | None = None):
+        msg = BytesParser(policy=policy.default).parsebytes(data)
+        if msg.defects or not msg.get("From") or not msg.get("Subject"):
+            raise PublisherError("not a finished email message (no From or Subject, or "
+                                 "malformed MIME)", source)
+        assert isinstance(msg, EmailMessage)
+        self.source = source
+        self.sender = parseaddr(str(msg["From"]))[1]
+        self.subject = str(msg["Subject"])
+        self.headers: list[_Header] = []
+        for name, value in list(msg.items()):
+            if name.lower() in PERSONAL_HEADERS:
+                continue
+            if _SPLIT.search(str(value)):
+                self.headers.append(_Header(name, _split(str(value), html=False)))
+        for name in {h.name for h in self.headers} | set(PERSONAL_HEADERS):
+            del msg[name]
+        self.parts: list[_Part] = []
+        markers: list[bytes] = []
+        for part in msg.walk():
+            if part.is_multipart() or part.get_content_maintype() != "text":
+                continue
+            text = part.get_content()
+            if not _SPLIT.search(text):
+                continue
+            cte = part.get("Content-Transfer-Encoding", "7bit").lower()
+            if cte != "base64":
+                cte = "quoted-printable"
+                del part["Content-Transfer-Encoding"]
+                part["Content-Transfer-Encoding"] = cte
+            part.set_param("charset", "utf-8")
+            marker = f"@@publisher-part-{secrets.token_hex(12)}@@"
+            part.set_payload(marker)
+            markers.append(marker.encode("ascii"))
+            self.parts.append(_Part(text, html=part.get_content_subtype() == "html",
+                                    base64_=cte == "base64"))
+        whole = msg.as_bytes(policy=policy.SMTP)
+        self.chunks: list[bytes] = []
+        for marker in markers:
+            before, found, whole = whole.partition(marker)
+            assert found, "a placeholder part went missing in serialization"
+            self.chunks.append(before)
+        self.chunks.append(whole)
+        self.eight_bit = not all(chunk.isascii() for chunk in self.chunks)
+
+    def render(self, recipient: Recipient) -> bytes:
+        """The complete message for one recipient, CRLF line ends, ready for ``DATA``."""
+        plain = recipient.values(for_html=False)
+        lines = [
+            _fold("To", formataddr((recipient.name, recipient.email), charset="utf-8")),
+            _fold("Message-ID", recipient.message_id),
+        ]
+        for header in self.headers:
+            lines.append(_fold(header.name, header.text.fill(plain)))
+        out = [b"".join(lines)]
+        html_values = recipient.values(for_html=True)
+        for chunk, part in zip(self.chunks, self.parts, strict=False):
+            out.append(chunk)
+            out.append(part.encode(html_values if part.html else plain))
+        out.append(self.chunks[-1])
+        return b"".join(out)
+
+
+def _split(text: str, *, html: bool) -> _Piece:
+    return _Piece(tuple(_SPLIT.split(text)), html)
+
+
+def _encode(data: bytes, *, base64_: bool) -> bytes:
+    if base64_:
+        encoded = base64.encodebytes(data)
+    else:
+        encoded = binascii.b2a_qp(data, istext=True)
+        if encoded and not encoded.endswith(b"\n"):
+            encoded += b"=\n"  # a soft line break: the text ends without a newline
+    return encoded.replace(b"\n", _CRLF)
+
+
+def _fold(name: str, value: str) -> bytes:
+    """One header line, folded at spaces; non-ASCII text RFC 2047-encoded by the policy."""
+    if not value.isascii():
+        return policy.SMTP.fold_binary(name, value)
+    words = value.strip().split(" ")
+    lines, line = [], f"{name}:"
+    for word in words:
+        if len(line) + 1 + len(word) > 78 and line != f"{name}:":
+            lines.append(line)
+            line = ""
+        line += " " + word
+    lines.append(line)
+    return "\r\n".join(lines).encode("ascii") + _CRLF
+
+
+def message_id(issue: str, address_key: str, list_name: str, domain: str) -> str:
+    """A Message-ID that is the same every time for one (issue, subscriber)."""
+    digest = hashlib.sha256(f"{list_name}\n{issue}\n{address_key}".encode()).hexdigest()
+    return f"<{issue}.{digest[:24]}@{domain}>"
+
+
+def load(path: Path) -> Template:
+    """The template of a built ``email.eml``; a clear error when missing or unusable."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise PublisherError("not built yet: run 'publisher build MONTH' first", path) from None
+    except OSError as exc:
+        raise PublisherError(f"cannot read: {exc.strerror}", path) from None
+    return Template(data, path)
