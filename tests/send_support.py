@@ -83,6 +83,7 @@ class Recorder:
 
     temp_fail_every: int = 0          # every Nth DATA answers 451
     reject: frozenset[str] = frozenset()  # these recipients answer 550 at RCPT
+    busy: frozenset[str] = frozenset()  # these recipients answer 451 at RCPT
     drop_at: frozenset[int] = frozenset()  # DATA transactions (1-based) that drop the line
     delay: float = 0.0
     received: list[Received] = field(default_factory=list)
@@ -93,6 +94,8 @@ class Recorder:
                           address: str, rcpt_options: list[str]) -> str:
         if address.lower() in self.reject:
             return f"550 5.1.1 <{address}>: mailbox unavailable"
+        if address.lower() in self.busy:
+            return "451 4.2.1 mailbox busy, try later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

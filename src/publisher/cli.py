@@ -18,7 +18,7 @@ from publisher import __version__, render, subscribers, tokens
 from publisher.build import Paths, build, write_atomic
 from publisher.config import load_publication
 from publisher.diagnostics import Diagnostics
-from publisher.errors import ExitStatus, PublisherError, UsageError
+from publisher.errors import ExitStatus, PublisherError, SourceErrors, UsageError
 from publisher.model import Month
 from publisher.mojibake import repair
 from publisher.reader import find_issue, parse_month, read_issue
@@ -95,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     store = argparse.ArgumentParser(add_help=False)
     store.add_argument("--db", type=Path, default=subscribers.DEFAULT_DB, metavar="PATH",
                        help=f"the subscriber store (default: {subscribers.DEFAULT_DB})")
-    subs = sub.add_parser("subscribers", parents=[common, store], help="manage subscribers",
+    subs = sub.add_parser("subscribers", help="manage subscribers",
                           description="Import, list, count, export and unsubscribe "
                                       "subscribers in the subscriber store.")
     actions = subs.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -226,7 +226,9 @@ def _subscribers_import(args: argparse.Namespace, paths: Paths) -> int:
     path: Path = args.file
     if not path.is_file():
         raise PublisherError("no such file", path)
-    subscribers.read_csv(path)  # a file that cannot be read creates no store
+    errors = subscribers.read_csv(path)[1]
+    if errors and not args.skip_bad:  # a file with bad rows creates no store
+        raise SourceErrors(errors)
     db = _open_store(args, create=True)
     try:
         result = subscribers.import_csv(db, path, skip_bad=args.skip_bad)
@@ -310,7 +312,8 @@ def _send(args: argparse.Namespace, paths: Paths) -> int:
             db = _open_store(args)
             found = subscribers.find(db, address)
             db.close()
-            name = found.name if found else ""
+            if found is not None:  # the proof a subscriber would get
+                address, name = found.email, found.name
         reply = job.send_test(mailing, settings, address, name)
         log.info("sent a proof of %s to %s: %s", month, address, reply)
         return ExitStatus.OK
