@@ -16,11 +16,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from send_support import Recorder, bodies, fake_eml, free_port, parse, smtp_server
 
 from conftest import Run
 from publisher import tokens
 from publisher.build import Paths
+from send_support import Recorder, bodies, fake_eml, free_port, parse, smtp_server
 
 SECRET = "test-secret-do-not-use-0123456789"
 MONTH = "2023-08"

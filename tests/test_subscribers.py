@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from send_support import bodies, fake_eml, parse
 
 from conftest import Run
 from publisher import placeholders, subscribers, tokens
 from publisher.deliver.personalise import Recipient, Template, message_id
 from publisher.model import Publication
+from send_support import bodies, fake_eml, parse
 
 SECRET = b"test-secret-0123456789"
 PUB = Publication(title="KOREA", publisher="KOCIS", language="en",
