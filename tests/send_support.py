@@ -42,7 +42,8 @@ def fake_eml(*, padding: int = 40, image: bytes = PNG) -> bytes:
     msg["List-Unsubscribe"] = f"<{ph.UNSUBSCRIBE_MAILTO}>, <{ph.UNSUBSCRIBE_URL}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     filler = "Korea’s push for greater security ties — 한국어 본문. " * padding
-    text = (f"Dear {ph.RECIPIENT_NAME},\n\n{filler}\n\n"
+    text = (f"Dear {ph.RECIPIENT_NAME},\n\n{filler}\n.A line that starts with a dot.\n"
+            f".{ph.RECIPIENT_EMAIL}, a dot and a placeholder.\n\n"
             f"This issue was sent to {ph.RECIPIENT_EMAIL}.\n"
             f"Unsubscribe: {ph.UNSUBSCRIBE_URL}\n")
     page = (f"<html><body><p>Dear {ph.RECIPIENT_NAME},</p><p>{filler}</p>"

@@ -98,6 +98,7 @@ def check_message(data: bytes, address: str) -> str:
     assert f'href="{url.geturl().replace("&", "&amp;")}"' in page
     assert f"Dear Reader {int(address[6:10])} 독자," in text
     assert f"sent to {address}" in text and f"Sent to {address}" in page
+    assert f"\n.A line that starts with a dot.\n.{address}, a dot" in text.replace("\r", "")
     return str(msg["Message-ID"])
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from conftest import Run
 from publisher import placeholders, subscribers, tokens
-from publisher.deliver.personalise import Recipient, Template, message_id
+from publisher.deliver.personalise import Recipient, Template, dot_stuff, message_id
 from publisher.model import Publication
 from send_support import bodies, fake_eml, parse
 
@@ -230,3 +230,10 @@ def test_message_id_is_deterministic_per_issue_and_subscriber() -> None:
 def test_not_an_email_is_refused() -> None:
     with pytest.raises(Exception, match="not a finished email message"):
         Template(b"hello\n")
+
+
+def test_wire_form_is_the_message_dot_stuffed() -> None:
+    r = recipient("dot@example.org", "Dot")
+    plain, wire = TEMPLATE.render(r), TEMPLATE.render(r, wire=True)
+    assert b"\r\n.A line that starts with a dot." in plain
+    assert wire == dot_stuff(plain) != plain

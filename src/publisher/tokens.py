@@ -10,6 +10,7 @@ page checks a request with :func:`verify`.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -37,7 +38,12 @@ def secret_from_env(environ: dict[str, str] | None = None) -> bytes:
 
 def list_id(publication: Publication) -> str:
     """The mailing list's name: the publication's title as a lower-case slug (``korea``)."""
-    return re.sub(r"[^a-z0-9]+", "-", publication.title.casefold()).strip("-") or "list"
+    return _slug(publication.title)
+
+
+@functools.lru_cache(maxsize=16)
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.casefold()).strip("-") or "list"
 
 
 def make_token(address: str, list_name: str, secret: bytes) -> str:

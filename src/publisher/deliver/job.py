@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 progress = logging.getLogger("publisher.progress")
 
 PROGRESS_EVERY = 2.0  # seconds between progress lines
+_FINAL = {smtp.SENT: SENT, smtp.TEMPORARY: DEFERRED, smtp.PERMANENT: FAILED}
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,9 @@ class Mailing:
             message_id=msg_id or self.message_id(subscribers.address_key(email)),
         )
 
-    def render(self, email: str, name: str, msg_id: str | None = None) -> bytes:
-        return self.template.render(self.recipient(email, name, msg_id))
+    def render(self, email: str, name: str, msg_id: str | None = None, *,
+               wire: bool = False) -> bytes:
+        return self.template.render(self.recipient(email, name, msg_id), wire=wire)
 
 
 @contextlib.contextmanager
@@ -121,6 +123,7 @@ def send_test(mailing: Mailing, settings: smtp.SmtpSettings, address: str, name:
 class _Item:
     delivery: Delivery
     tries: int = 0  # transactions this run
+    data: bytes = b""  # the personalised message, dot-stuffed, rendered by the main thread
 
 
 @dataclass
@@ -218,6 +221,9 @@ class Send:
                     item = fresh.pop()
                 else:
                     break
+                if not item.data:  # rendered here, while the workers wait on the network
+                    d = item.delivery
+                    item.data = self.mailing.render(d.email, d.name, d.message_id, wire=True)
                 self.jobs.put(item)
                 outstanding += 1
             if not outstanding and not fresh and exhausted and not retry:
@@ -262,38 +268,63 @@ class Send:
     # -- the workers ----------------------------------------------------------------
 
     def _work(self, conn: smtp.Connection) -> None:
+        """Send the queued messages over ``conn``.
+
+        Each message is marked ``sending`` in a commit before its transaction and its
+        outcome in a commit after it; without a rate limit, one commit does both the
+        outcome of a message and the ``sending`` of the next.
+        """
         db = subscribers.connect(self.db_path)
         ledger = Ledger(db, self.mailing.issue)
         sender = self.mailing.template.sender
+        done: tuple[_Item, str, smtp.Outcome] | None = None  # an outcome not yet committed
+
+        def flush() -> None:
+            nonlocal done
+            if done is not None:
+                item, state, outcome = done
+                ledger.mark(item.delivery.subscriber_id, state, outcome.reply)
+                self.results.put((item, outcome))
+                done = None
+
         try:
             while True:
-                item = self.jobs.get()
-                if item is None:
-                    break
-                if self.abort.is_set():
+                try:
+                    item = self.jobs.get_nowait()
+                except queue.Empty:
+                    flush()
+                    item = self.jobs.get()
+                if item is None or self.abort.is_set():
+                    flush()
+                    if item is None:
+                        break
                     continue
-                d = item.delivery
-                data = self.mailing.render(d.email, d.name, d.message_id)
-                self.limit.wait()
+                if self.limit.interval:
+                    flush()
+                    self.limit.wait()
+                sid = item.delivery.subscriber_id
                 item.tries += 1
-                ledger.mark(d.subscriber_id, SENDING)
-                outcome = conn.send(sender, d.email, data)
-                if outcome.kind == smtp.SENT:
-                    ledger.mark(d.subscriber_id, SENT, outcome.reply)
-                elif outcome.kind == smtp.TEMPORARY:
-                    ledger.mark(d.subscriber_id, DEFERRED, outcome.reply)
-                elif outcome.kind == smtp.PERMANENT:
-                    ledger.mark(d.subscriber_id, FAILED, outcome.reply)
+                if done is not None:
+                    prev, state, outcome = done
+                    ledger.mark_two(prev.delivery.subscriber_id, state, outcome.reply,
+                                    sid, SENDING)
+                    self.results.put((prev, outcome))
+                    done = None
                 else:
-                    ledger.mark(d.subscriber_id, PENDING, outcome.reply,
-                                in_doubt=outcome.in_doubt)
-                    if outcome.kind == smtp.FATAL:
-                        self._stop(outcome.reply)
-                    elif not self._reconnect(conn, outcome.reply):
-                        self._stop(f"lost the SMTP server {self.settings.where} "
-                                   f"({outcome.reply}) and could not reconnect")
+                    ledger.mark(sid, SENDING)
+                outcome = conn.send(sender, item.delivery.email, item.data, stuffed=True)
+                if outcome.kind in _FINAL:
+                    done = (item, _FINAL[outcome.kind], outcome)
+                    continue
+                ledger.mark(sid, PENDING, outcome.reply, in_doubt=outcome.in_doubt)
+                if outcome.kind == smtp.FATAL:
+                    self._stop(outcome.reply)
+                elif not self._reconnect(conn, outcome.reply):
+                    self._stop(f"lost the SMTP server {self.settings.where} "
+                               f"({outcome.reply}) and could not reconnect")
                 self.results.put((item, outcome))
         finally:
+            flush()
             conn.close()
             db.close()
 

@@ -85,6 +85,12 @@ class Ledger:
             (state, int(state == SENDING), int(in_doubt), reply, now(), self.issue,
              subscriber_id))
 
+    def mark_two(self, first: int, state: str, reply: str, second: int, state2: str) -> None:
+        """Two moves in one commit: the outcome of one message, the start of the next."""
+        with transaction(self.db):
+            self.mark(first, state, reply)
+            self.mark(second, state2)
+
     def counts(self) -> dict[str, int]:
         found = dict(self.db.execute(
             "SELECT state, count(*) FROM deliveries WHERE issue = ? GROUP BY state",

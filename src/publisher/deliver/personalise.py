@@ -34,6 +34,12 @@ GENERIC_NAME = "reader"
 PERSONAL_HEADERS = ("to", "message-id")
 _SPLIT = re.compile("(" + "|".join(re.escape(p) for p in placeholders.ALL) + ")")
 _CRLF = b"\r\n"
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def dot_stuff(data: bytes) -> bytes:
+    """SMTP transparency (RFC 5321 4.5.2): double a dot that starts a line."""
+    return _LEADING_DOT.sub(b"..", data)
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,7 @@ class _Part:
         self.html = html
         self.base64 = base64_
         self.items: list[bytes | _Piece] = []  # encoded bytes, or lines to fill and encode
+        self.wire_items: list[bytes | _Piece] = []  # the same, dot-stuffed for SMTP
         if base64_:
             first = _SPLIT.split(text, 1)[0]
             head = first.encode("utf-8")
@@ -104,14 +111,21 @@ class _Part:
                 static.append(line)
         if static:
             self.items.append(_encode("".join(static).encode("utf-8"), base64_=False))
+        self.wire_items = [dot_stuff(i) if isinstance(i, bytes) else i for i in self.items]
 
-    def encode(self, values: Mapping[str, str]) -> bytes:
-        if self.base64:
+    def encode(self, values: Mapping[str, str], *, wire: bool = False) -> bytes:
+        """The part's body for these values; ``wire``: dot-stuffed for SMTP ``DATA``."""
+        if self.base64:  # base64 lines never start with a dot
             data = self.tail + self.rest.fill(values).encode("utf-8")
             return self.items[0] + _encode(data, base64_=True)  # type: ignore[operator]
-        return b"".join(item if isinstance(item, bytes)
-                        else _encode(item.fill(values).encode("utf-8"), base64_=False)
-                        for item in self.items)
+        out = []
+        for item in self.wire_items if wire else self.items:
+            if isinstance(item, bytes):
+                out.append(item)
+            else:
+                encoded = _encode(item.fill(values).encode("utf-8"), base64_=False)
+                out.append(dot_stuff(encoded) if wire else encoded)
+        return b"".join(out)
 
 
 @dataclass(frozen=True)
@@ -166,10 +180,12 @@ class Template:
             assert found, "a placeholder part went missing in serialization"
             self.chunks.append(before)
         self.chunks.append(whole)
+        self.wire_chunks = [dot_stuff(chunk) for chunk in self.chunks]
         self.eight_bit = not all(chunk.isascii() for chunk in self.chunks)
 
-    def render(self, recipient: Recipient) -> bytes:
-        """The complete message for one recipient, CRLF line ends, ready for ``DATA``."""
+    def render(self, recipient: Recipient, *, wire: bool = False) -> bytes:
+        """The complete message for one recipient, with CRLF line ends; ``wire``: with
+        the leading dots of lines doubled, as SMTP ``DATA`` sends it."""
         plain = recipient.values(for_html=False)
         lines = [
             _fold("To", formataddr((recipient.name, recipient.email), charset="utf-8")),
@@ -179,10 +195,11 @@ class Template:
             lines.append(_fold(header.name, header.text.fill(plain)))
         out = [b"".join(lines)]
         html_values = recipient.values(for_html=True)
-        for chunk, part in zip(self.chunks, self.parts, strict=False):
+        chunks = self.wire_chunks if wire else self.chunks
+        for chunk, part in zip(chunks, self.parts, strict=False):
             out.append(chunk)
-            out.append(part.encode(html_values if part.html else plain))
-        out.append(self.chunks[-1])
+            out.append(part.encode(html_values if part.html else plain, wire=wire))
+        out.append(chunks[-1])
         return b"".join(out)
 
 
