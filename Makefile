@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PUBLISHER := $(BIN)/publisher
 
 .DEFAULT_GOAL := help
-.PHONY: help issue check test lint golden clean distclean venv
+.PHONY: help issue check test lint golden clean distclean venv bench
 
 help:
 	@echo "usage:"
@@ -17,6 +17,7 @@ help:
 	@echo "  make test                  run the test suite"
 	@echo "  make lint                  ruff"
 	@echo "  make clean                 remove dist/"
+	@echo "  make bench                 benchmark sending (10,000 and 100,000 messages)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,9 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
+
+bench: $(STAMP)
+	$(BIN)/python bench/send_bench.py
 
 clean:
 	rm -rf dist

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -31,7 +32,8 @@ PNG = bytes.fromhex(
     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
 
 
-def fake_eml(*, padding: int = 40, image: bytes = PNG) -> bytes:
+def fake_eml(*, padding: int = 40, image: bytes = PNG, link: str = ph.UNSUBSCRIBE_URL,
+             list_unsubscribe: bool = True) -> bytes:
     """A finished newsletter with every placeholder, as the email renderer writes it."""
     msg = EmailMessage(policy=policy.SMTP)
     msg["Subject"] = "KOREA — August 2023: 한국의 안보 협력"
@@ -39,17 +41,18 @@ def fake_eml(*, padding: int = 40, image: bytes = PNG) -> bytes:
     msg["To"] = f"{ph.RECIPIENT_NAME} <{ph.RECIPIENT_EMAIL}>"
     msg["Date"] = "Tue, 01 Aug 2023 00:00:00 +0000"
     msg["Message-ID"] = "<2023-08@webzine.example.org>"
-    msg["List-Unsubscribe"] = f"<{ph.UNSUBSCRIBE_MAILTO}>, <{ph.UNSUBSCRIBE_URL}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if list_unsubscribe:
+        msg["List-Unsubscribe"] = f"<{ph.UNSUBSCRIBE_MAILTO}>, <{ph.UNSUBSCRIBE_URL}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     filler = "Korea’s push for greater security ties — 한국어 본문. " * padding
     text = (f"Dear {ph.RECIPIENT_NAME},\n\n{filler}\n.A line that starts with a dot.\n"
             f".{ph.RECIPIENT_EMAIL}, a dot and a placeholder.\n\n"
             f"This issue was sent to {ph.RECIPIENT_EMAIL}.\n"
-            f"Unsubscribe: {ph.UNSUBSCRIBE_URL}\n")
+            f"Unsubscribe: {link}\n")
     page = (f"<html><body><p>Dear {ph.RECIPIENT_NAME},</p><p>{filler}</p>"
             '<img src="cid:cover@publisher" alt="cover">'
             f'<p>Sent to {ph.RECIPIENT_EMAIL}. '
-            f'<a href="{ph.UNSUBSCRIBE_URL}">Unsubscribe</a></p></body></html>\n')
+            f'<a href="{link}">Unsubscribe</a></p></body></html>\n')
     msg.set_content(text, cte="quoted-printable")
     msg.add_alternative(page, subtype="html", cte="base64")
     html_part = msg.get_payload()[1]
@@ -87,6 +90,8 @@ class Recorder:
     busy: frozenset[str] = frozenset()  # these recipients answer 451 at RCPT
     drop_at: frozenset[int] = frozenset()  # DATA transactions (1-based) that drop the line
     delay: float = 0.0
+    vanish_at: int = 0  # at this DATA transaction the server drops the line and stops listening
+    controller: Controller | None = None
     received: list[Received] = field(default_factory=list)
     transactions: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -106,6 +111,10 @@ class Recorder:
             n = self.transactions
         if self.delay:
             await asyncio.sleep(self.delay)
+        if n == self.vanish_at and self.controller is not None:
+            self.controller.server.close()  # no more connections: reconnects are refused
+            server.transport.abort()  # type: ignore[attr-defined]
+            return "421 4.3.0 gone"
         if n in self.drop_at:
             server.transport.abort()  # type: ignore[attr-defined]
             return "421 4.3.0 dropped"
@@ -153,16 +162,24 @@ def _authenticator(user: str, password: str):  # type: ignore[no-untyped-def]
 
 
 @contextlib.contextmanager
-def smtp_server(handler: Recorder, *, user: str = "", password: str = "") -> Iterator[int]:
-    """Run aiosmtpd on 127.0.0.1 at a free port; yield the port."""
+def smtp_server(handler: Recorder, *, user: str = "", password: str = "", tls: str = "none",
+                context: ssl.SSLContext | None = None) -> Iterator[int]:
+    """Run aiosmtpd on 127.0.0.1 at a free port; yield the port.  ``tls``: ``starttls``
+    (required before anything else) or ``ssl`` (TLS from the start), with ``context``."""
     port = free_port()
     kwargs: dict[str, object] = {}
     if user:
         kwargs = {"authenticator": _authenticator(user, password), "auth_required": True,
-                  "auth_require_tls": False}
+                  # aiosmtpd counts only STARTTLS as TLS, not a connection made with TLS
+                  "auth_require_tls": tls == "starttls"}
+    if tls == "starttls":
+        kwargs.update(tls_context=context, require_starttls=True)
+    elif tls == "ssl":
+        kwargs.update(ssl_context=context)
     controller = Controller(handler, hostname="127.0.0.1", port=port,
                             data_size_limit=0, **kwargs)
     controller.start()
+    handler.controller = controller
     try:
         yield port
     finally:

@@ -7,6 +7,7 @@ import random
 import shutil
 import signal
 import sqlite3
+import ssl
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import trustme
 
 from conftest import Run
 from publisher import tokens
@@ -138,6 +140,26 @@ def test_faults_lose_nothing_and_duplicate_nothing(mailroom: Mailroom) -> None:
     assert "lost (Connection unexpectedly closed): reconnecting" in run.err
 
 
+def test_a_server_that_goes_away_stops_the_send_and_marks_nothing_unsent(
+        mailroom: Mailroom) -> None:
+    recorder = Recorder(vanish_at=300)
+    with smtp_server(recorder) as port:
+        run = mailroom.send(port=port)
+    assert run.status == 1
+    assert run.err_lines[-1] == (
+        f"error: lost the SMTP server 127.0.0.1:{port} (Connection unexpectedly closed) and "
+        "could not reconnect; run the command again to send the rest")
+    ledger = mailroom.ledger()
+    sent = {a for a, (state, *_) in ledger.items() if state == "sent"}
+    assert sent == set(recorder.per_rcpt()) and len(sent) == 299
+    assert all(state == "pending" for a, (state, *_) in ledger.items() if a not in sent)
+    again = Recorder()
+    with smtp_server(again) as port:
+        assert mailroom.send(port=port).status == 0
+    assert set(again.per_rcpt()) == set(mailroom.addresses) - sent
+    assert max(again.per_rcpt().values()) == 1
+
+
 def test_deferred_messages_wait_for_the_next_run(mailroom: Mailroom) -> None:
     busy = "reader0042@example.org"
     mailroom.monkeypatch.setenv("PUBLISHER_SMTP_RETRIES", "3")
@@ -242,6 +264,30 @@ def test_wrong_password(mailroom: Mailroom) -> None:
         mailroom.monkeypatch.setenv("PUBLISHER_SMTP_PASSWORD", "right")
         assert mailroom.send(port=port).status == 0
     assert len(recorder.received) == 1000
+
+
+# With mode "ssl" aiosmtpd warns of AUTH without TLS: it counts only STARTTLS as TLS.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_tls_with_login(mailroom: Mailroom, tmp_path: Path, mode: str) -> None:
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    for key, value in (("PUBLISHER_SMTP_TLS", mode), ("PUBLISHER_SMTP_USER", "publisher"),
+                       ("PUBLISHER_SMTP_PASSWORD", "right")):
+        mailroom.monkeypatch.setenv(key, value)
+    recorder = Recorder()
+    with smtp_server(recorder, user="publisher", password="right", tls=mode,
+                     context=server_context) as port:
+        run = mailroom.send("--test", "reader0001@example.org", port=port)  # CA not trusted
+        assert run.status == 1 and len(run.err_lines) == 1
+        assert f"cannot reach the SMTP server 127.0.0.1:{port}: " in run.err_lines[0]
+        assert "CERTIFICATE_VERIFY_FAILED" in run.err_lines[0]
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        mailroom.monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+        run = mailroom.send("--test", "reader0001@example.org", port=port)
+    assert run.status == 0, run.err
+    assert [r.rcpt for r in recorder.received] == ["reader0001@example.org"]
 
 
 def test_unreachable_server(mailroom: Mailroom) -> None:

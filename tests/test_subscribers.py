@@ -237,3 +237,10 @@ def test_wire_form_is_the_message_dot_stuffed() -> None:
     plain, wire = TEMPLATE.render(r), TEMPLATE.render(r, wire=True)
     assert b"\r\n.A line that starts with a dot." in plain
     assert wire == dot_stuff(plain) != plain
+
+
+def test_an_email_without_personal_unsubscribe_link_is_refused() -> None:
+    with pytest.raises(Exception, match="no personal unsubscribe link"):
+        Template(fake_eml(link="https://webzine.example.org/korea/unsubscribe"))
+    with pytest.raises(Exception, match="no personal List-Unsubscribe header"):
+        Template(fake_eml(list_unsubscribe=False))

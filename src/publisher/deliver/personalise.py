@@ -17,7 +17,7 @@ import hashlib
 import html
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -180,8 +180,20 @@ class Template:
             assert found, "a placeholder part went missing in serialization"
             self.chunks.append(before)
         self.chunks.append(whole)
+        if not any(placeholders.UNSUBSCRIBE_URL in "".join(p.pieces) for p in self._pieces()):
+            raise PublisherError("the email has no personal unsubscribe link "
+                                 f"({placeholders.UNSUBSCRIBE_URL}) in its body", source)
+        if not any(h.name.lower() == "list-unsubscribe" for h in self.headers):
+            raise PublisherError("the email has no personal List-Unsubscribe header", source)
         self.wire_chunks = [dot_stuff(chunk) for chunk in self.chunks]
         self.eight_bit = not all(chunk.isascii() for chunk in self.chunks)
+
+    def _pieces(self) -> Iterator[_Piece]:
+        for part in self.parts:
+            if part.base64:
+                yield part.rest
+            else:
+                yield from (i for i in part.items if isinstance(i, _Piece))
 
     def render(self, recipient: Recipient, *, wire: bool = False) -> bytes:
         """The complete message for one recipient, with CRLF line ends; ``wire``: with
