@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import random
 import shutil
@@ -296,6 +297,20 @@ def test_unreachable_server(mailroom: Mailroom) -> None:
     assert run.err_lines[0].startswith("error: cannot reach the SMTP server 127.0.0.1:")
     assert run.err_lines[0].endswith(": Connection refused; nothing was sent")
     assert mailroom.ledger() == {}
+
+
+def test_one_send_at_a_time(mailroom: Mailroom) -> None:
+    fd = os.open(f"{mailroom.db}.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as a running send holds it
+        recorder = Recorder()
+        with smtp_server(recorder) as port:
+            run = mailroom.send(port=port)
+    finally:
+        os.close(fd)
+    assert (run.status, run.err_lines) == (1, [
+        "error: subscribers.sqlite: another 'publisher send' is running on this store"])
+    assert_nothing_done(mailroom, recorder)
 
 
 def test_no_smtp_host(mailroom: Mailroom) -> None:

@@ -328,7 +328,8 @@ def _send(args: argparse.Namespace, paths: Paths) -> int:
     with job.exclusive(args.db):
         summary = job.Send(args.db, mailing, settings, connections=args.connections,
                            rate=args.rate).run()
-    log.info("%s: %d sent, %d deferred, %d failed, %d not yet sent in %.1f s", month,
+    logging.getLogger("publisher.progress").info(
+        "%s: %d sent, %d deferred, %d failed, %d not yet sent in %.1f s", month,
              summary.sent, summary.deferred, summary.failed, summary.pending, summary.elapsed)
     if summary.error:
         raise PublisherError(f"{summary.error}; run the command again to send the rest")

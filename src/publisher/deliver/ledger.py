@@ -50,19 +50,18 @@ class Ledger:
         """Add a pending row for every subscriber not yet in the ledger; recover rows
         left ``sending`` by a crash.  Returns (added, recovered)."""
         stamp = now()
+        self.db.create_function("publisher_message_id", 1, message_id, deterministic=True)
         with transaction(self.db):
             recovered = self.db.execute(
                 "UPDATE deliveries SET state = 'pending', in_doubt = in_doubt + 1, changed = ?"
                 " WHERE issue = ? AND state = 'sending'", (stamp, self.issue)).rowcount
-            new = self.db.execute(
-                "SELECT s.id, s.email, s.email_key FROM subscribers s WHERE s.status = "
-                "'subscribed' AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.issue = ? "
-                "AND d.subscriber_id = s.id) ORDER BY s.id", (self.issue,)).fetchall()
-            self.db.executemany(
+            added = self.db.execute(
                 "INSERT INTO deliveries (issue, subscriber_id, email, message_id, changed) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(self.issue, sid, email, message_id(key), stamp) for sid, email, key in new])
-        return len(new), recovered
+                "SELECT ?, s.id, s.email, publisher_message_id(s.email_key), ? "
+                "FROM subscribers s WHERE s.status = 'subscribed' AND NOT EXISTS "
+                "(SELECT 1 FROM deliveries d WHERE d.issue = ? AND d.subscriber_id = s.id) "
+                "ORDER BY s.id", (self.issue, stamp, self.issue)).rowcount
+        return added, recovered
 
     def to_send(self, after: int = 0, limit: int = 500) -> list[Delivery]:
         """The next rows to send (pending or deferred, still subscribed), by subscriber id."""
