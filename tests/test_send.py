@@ -182,12 +182,20 @@ def test_deferred_messages_wait_for_the_next_run(mailroom: Mailroom) -> None:
 
 
 def test_unsubscribed_addresses_are_not_mailed(mailroom: Mailroom) -> None:
-    gone = "reader0007@example.org"
+    gone, busy = "reader0007@example.org", "reader0008@example.org"
     assert mailroom.cli("subscribers", "unsubscribe", gone, "--db", str(mailroom.db)).status == 0
+    mailroom.monkeypatch.setenv("PUBLISHER_SMTP_RETRIES", "2")
+    recorder = Recorder(busy=frozenset({busy}))
+    with smtp_server(recorder) as port:
+        assert mailroom.send(port=port).status == 1  # busy is deferred
+    assert gone not in recorder.per_rcpt() and len(recorder.received) == 998
+    assert mailroom.cli("subscribers", "unsubscribe", busy, "--db", str(mailroom.db)).status == 0
     recorder = Recorder()
     with smtp_server(recorder) as port:
-        assert mailroom.send(port=port).status == 0
-    assert gone not in recorder.per_rcpt() and len(recorder.received) == 999
+        assert mailroom.send(port=port).status == 0  # unsubscribed while deferred: done
+    assert recorder.received == []
+    assert mailroom.send("--status").out == (
+        "2023-08: 0 pending, 0 sending, 998 sent, 0 deferred, 0 failed\n")
 
 
 def test_dry_run_writes_messages_and_sends_nothing(mailroom: Mailroom, tmp_path: Path) -> None:

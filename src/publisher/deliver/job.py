@@ -152,6 +152,7 @@ class Send:
         self.results: queue.Queue[tuple[_Item, smtp.Outcome]] = queue.Queue()
         self.abort = threading.Event()
         self.fatal = ""
+        self.crash: BaseException | None = None  # a bug in a worker, raised in run()
 
     def run(self) -> Summary:
         pool = [smtp.Connection(self.settings, eight_bit=self.mailing.template.eight_bit)
@@ -193,6 +194,8 @@ class Send:
             left = ledger.counts()
             summary.pending = left[PENDING] + left[SENDING]
             db.close()
+        if self.crash is not None:
+            raise self.crash
         summary.error = self.fatal
         return summary
 
@@ -323,8 +326,12 @@ class Send:
                     self._stop(f"lost the SMTP server {self.settings.where} "
                                f"({outcome.reply}) and could not reconnect")
                 self.results.put((item, outcome))
+        except BaseException as exc:
+            self.crash = exc
+            self.abort.set()
         finally:
-            flush()
+            if self.crash is None:
+                flush()
             conn.close()
             db.close()
 

@@ -47,14 +47,19 @@ class Ledger:
         self.issue = issue
 
     def prepare(self, message_id: Callable[[str], str]) -> tuple[int, int]:
-        """Add a pending row for every subscriber not yet in the ledger; recover rows
-        left ``sending`` by a crash.  Returns (added, recovered)."""
+        """Add a pending row for every subscriber not yet in the ledger, drop the unsent
+        rows of those who unsubscribed, recover rows left ``sending`` by a crash.
+        Returns (added, recovered)."""
         stamp = now()
         self.db.create_function("publisher_message_id", 1, message_id, deterministic=True)
         with transaction(self.db):
             recovered = self.db.execute(
                 "UPDATE deliveries SET state = 'pending', in_doubt = in_doubt + 1, changed = ?"
                 " WHERE issue = ? AND state = 'sending'", (stamp, self.issue)).rowcount
+            self.db.execute(  # unsubscribed since the last run: not to be mailed
+                "DELETE FROM deliveries WHERE issue = ? AND state IN ('pending', 'deferred') "
+                "AND subscriber_id IN (SELECT id FROM subscribers WHERE status = "
+                "'unsubscribed')", (self.issue,))
             added = self.db.execute(
                 "INSERT INTO deliveries (issue, subscriber_id, email, message_id, changed) "
                 "SELECT ?, s.id, s.email, publisher_message_id(s.email_key), ? "
