@@ -257,3 +257,23 @@ def test_unsubscribe_with_a_token(tmp_path: Path) -> None:
     assert subscribers.unsubscribe_with_token(db, PUB, "ann@example.org", token, SECRET)
     assert subscribers.count(db) == (0, 1)
     db.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(layout=st.lists(st.one_of(st.sampled_from(placeholders.ALL),
+                                 st.text(alphabet="ab한\n", max_size=5)), max_size=8),
+       values=st.lists(st.text(alphabet="xy김&<", max_size=7), min_size=4, max_size=4))
+def test_base64_part_splices_any_lengths(layout: list[str], values: list[str]) -> None:
+    import base64
+
+    from publisher.deliver.personalise import _Base64Part
+    text = "".join(layout)
+    mapping = dict(zip(placeholders.ALL, values, strict=True))
+    encoded = _Base64Part(text, html=False).encode(mapping)
+    expected_text = text
+    for key, value in mapping.items():
+        expected_text = expected_text.replace(key, value)
+    assert base64.b64decode(encoded) == expected_text.encode("utf-8")
+    lines = encoded.split(b"\r\n")
+    assert lines[-1] == b"" and all(0 < len(line) <= 76 for line in lines[:-1])
+    assert b"=" not in encoded.rstrip(b"=\r\n")  # padding only at the very end

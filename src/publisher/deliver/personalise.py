@@ -78,27 +78,16 @@ class _Piece:
         return "".join(parts)
 
 
-class _Part:
-    """A text part with placeholders, with as much as can be encoded once already encoded.
+class _QuotedPrintablePart:
+    """A quoted-printable text part with placeholders.
 
-    Quoted-printable encodes each line on its own, so runs of lines without a
-    placeholder are encoded once; base64 encodes 57-byte groups on their own, so the
-    text before the first placeholder is encoded once up to a group boundary.
+    Quoted-printable encodes each line on its own, so the runs of lines without a
+    placeholder are encoded once, and only the lines with one for each recipient.
     """
 
-    def __init__(self, text: str, *, html: bool, base64_: bool):
+    def __init__(self, text: str, *, html: bool):
         self.html = html
-        self.base64 = base64_
         self.items: list[bytes | _Piece] = []  # encoded bytes, or lines to fill and encode
-        self.wire_items: list[bytes | _Piece] = []  # the same, dot-stuffed for SMTP
-        if base64_:
-            first = _SPLIT.split(text, 1)[0]
-            head = first.encode("utf-8")
-            cut = len(head) // 57 * 57
-            self.items.append(_encode(head[:cut], base64_=True) if cut else b"")
-            self.tail = head[cut:]
-            self.rest = _split(text[len(first):], html=html)
-            return
         text = text.replace("\r\n", "\n")
         static: list[str] = []
         for line in text.splitlines(keepends=True):
@@ -111,13 +100,14 @@ class _Part:
                 static.append(line)
         if static:
             self.items.append(_encode("".join(static).encode("utf-8"), base64_=False))
+        # the same, dot-stuffed for SMTP
         self.wire_items = [dot_stuff(i) if isinstance(i, bytes) else i for i in self.items]
+
+    def pieces(self) -> Iterator[_Piece]:
+        return (item for item in self.items if isinstance(item, _Piece))
 
     def encode(self, values: Mapping[str, str], *, wire: bool = False) -> bytes:
         """The part's body for these values; ``wire``: dot-stuffed for SMTP ``DATA``."""
-        if self.base64:  # base64 lines never start with a dot
-            data = self.tail + self.rest.fill(values).encode("utf-8")
-            return self.items[0] + _encode(data, base64_=True)  # type: ignore[operator]
         out = []
         for item in self.wire_items if wire else self.items:
             if isinstance(item, bytes):
@@ -125,6 +115,60 @@ class _Part:
             else:
                 encoded = _encode(item.fill(values).encode("utf-8"), base64_=False)
                 out.append(dot_stuff(encoded) if wire else encoded)
+        return b"".join(out)
+
+
+class _Base64Part:
+    """A base64 text part with placeholders.
+
+    Base64 turns each group of 3 bytes into 4 characters on its own, and a line of
+    the encoding may be shorter than 76 characters; so each literal run of text is
+    encoded once for each of the 3 ways it can start within a group (after 0, 1 or 2
+    bytes left over from the value before it), and only those few bytes and the
+    values are encoded for each recipient.
+    """
+
+    def __init__(self, text: str, *, html: bool):
+        self.html = html
+        self.text = _split(text, html=html)
+        self.literals: list[tuple[tuple[bytes, bytes, bytes], ...]] = []
+        for literal in self.text.pieces[::2]:
+            data = literal.encode("utf-8")
+            variants = []
+            for carried in range(3):
+                need = (3 - carried) % 3
+                if len(data) <= need:
+                    variants.append((data, b"", b""))
+                    continue
+                whole = (len(data) - need) // 3 * 3
+                variants.append((data[:need], _encode(data[need:need + whole], base64_=True),
+                                 data[need + whole:]))
+            self.literals.append(tuple(variants))
+
+    def pieces(self) -> Iterator[_Piece]:
+        yield self.text
+
+    def encode(self, values: Mapping[str, str], *, wire: bool = False) -> bytes:
+        """The part's body for these values (base64 lines never start with a dot)."""
+        out: list[bytes] = []
+        carry = b""
+        names = self.text.pieces
+        for i, variants in enumerate(self.literals):
+            if i:  # the value before this literal
+                data = carry + values[names[2 * i - 1]].encode("utf-8")
+                whole = len(data) // 3 * 3
+                if whole:
+                    out.append(_encode(data[:whole], base64_=True))
+                carry = data[whole:]
+            head, encoded, tail = variants[len(carry)]
+            carry += head
+            if len(carry) == 3:
+                out.append(_encode(carry, base64_=True))
+                carry = b""
+            out.append(encoded)  # non-empty only when carry is empty here
+            carry += tail
+        if carry:
+            out.append(_encode(carry, base64_=True))
         return b"".join(out)
 
 
@@ -154,7 +198,7 @@ class Template:
                 self.headers.append(_Header(name, _split(str(value), html=False)))
         for name in {h.name for h in self.headers} | set(PERSONAL_HEADERS):
             del msg[name]
-        self.parts: list[_Part] = []
+        self.parts: list[_QuotedPrintablePart | _Base64Part] = []
         markers: list[bytes] = []
         for part in msg.walk():
             if part.is_multipart() or part.get_content_maintype() != "text":
@@ -171,8 +215,8 @@ class Template:
             marker = f"@@publisher-part-{secrets.token_hex(12)}@@"
             part.set_payload(marker)
             markers.append(marker.encode("ascii"))
-            self.parts.append(_Part(text, html=part.get_content_subtype() == "html",
-                                    base64_=cte == "base64"))
+            kind = _Base64Part if cte == "base64" else _QuotedPrintablePart
+            self.parts.append(kind(text, html=part.get_content_subtype() == "html"))
         whole = msg.as_bytes(policy=policy.SMTP)
         self.chunks: list[bytes] = []
         for marker in markers:
@@ -190,10 +234,7 @@ class Template:
 
     def _pieces(self) -> Iterator[_Piece]:
         for part in self.parts:
-            if part.base64:
-                yield part.rest
-            else:
-                yield from (i for i in part.items if isinstance(i, _Piece))
+            yield from part.pieces()
 
     def render(self, recipient: Recipient, *, wire: bool = False) -> bytes:
         """The complete message for one recipient, with CRLF line ends; ``wire``: with
