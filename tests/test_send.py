@@ -118,6 +118,8 @@ def test_every_subscriber_gets_exactly_one_message(mailroom: Mailroom) -> None:
         msg_id = check_message(received.data, received.rcpt)
         assert ledger[received.rcpt][:2] == ("sent", msg_id)
     assert len({r.message_id for r in recorder.received}) == 1000
+    dates = {parse(r.data)["Date"].datetime for r in recorder.received}
+    assert len(dates) == 1 and dates.pop().year >= 2024  # when sent, not the date
     status = mailroom.send("--status")
     assert status.out == "2023-08: 0 pending, 0 sending, 1000 sent, 0 deferred, 0 failed\n"
 

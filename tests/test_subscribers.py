@@ -185,6 +185,9 @@ def test_personalised_message_is_the_template_with_the_values(padding: int,
     assert msg["To"].addresses[0].addr_spec == "a.b+c@example.org"
     assert msg["To"].addresses[0].display_name == name
     assert msg["Message-ID"] == r.message_id
+    assert msg["Date"] == original["Date"] == template.date
+    for header in ("To", "Message-ID", "Date", "Subject", "From", "List-Unsubscribe"):
+        assert len(msg.get_all(header)) == 1
     assert str(msg["Subject"]) == str(original["Subject"])
     assert msg["List-Unsubscribe"] == f"<{r.unsubscribe_mailto}>, <{r.unsubscribe_url}>"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

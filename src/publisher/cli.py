@@ -12,6 +12,7 @@ import logging
 import sqlite3
 import sys
 from collections.abc import Sequence
+from email.utils import formatdate
 from pathlib import Path
 
 from publisher import __version__, render, subscribers, tokens
@@ -303,6 +304,7 @@ def _send(args: argparse.Namespace, paths: Paths) -> int:
     diag.raise_if_errors()
     assert publication is not None
     template = personalise.load(paths.dist / str(month) / "email.eml")
+    template.date = formatdate(usegmt=True)  # the time it is sent, not the date
     mailing = job.Mailing(str(month), template, publication, tokens.secret_from_env())
     if args.test:
         settings = smtp.SmtpSettings.from_env()

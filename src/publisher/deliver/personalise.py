@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import formataddr, parseaddr
+from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
 
 from publisher import placeholders
@@ -30,8 +30,9 @@ from publisher.errors import PublisherError
 
 #: What stands for the name in a greeting when a subscriber gave none.
 GENERIC_NAME = "reader"
-#: Headers the sender writes for each subscriber (whatever the template has).
-PERSONAL_HEADERS = ("to", "message-id")
+#: Headers the sender writes itself (whatever the template has): To and Message-ID for
+#: each subscriber; Date when the send starts (an issue's date weeks old is a spam sign).
+PERSONAL_HEADERS = ("to", "message-id", "date")
 _SPLIT = re.compile("(" + "|".join(re.escape(p) for p in placeholders.ALL) + ")")
 _CRLF = b"\r\n"
 _LEADING_DOT = re.compile(rb"(?m)^\.")
@@ -190,6 +191,8 @@ class Template:
         self.source = source
         self.sender = parseaddr(str(msg["From"]))[1]
         self.subject = str(msg["Subject"])
+        #: The Date header sent: the built one unless the sender sets the time it sends.
+        self.date = str(msg.get("Date", "")) or formatdate(usegmt=True)
         self.headers: list[_Header] = []
         for name, value in list(msg.items()):
             if name.lower() in PERSONAL_HEADERS:
@@ -243,6 +246,7 @@ class Template:
         lines = [
             _fold("To", formataddr((recipient.name, recipient.email), charset="utf-8")),
             _fold("Message-ID", recipient.message_id),
+            _fold("Date", self.date),
         ]
         for header in self.headers:
             lines.append(_fold(header.name, header.text.fill(plain)))
