@@ -28,7 +28,6 @@ from publisher.model import Publication
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DB = Path("subscribers.sqlite")
 MAX_NAME_LENGTH = 200
 SUBSCRIBED = "subscribed"
 UNSUBSCRIBED = "unsubscribed"
