@@ -164,9 +164,20 @@ class Send:
             for conn in pool:
                 conn.close()
             raise PublisherError(f"{exc}; nothing was sent") from None
-        db = subscribers.connect(self.db_path)
+        try:
+            db = subscribers.connect(self.db_path)
+        except BaseException:
+            for conn in pool:
+                conn.close()
+            raise
         ledger = Ledger(db, self.mailing.issue)
-        added, recovered = ledger.prepare(self.mailing.message_id)
+        try:
+            added, recovered = ledger.prepare(self.mailing.message_id)
+        except BaseException:
+            db.close()
+            for conn in pool:
+                conn.close()
+            raise
         log.debug("%d subscriber(s) added to the ledger of %s", added, self.mailing.issue)
         if recovered:
             log.warning("%d message(s) were in flight when an earlier send stopped: they are "
