@@ -33,7 +33,7 @@ PNG = bytes.fromhex(
 
 
 def fake_eml(*, padding: int = 40, image: bytes = PNG, link: str = ph.UNSUBSCRIBE_URL,
-             list_unsubscribe: bool = True) -> bytes:
+             list_unsubscribe: bool = True, text_cte: str = "quoted-printable") -> bytes:
     """A finished newsletter with every placeholder, as the email renderer writes it."""
     msg = EmailMessage(policy=policy.SMTP)
     msg["Subject"] = "KOREA — August 2023: 한국의 안보 협력"
@@ -53,7 +53,7 @@ def fake_eml(*, padding: int = 40, image: bytes = PNG, link: str = ph.UNSUBSCRIB
             '<img src="cid:cover@publisher" alt="cover">'
             f'<p>Sent to {ph.RECIPIENT_EMAIL}. '
             f'<a href="{link}">Unsubscribe</a></p></body></html>\n')
-    msg.set_content(text, cte="quoted-printable")
+    msg.set_content(text, cte=text_cte)
     msg.add_alternative(page, subtype="html", cte="base64")
     html_part = msg.get_payload()[1]
     html_part.add_related(image, "image", "png", cid="<cover@publisher>")

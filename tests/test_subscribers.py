@@ -280,3 +280,17 @@ def test_base64_part_splices_any_lengths(layout: list[str], values: list[str]) -
     lines = encoded.split(b"\r\n")
     assert lines[-1] == b"" and all(0 < len(line) <= 76 for line in lines[:-1])
     assert b"=" not in encoded.rstrip(b"=\r\n")  # padding only at the very end
+
+
+def test_an_8bit_text_part_is_sent_as_quoted_printable() -> None:
+    eml = fake_eml(text_cte="8bit")
+    assert not eml.isascii()
+    template = Template(eml)
+    r = recipient("ann@example.org", "김민수")
+    data = template.render(r)
+    assert data.isascii() and not template.eight_bit
+    msg = parse(data)
+    text = msg.get_body(("plain",))
+    assert text is not None and text["Content-Transfer-Encoding"] == "quoted-printable"
+    assert text.get_content().replace("\r\n", "\n") == expected(bodies(parse(eml))[0], r,
+                                                                  html=False)
