@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PUBLISHER := $(BIN)/publisher
 
 .DEFAULT_GOAL := help
-.PHONY: help issue check test lint golden clean distclean venv bench-epub
+.PHONY: help issue check test lint clean distclean venv
 
 help:
 	@echo "usage:"
@@ -19,6 +19,8 @@ help:
 	@echo "  make site                  build the download site in dist/site/"
 	@echo "  make serve                 preview it on http://127.0.0.1:8000/"
 	@echo "  make clean                 remove dist/"
+	@echo "  make bench                 measure the build and the send (table + dist/bench/)"
+	@echo "  make proof MONTH=YYYY-MM   PNG proofs of the print PDF and a contact sheet"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +46,6 @@ check: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench-epub: $(STAMP)   # needs pandoc (apt-get install pandoc), for the comparison only
-	$(BIN)/python bench/epub_vs_pandoc.py $(or $(MONTH),2023-08)
-
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 
@@ -63,9 +62,16 @@ site: $(STAMP)
 serve: site
 	$(PUBLISHER) serve
 
-.PHONY: bench bench-pdf proof
+# make bench runs them all; each part alone: bench-pdf, bench-epub, bench-email, bench-send.
+.PHONY: bench bench-pdf bench-epub bench-email bench-send proof
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+bench-epub: $(STAMP)   # needs pandoc (apt-get install pandoc), for the comparison only
+	$(BIN)/python bench/epub_vs_pandoc.py $(or $(MONTH),2023-08)
+
+bench-send: $(STAMP)
+	$(BIN)/python bench/send_bench.py
 
 bench-pdf: $(STAMP)
 	$(BIN)/python bench/pdf_bench.py $(or $(MONTH),2023-08)
@@ -75,6 +81,5 @@ proof: $(STAMP)
 	$(PUBLISHER) build $(MONTH) --format pdf
 	$(BIN)/python -m publisher.proof dist/$(MONTH)/korea-$(MONTH)-print.pdf
 
-.PHONY: bench-email
 bench-email: $(STAMP)
 	$(BIN)/python bench/email_bench.py $(or $(MONTH),2023-08)

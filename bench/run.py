@@ -90,6 +90,7 @@ SUB_BENCHES = {
     "both PDFs vs one WeasyPrint render (in process, best of 5)": ["bench/pdf_bench.py", MONTH],
     "EPUB step vs pandoc": ["bench/epub_vs_pandoc.py", MONTH],
     "email build and premailer's share": ["bench/email_bench.py", MONTH],
+    "sending to a local aiosmtpd sink": ["bench/send_bench.py"],
 }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from publisher import __version__, render
 from publisher.build import Paths, build, write_atomic
+from publisher.commands import add_commands
 from publisher.diagnostics import Diagnostics
 from publisher.errors import ExitStatus, PublisherError, UsageError
 from publisher.model import Month
@@ -101,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
                                      "article to fill in.")
     new.add_argument("month", metavar="MONTH", help="the new issue, as YYYY-MM")
     new.set_defaults(handler=_new)
+
+    add_commands(sub, common)
     return parser
 
 
@@ -133,18 +136,10 @@ def _fail_on_warnings(diag: Diagnostics, strict: bool) -> None:
         raise PublisherError(f"{len(diag.warnings)} warning(s), and --strict fails on them")
 
 
-def parse_month(text: str) -> Month:
-    """A month from the command line; a clear error when malformed."""
-    try:
-        return Month.parse(text)
-    except ValueError as exc:
-        raise PublisherError(str(exc)) from None
-
-
 def _check(args: argparse.Namespace, paths: Paths) -> int:
     from publisher.reader import read_issue
 
-    month = parse_month(args.month)
+    month = Month.from_argument(args.month)
     if args.fix:
         _fix_mojibake(paths.issues, month)
     diag = Diagnostics()
@@ -175,7 +170,7 @@ def _fix_mojibake(root: Path, month: Month) -> None:
 
 
 def _build(args: argparse.Namespace, paths: Paths) -> int:
-    month = parse_month(args.month)
+    month = Month.from_argument(args.month)
     diag = Diagnostics()
     try:
         written = build(month, paths, args.formats, diag, strict=args.strict, force=args.force)
@@ -217,7 +212,7 @@ def _serve(args: argparse.Namespace, paths: Paths) -> int:
 def _new(args: argparse.Namespace, paths: Paths) -> int:
     from publisher.scaffold import scaffold
 
-    month = parse_month(args.month)
+    month = Month.from_argument(args.month)
     folder = scaffold(paths.issues, month)
     log.info("created %s: fill in issue.toml and articles/, then run 'publisher check %s'",
              folder, month)

@@ -43,6 +43,16 @@ class Month:
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
 
+    @classmethod
+    def from_argument(cls, text: str) -> Month:
+        """A month named on the command line; a :class:`PublisherError` when malformed."""
+        from publisher.errors import PublisherError
+
+        try:
+            return cls.parse(text)
+        except ValueError as exc:
+            raise PublisherError(str(exc)) from None
+
     @property
     def label(self) -> str:
         """``August 2023``."""

@@ -1,0 +1,148 @@
+"""Benchmark of ``publisher send`` (not a test): messages per second and peak memory.
+
+Sends to a local aiosmtpd sink that counts and discards: 10,000 messages for the
+rate, then 100,000 for memory.  The sink runs in its own process, so the figures
+are the sender's (the sink, pure Python too, may well be the slower side).
+
+    .venv/bin/python bench/send_bench.py [--count 10000] [--memory-count 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT / "tests"))
+
+from publisher import subscribers  # noqa: E402
+from send_support import PNG, fake_eml, free_port  # noqa: E402
+
+SINK = """
+import asyncio, sys, time
+from aiosmtpd.controller import Controller
+
+class Sink:
+    count = 0
+    async def handle_DATA(self, server, session, envelope):
+        Sink.count += 1
+        return "250 OK"
+
+controller = Controller(Sink(), hostname="127.0.0.1", port=int(sys.argv[1]), data_size_limit=0)
+controller.start()
+print("ready", flush=True)
+sys.stdin.read()
+controller.stop()
+print(Sink.count, flush=True)
+"""
+
+
+def make_store(path: Path, n: int) -> None:
+    csv_file = path.with_suffix(".csv")
+    with csv_file.open("w", encoding="utf-8") as out:
+        out.write("email,name\n")
+        for i in range(n):
+            out.write(f"reader{i:06d}@example.org,Reader {i} 독자\n")
+    db = subscribers.connect(path, create=True)
+    subscribers.import_csv(db, csv_file)
+    db.close()
+
+
+def run(workdir: Path, count: int, connections: int) -> tuple[float, float, int]:
+    """Send ``count`` messages; (messages per second, peak RSS in MB, messages received)."""
+    db = workdir / f"bench-{count}-{connections}.sqlite"
+    make_store(db, count)
+    port = free_port()
+    sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert sink.stdout is not None and sink.stdin is not None
+    assert sink.stdout.readline().strip() == "ready"
+    env = {**os.environ, "PUBLISHER_SMTP_HOST": "127.0.0.1", "PUBLISHER_SMTP_PORT": str(port),
+           "PUBLISHER_SMTP_TLS": "none", "PUBLISHER_SECRET": "bench-secret-0123456789"}
+    cpu_before = _children_cpu()
+    start = time.perf_counter()
+    log = workdir / "send.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "publisher", "send", "2023-08", "--db", str(db),
+             "--issues", str(workdir / "issues"), "--dist", str(workdir / "dist"),
+             "--connections", str(connections)], env=env, stderr=err)
+        peak_kb = 0
+        while proc.poll() is None:  # the sender's own high-water mark, from /proc
+            peak_kb = max(peak_kb, _high_water_kb(proc.pid))
+            time.sleep(0.2)
+    stderr = log.read_text()
+    wall = time.perf_counter() - start
+    cpu = _children_cpu() - cpu_before
+    sink.stdin.close()
+    received = int(sink.stdout.read().split()[-1])
+    sink.wait()
+    if proc.returncode != 0:
+        sys.exit(f"send failed:\n{stderr}")
+    found = re.search(r"(\d+) sent, .* in ([\d.]+) s", stderr)
+    assert found, stderr
+    sent, elapsed = int(found.group(1)), float(found.group(2))
+    assert sent == count == received, (sent, count, received)
+    sys.stderr.write(f"  wall {wall:.1f} s with start-up and ledger set-up; the sender's CPU "
+                     f"{cpu * 1000 / count:.2f} ms per message\n")
+    return sent / elapsed, peak_kb / 1024, received
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _high_water_kb(pid: int) -> int:
+    """VmHWM, the peak resident memory of a running process, in KB."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"^VmHWM:\s+(\d+) kB", text, re.M)
+    return int(found.group(1)) if found else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--memory-count", type=int, default=100_000)
+    parser.add_argument("--connections", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--image-kb", type=int, default=0,
+                        help="embed a cid image this large in the stand-in email (default: "
+                             "none, images linked)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="publisher-bench-") as tmp:
+        workdir = Path(tmp)
+        shutil.copytree(PROJECT / "issues", workdir / "issues")
+        eml = workdir / "dist" / "2023-08" / "email.eml"
+        eml.parent.mkdir(parents=True)
+        built = PROJECT / "dist" / "2023-08" / "email.eml"
+        if built.exists():
+            eml.write_bytes(built.read_bytes())
+        else:  # a stand-in of newsletter size: ~35 KB of text and HTML
+            image = PNG + random.Random(1).randbytes(args.image_kb * 1024)
+            eml.write_bytes(fake_eml(padding=120, image=image))
+        kind = "built" if built.exists() else "stand-in"
+        sys.stderr.write(f"email.eml: {eml.stat().st_size / 1024:.0f} KB ({kind})\n")
+        for connections in args.connections:
+            rate, peak, _ = run(workdir, args.count, connections)
+            sys.stderr.write(f"{args.count} messages, {connections} connection(s): "
+                             f"{rate:.0f} messages/s, peak RSS {peak:.0f} MB\n")
+        if args.memory_count:
+            rate, peak, _ = run(workdir, args.memory_count, 1)
+            sys.stderr.write(f"{args.memory_count} messages, 1 connection: {rate:.0f} "
+                             f"messages/s, peak RSS {peak:.0f} MB\n")
+
+
+if __name__ == "__main__":
+    main()

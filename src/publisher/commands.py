@@ -1,0 +1,223 @@
+"""The ``subscribers`` and ``send`` commands of the command line.
+
+Kept apart from :mod:`publisher.cli`, which calls :func:`add_commands`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sqlite3
+import sys
+from email.utils import formatdate
+from pathlib import Path
+
+from publisher.build import Paths
+from publisher.config import load_publication
+from publisher.diagnostics import Diagnostics
+from publisher.errors import ExitStatus, PublisherError, SourceErrors
+from publisher.model import Month
+
+log = logging.getLogger("publisher")
+
+#: The subscriber store (with the send ledger), at the project's top level by default.
+DEFAULT_DB = Path("subscribers.sqlite")
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                 common: argparse.ArgumentParser) -> None:
+    """Add ``subscribers ...`` and ``send`` to the command line."""
+    store = argparse.ArgumentParser(add_help=False)
+    store.add_argument("--db", type=Path, default=DEFAULT_DB, metavar="PATH",
+                       help=f"the subscriber store (default: {DEFAULT_DB})")
+    subs = sub.add_parser("subscribers", help="manage subscribers",
+                          description="Import, list, count, export and unsubscribe "
+                                      "subscribers in the subscriber store.")
+    actions = subs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    imp = actions.add_parser("import", parents=[common, store], help="add subscribers from CSV",
+                             description="Add the addresses of a CSV with a header row "
+                                         "'email' (and optionally 'name').  A file with a bad "
+                                         "row changes nothing, unless --skip-bad.")
+    imp.add_argument("file", type=Path, metavar="FILE.csv")
+    imp.add_argument("--skip-bad", action="store_true",
+                     help="import the good rows and report the bad ones as warnings")
+    imp.set_defaults(handler=_subscribers_import)
+    for name, handler, text in (("list", _subscribers_list, "list subscribed addresses"),
+                                ("count", _subscribers_count, "count subscribers"),
+                                ("export", _subscribers_export,
+                                 "write every address as CSV (email,name,status)")):
+        actions.add_parser(name, parents=[common, store], help=text,
+                           description=text[0].upper() + text[1:] + ".").set_defaults(
+                               handler=handler)
+    unsub = actions.add_parser("unsubscribe", parents=[common, store],
+                               help="unsubscribe an address",
+                               description="Mark an address unsubscribed: it is never mailed "
+                                           "again, and a later import does not add it back.")
+    unsub.add_argument("address", metavar="ADDRESS")
+    unsub.set_defaults(handler=_subscribers_unsubscribe)
+
+    send = sub.add_parser("send", parents=[common, store], help="email an issue to subscribers",
+                          description="Send dist/MONTH/email.eml to every subscriber over SMTP "
+                                      "(PUBLISHER_SMTP_HOST, _PORT, _TLS, _USER, _PASSWORD; "
+                                      "PUBLISHER_SECRET signs the unsubscribe links).  Run it "
+                                      "again after a crash or with deferred messages: nobody "
+                                      "is mailed twice.")
+    send.add_argument("month", metavar="MONTH", help="the issue, as YYYY-MM")
+    mode = send.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", type=Path, metavar="DIR",
+                      help="write the personalised messages to DIR; send nothing")
+    mode.add_argument("--test", metavar="ADDRESS", help="send one proof to ADDRESS only")
+    mode.add_argument("--status", action="store_true",
+                      help="show the send's ledger: sent, deferred, failed, pending")
+    send.add_argument("--rate", type=float, default=0.0, metavar="N",
+                      help="at most N messages per second (default: no limit)")
+    send.add_argument("--connections", type=int, default=1, choices=range(1, 11),
+                      metavar="N", help="SMTP connections at once, 1 to 10 (default: 1)")
+    send.set_defaults(handler=_send)
+
+
+def _open_store(args: argparse.Namespace, *, create: bool = False) -> sqlite3.Connection:
+    from publisher import subscribers  # email-validator: loaded by these commands only
+
+    return subscribers.connect(args.db, create=create)
+
+
+def _subscribers_import(args: argparse.Namespace, paths: Paths) -> int:
+    from publisher import subscribers
+
+    path: Path = args.file
+    if not path.is_file():
+        raise PublisherError("no such file", path)
+    errors = subscribers.read_csv(path)[1]
+    if errors and not args.skip_bad:  # a file with bad rows creates no store
+        raise SourceErrors(errors)
+    db = _open_store(args, create=True)
+    try:
+        result = subscribers.import_csv(db, path, skip_bad=args.skip_bad)
+    finally:
+        db.close()
+    log.info("%s: %d added, %d updated, %d unchanged, %d kept unsubscribed, %d duplicate "
+             "row(s) merged, %d bad row(s) skipped", path, result.added, result.updated,
+             result.unchanged, result.kept_unsubscribed, result.merged, result.skipped)
+    return ExitStatus.OK
+
+
+def _subscribers_list(args: argparse.Namespace, paths: Paths) -> int:
+    from publisher import subscribers
+
+    db = _open_store(args)
+    try:
+        for sub in subscribers.subscribed(db):
+            sys.stdout.write(f"{sub.email}\t{sub.name}\n" if sub.name else f"{sub.email}\n")
+    finally:
+        db.close()
+    return ExitStatus.OK
+
+
+def _subscribers_count(args: argparse.Namespace, paths: Paths) -> int:
+    from publisher import subscribers
+
+    db = _open_store(args)
+    try:
+        active, gone = subscribers.count(db)
+    finally:
+        db.close()
+    sys.stdout.write(f"{active}\n")
+    log.info("%d subscribed, %d unsubscribed", active, gone)
+    return ExitStatus.OK
+
+
+def _subscribers_export(args: argparse.Namespace, paths: Paths) -> int:
+    from publisher import subscribers
+
+    db = _open_store(args)
+    try:
+        n = subscribers.export_csv(db, sys.stdout)  # type: ignore[arg-type]
+    finally:
+        db.close()
+    log.debug("exported %d address(es)", n)
+    return ExitStatus.OK
+
+
+def _subscribers_unsubscribe(args: argparse.Namespace, paths: Paths) -> int:
+    from publisher import subscribers
+
+    db = _open_store(args)
+    try:
+        changed = subscribers.unsubscribe(db, args.address)
+    finally:
+        db.close()
+    log.info("%s: %s", args.address.strip(),
+             "unsubscribed" if changed else "was already unsubscribed")
+    return ExitStatus.OK
+
+
+def _send(args: argparse.Namespace, paths: Paths) -> int:
+    from publisher import subscribers, tokens
+    from publisher.deliver import job, ledger, personalise, smtp
+
+    month = Month.from_argument(args.month)
+    from publisher.reader import find_issue
+
+    find_issue(paths.issues, month)
+    if args.status:
+        db = _open_store(args)
+        try:
+            book = ledger.Ledger(db, str(month))
+            if not book.exists():
+                raise PublisherError(f"{month} has not been sent yet", args.db)
+            for line in job.status_lines(book):
+                sys.stdout.write(line + "\n")
+        finally:
+            db.close()
+        return ExitStatus.OK
+    diag = Diagnostics()
+    publication = load_publication(paths.issues, diag)
+    diag.raise_if_errors()
+    assert publication is not None
+    template = personalise.load(paths.dist / str(month) / "email.eml")
+    template.date = formatdate(usegmt=True)  # the time it is sent, not the issue's date
+    mailing = job.Mailing(str(month), template, publication, tokens.secret_from_env())
+    if args.test:
+        settings = smtp.SmtpSettings.from_env()
+        address = _valid_address(args.test)
+        name = ""
+        if args.db.exists():
+            db = _open_store(args)
+            found = subscribers.find(db, address)
+            db.close()
+            if found is not None:  # the proof a subscriber would get
+                address, name = found.email, found.name
+        reply = job.send_test(mailing, settings, address, name)
+        log.info("sent a proof of %s to %s: %s", month, address, reply)
+        return ExitStatus.OK
+    db = _open_store(args)
+    try:
+        if args.dry_run:
+            job.dry_run(db, mailing, args.dry_run)
+            return ExitStatus.OK
+    finally:
+        db.close()
+    settings = smtp.SmtpSettings.from_env()
+    with job.exclusive(args.db):
+        summary = job.Send(args.db, mailing, settings, connections=args.connections,
+                           rate=args.rate).run()
+    logging.getLogger("publisher.progress").info(
+        "%s: %d sent, %d deferred, %d failed, %d not yet sent in %.1f s", month,
+             summary.sent, summary.deferred, summary.failed, summary.pending, summary.elapsed)
+    if summary.error:
+        raise PublisherError(f"{summary.error}; run the command again to send the rest")
+    if summary.deferred or summary.pending:
+        log.error("%d message(s) deferred: run 'publisher send %s' again later",
+                  summary.deferred + summary.pending, month)
+        return ExitStatus.ERROR
+    return ExitStatus.OK
+
+
+def _valid_address(text: str) -> str:
+    from publisher import subscribers
+
+    try:
+        return subscribers.normalize_address(text)
+    except ValueError as exc:
+        raise PublisherError(f"invalid address {text.strip()!r}: {exc}") from None

@@ -1,0 +1,1 @@
+"""Delivery: sending the built email to subscribers.  Never renders anything."""

@@ -1,0 +1,242 @@
+"""Sending the built email over SMTP: connections, faults, retries, the rate limit.
+
+Never renders: it sends the messages :mod:`publisher.deliver.personalise`
+fills in.  Settings come from the environment (``PUBLISHER_SMTP_HOST``,
+``_PORT``, ``_TLS`` = ``none`` | ``starttls`` | ``ssl``, ``_USER``,
+``_PASSWORD``; ``_RETRIES`` and ``_BACKOFF`` tune the retries of 4xx replies),
+so that any relay (a local MTA, Amazon SES, Postmark...) works unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import ssl
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from publisher.errors import PublisherError
+
+log = logging.getLogger(__name__)
+
+TLS_MODES = ("none", "starttls", "ssl")
+DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
+
+SENT, TEMPORARY, PERMANENT, LOST, FATAL = "sent", "temporary", "permanent", "lost", "fatal"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to connect; the password is never shown in a repr or a log."""
+
+    host: str
+    port: int
+    tls: str = "none"
+    user: str = ""
+    password: str = field(default="", repr=False)
+    timeout: float = 60.0
+    retries: int = 5          # attempts of one message per run on 4xx replies
+    backoff: float = 2.0      # seconds before the first retry; doubles after each
+    max_backoff: float = 300.0
+    reconnects: int = 5       # attempts to reconnect after a dropped connection
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpSettings:
+        env = os.environ if environ is None else environ
+        host = env.get("PUBLISHER_SMTP_HOST", "").strip()
+        if not host:
+            raise PublisherError("PUBLISHER_SMTP_HOST is not set: name the SMTP server "
+                                 "(and PUBLISHER_SMTP_PORT, _TLS, _USER, _PASSWORD)")
+        tls = env.get("PUBLISHER_SMTP_TLS", "starttls").strip().lower() or "starttls"
+        if tls not in TLS_MODES:
+            raise PublisherError(f"PUBLISHER_SMTP_TLS is {tls!r}: use one of "
+                                 f"{', '.join(TLS_MODES)}")
+        return cls(
+            host=host,
+            port=_number(env, "PUBLISHER_SMTP_PORT", DEFAULT_PORTS[tls], int),
+            tls=tls,
+            user=env.get("PUBLISHER_SMTP_USER", ""),
+            password=env.get("PUBLISHER_SMTP_PASSWORD", ""),
+            retries=_number(env, "PUBLISHER_SMTP_RETRIES", 5, int),
+            backoff=_number(env, "PUBLISHER_SMTP_BACKOFF", 2.0, float),
+        )
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def delay(self, attempt: int) -> float:
+        """The wait before retry number ``attempt`` (1-based): exponential, bounded."""
+        return float(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
+
+
+def _number(env: Mapping[str, str], key: str, default: Any, kind: type) -> Any:
+    text = env.get(key, "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise PublisherError(f"{key} is {text!r}: expected a number") from None
+    if value < 0:
+        raise PublisherError(f"{key} is {text!r}: expected a positive number")
+    return value
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str          # SENT, TEMPORARY (4xx), PERMANENT (5xx), LOST (connection), FATAL
+    reply: str = ""
+    in_doubt: bool = False  # the connection died after the message was handed over
+
+
+class Connection:
+    """One SMTP connection, reopened on demand."""
+
+    def __init__(self, settings: SmtpSettings, *, eight_bit: bool = False):
+        self.settings = settings
+        self.eight_bit = eight_bit
+        self.smtp: smtplib.SMTP | None = None
+
+    def open(self) -> None:
+        """Connect, secure and log in; a :class:`PublisherError` saying why not."""
+        self.close()
+        s = self.settings
+        try:
+            if s.tls == "ssl":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout,
+                                                      context=ssl.create_default_context())
+            else:
+                smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            self.smtp = smtp
+            smtp.ehlo()
+            if s.tls == "starttls":
+                if not smtp.has_extn("starttls"):
+                    raise PublisherError(f"the SMTP server {s.where} does not offer STARTTLS "
+                                         "(set PUBLISHER_SMTP_TLS=none only on a trusted "
+                                         "network)")
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if s.user:
+                smtp.login(s.user, s.password)
+            if self.eight_bit and not smtp.has_extn("8bitmime"):
+                raise PublisherError(f"the SMTP server {s.where} does not accept 8-bit "
+                                     "messages (8BITMIME), and this email has 8-bit parts")
+        except PublisherError:
+            self.close()
+            raise
+        except smtplib.SMTPAuthenticationError as exc:
+            self.close()
+            raise PublisherError(f"the SMTP server {s.where} refused the login of "
+                                 f"{s.user!r}: {_reply(exc.smtp_code, exc.smtp_error)}"
+                                 ) from None
+        except smtplib.SMTPNotSupportedError:
+            self.close()
+            raise PublisherError(f"the SMTP server {s.where} does not offer AUTH: unset "
+                                 "PUBLISHER_SMTP_USER, or use TLS") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise PublisherError(f"cannot reach the SMTP server {s.where}: "
+                                 f"{_describe(exc)}") from None
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self.smtp.close()
+            self.smtp = None
+
+    def send(self, sender: str, recipient: str, data: bytes, *, stuffed: bool = False
+             ) -> Outcome:
+        """One SMTP transaction (MAIL, RCPT, DATA) and what came of it; ``stuffed``: the
+        message's leading dots are doubled already (else smtplib does it)."""
+        smtp = self.smtp
+        if smtp is None:
+            return Outcome(LOST, "not connected")
+        stage = "MAIL"
+        try:
+            # the addresses were validated on import: no quoting needed (smtplib's costs)
+            smtp.putcmd("mail", f"FROM:<{sender}>" + (" BODY=8BITMIME" if self.eight_bit
+                                                      else ""))
+            code, text = smtp.getreply()
+            if code == 250:
+                stage = "RCPT"
+                smtp.putcmd("rcpt", f"TO:<{recipient}>")
+                code, text = smtp.getreply()
+                if code in (250, 251):
+                    stage = "DATA"
+                    code, text = _data(smtp, data) if stuffed else smtp.data(data)
+        except smtplib.SMTPDataError as exc:  # DATA itself refused
+            code, text = exc.smtp_code, exc.smtp_error
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            return Outcome(LOST, _describe(exc), in_doubt=stage == "DATA")
+        reply = _reply(code, text)
+        if 200 <= code < 300:
+            return Outcome(SENT, reply)
+        if code == 421:  # the server is closing the connection
+            self.close()
+            return Outcome(LOST, reply)
+        self._reset()
+        if 400 <= code < 500:
+            return Outcome(TEMPORARY, reply)
+        if stage == "MAIL":  # the server refuses our sender: no recipient is to blame
+            return Outcome(FATAL, f"the SMTP server {self.settings.where} refused the "
+                                  f"sender {sender}: {reply}")
+        return Outcome(PERMANENT, reply)
+
+    def _reset(self) -> None:
+        try:
+            if self.smtp is not None:
+                self.smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
+
+
+def _data(smtp: smtplib.SMTP, stuffed: bytes) -> tuple[int, bytes]:
+    """``smtplib.SMTP.data`` for a message already dot-stuffed (it saves a regex pass
+    over the whole message, the costliest step of a send)."""
+    smtp.putcmd("data")
+    code, reply = smtp.getreply()
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    smtp.send(stuffed + (b".\r\n" if stuffed.endswith(b"\r\n") else b"\r\n.\r\n"))
+    return smtp.getreply()
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {' '.join(text.split())}"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _reply(exc.smtp_code, exc.smtp_error)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+class RateLimit:
+    """At most ``rate`` messages per second across every connection (0: no limit)."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.next = time.monotonic()
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            now = time.monotonic()
+            at = max(self.next, now)
+            self.next = at + self.interval
+        if at > now:
+            time.sleep(at - now)

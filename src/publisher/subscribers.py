@@ -1,0 +1,291 @@
+"""The subscriber store: an embedded SQLite file (``subscribers.sqlite`` by default).
+
+The same file holds the send ledger (:mod:`publisher.deliver.ledger`).  An
+address is kept in its ASCII form (domain in IDNA), with a case-insensitive key
+so that ``Ann@Example.org`` and ``ann@example.org`` are one subscriber.  An
+unsubscribed address stays in the store, marked, so that no later import
+subscribes it again and no send mails it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import logging
+import sqlite3
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+
+from publisher import tokens
+from publisher.errors import PublisherError, SourceErrors
+from publisher.model import Publication
+
+log = logging.getLogger(__name__)
+
+MAX_NAME_LENGTH = 200
+SUBSCRIBED = "subscribed"
+UNSUBSCRIBED = "unsubscribed"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS subscribers (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL,
+    email_key TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'subscribed' CHECK (status IN ('subscribed', 'unsubscribed')),
+    created TEXT NOT NULL,
+    changed TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    issue TEXT NOT NULL,
+    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+    email TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'sending', 'sent', 'deferred', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    in_doubt INTEGER NOT NULL DEFAULT 0,
+    reply TEXT NOT NULL DEFAULT '',
+    changed TEXT NOT NULL,
+    PRIMARY KEY (issue, subscriber_id)
+);
+CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (issue, state);
+"""
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    email: str
+    name: str
+    status: str
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
+    """Open the store (WAL journal: a crash never corrupts it); create it if asked."""
+    if not create and not path.exists():
+        raise PublisherError("no subscriber store here: import a CSV first "
+                             "('publisher subscribers import FILE.csv')", path)
+    try:
+        db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: each commit survives a crash of the process (SIGKILL);
+        # only a power loss may lose the last commits.
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.executescript(SCHEMA)
+    except sqlite3.DatabaseError as exc:
+        raise PublisherError(f"cannot open the subscriber store: {exc}", path) from None
+    return db
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def normalize_address(text: str) -> str:
+    """An address in the form it is stored and mailed in; ``ValueError`` when invalid."""
+    try:
+        result = validate_email(text.strip(), check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+    return str(result.ascii_email)
+
+
+def address_key(address: str) -> str:
+    return address.casefold()
+
+
+def check_name(name: str) -> str:
+    """A display name safe in a header and a greeting; ``ValueError`` when not."""
+    name = name.strip()
+    for char in name:
+        if char in "\r\n\x85\u2028\u2029" or unicodedata.category(char) in ("Cc", "Cf", "Zl",
+                                                                              "Zp"):
+            raise ValueError(f"name contains a line break or control character "
+                             f"(U+{ord(char):04X}), which could inject mail headers")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"name is longer than {MAX_NAME_LENGTH} characters")
+    return name
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: int
+    updated: int
+    unchanged: int
+    kept_unsubscribed: int
+    merged: int
+    skipped: int
+
+
+def read_csv(path: Path) -> tuple[dict[str, tuple[str, str]], list[PublisherError], int]:
+    """Parse a subscriber CSV: {key: (address, name)}, the bad rows, the duplicates merged."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise PublisherError(f"cannot read: {exc.strerror}", path) from None
+    except UnicodeDecodeError as exc:
+        raise PublisherError(f"not UTF-8 text (byte {exc.start})", path) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip().casefold() for h in next(reader)]
+    except StopIteration:
+        raise PublisherError("empty file: expected a header row with 'email' (and 'name')",
+                             path, 1) from None
+    except csv.Error as exc:
+        raise PublisherError(f"not CSV: {exc}", path, 1) from None
+    if "email" not in header:
+        raise PublisherError("the header row has no 'email' column", path, 1)
+    col_email = header.index("email")
+    col_name = header.index("name") if "name" in header else None
+    rows: dict[str, tuple[str, str]] = {}
+    errors: list[PublisherError] = []
+    merged = 0
+    line = reader.line_num + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append(PublisherError(f"not CSV: {exc}", path, line))
+            break
+        start, line = line, reader.line_num + 1
+        if not any(cell.strip() for cell in row):
+            continue
+        raw = row[col_email] if col_email < len(row) else ""
+        try:
+            address = normalize_address(raw)
+        except ValueError as exc:
+            shown = raw.strip() or "(empty)"
+            errors.append(PublisherError(f"invalid address {shown!r}: {exc}", path, start))
+            continue
+        try:
+            name = check_name(row[col_name] if col_name is not None and col_name < len(row)
+                              else "")
+        except ValueError as exc:
+            errors.append(PublisherError(f"{address}: {exc}", path, start))
+            continue
+        key = address_key(address)
+        if key in rows:
+            merged += 1
+            name = name or rows[key][1]
+        rows[key] = (rows[key][0] if key in rows else address, name)
+    return rows, errors, merged
+
+
+def import_csv(db: sqlite3.Connection, path: Path, *, skip_bad: bool = False) -> ImportResult:
+    """Add or update the subscribers of a CSV, all in one transaction.
+
+    Any bad row (each reported with its line) makes the import change nothing,
+    unless ``skip_bad``: then the bad rows are logged as warnings and the rest imported.
+    """
+    rows, errors, merged = read_csv(path)
+    if errors and not skip_bad:
+        raise SourceErrors(errors)
+    for error in errors:
+        log.warning("%s (skipped)", error)
+    added = updated = unchanged = kept = 0
+    stamp = now()
+    with transaction(db):
+        for key, (address, name) in rows.items():
+            found = db.execute("SELECT name, status FROM subscribers WHERE email_key = ?",
+                               (key,)).fetchone()
+            if found is None:
+                db.execute("INSERT INTO subscribers (email, email_key, name, created, changed)"
+                           " VALUES (?, ?, ?, ?, ?)", (address, key, name, stamp, stamp))
+                added += 1
+                continue
+            if found[1] == UNSUBSCRIBED:
+                kept += 1
+            if name and name != found[0]:
+                db.execute("UPDATE subscribers SET name = ?, changed = ? WHERE email_key = ?",
+                           (name, stamp, key))
+                updated += 1
+            elif found[1] != UNSUBSCRIBED:
+                unchanged += 1
+    return ImportResult(added, updated, unchanged, kept, merged, len(errors))
+
+
+def subscribed(db: sqlite3.Connection) -> Iterator[Subscriber]:
+    """Every subscribed address, in the order they joined."""
+    return _select(db, "WHERE status = 'subscribed'")
+
+
+def everyone(db: sqlite3.Connection) -> Iterator[Subscriber]:
+    return _select(db, "")
+
+
+def _select(db: sqlite3.Connection, where: str) -> Iterator[Subscriber]:
+    cursor = db.execute(f"SELECT id, email, name, status FROM subscribers {where} ORDER BY id")
+    for row in cursor:
+        yield Subscriber(*row)
+
+
+def count(db: sqlite3.Connection) -> tuple[int, int]:
+    """(subscribed, unsubscribed)."""
+    found = dict(db.execute("SELECT status, count(*) FROM subscribers GROUP BY status"))
+    return found.get(SUBSCRIBED, 0), found.get(UNSUBSCRIBED, 0)
+
+
+def find(db: sqlite3.Connection, address: str) -> Subscriber | None:
+    row = db.execute("SELECT id, email, name, status FROM subscribers WHERE email_key = ?",
+                     (address_key(address),)).fetchone()
+    return Subscriber(*row) if row else None
+
+
+def unsubscribe(db: sqlite3.Connection, address: str) -> bool:
+    """Mark ``address`` unsubscribed (kept as such even if never subscribed); was it new?"""
+    try:
+        address = normalize_address(address)
+    except ValueError as exc:
+        raise PublisherError(f"invalid address {address.strip()!r}: {exc}") from None
+    key, stamp = address_key(address), now()
+    with transaction(db):
+        found = db.execute("SELECT status FROM subscribers WHERE email_key = ?",
+                           (key,)).fetchone()
+        if found is None:
+            db.execute("INSERT INTO subscribers (email, email_key, status, created, changed)"
+                       " VALUES (?, ?, 'unsubscribed', ?, ?)", (address, key, stamp, stamp))
+            return True
+        db.execute("UPDATE subscribers SET status = 'unsubscribed', changed = ? "
+                   "WHERE email_key = ?", (stamp, key))
+        return bool(found[0] != UNSUBSCRIBED)
+
+
+def unsubscribe_with_token(db: sqlite3.Connection, publication: Publication, address: str,
+                           token: str, secret: bytes) -> bool:
+    """The site's unsubscribe request: check the token, then :func:`unsubscribe`."""
+    if not tokens.verify(address, tokens.list_id(publication), token, secret):
+        raise PublisherError("this unsubscribe link is not valid")
+    return unsubscribe(db, address)
+
+
+def export_csv(db: sqlite3.Connection, out: io.TextIOBase | io.StringIO) -> int:
+    """Write every address (subscribed or not) as CSV: email,name,status."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["email", "name", "status"])
+    n = 0
+    for sub in everyone(db):
+        writer.writerow([sub.email, sub.name, sub.status])
+        n += 1
+    return n

@@ -1,0 +1,379 @@
+"""``publisher send`` against a real SMTP server (aiosmtpd), with faults and crashes."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import trustme
+
+from conftest import Run
+from publisher import tokens
+from publisher.build import Paths
+from send_support import Recorder, bodies, fake_eml, free_port, parse, smtp_server
+
+SECRET = "test-secret-do-not-use-0123456789"
+MONTH = "2023-08"
+
+
+@dataclass
+class Mailroom:
+    paths: Paths
+    db: Path
+    addresses: list[str]
+    cli: Callable[..., Run]
+    monkeypatch: pytest.MonkeyPatch
+
+    def send(self, *args: str, port: int | None = None) -> Run:
+        if port is not None:
+            self.monkeypatch.setenv("PUBLISHER_SMTP_PORT", str(port))
+        return self.cli("send", MONTH, "--db", str(self.db), *args, paths=self.paths)
+
+    def ledger(self) -> dict[str, tuple[str, str, int, str]]:
+        """address -> (state, Message-ID, in_doubt, reply)."""
+        if not self.db.exists():
+            return {}
+        with sqlite3.connect(self.db) as db:
+            return {row[0]: row[1:] for row in db.execute(
+                "SELECT email, state, message_id, in_doubt, reply FROM deliveries "
+                "WHERE issue = ?", (MONTH,))}
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "publisher", "send", MONTH, "--db", str(self.db),
+                "--issues", str(self.paths.issues), "--dist", str(self.paths.dist), *args]
+
+
+def make_store(db: Path, addresses: list[str]) -> None:
+    from publisher import subscribers
+    csv_file = db.with_suffix(".csv")
+    lines = ["email,name"] + [f"{a},Reader {i} 독자" for i, a in enumerate(addresses)]
+    csv_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    store = subscribers.connect(db, create=True)
+    subscribers.import_csv(store, csv_file)
+    store.close()
+
+
+@pytest.fixture
+def mailroom(project_copy: Paths, tmp_path: Path, cli: Callable[..., Run],
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailroom]:
+    """A project with a built email.eml, a store of 1,000 subscribers and the SMTP env."""
+    eml = project_copy.dist / MONTH / "email.eml"
+    eml.parent.mkdir(parents=True)
+    eml.write_bytes(fake_eml())
+    addresses = [f"reader{i:04d}@example.org" for i in range(1000)]
+    make_store(tmp_path / "subscribers.sqlite", addresses)
+    for key in [k for k in os.environ if k.startswith("PUBLISHER_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("PUBLISHER_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("PUBLISHER_SMTP_TLS", "none")
+    monkeypatch.setenv("PUBLISHER_SECRET", SECRET)
+    monkeypatch.setenv("PUBLISHER_SMTP_BACKOFF", "0.001")
+    monkeypatch.chdir(tmp_path)
+    yield Mailroom(project_copy, tmp_path / "subscribers.sqlite", addresses, cli, monkeypatch)
+
+
+def check_message(data: bytes, address: str) -> str:
+    """Assert one received message is personalised for ``address``; its Message-ID."""
+    msg = parse(data)
+    assert [a.addr_spec for a in msg["To"].addresses] == [address]
+    text, page = bodies(msg)
+    links = [urlsplit(u.strip("<>")) for u in msg["List-Unsubscribe"].split(", ")]
+    assert links[0].scheme == "mailto"
+    url = links[1]
+    assert url.geturl().startswith("https://webzine.example.org/korea/unsubscribe?")
+    query = parse_qs(url.query)
+    assert query["address"] == [address]
+    assert tokens.verify(address, "korea", query["token"][0], SECRET.encode())
+    assert f"Unsubscribe: {url.geturl()}" in text
+    assert f'href="{url.geturl().replace("&", "&amp;")}"' in page
+    assert f"Dear Reader {int(address[6:10])} 독자," in text
+    assert f"sent to {address}" in text and f"Sent to {address}" in page
+    assert f"\n.A line that starts with a dot.\n.{address}, a dot" in text.replace("\r", "")
+    return str(msg["Message-ID"])
+
+
+def test_every_subscriber_gets_exactly_one_message(mailroom: Mailroom) -> None:
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        run = mailroom.send("--connections", "2", port=port)
+        assert run.status == 0, run.err
+        assert mailroom.send(port=port).status == 0  # a rerun sends nothing more
+    assert "2023-08: 1000 sent, 0 deferred, 0 failed, 0 not yet sent" in run.err
+    assert recorder.per_rcpt() == {a: 1 for a in mailroom.addresses}
+    ledger = mailroom.ledger()
+    for received in recorder.received:
+        msg_id = check_message(received.data, received.rcpt)
+        assert ledger[received.rcpt][:2] == ("sent", msg_id)
+    assert len({r.message_id for r in recorder.received}) == 1000
+    dates = {parse(r.data)["Date"].datetime for r in recorder.received}
+    assert len(dates) == 1 and dates.pop().year >= 2024  # when sent, not the issue's date
+    status = mailroom.send("--status")
+    assert status.out == "2023-08: 0 pending, 0 sending, 1000 sent, 0 deferred, 0 failed\n"
+
+
+def test_faults_lose_nothing_and_duplicate_nothing(mailroom: Mailroom) -> None:
+    rejected = {"reader0013@example.org", "reader0500@example.org", "reader0999@example.org"}
+    recorder = Recorder(temp_fail_every=7, reject=frozenset(rejected), drop_at=frozenset({400}))
+    mailroom.monkeypatch.setenv("PUBLISHER_SMTP_RETRIES", "12")
+    with smtp_server(recorder) as port:
+        run = mailroom.send("--connections", "2", port=port)
+    assert run.status == 0, run.err
+    assert recorder.per_rcpt() == {a: 1 for a in mailroom.addresses if a not in rejected}
+    ledger = mailroom.ledger()
+    for address in rejected:
+        assert ledger[address][0] == "failed"
+        assert ledger[address][3] == f"550 5.1.1 <{address}>: mailbox unavailable"
+        assert f"warning: {address}: failed: 550 5.1.1 <{address}>: mailbox unavailable" \
+            in run.err_lines
+    assert sum(state == "sent" for state, *_ in ledger.values()) == 997
+    assert recorder.transactions > 1000 + 1000 // 7  # the 451s and the drop were retried
+    assert "lost (Connection unexpectedly closed): reconnecting" in run.err
+
+
+def test_a_server_that_goes_away_stops_the_send_and_marks_nothing_unsent(
+        mailroom: Mailroom) -> None:
+    recorder = Recorder(vanish_at=300)
+    with smtp_server(recorder) as port:
+        run = mailroom.send(port=port)
+    assert run.status == 1
+    assert run.err_lines[-1] == (
+        f"error: lost the SMTP server 127.0.0.1:{port} (Connection unexpectedly closed) and "
+        "could not reconnect; run the command again to send the rest")
+    ledger = mailroom.ledger()
+    sent = {a for a, (state, *_) in ledger.items() if state == "sent"}
+    assert sent == set(recorder.per_rcpt()) and len(sent) == 299
+    assert all(state == "pending" for a, (state, *_) in ledger.items() if a not in sent)
+    again = Recorder()
+    with smtp_server(again) as port:
+        assert mailroom.send(port=port).status == 0
+    assert set(again.per_rcpt()) == set(mailroom.addresses) - sent
+    assert max(again.per_rcpt().values()) == 1
+
+
+def test_deferred_messages_wait_for_the_next_run(mailroom: Mailroom) -> None:
+    busy = "reader0042@example.org"
+    mailroom.monkeypatch.setenv("PUBLISHER_SMTP_RETRIES", "3")
+    with smtp_server(Recorder(busy=frozenset({busy}))) as port:
+        run = mailroom.send(port=port)
+    assert run.status == 1
+    assert run.err_lines[-1] == ("error: 1 message(s) deferred: run 'publisher send 2023-08' "
+                                 "again later")
+    assert mailroom.ledger()[busy][0] == "deferred"
+    status = mailroom.send("--status").out.splitlines()
+    assert status == ["2023-08: 0 pending, 0 sending, 999 sent, 1 deferred, 0 failed",
+                      f"deferred  {busy}  after 3 attempt(s): 451 4.2.1 mailbox busy, try "
+                      "later"]
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        assert mailroom.send(port=port).status == 0
+    assert recorder.per_rcpt() == {busy: 1}
+    assert mailroom.ledger()[busy][0] == "sent"
+
+
+def test_unsubscribed_addresses_are_not_mailed(mailroom: Mailroom) -> None:
+    gone, busy = "reader0007@example.org", "reader0008@example.org"
+    assert mailroom.cli("subscribers", "unsubscribe", gone, "--db", str(mailroom.db)).status == 0
+    mailroom.monkeypatch.setenv("PUBLISHER_SMTP_RETRIES", "2")
+    recorder = Recorder(busy=frozenset({busy}))
+    with smtp_server(recorder) as port:
+        assert mailroom.send(port=port).status == 1  # busy is deferred
+    assert gone not in recorder.per_rcpt() and len(recorder.received) == 998
+    assert mailroom.cli("subscribers", "unsubscribe", busy, "--db", str(mailroom.db)).status == 0
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        assert mailroom.send(port=port).status == 0  # unsubscribed while deferred: done
+    assert recorder.received == []
+    assert mailroom.send("--status").out == (
+        "2023-08: 0 pending, 0 sending, 998 sent, 0 deferred, 0 failed\n")
+
+
+def test_dry_run_writes_messages_and_sends_nothing(mailroom: Mailroom, tmp_path: Path) -> None:
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        run = mailroom.send("--dry-run", str(tmp_path / "out"), port=port)
+    assert run.status == 0
+    files = sorted((tmp_path / "out").iterdir())
+    assert len(files) == 1000 and recorder.received == []
+    assert check_message(files[5].read_bytes(), "reader0005@example.org")
+    assert mailroom.ledger() == {}
+
+
+def test_proof_goes_to_one_address_outside_the_ledger(mailroom: Mailroom) -> None:
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        run = mailroom.send("--test", "Reader0003@Example.org", port=port)
+    assert run.status == 0, run.err
+    assert [r.rcpt for r in recorder.received] == ["reader0003@example.org"]
+    check_message(recorder.received[0].data, "reader0003@example.org")
+    assert mailroom.ledger() == {}
+
+
+# -- bad input ----------------------------------------------------------------------
+
+def assert_nothing_done(mailroom: Mailroom, recorder: Recorder) -> None:
+    assert recorder.received == []
+    assert mailroom.ledger() == {}
+
+
+def test_unknown_month(mailroom: Mailroom) -> None:
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        mailroom.monkeypatch.setenv("PUBLISHER_SMTP_PORT", str(port))
+        run = mailroom.cli("send", "2031-01", "--db", str(mailroom.db), paths=mailroom.paths)
+    assert run.status == 1 and len(run.err_lines) == 1
+    assert run.err_lines[0].startswith("error: no issue 2031-01 in ")
+    assert_nothing_done(mailroom, recorder)
+
+
+def test_missing_email(mailroom: Mailroom) -> None:
+    (mailroom.paths.dist / MONTH / "email.eml").unlink()
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        run = mailroom.send(port=port)
+    assert (run.status, run.err_lines) == (1, [
+        f"error: {mailroom.paths.dist.name}/2023-08/email.eml: not built yet: run "
+        "'publisher build MONTH' first"])
+    assert_nothing_done(mailroom, recorder)
+
+
+def test_missing_secret(mailroom: Mailroom) -> None:
+    mailroom.monkeypatch.delenv("PUBLISHER_SECRET")
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        run = mailroom.send(port=port)
+    assert run.status == 1 and len(run.err_lines) == 1
+    assert run.err_lines[0].startswith("error: PUBLISHER_SECRET is not set")
+    assert_nothing_done(mailroom, recorder)
+
+
+# aiosmtpd warns that AUTH without TLS is unsafe: this test server listens on 127.0.0.1 only.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_wrong_password(mailroom: Mailroom) -> None:
+    mailroom.monkeypatch.setenv("PUBLISHER_SMTP_USER", "publisher")
+    mailroom.monkeypatch.setenv("PUBLISHER_SMTP_PASSWORD", "wrong")
+    recorder = Recorder()
+    with smtp_server(recorder, user="publisher", password="right") as port:
+        run = mailroom.send(port=port)
+        assert (run.status, run.err_lines) == (1, [
+            f"error: the SMTP server 127.0.0.1:{port} refused the login of 'publisher': "
+            "535 5.7.8 Authentication credentials invalid; nothing was sent"])
+        assert "wrong" not in run.err
+        assert_nothing_done(mailroom, recorder)
+        mailroom.monkeypatch.setenv("PUBLISHER_SMTP_PASSWORD", "right")
+        assert mailroom.send(port=port).status == 0
+    assert len(recorder.received) == 1000
+
+
+# With mode "ssl" aiosmtpd warns of AUTH without TLS: it counts only STARTTLS as TLS.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_tls_with_login(mailroom: Mailroom, tmp_path: Path, mode: str) -> None:
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    for key, value in (("PUBLISHER_SMTP_TLS", mode), ("PUBLISHER_SMTP_USER", "publisher"),
+                       ("PUBLISHER_SMTP_PASSWORD", "right")):
+        mailroom.monkeypatch.setenv(key, value)
+    recorder = Recorder()
+    with smtp_server(recorder, user="publisher", password="right", tls=mode,
+                     context=server_context) as port:
+        run = mailroom.send("--test", "reader0001@example.org", port=port)  # CA not trusted
+        assert run.status == 1 and len(run.err_lines) == 1
+        assert f"cannot reach the SMTP server 127.0.0.1:{port}: " in run.err_lines[0]
+        assert "CERTIFICATE_VERIFY_FAILED" in run.err_lines[0]
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        mailroom.monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+        run = mailroom.send("--test", "reader0001@example.org", port=port)
+    assert run.status == 0, run.err
+    assert [r.rcpt for r in recorder.received] == ["reader0001@example.org"]
+
+
+def test_unreachable_server(mailroom: Mailroom) -> None:
+    run = mailroom.send(port=free_port())
+    assert run.status == 1 and len(run.err_lines) == 1
+    assert run.err_lines[0].startswith("error: cannot reach the SMTP server 127.0.0.1:")
+    assert run.err_lines[0].endswith(": Connection refused; nothing was sent")
+    assert mailroom.ledger() == {}
+
+
+def test_one_send_at_a_time(mailroom: Mailroom) -> None:
+    fd = os.open(f"{mailroom.db}.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as a running send holds it
+        recorder = Recorder()
+        with smtp_server(recorder) as port:
+            run = mailroom.send(port=port)
+    finally:
+        os.close(fd)
+    assert (run.status, run.err_lines) == (1, [
+        "error: subscribers.sqlite: another 'publisher send' is running on this store"])
+    assert_nothing_done(mailroom, recorder)
+
+
+def test_no_smtp_host(mailroom: Mailroom) -> None:
+    mailroom.monkeypatch.delenv("PUBLISHER_SMTP_HOST")
+    run = mailroom.send()
+    assert run.status == 1
+    assert run.err_lines == ["error: PUBLISHER_SMTP_HOST is not set: name the SMTP server "
+                             "(and PUBLISHER_SMTP_PORT, _TLS, _USER, _PASSWORD)"]
+
+
+# -- crash safety -------------------------------------------------------------------
+
+def test_sigkill_at_any_moment_then_rerun_completes(mailroom: Mailroom, tmp_path: Path) -> None:
+    """Kill the send with SIGKILL at random moments; the rerun finishes the job, and the
+    only duplicates are messages the ledger lists as in flight at the kill."""
+    addresses = mailroom.addresses[:150]
+    pristine = tmp_path / "pristine.sqlite"
+    make_store(pristine, addresses)
+    rng = random.Random(20230801)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    interrupted = 0
+    for trial in range(12):
+        shutil.copy(pristine, mailroom.db)
+        recorder = Recorder(delay=0.002)
+        with smtp_server(recorder) as port:
+            env["PUBLISHER_SMTP_PORT"] = str(port)
+            proc = subprocess.Popen(mailroom.argv("--connections", "2", "--rate", "400"),
+                                    env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            # two kills while the command starts, the rest after a random number of messages
+            target = -1 if trial < 2 else rng.randrange(1, len(addresses))
+            deadline = time.monotonic() + (rng.uniform(0.0, 0.5) if target < 0 else 30.0)
+            while (len(recorder.received) < max(target, 1) and proc.poll() is None
+                   and time.monotonic() < deadline):
+                time.sleep(0.001)
+            time.sleep(rng.uniform(0.0, 0.003))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            before = len(recorder.received)
+            run = mailroom.send("--connections", "2", port=port)
+            assert run.status == 0, (trial, run.err)
+        counts = recorder.per_rcpt()
+        assert set(counts) == set(addresses), trial  # nobody missing
+        ledger = mailroom.ledger()
+        assert all(state == "sent" for state, *_ in ledger.values())
+        doubled = {a for a, n in counts.items() if n > 1}
+        in_doubt = {a for a, (_, _, doubt, _) in ledger.items() if doubt}
+        assert doubled <= in_doubt, trial
+        assert len(in_doubt) <= 2 and max(counts.values()) <= 2  # at most one per connection
+        for address, ids in recorder.message_ids().items():
+            assert ids == {ledger[address][1]}  # a duplicate keeps its Message-ID
+        status = mailroom.send("--status").out
+        for address in in_doubt:
+            assert f"in doubt  {address}  {ledger[address][1]}" in status
+        interrupted += 0 < before < len(addresses)
+    assert interrupted >= 8  # most kills landed in the middle of a send
