@@ -49,9 +49,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         stderr=subprocess.PIPE, text=True)
     try:
         assert server.stderr is not None
-        line = server.stderr.readline()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        assert match, line
+        match = None
+        for line in server.stderr:  # a warning may come first (no PUBLISHER_SECRET)
+            match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+            if match:
+                break
+        assert match, "publisher serve did not start"
         yield Site(paths, match.group(0))
     finally:
         server.terminate()

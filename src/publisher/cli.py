@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -95,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[common], help="preview the site on 127.0.0.1",
                            description="Serve dist/site/ on 127.0.0.1 for previewing.")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
+    serve.add_argument("--db", type=Path, default=Path("subscribers.sqlite"), metavar="PATH",
+                       help="the subscriber store the unsubscribe endpoint writes to "
+                            "(default: subscribers.sqlite); needs PUBLISHER_SECRET")
     serve.set_defaults(handler=_serve)
 
     new = sub.add_parser("new", parents=[common], help="start a new issue folder",
@@ -192,15 +196,12 @@ def _site(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _serve(args: argparse.Namespace, paths: Paths) -> int:
-    from publisher.web import Router, StaticFiles, make_preview_server
+    from publisher.web import make_preview_server, site_application
 
-    site = paths.dist / "site"
-    if not (site / "index.html").is_file():
-        raise PublisherError(f"{site}/ has no index.html: run 'publisher site' first")
-    app = Router(StaticFiles(site))
+    app = site_application(paths, args.db, os.environ)
     with make_preview_server(app, args.port) as server:
         host, port = server.server_address[:2]
-        log.info("serving %s at http://%s:%s/ (Ctrl-C stops)", site, host, port)
+        log.info("serving %s at http://%s:%s/ (Ctrl-C stops)", paths.dist / "site", host, port)
         sys.stdout.flush()
         try:
             server.serve_forever()

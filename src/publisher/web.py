@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import mimetypes
 import socketserver
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from publisher.build import Paths
 
 log = logging.getLogger(__name__)
 progress = logging.getLogger("publisher.progress")
@@ -83,6 +85,36 @@ class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - %s", self.address_string(), format % args)
+
+
+def site_application(paths: Paths, db: Path, environ: Mapping[str, str]) -> WSGIApp:
+    """``dist/site/`` with the unsubscribe endpoint at ``/unsubscribe``.
+
+    The endpoint needs the token secret (``PUBLISHER_SECRET``); without it the
+    site is served alone, with a warning, so a preview never needs the secret.
+    """
+    from publisher.config import load_publication
+    from publisher.diagnostics import Diagnostics
+    from publisher.errors import PublisherError
+    from publisher.tokens import SECRET_ENV, secret_from_env
+
+    site = paths.dist / "site"
+    if not (site / "index.html").is_file():
+        raise PublisherError(f"{site}/ has no index.html: run 'publisher site' first")
+    routes: dict[str, WSGIApp] = {}
+    if environ.get(SECRET_ENV):
+        from publisher.unsubscribe import UnsubscribeApp
+
+        diag = Diagnostics()
+        publication = load_publication(paths.issues, diag)
+        diag.raise_if_errors()
+        assert publication is not None
+        secret = secret_from_env(dict(environ))
+        routes["/unsubscribe"] = UnsubscribeApp(db, publication, secret, paths.layouts)
+    else:
+        log.warning("%s is not set: serving the site without the unsubscribe endpoint",
+                    SECRET_ENV)
+    return Router(StaticFiles(site), routes)
 
 
 def make_preview_server(app: WSGIApp, port: int = 8000):  # type: ignore[no-untyped-def]
