@@ -41,11 +41,12 @@ def baseline(month: str) -> int:
     layout = ctx.layouts / FORMAT
     fetcher = ConfinedFetcher([ctx.issue.source_dir, ctx.layouts])
     fonts = FontConfiguration()
-    css = [weasyprint.CSS(filename=str(layout / "print.css"), url_fetcher=fetcher,
+    css = [weasyprint.CSS(string=(layout / "print.css").read_text(encoding="utf-8"),
+                          base_url=fetcher.base_url(layout), url_fetcher=fetcher,
                           font_config=fonts),
            weasyprint.CSS(string=page_css(ctx.issue.publication.trim), font_config=fonts,
-                          base_url=layout.resolve().as_uri() + "/", url_fetcher=fetcher)]
-    data = weasyprint.HTML(string=html, base_url=ctx.issue.source_dir.resolve().as_uri() + "/",
+                          base_url=fetcher.base_url(layout), url_fetcher=fetcher)]
+    data = weasyprint.HTML(string=html, base_url=fetcher.base_url(ctx.issue.source_dir),
                            url_fetcher=fetcher).write_pdf(stylesheets=css, font_config=fonts)
     return len(data)
 

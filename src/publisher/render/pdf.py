@@ -103,13 +103,14 @@ def print_document(context: BuildContext) -> weasyprint.Document:
     profiles: dict[str, Any] = {}
     try:
         stylesheets = [
-            weasyprint.CSS(filename=str(layout / "print.css"), url_fetcher=fetcher,
+            weasyprint.CSS(string=(layout / "print.css").read_text(encoding="utf-8"),
+                           base_url=fetcher.base_url(layout), url_fetcher=fetcher,
                            font_config=fonts, color_profiles=profiles),
             weasyprint.CSS(string=page_css(issue.publication.trim),
-                           base_url=layout.resolve().as_uri() + "/", url_fetcher=fetcher,
+                           base_url=fetcher.base_url(layout), url_fetcher=fetcher,
                            font_config=fonts, color_profiles=profiles),
         ]
-        source = weasyprint.HTML(string=html, base_url=issue.source_dir.resolve().as_uri() + "/",
+        source = weasyprint.HTML(string=html, base_url=fetcher.base_url(issue.source_dir),
                                  url_fetcher=fetcher)
         document = source.render(font_config=fonts, color_profiles=profiles,
                                  stylesheets=stylesheets, output_intent=PRESS_PROFILE)
