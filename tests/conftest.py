@@ -49,6 +49,22 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+@pytest.fixture(scope="session")
+def built_2023_08(tmp_path_factory: pytest.TempPathFactory) -> Paths:
+    """A copy of the project's issues with every format of 2023-08 built and the site
+    written: shared by the tests that need the whole thing (treat it as read-only)."""
+    from publisher.build import build
+    from publisher.model import Month
+    from publisher.site import build_site
+
+    root = tmp_path_factory.mktemp("built-2023-08")
+    shutil.copytree(ISSUES, root / "issues")
+    paths = Paths(issues=root / "issues", layouts=LAYOUTS, dist=root / "dist")
+    build(Month(2023, 8), paths)
+    build_site(paths)
+    return paths
+
+
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Paths:
     """A writable copy of the project's issues, with dist/ in the temporary folder."""

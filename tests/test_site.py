@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from conftest import ISSUES, LAYOUTS, seed_sentences
+from conftest import seed_sentences
 from publisher import placeholders
-from publisher.build import Paths, build
+from publisher.build import Paths
 from publisher.model import Month
 from publisher.site import build_site
 
@@ -36,13 +36,9 @@ class Site:
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(built_2023_08: Paths) -> Iterator[Site]:
     """2023-08 built, the site built, and ``publisher serve`` running on a free port."""
-    root = tmp_path_factory.mktemp("site")
-    shutil.copytree(ISSUES, root / "issues")
-    paths = Paths(issues=root / "issues", layouts=LAYOUTS, dist=root / "dist")
-    build(Month(2023, 8), paths)
-    build_site(paths)
+    paths = built_2023_08
     server = subprocess.Popen(
         [sys.executable, "-m", "publisher", "serve", "--port", "0", "--dist", str(paths.dist),
          "--issues", str(paths.issues), "--layouts", str(paths.layouts)],

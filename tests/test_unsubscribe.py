@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -21,13 +20,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import ISSUES, LAYOUTS, Run, seed_sentences
+from conftest import Run, seed_sentences
 from publisher import tokens
-from publisher.build import Paths, build
+from publisher.build import Paths
 from publisher.config import load_publication
 from publisher.diagnostics import Diagnostics
 from publisher.model import Month
-from publisher.site import build_site
 from send_support import Recorder, bodies, parse, smtp_server
 
 SECRET = "test-secret-for-the-unsubscribe-tests"
@@ -57,13 +55,10 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(built_2023_08: Paths, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """2023-08 built (every format), the site, 30 subscribers, and ``publisher serve``."""
     root = tmp_path_factory.mktemp("world")
-    shutil.copytree(ISSUES, root / "issues")
-    paths = Paths(issues=root / "issues", layouts=LAYOUTS, dist=root / "dist")
-    build(AUG, paths)
-    build_site(paths)
+    paths = built_2023_08
     addresses = [f"reader{i:02d}@example.org" for i in range(30)]
     csv_file = root / "subscribers.csv"
     csv_file.write_text("email,name\n" + "".join(f"{a},Reader {a[6:8]}\n" for a in addresses),
