@@ -15,11 +15,11 @@ from publisher.render.base import BuildContext, Output
 
 class _Digest:
     name = "digest"
-    layout = "print"
+    folder = "print"
 
     def render(self, context: BuildContext) -> list[Output]:
         issue = context.issue
-        layout_files = sorted((context.layouts / self.layout).rglob("*"))
+        layout_files = sorted((context.layouts / self.folder).rglob("*"))
         data = {
             "format": self.name,
             "pid": os.getpid(),
@@ -36,17 +36,34 @@ class _Digest:
 
 class PdfDigest(_Digest):
     name = "pdf"
-    layout = "print"
+    folder = "print"
+
+    def layout(self, context: BuildContext) -> dict[str, object]:
+        """The stand-in of the print layout: a page map (once per build)."""
+        pages = {a.slug: str(3 + n) for n, a in enumerate(context.issue.articles)}
+        context.shared["print-page-map"] = pages
+        return {"print-page-map": pages}
 
 
 class EpubDigest(_Digest):
+    """Like the real EPUB: takes the print page map it is handed, or lays it out."""
+
     name = "epub"
-    layout = "epub"
+    folder = "epub"
+
+    def render(self, context: BuildContext) -> list[Output]:
+        handed = "print-page-map" in context.shared
+        pages = (context.shared.get("print-page-map")
+                 or PdfDigest().layout(context)["print-page-map"])
+        [output] = super().render(context)
+        data = json.loads(output.data)
+        data.update(pages=pages, handed=handed)
+        return [Output(output.name, json.dumps(data, sort_keys=True).encode())]
 
 
 class EmailDigest(_Digest):
     name = "email"
-    layout = "email"
+    folder = "email"
 
 
 FAKE_RENDERERS = {

@@ -128,8 +128,11 @@ def test_a_failed_build_writes_nothing_and_keeps_old_outputs(paths):
 def test_independent_formats_render_in_parallel_processes(paths):
     build(AUG, paths)
     out = _outputs(paths)
-    assert out["pdf"]["pid"] == out["epub"]["pid"] == os.getpid()
+    assert out["pdf"]["pid"] == os.getpid()  # the print layout, laid out here
     assert out["email"]["pid"] != os.getpid()
+    assert out["epub"]["pid"] != os.getpid()  # forked once the page map exists ...
+    assert out["epub"]["pages"] == {"korea-security-ties": "3"}
+    assert out["epub"]["handed"]  # ... and handed the page map, not laying out again
 
 
 def test_serial_and_parallel_builds_are_identical_but_for_the_process(paths, tmp_path):
@@ -142,6 +145,7 @@ def test_serial_and_parallel_builds_are_identical_but_for_the_process(paths, tmp
     for outputs in (parallel, serial):
         for data in outputs.values():
             data.pop("pid")
+            data.pop("handed", None)
     assert parallel == serial
 
 

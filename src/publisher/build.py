@@ -7,8 +7,9 @@ as it was.  The cache (:mod:`publisher.cache`) is consulted first, before the
 reader or any renderer is imported: an unchanged rebuild writes nothing.
 
 Formats render in parallel where they are independent: the email in a
-worker process, the PDFs and the EPUB (which reuses the print layout for its
-page-list) in this one.
+worker process from the start; the print layout in this one, after which the
+EPUB (which takes its page-list from that layout) renders in a worker while
+this process writes the two PDFs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from publisher import render
@@ -33,8 +34,10 @@ from publisher.render.base import BuildContext, Output
 log = logging.getLogger(__name__)
 progress = logging.getLogger("publisher.progress")
 
-#: Formats that share work run in one process, in this order.
-GROUPS: tuple[tuple[str, ...], ...] = (("pdf", "epub"), ("email",))
+#: The format whose layout others follow, and the formats that need its page map
+#: (the EPUB's page-list gives the printed page numbers).
+LAYOUT_FORMAT = "pdf"
+FOLLOWS_LAYOUT = frozenset({"epub"})
 
 
 @dataclass(frozen=True)
@@ -98,32 +101,37 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
 
 def render_formats(context: BuildContext, formats: Sequence[str], *,
                    parallel: bool = True) -> dict[str, list[Output]]:
-    """Render each format; independent groups of formats in parallel processes."""
-    groups = [tuple(f for f in group if f in formats) for group in GROUPS]
-    groups = [g for g in groups if g]
-    grouped = {f for g in groups for f in g}
-    groups += [(f,) for f in formats if f not in grouped]
-    if not parallel or len(groups) == 1 or os.cpu_count() == 1:
-        results: dict[str, list[Output]] = {}
-        for group in groups:
-            results.update(_render_group(context, group))
-        return results
-    # fork: the worker inherits the model already read; nothing heavy is imported yet.
-    with ProcessPoolExecutor(max_workers=len(groups) - 1,
+    """Render each format, in parallel processes where they are independent.
+
+    Formats that need nothing of the print layout (the email) start at once in a
+    worker; this process lays out the print pages, then hands their page map to a
+    worker for the EPUB while it writes the two PDFs from the same layout.
+    """
+    if not parallel or len(formats) == 1 or (os.cpu_count() or 1) == 1:
+        ordered = sorted(formats, key=lambda f: f != LAYOUT_FORMAT)  # the layout first
+        return {name: _render(context, name) for name in ordered}
+    independent = [f for f in formats if f != LAYOUT_FORMAT and f not in FOLLOWS_LAYOUT]
+    following = [f for f in formats if f in FOLLOWS_LAYOUT]
+    results: dict[str, list[Output]] = {}
+    # fork: workers inherit the model already read; nothing heavy is imported yet.
+    with ProcessPoolExecutor(max_workers=max(1, len(independent) + len(following)),
                              mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = [pool.submit(_render_group, context, group) for group in groups[1:]]
-        results = _render_group(context, groups[0])
-        for future in futures:
-            results.update(future.result())
-    return results
+        futures = {name: pool.submit(_render, context, name) for name in independent}
+        if following:
+            # Lay out the print pages once, here; the followers get what they need of them.
+            shared = render.renderer(LAYOUT_FORMAT).layout(context)  # type: ignore[attr-defined]
+            light = replace(context, shared=dict(shared))
+            futures.update({name: pool.submit(_render, light, name) for name in following})
+        if LAYOUT_FORMAT in formats:
+            results[LAYOUT_FORMAT] = _render(context, LAYOUT_FORMAT)
+        for name, future in futures.items():
+            results[name] = future.result()
+    return {name: results[name] for name in formats}
 
 
-def _render_group(context: BuildContext, formats: tuple[str, ...]) -> dict[str, list[Output]]:
-    results = {}
-    for name in formats:
-        progress.info("rendering %s", name)
-        results[name] = render.renderer(name).render(context)
-    return results
+def _render(context: BuildContext, name: str) -> list[Output]:
+    progress.info("rendering %s", name)
+    return render.renderer(name).render(context)
 
 
 def write_atomic(path: Path, data: bytes, *, quiet: bool = False) -> Path:

@@ -31,7 +31,12 @@ class BuildContext:
 
 
 class Renderer(Protocol):
-    """A format: ``name`` is what ``--format`` takes."""
+    """A format: ``name`` is what ``--format`` takes.
+
+    The print format also has ``layout(context) -> dict``: it lays out the print
+    pages and returns what formats that follow them need (the page map), which
+    the build hands to those formats' worker processes as ``context.shared``.
+    """
 
     name: str
 

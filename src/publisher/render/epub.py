@@ -19,7 +19,6 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import util as importlib_util
 from typing import Any
 
 from ebooklib import epub
@@ -50,26 +49,18 @@ def identifier(issue: m.Issue) -> str:
 
 
 def print_page_map(context: BuildContext) -> Mapping[str, str] | None:
-    """The print layout's page map (element id -> page label), if there is one.
+    """The print layout's page map (element id -> page label).
 
-    The PDF renderer shares it as ``context.shared["print-page-map"]``; without
-    that, :func:`publisher.render.pdf.page_map` computes it when that module
-    exists.  ``None`` means no print pages: no markers, no page list.
+    The build shares it as ``context.shared["print-page-map"]`` when the print
+    layout was rendered already; otherwise the print layout is rendered here.
+    ``None`` means no print pages: no markers, no page list.
     """
     shared = context.shared.get(PAGE_MAP_KEY)
     if shared is not None:
         return shared
-    if importlib_util.find_spec("publisher.render.pdf") is None:
-        log.info("no print layout in this version: the EPUB has no print page numbers")
-        return None
-    from publisher.render import pdf  # type: ignore[attr-defined]
+    from publisher.render.pdf import page_map
 
-    page_map = getattr(pdf, "page_map", None)
-    if page_map is None:
-        return None
-    result = page_map(context)
-    context.shared[PAGE_MAP_KEY] = result
-    return result
+    return page_map(context)
 
 
 @dataclass

@@ -64,6 +64,10 @@ class ArchiveView:
 class PdfRenderer:
     name = "pdf"
 
+    def layout(self, context: BuildContext) -> dict[str, Any]:
+        """Lay out the print pages; what other formats need of them (picklable)."""
+        return {"print-page-map": page_map(context)}
+
     def render(self, context: BuildContext) -> list[Output]:
         issue = context.issue
         document = print_document(context)
