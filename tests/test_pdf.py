@@ -426,7 +426,7 @@ def test_trim_and_bleed_come_from_the_publication(fixture_copy: Paths) -> None:
 
 
 def test_a_long_archive_features_the_newest_and_lists_the_rest(project_copy: Paths) -> None:
-    """100 earlier issues: the newest ten with cover and QR code, the rest in small type."""
+    """100 earlier issues: the newest few with cover and QR code, the rest in small type."""
     for folder in project_copy.issues.glob("2023-0[3-7]"):
         shutil.rmtree(folder)
     months = []

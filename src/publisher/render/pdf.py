@@ -174,10 +174,10 @@ def print_html(context: BuildContext) -> str:
     return html
 
 
-#: The newest earlier issues the print archive sets in full (cover, QR code); older
+#: The newest earlier issues the print archive sets in full (cover, QR code: one page); older
 #: ones follow as a compact list, as a magazine's back-issue page does: a long
 #: archive should cost pages of small type, not pages of codes.
-ARCHIVE_FEATURED = 10
+ARCHIVE_FEATURED = 5
 
 
 def page_css(trim: m.TrimSize) -> str:
