@@ -438,16 +438,26 @@ def test_a_long_archive_features_the_newest_and_lists_the_rest(project_copy: Pat
         (project_copy.issues / name / "issue.toml").write_text(
             f'month = "{name}"\ncover_story = "Story {name}"\n', encoding="utf-8")
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    own = project_copy.issues / months[50] / "issue.toml"  # published elsewhere
+    own.write_text(own.read_text(encoding="utf-8")
+                   + 'pdf_url = "https://archive.example.org/old.pdf"\n', encoding="utf-8")
     result = _build(project_copy.dist.parent / "long", project_copy.issues, MONTH)
     text = normalise("\n".join(page_texts(result.press)))
     archive = text[text.index("From the Archive", text.index("From the Archive") + 1):]
-    at = [archive.find(f"https://webzine.example.org/korea/{m}/korea-{m}.pdf") for m in months]
-    assert -1 not in at and at == sorted(at)
+    featured = [archive.find(f"https://webzine.example.org/korea/{m}/korea-{m}.pdf")
+                for m in months[:ARCHIVE_FEATURED]]
+    assert -1 not in featured and featured == sorted(featured)
     heading = archive.index("EARLIER ISSUES")  # set in capitals by the CSS
-    assert at[ARCHIVE_FEATURED - 1] < heading < at[ARCHIVE_FEATURED]
+    assert featured[-1] < heading
+    assert "Each is at https://webzine.example.org/korea/YYYY-MM/korea-YYYY-MM.pdf" in archive
+    listed = [archive.find(f"{Month.parse(m).label.upper()} Story {m}")
+              for m in months[ARCHIVE_FEATURED:]]
+    assert -1 not in listed and listed == sorted(listed) and listed[0] > heading
+    own_at = archive.find("https://archive.example.org/old.pdf")
+    assert listed[50 - ARCHIVE_FEATURED] < own_at < listed[51 - ARCHIVE_FEATURED]
     # one QR code per featured issue, and one on the back cover
     images = run("pdfimages", "-list", result.press).splitlines()[2:]
     square = [line for line in images if line.split()[3] == line.split()[4]]
     assert len(square) == ARCHIVE_FEATURED + 1
     pages = int(info(result.press)["Pages"])
-    assert pages % 4 == 0 and pages <= 16
+    assert pages % 4 == 0 and pages <= 12

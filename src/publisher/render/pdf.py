@@ -163,7 +163,8 @@ def print_html(context: BuildContext) -> str:
         issue=issue,
         publication=issue.publication,
         archive=[_archive_view(e) for e in issue.archive.entries[:ARCHIVE_FEATURED]],
-        archive_more=issue.archive.entries[ARCHIVE_FEATURED:],
+        archive_more=[(e, _own_url(issue.publication, e))
+                      for e in issue.archive.entries[ARCHIVE_FEATURED:]],
         issue_qr=qr_data_url(issue.publication.issue_url(issue.month)),
         date_iso=issue.date.isoformat(),
         year=issue.date.year,
@@ -212,6 +213,12 @@ def _archive_view(entry: m.ArchiveEntry) -> ArchiveView:
         data = base64.b64encode(entry.cover_image.read_bytes()).decode("ascii")
         thumbnail = f"data:image/{kind};base64,{data}"
     return ArchiveView(entry, qr_data_url(entry.pdf_url), thumbnail)
+
+
+def _own_url(publication: m.Publication, entry: m.ArchiveEntry) -> str | None:
+    """The entry's PDF URL when it is not the usual one under the base URL."""
+    usual = publication.download_url(entry.month, "pdf")
+    return None if entry.pdf_url == usual else entry.pdf_url
 
 
 def _credits(issue: m.Issue) -> list[tuple[str, str]]:
