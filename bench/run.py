@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHER = [sys.executable, "-m", "publisher"]
 MONTH = "2023-08"
-RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))  # runs of each figure; the median is kept
 
 
 def timed(command: list[str], cwd: Path, runs: int = RUNS,
@@ -157,7 +157,9 @@ def main() -> int:
         "100 archive entries add": results["full build with 100 archive entries"] / full - 1,
         "20 articles vs 20 x 1 article": results["20-article issue"] / (20 * one_cost),
     }
-    details = {name: sub_bench(script) for name, script in SUB_BENCHES.items()}
+    # BENCH_PARTS=0 skips the per-format and sending benchmarks (minutes, for the send).
+    parts = os.environ.get("BENCH_PARTS", "1") != "0"
+    details = {name: sub_bench(script) for name, script in SUB_BENCHES.items()} if parts else {}
     report = {"machine": machine(), "runs": RUNS, "seconds": results, "ratios": ratios,
               "formats": fmts, "details": details}
     out = ROOT / "dist" / "bench"
