@@ -41,6 +41,16 @@ def timed(command: list[str], cwd: Path, runs: int = RUNS,
     return statistics.median(times)
 
 
+def interleaved(commands: dict[str, list[str]], cwd: Path, runs: int = RUNS) -> dict[str, float]:
+    """Median wall time of each command, run in turn (A B C A B C ...), so that a busy
+    moment of a shared machine slows all of them alike; compared figures come from here."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            times[name].append(timed(command, cwd, runs=1))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def build_cmd(work: Path, month: str = MONTH, *extra: str) -> list[str]:
     return [*PUBLISHER, "build", "-q", month, "--issues", str(work / "issues"),
             "--layouts", str(ROOT / "layouts"), "--dist", str(work / "dist"), *extra]
@@ -125,8 +135,6 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="publisher-bench-") as tmp:
         base = Path(tmp)
         work = fresh_copy(base, "main")
-        results["full build 2023-08 (cold process)"] = timed(build_cmd(work, MONTH, "--force"),
-                                                             ROOT)
         for fmt in fmts:
             results[f"{fmt} alone"] = timed(build_cmd(work, MONTH, "--force", "--format", fmt),
                                             ROOT)
@@ -135,19 +143,20 @@ def main() -> int:
 
         one = fresh_copy(base, "one")
         synthetic_issue(one, "2023-09", 1)
-        results["1-article issue"] = timed(build_cmd(one, "2023-09", "--force"), ROOT)
         twenty = fresh_copy(base, "twenty")
         synthetic_issue(twenty, "2023-09", 20)
-        results["20-article issue"] = timed(build_cmd(twenty, "2023-09", "--force"), ROOT)
-
-        results["single WeasyPrint render of the print HTML (cold process)"] = timed(
-            [sys.executable, "-c", "import sys; sys.path.insert(0, 'bench'); import pdf_bench; "
-             f"pdf_bench.baseline('{MONTH}')"], ROOT)
 
         archive = fresh_copy(base, "archive")
         long_archive(archive, 100)
-        results["full build with 100 archive entries"] = timed(
-            build_cmd(archive, MONTH, "--force"), ROOT)
+        baseline = [sys.executable, "-c", "import sys; sys.path.insert(0, 'bench'); "
+                    f"import pdf_bench; pdf_bench.baseline('{MONTH}')"]
+        results.update(interleaved({
+            "full build 2023-08 (cold process)": build_cmd(work, MONTH, "--force"),
+            "single WeasyPrint render of the print HTML (cold process)": baseline,
+            "full build with 100 archive entries": build_cmd(archive, MONTH, "--force"),
+            "1-article issue": build_cmd(one, "2023-09", "--force"),
+            "20-article issue": build_cmd(twenty, "2023-09", "--force"),
+        }, ROOT))
 
     full = results["full build 2023-08 (cold process)"]
     one_cost = results["1-article issue"]
