@@ -17,6 +17,7 @@ import base64
 import contextlib
 import datetime as dt
 import logging
+import multiprocessing
 import os
 import re
 from collections.abc import Iterator
@@ -73,18 +74,66 @@ class PdfRenderer:
         document = print_document(context)
         preflight(document)
         with _fixed_clock(issue.date):
+            # The two PDFs are written from the one layout at the same time: the reader's
+            # in a forked child (which inherits the laid-out pages), the press file here.
+            reader_job = _Forked(_write_reader, document)
             press = document.write_pdf(
                 pdf_variant="pdf/x-4", finisher=print_finisher(
                     issue.publication.trim.bleed_mm,
                     f"{issue.publication.base_url}/{issue.month}/print"))
-            reader_doc = document.copy([p for p in document.pages if PAD_ID not in p.anchors])
-            # No press profile in the reader's PDF: not written, not compressed.
-            reader_doc.color_profiles, reader_doc.output_intent = {}, None
-            with _downsampled(reader_doc, READER_DPI):
-                reader = reader_doc.write_pdf(
-                    pdf_variant="pdf/ua-1", pdf_identifier=True, finisher=reader_finisher(),
-                    jpeg_quality=READER_JPEG_QUALITY)
+            reader = reader_job.result()
         return [Output(issue.output_name("print"), press), Output(issue.output_name("pdf"), reader)]
+
+
+def _write_reader(document: weasyprint.Document) -> bytes:
+    """The reader's PDF: the pages without the padding, tagged, photos downsampled."""
+    reader_doc = document.copy([p for p in document.pages if PAD_ID not in p.anchors])
+    # No press profile in the reader's PDF: not written, not compressed.
+    reader_doc.color_profiles, reader_doc.output_intent = {}, None
+    with _downsampled(reader_doc, READER_DPI):
+        return reader_doc.write_pdf(
+            pdf_variant="pdf/ua-1", pdf_identifier=True, finisher=reader_finisher(),
+            jpeg_quality=READER_JPEG_QUALITY)
+
+
+class _Forked:
+    """``function(argument)`` in a forked child, or here when a child cannot be had
+    (inside a daemonic worker, or on a one-core machine)."""
+
+    def __init__(self, function: Any, argument: Any):
+        self._value: Any = None
+        self._process = None
+        if multiprocessing.current_process().daemon or (os.cpu_count() or 1) == 1:
+            self._value = function(argument)
+            return
+        fork = multiprocessing.get_context("fork")
+        self._receive, send = fork.Pipe(duplex=False)
+        self._process = fork.Process(target=_child, args=(send, function, argument))
+        self._process.start()
+        send.close()
+
+    def result(self) -> Any:
+        if self._process is None:
+            return self._value
+        try:
+            ok, value = self._receive.recv()
+        except EOFError:
+            raise RuntimeError("the process writing the reader's PDF died") from None
+        finally:
+            self._receive.close()
+            self._process.join()
+        if not ok:
+            raise value
+        return value
+
+
+def _child(send: Any, function: Any, argument: Any) -> None:
+    try:
+        send.send((True, function(argument)))
+    except BaseException as exc:  # reported to the parent, which raises it
+        send.send((False, exc))
+    finally:
+        send.close()
 
 
 # --- the API other formats use --------------------------------------------------
