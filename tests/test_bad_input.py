@@ -69,6 +69,8 @@ CASES = {
                       "traditional Korean house.\n", "\n", None, ("empty article",)),
     "duplicate slug": (CULTURE, "byline: Lee Jun-ho", "byline: Lee Jun-ho\nslug: features",
                        "slug: features", ("two articles have the slug 'features'",)),
+    "section not listed": (CULTURE, "section: Culture", "section: Cultur", "section: Cultur",
+                           ("section 'Cultur' is not in the 'sections' list",)),
     "month mismatch": (ISSUE, 'month = "2024-01"', 'month = "2024-02"', 'month = "2024-02"',
                        ("does not match",)),
 }

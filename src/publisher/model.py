@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from publisher.errors import PublisherError
+
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -46,8 +48,6 @@ class Month:
     @classmethod
     def from_argument(cls, text: str) -> Month:
         """A month named on the command line; a :class:`PublisherError` when malformed."""
-        from publisher.errors import PublisherError
-
         try:
             return cls.parse(text)
         except ValueError as exc:

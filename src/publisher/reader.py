@@ -222,11 +222,16 @@ class IssueReader:
         articles: list[m.Article] = []
         link_checks = []
         known_ids = set(slugs.values())
+        order = {name: i for i, name in enumerate(sections)}
         for source in sources:
             article, body = self._article(source, slugs)
             if article is None or body is None:
                 unchecked.add(source.slug)
                 continue
+            if sections and article.section not in order:
+                self.diag.error(f"section '{article.section}' is not in the 'sections' list of "
+                                f"{ISSUE_FILE} ({', '.join(sections)})", source.path,
+                                source.meta_lines.get("section"))
             articles.append(article)
             known_ids |= body.heading_ids
             known_ids |= {note.id for note in article.footnotes}
@@ -237,12 +242,6 @@ class IssueReader:
             if link.target not in known_ids and not into_unreadable:
                 self.diag.error(f"broken link: nothing in this issue has the id '{link.target}'",
                                 path, link.line)
-        order = {name: i for i, name in enumerate(sections)}
-        for article in articles:
-            if sections and article.section not in order:
-                self.diag.error(f"section '{article.section}' is not in the 'sections' list of "
-                                f"{ISSUE_FILE} ({', '.join(sections)})", article.source,
-                                line_of_key(article.source.read_text("utf-8"), "section"))
         articles.sort(key=lambda a: order.get(a.section, len(order)))
         return tuple(articles)
 

@@ -48,12 +48,11 @@ def identifier(issue: m.Issue) -> str:
     return f"urn:uuid:{uuid.uuid5(NAMESPACE, f'{issue.publication.title}/{issue.month}')}"
 
 
-def print_page_map(context: BuildContext) -> Mapping[str, str] | None:
+def print_page_map(context: BuildContext) -> Mapping[str, str]:
     """The print layout's page map (element id -> page label).
 
     The build shares it as ``context.shared["print-page-map"]`` when the print
     layout was rendered already; otherwise the print layout is rendered here.
-    ``None`` means no print pages: no markers, no page list.
     """
     shared = context.shared.get(PAGE_MAP_KEY)
     if shared is not None:
