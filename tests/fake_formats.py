@@ -51,13 +51,18 @@ class EpubDigest(_Digest):
     name = "epub"
     folder = "epub"
 
+    def prepare(self, context: BuildContext) -> None:
+        """What needs no page map; records where and whether the map was known yet."""
+        context.shared["epub-prepared"] = {"pid": os.getpid(),
+                                           "map known": "print-page-map" in context.shared}
+
     def render(self, context: BuildContext) -> list[Output]:
         handed = "print-page-map" in context.shared
         pages = (context.shared.get("print-page-map")
                  or PdfDigest().layout(context)["print-page-map"])
         [output] = super().render(context)
         data = json.loads(output.data)
-        data.update(pages=pages, handed=handed)
+        data.update(pages=pages, handed=handed, prepared=context.shared.get("epub-prepared"))
         return [Output(output.name, json.dumps(data, sort_keys=True).encode())]
 
 

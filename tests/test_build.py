@@ -130,9 +130,11 @@ def test_independent_formats_render_in_parallel_processes(paths):
     out = _outputs(paths)
     assert out["pdf"]["pid"] == os.getpid()  # the print layout, laid out here
     assert out["email"]["pid"] != os.getpid()
-    assert out["epub"]["pid"] != os.getpid()  # forked once the page map exists ...
+    assert out["epub"]["pid"] != os.getpid()
+    # The EPUB's images are made in the worker before the page map exists ...
+    assert out["epub"]["prepared"] == {"pid": out["epub"]["pid"], "map known": False}
     assert out["epub"]["pages"] == {"korea-security-ties": "3"}
-    assert out["epub"]["handed"]  # ... and handed the page map, not laying out again
+    assert out["epub"]["handed"]  # ... which is then handed over, not laid out again
 
 
 def test_serial_and_parallel_builds_are_identical_but_for_the_process(paths, tmp_path):
@@ -146,6 +148,7 @@ def test_serial_and_parallel_builds_are_identical_but_for_the_process(paths, tmp
         for data in outputs.values():
             data.pop("pid")
             data.pop("handed", None)
+            data.pop("prepared", None)
     assert parallel == serial
 
 

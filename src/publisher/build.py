@@ -6,28 +6,27 @@ written until every format has rendered, so a failed build leaves ``dist/``
 as it was.  The cache (:mod:`publisher.cache`) is consulted first, before the
 reader or any renderer is imported: an unchanged rebuild writes nothing.
 
-Formats render in parallel where they are independent: the email in a
-worker process from the start; the print layout in this one, after which the
-EPUB (which takes its page-list from that layout) renders in a worker while
-this process writes the two PDFs.
+Formats render in parallel: a forked worker renders the email from the start
+and prepares the EPUB's images while this process lays out the print pages;
+the worker then finishes the EPUB with the layout's page map while this
+process writes the two PDFs (the reader's in a forked child of its own).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import os
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from publisher import render
 from publisher.cache import BuildCache, format_keys
 from publisher.diagnostics import Diagnostics
 from publisher.errors import PublisherError, UsageError
+from publisher.forked import Forked, Inbox, can_fork
 from publisher.model import Month
 from publisher.render.base import BuildContext, Output
 
@@ -101,32 +100,44 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
 
 def render_formats(context: BuildContext, formats: Sequence[str], *,
                    parallel: bool = True) -> dict[str, list[Output]]:
-    """Render each format, in parallel processes where they are independent.
+    """Render each format, the print layout here and the others beside it.
 
-    Formats that need nothing of the print layout (the email) start at once in a
-    worker; this process lays out the print pages, then hands their page map to a
-    worker for the EPUB while it writes the two PDFs from the same layout.
+    A forked worker starts at once with the formats that need nothing of the
+    print layout (the email), then prepares those that follow it (the EPUB's
+    images and cover); meanwhile this process lays out the print pages, hands
+    their page map to the worker, and writes the two PDFs from that layout.
     """
-    if not parallel or len(formats) == 1 or (os.cpu_count() or 1) == 1:
-        ordered = sorted(formats, key=lambda f: f != LAYOUT_FORMAT)  # the layout first
+    here = [f for f in formats if f == LAYOUT_FORMAT]
+    beside = [f for f in formats if f != LAYOUT_FORMAT]
+    if not parallel or not here or not beside or not can_fork():
+        ordered = [*here, *beside]  # the layout first: the followers reuse it
         return {name: _render(context, name) for name in ordered}
-    independent = [f for f in formats if f != LAYOUT_FORMAT and f not in FOLLOWS_LAYOUT]
-    following = [f for f in formats if f in FOLLOWS_LAYOUT]
+    following = [f for f in beside if f in FOLLOWS_LAYOUT]
     results: dict[str, list[Output]] = {}
-    # fork: workers inherit the model already read; nothing heavy is imported yet.
-    with ProcessPoolExecutor(max_workers=max(1, len(independent) + len(following)),
-                             mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = {name: pool.submit(_render, context, name) for name in independent}
+    with Forked(_render_beside, context, beside, what="the worker rendering "
+                + ", ".join(beside)) as worker:
         if following:
-            # Lay out the print pages once, here; the followers get what they need of them.
-            shared = render.renderer(LAYOUT_FORMAT).layout(context)  # type: ignore[attr-defined]
-            light = replace(context, shared=dict(shared))
-            futures.update({name: pool.submit(_render, light, name) for name in following})
-        if LAYOUT_FORMAT in formats:
-            results[LAYOUT_FORMAT] = _render(context, LAYOUT_FORMAT)
-        for name, future in futures.items():
-            results[name] = future.result()
+            # The print pages are laid out once, here; followers get their page map.
+            worker.send(render.renderer(LAYOUT_FORMAT).layout(context))  # type: ignore[attr-defined]
+        results[LAYOUT_FORMAT] = _render(context, LAYOUT_FORMAT)
+        results.update(worker.result())
     return {name: results[name] for name in formats}
+
+
+def _render_beside(inbox: Inbox, context: BuildContext,
+                   formats: Sequence[str]) -> dict[str, list[Output]]:
+    """The worker's part: independent formats, then the followers once the layout is in."""
+    independent = [f for f in formats if f not in FOLLOWS_LAYOUT]
+    following = [f for f in formats if f in FOLLOWS_LAYOUT]
+    results = {name: _render(context, name) for name in independent}
+    for name in following:
+        prepare = getattr(render.renderer(name), "prepare", None)
+        if prepare is not None:
+            prepare(context)
+    if following:
+        context.shared.update(inbox())
+        results.update({name: _render(context, name) for name in following})
+    return results
 
 
 def _render(context: BuildContext, name: str) -> list[Output]:

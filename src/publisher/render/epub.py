@@ -41,6 +41,7 @@ CONFORMS_TO = "EPUB Accessibility 1.1 - WCAG 2.1 Level AA"
 STYLESHEET = "css/style.css"
 COVER_IMAGE = "images/cover-image.jpg"
 PAGE_MAP_KEY = "print-page-map"
+ASSETS_KEY = "epub-assets"
 
 
 def identifier(issue: m.Issue) -> str:
@@ -113,6 +114,10 @@ def _accessibility_summary(issue: m.Issue, paginated: bool) -> str:
 class EpubRenderer:
     name = "epub"
 
+    def prepare(self, context: BuildContext) -> None:
+        """The work that does not wait for the print page map: the images."""
+        _assets(context)
+
     def render(self, context: BuildContext) -> list[Output]:
         issue = context.issue
         data = build_epub(context, print_page_map(context))
@@ -133,13 +138,7 @@ def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> byt
             return url
         return name if target in slugs else f"{name}#{target}"
 
-    images: dict[str, Asset] = {}
-    for image in issue.images:
-        if image is issue.cover_image and not any(
-                image.path == other.path for a in issue.articles for other in a.images):
-            continue  # only in the composed cover
-        if image.path.as_posix() not in images:
-            images[image.path.as_posix()] = fit_image(image)
+    images, cover = _assets(context)
 
     def image_src(image: m.Image) -> str:
         asset = images.get(image.path.as_posix())
@@ -215,7 +214,7 @@ def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> byt
         **common, toc=toc, landmarks=landmarks, pages=pages), nav.file_name)
 
     book = _book(issue, ident, summary, paginated, images)
-    book.set_cover(COVER_IMAGE, cover_jpeg(issue, context.layouts), create_page=False)
+    book.set_cover(COVER_IMAGE, cover, create_page=False)
     css = env.loader.get_source(env, "style.css")[0]  # type: ignore[union-attr]
     book.add_item(epub.EpubItem(uid="style", file_name=STYLESHEET, media_type="text/css",
                                 content=css.encode("utf-8")))
@@ -238,6 +237,28 @@ def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> byt
                                 "epub3_pages": False, "epub3_landmark": False,
                                 "epub2_guide": False})
     return reproducible_zip(raw.getvalue(), issue.date)
+
+
+def _assets(context: BuildContext) -> tuple[dict[str, Asset], bytes]:
+    """The book's images, scaled (by source path), and the composed cover (JPEG).
+
+    Computed once per build and kept in ``context.shared``, so the build can
+    have them made while the print pages are laid out.
+    """
+    cached = context.shared.get(ASSETS_KEY)
+    if cached is not None:
+        return cached
+    issue = context.issue
+    images: dict[str, Asset] = {}
+    for image in issue.images:
+        if image is issue.cover_image and not any(
+                image.path == other.path for a in issue.articles for other in a.images):
+            continue  # only in the composed cover
+        if image.path.as_posix() not in images:
+            images[image.path.as_posix()] = fit_image(image)
+    assets = images, cover_jpeg(issue, context.layouts)
+    context.shared[ASSETS_KEY] = assets
+    return assets
 
 
 class _Document(epub.EpubHtml):

@@ -17,7 +17,6 @@ import base64
 import contextlib
 import datetime as dt
 import logging
-import multiprocessing
 import os
 import re
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from weasyprint.text.fonts import FontConfiguration
 
 from publisher import model as m
 from publisher.errors import PublisherError
+from publisher.forked import Forked
 from publisher.render.base import BuildContext, Output
 from publisher.render.html import HtmlOptions, HtmlWriter, block_id
 from publisher.render.pdfkit.fetcher import ConfinedFetcher, ForbiddenURL, forbidden_error
@@ -76,7 +76,8 @@ class PdfRenderer:
         with _fixed_clock(issue.date):
             # The two PDFs are written from the one layout at the same time: the reader's
             # in a forked child (which inherits the laid-out pages), the press file here.
-            reader_job = _Forked(_write_reader, document)
+            reader_job = Forked(lambda _inbox, doc: _write_reader(doc), document,
+                                what="the process writing the reader's PDF")
             press = document.write_pdf(
                 pdf_variant="pdf/x-4", finisher=print_finisher(
                     issue.publication.trim.bleed_mm,
@@ -94,46 +95,6 @@ def _write_reader(document: weasyprint.Document) -> bytes:
         return reader_doc.write_pdf(
             pdf_variant="pdf/ua-1", pdf_identifier=True, finisher=reader_finisher(),
             jpeg_quality=READER_JPEG_QUALITY)
-
-
-class _Forked:
-    """``function(argument)`` in a forked child, or here when a child cannot be had
-    (inside a daemonic worker, or on a one-core machine)."""
-
-    def __init__(self, function: Any, argument: Any):
-        self._value: Any = None
-        self._process = None
-        if multiprocessing.current_process().daemon or (os.cpu_count() or 1) == 1:
-            self._value = function(argument)
-            return
-        fork = multiprocessing.get_context("fork")
-        self._receive, send = fork.Pipe(duplex=False)
-        self._process = fork.Process(target=_child, args=(send, function, argument))
-        self._process.start()
-        send.close()
-
-    def result(self) -> Any:
-        if self._process is None:
-            return self._value
-        try:
-            ok, value = self._receive.recv()
-        except EOFError:
-            raise RuntimeError("the process writing the reader's PDF died") from None
-        finally:
-            self._receive.close()
-            self._process.join()
-        if not ok:
-            raise value
-        return value
-
-
-def _child(send: Any, function: Any, argument: Any) -> None:
-    try:
-        send.send((True, function(argument)))
-    except BaseException as exc:  # reported to the parent, which raises it
-        send.send((False, exc))
-    finally:
-        send.close()
 
 
 # --- the API other formats use --------------------------------------------------
