@@ -15,13 +15,12 @@ import io
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from publisher import model as m
+from publisher.fonts import codepoints
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +34,6 @@ SANS = "inter/Inter-Regular.otf"
 SANS_BOLD = "inter/Inter-Bold.otf"
 HANGUL = "nanum/NanumMyeongjo.ttf"
 HANGUL_BOLD = "nanum/NanumMyeongjoBold.ttf"
-
-
-@cache
-def _codepoints(path: Path) -> frozenset[int]:
-    with TTFont(path, lazy=True) as font:
-        return frozenset(font.getBestCmap())
 
 
 @dataclass(frozen=True)
@@ -57,7 +50,7 @@ class _Face:
 
     def runs(self, text: str) -> Iterator[tuple[str, ImageFont.FreeTypeFont]]:
         """``text`` cut into runs, each with a font that has its characters."""
-        covered = _codepoints(self.fonts / self.name)
+        covered = codepoints(self.fonts / self.name)
         run, run_font = "", self.name
         for char in text:
             name = self.name if (ord(char) in covered or char.isspace()) else self.fallback

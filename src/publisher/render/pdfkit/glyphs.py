@@ -2,39 +2,21 @@
 
 WeasyPrint silently falls back to system fonts, or prints a box, for a character
 none of the layout's fonts has.  The check reads the cmap of every font under
-``layouts/fonts/`` (fontTools) and fails the build naming the character and the
+``layouts/fonts/`` (:mod:`publisher.fonts`) and fails the build naming the character and the
 source file (and line) it comes from.
 """
 
 from __future__ import annotations
 
-import functools
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
-from fontTools.ttLib import TTFont
-
 from publisher.errors import PublisherError
+from publisher.fonts import covered
 
-FONT_SUFFIXES = (".otf", ".ttf")
 # Characters that are never drawn with a glyph of the text fonts.
 _INVISIBLE = {"\u00ad", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"}
-
-
-@functools.cache
-def _font_cmap(path: Path, mtime: float) -> frozenset[int]:
-    with TTFont(path, lazy=True) as font:
-        return frozenset(font.getBestCmap())
-
-
-def covered(font_dir: Path) -> frozenset[int]:
-    """Every code point some font under ``font_dir`` maps to a glyph."""
-    points: set[int] = set()
-    for path in sorted(font_dir.rglob("*")):
-        if path.suffix.lower() in FONT_SUFFIXES:
-            points |= _font_cmap(path, path.stat().st_mtime)
-    return frozenset(points)
 
 
 def needs_glyph(char: str) -> bool:

@@ -1,0 +1,40 @@
+"""The fonts' coverage, read the fast way, is exactly what fontTools reads the usual way."""
+
+from __future__ import annotations
+
+import pytest
+from fontTools.ttLib import TTFont
+
+from conftest import LAYOUTS
+from publisher.fonts import codepoints, covered, font_files
+
+FONTS = font_files(LAYOUTS / "fonts")
+
+
+def test_every_shipped_font_is_found() -> None:
+    assert {p.parent.name for p in FONTS} == {"inter", "libertine", "nanum"}
+    assert len(FONTS) == 10
+
+
+@pytest.mark.parametrize("path", FONTS, ids=lambda p: p.name)
+def test_codepoints_match_fonttools_own_reading(path) -> None:  # type: ignore[no-untyped-def]
+    with TTFont(path) as font:
+        expected = frozenset(font.getBestCmap())
+    assert codepoints(path) == expected
+
+
+def test_coverage_is_the_union_and_has_latin_hangul_and_the_copyright_sign() -> None:
+    points = covered(LAYOUTS / "fonts")
+    assert points == frozenset().union(*(codepoints(p) for p in FONTS))
+    assert {ord("K"), ord("’"), ord("ⓒ"), ord("한")} <= points
+    assert ord("क") not in points  # Devanagari: no shipped font has it
+
+
+def test_a_changed_font_file_is_read_again(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    inter = next(p for p in FONTS if p.name == "Inter-Regular.otf")
+    nanum = next(p for p in FONTS if p.name == "NanumMyeongjo.ttf")
+    path = tmp_path / "font.otf"
+    path.write_bytes(inter.read_bytes())
+    assert ord("한") not in codepoints(path)
+    path.write_bytes(nanum.read_bytes())
+    assert ord("한") in codepoints(path)
