@@ -59,6 +59,11 @@ class Month:
         return f"{calendar.month_name[self.month]} {self.year}"
 
     @property
+    def name(self) -> str:
+        """``August``."""
+        return calendar.month_name[self.month]
+
+    @property
     def first_day(self) -> dt.date:
         return dt.date(self.year, self.month, 1)
 

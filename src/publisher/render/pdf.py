@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -173,8 +173,7 @@ def print_html(context: BuildContext) -> str:
         issue=issue,
         publication=issue.publication,
         archive=[_archive_view(e) for e in issue.archive.entries[:ARCHIVE_FEATURED]],
-        archive_more=[(e, _own_url(issue.publication, e))
-                      for e in issue.archive.entries[ARCHIVE_FEATURED:]],
+        archive_years=_by_year(issue.publication, issue.archive.entries[ARCHIVE_FEATURED:]),
         issue_qr=qr_data_url(issue.publication.issue_url(issue.month)),
         date_iso=issue.date.isoformat(),
         year=issue.date.year,
@@ -186,9 +185,18 @@ def print_html(context: BuildContext) -> str:
 
 
 #: The newest earlier issues the print archive sets in full (cover, QR code: one page); older
-#: ones follow as a compact list, as a magazine's back-issue page does: a long
-#: archive should cost pages of small type, not pages of codes.
+#: ones follow as a compact list, a paragraph a year, as a magazine's back-issue page
+#: does: a long archive should cost lines of small type, not pages of codes.
 ARCHIVE_FEATURED = 5
+
+
+def _by_year(publication: m.Publication, entries: Sequence[m.ArchiveEntry],
+             ) -> list[tuple[int, list[tuple[m.ArchiveEntry, str | None]]]]:
+    """``entries`` (newest first) by year, each with its PDF URL when not the usual one."""
+    years: dict[int, list[tuple[m.ArchiveEntry, str | None]]] = {}
+    for entry in entries:
+        years.setdefault(entry.month.year, []).append((entry, _own_url(publication, entry)))
+    return list(years.items())
 
 
 def page_css(trim: m.TrimSize) -> str:
