@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import sys
+from publisher.cli import run
 
-from publisher.cli import main
-
-sys.exit(main())
+run()

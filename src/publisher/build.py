@@ -14,11 +14,13 @@ process writes the two PDFs (the reader's in a forked child of its own).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +85,8 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
         return []
 
     context = BuildContext(issue=issue, layouts=paths.layouts)
-    outputs = render_formats(context, stale, parallel=parallel)
+    with paused_gc():
+        outputs = render_formats(context, stale, parallel=parallel)
 
     written = []
     for fmt in stale:
@@ -138,6 +141,24 @@ def _render_beside(inbox: Inbox, context: BuildContext,
         context.shared.update(inbox())
         results.update({name: _render(context, name) for name in following})
     return results
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while the formats render.
+
+    Laying out pages allocates millions of objects that live until the build
+    ends; the collector would walk them again and again for the few cycles it
+    could free (a tenth of the build time, measured).  Reference counting still
+    frees everything else; the collector runs again afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _render(context: BuildContext, name: str) -> list[Output]:
