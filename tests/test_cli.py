@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 from conftest import PROJECT
 
@@ -62,3 +63,23 @@ def test_make_without_month_prints_usage():
                             text=True, check=False)
     assert result.returncode != 0
     assert "usage: make issue MONTH=YYYY-MM" in result.stderr
+
+
+def _command(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed ``publisher`` command, as an editor runs it (it exits without teardown)."""
+    return subprocess.run([sys.executable, "-m", "publisher", *args], cwd=PROJECT,
+                          capture_output=True, text=True, check=False)
+
+
+def test_the_command_keeps_every_line_and_exit_status(project_copy):
+    where = ["--issues", str(project_copy.issues), "--dist", str(project_copy.dist)]
+    checked = _command("check", "2023-08", *where)
+    assert checked.returncode == 0
+    assert "2023-08: 1 article(s), 5 archive entries: OK" in checked.stderr
+    bad_month = _command("build", "2023-13", *where)
+    assert bad_month.returncode == 1
+    assert bad_month.stderr.strip() == "error: month '2023-13' has no month 13: use 01 to 12"
+    usage = _command("build", "2023-08", "--no-such-option")
+    assert usage.returncode == 2 and "unrecognized arguments" in usage.stderr
+    helped = _command("--help")
+    assert helped.returncode == 0 and "build" in helped.stdout
