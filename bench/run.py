@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PUBLISHER = [sys.executable, "-m", "publisher"]
 MONTH = "2023-08"
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))  # runs of each figure; the median is kept
+#: Rounds of the compared builds (each round runs every one of them once, in turn).
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 
 
 def timed(command: list[str], cwd: Path, runs: int = RUNS,
@@ -41,14 +43,25 @@ def timed(command: list[str], cwd: Path, runs: int = RUNS,
     return statistics.median(times)
 
 
-def interleaved(commands: dict[str, list[str]], cwd: Path, runs: int = RUNS) -> dict[str, float]:
-    """Median wall time of each command, run in turn (A B C A B C ...), so that a busy
-    moment of a shared machine slows all of them alike; compared figures come from here."""
+def interleaved(commands: dict[str, list[str]], cwd: Path,
+                runs: int = ROUNDS) -> dict[str, list[float]]:
+    """Wall times of each command, run in turn (A B C A B C ...), so that a busy moment
+    of a shared machine slows all of one round alike; compared figures come from here."""
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(runs):
         for name, command in commands.items():
             times[name].append(timed(command, cwd, runs=1))
-    return {name: statistics.median(values) for name, values in times.items()}
+    return times
+
+
+def paired(numerators: list[float], denominators: list[float]) -> tuple[float, float, float]:
+    """Median, lowest and highest of the per-round ratios of two interleaved figures.
+
+    Each round's ratio compares runs made moments apart, so the machine's mood
+    cancels out of it; the median of those is steadier than a ratio of medians.
+    """
+    ratios = [a / b for a, b in zip(numerators, denominators, strict=True)]
+    return statistics.median(ratios), min(ratios), max(ratios)
 
 
 def build_cmd(work: Path, month: str = MONTH, *extra: str) -> list[str]:
@@ -129,6 +142,13 @@ def machine() -> dict[str, str | int]:
             "cpus": os.cpu_count() or 0, "cpu": model}
 
 
+FULL = "full build 2023-08 (cold process)"
+SINGLE = "single WeasyPrint render of the print HTML (cold process)"
+ARCHIVE = "full build with 100 archive entries"
+ONE = "1-article issue"
+TWENTY = "20-article issue"
+
+
 def main() -> int:
     results: dict[str, float] = {}
     fmts = formats()
@@ -150,26 +170,27 @@ def main() -> int:
         long_archive(archive, 100)
         baseline = [sys.executable, "-c", "import sys; sys.path.insert(0, 'bench'); "
                     f"import pdf_bench; pdf_bench.baseline('{MONTH}')"]
-        results.update(interleaved({
-            "full build 2023-08 (cold process)": build_cmd(work, MONTH, "--force"),
-            "single WeasyPrint render of the print HTML (cold process)": baseline,
-            "full build with 100 archive entries": build_cmd(archive, MONTH, "--force"),
-            "1-article issue": build_cmd(one, "2023-09", "--force"),
-            "20-article issue": build_cmd(twenty, "2023-09", "--force"),
-        }, ROOT))
+        rounds = interleaved({
+            FULL: build_cmd(work, MONTH, "--force"),
+            SINGLE: baseline,
+            ARCHIVE: build_cmd(archive, MONTH, "--force"),
+            ONE: build_cmd(one, "2023-09", "--force"),
+            TWENTY: build_cmd(twenty, "2023-09", "--force"),
+        }, ROOT)
+    results.update({name: statistics.median(values) for name, values in rounds.items()})
 
-    full = results["full build 2023-08 (cold process)"]
-    one_cost = results["1-article issue"]
     ratios = {
-        "full build / single WeasyPrint render": full / results[
-            "single WeasyPrint render of the print HTML (cold process)"],
-        "100 archive entries add": results["full build with 100 archive entries"] / full - 1,
-        "20 articles vs 20 x 1 article": results["20-article issue"] / (20 * one_cost),
+        "full build / single WeasyPrint render": paired(rounds[FULL], rounds[SINGLE]),
+        "100 archive entries add": tuple(r - 1 for r in paired(rounds[ARCHIVE], rounds[FULL])),
+        "20 articles vs 20 x 1 article": paired(rounds[TWENTY], [20 * t for t in rounds[ONE]]),
     }
     # BENCH_PARTS=0 skips the per-format and sending benchmarks (minutes, for the send).
     parts = os.environ.get("BENCH_PARTS", "1") != "0"
     details = {name: sub_bench(script) for name, script in SUB_BENCHES.items()} if parts else {}
-    report = {"machine": machine(), "runs": RUNS, "seconds": results, "ratios": ratios,
+    report = {"machine": machine(), "runs": RUNS, "rounds": ROUNDS, "seconds": results,
+              "samples": rounds,
+              "ratios": {name: {"median": mid, "lowest": low, "highest": high}
+                         for name, (mid, low, high) in ratios.items()},
               "formats": fmts, "details": details}
     out = ROOT / "dist" / "bench"
     out.mkdir(parents=True, exist_ok=True)
@@ -178,8 +199,11 @@ def main() -> int:
     lines = [f"machine: {report['machine']['cpu']} x{report['machine']['cpus']}, "
              f"Python {report['machine']['python']}", ""]
     lines += [f"{name:<{width}}  {value:8.3f} s" for name, value in results.items()]
-    lines += [""] + [f"{name:<{width}}  {value:+8.1%}" if "add" in name
-                     else f"{name:<{width}}  {value:8.2f} x" for name, value in ratios.items()]
+    lines += ["", f"compared figures: median of {ROUNDS} interleaved rounds; ratios: median of "
+              "the rounds' own ratios (lowest - highest)"]
+    lines += [f"{name:<{width}}  {mid:+8.1%}  ({low:+.1%} - {high:+.1%})" if "add" in name
+              else f"{name:<{width}}  {mid:8.2f} x  ({low:.2f} - {high:.2f})"
+              for name, (mid, low, high) in ratios.items()]
     for name, text in details.items():
         lines += ["", f"-- {name}", text.rstrip()]
     sys.stdout.write("\n".join(lines) + f"\n\nwritten to {out / 'results.json'}\n")
