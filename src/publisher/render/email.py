@@ -190,14 +190,26 @@ def _fit(view: m.Issue, layouts: Path, settings: EmailSettings, images: EmailIma
                         "over the %s budget: Gmail will clip it", human_size(size),
                         human_size(settings.budget_bytes))
             break
-        for slug, level in cut.items():
-            levels[slug] = level
-            log.warning("email: the HTML is %s, over the %s budget: '%s' is cut to its %s "
-                        "with a link to the full text", human_size(size),
-                        human_size(settings.budget_bytes), slug,
-                        "lead" if level == LEAD else "title and dek")
+        levels.update(cut)
+    if full_html != html:
+        _warn_cuts(levels, len(full_html.encode()), size, settings.budget_bytes)
     shortened = {slug: level for slug, level in levels.items() if level != FULL}
     return EmailParts(html, text_part(raw), shortened, full_html)
+
+
+def _warn_cuts(levels: dict[str, int], full: int, size: int, budget: int) -> None:
+    """One warning for every cut made: which articles, how far, and the sizes."""
+    for level, one, many in ((LEAD, "its lead", "their leads"),
+                             (TEASER, "its title and dek", "their titles and deks")):
+        slugs = [slug for slug, at in levels.items() if at == level]
+        if not slugs:
+            continue
+        named = ", ".join(f"'{slug}'" for slug in slugs[:5])
+        if len(slugs) > 5:
+            named += f" and {len(slugs) - 5} more"
+        log.warning("email: the HTML is %s, over the %s budget: %s %s cut to %s with a link "
+                    "to the full text (now %s)", human_size(full), human_size(budget), named,
+                    *(("is", one) if len(slugs) == 1 else ("are", many)), human_size(size))
 
 
 def _choose_cuts(view: m.Issue, levels: dict[str, int], layouts: Path, images: EmailImages,
