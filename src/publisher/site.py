@@ -10,7 +10,6 @@ and the built outputs in ``dist/<MONTH>/``.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 import shutil
 import uuid
@@ -18,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
-from PIL import Image as PILImage
 
-from publisher import placeholders
+from publisher import imaging, placeholders
 from publisher.archive import is_archive_only, issue_folders, read_entry
 from publisher.build import Paths, human_size, write_atomic
 from publisher.config import load_publication
@@ -161,13 +159,8 @@ def web_version(email_html: Path, publication: Publication) -> bytes:
 
 def thumbnail(path: Path) -> bytes:
     """A cover thumbnail, THUMB_WIDTH wide, as a JPEG without metadata."""
-    with PILImage.open(path) as img:
-        img = img.convert("RGB")
-        height = round(img.height * THUMB_WIDTH / img.width)
-        img = img.resize((THUMB_WIDTH, height), PILImage.Resampling.LANCZOS)
-        buffer = io.BytesIO()
-        img.save(buffer, "JPEG", quality=82, optimize=True, progressive=True)
-    return buffer.getvalue()
+    image = imaging.load(path, within=(THUMB_WIDTH, 1 << 16)).convert("RGB")
+    return imaging.encode(imaging.fit(image, THUMB_WIDTH), quality=82, progressive=True).data
 
 
 def atom_feed(publication: Publication, issues: list[SiteIssue]) -> bytes:

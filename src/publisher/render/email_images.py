@@ -1,8 +1,8 @@
 """The email's images: resized, compressed, and addressed by URL or ``cid:``.
 
-Every image the email shows is re-encoded with Pillow at most
+Every image the email shows is re-encoded (:mod:`publisher.imaging`) at most
 ``max_width`` pixels wide (twice its display width, for high-density screens)
-and without metadata: JPEG when it is opaque, PNG when it has transparency.
+and without metadata: JPEG for a photo, PNG for line art or transparency.
 An image shown at several places (the cover is often the lead image too) is
 encoded once.
 
@@ -15,17 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from PIL import Image as PILImage
-from PIL import ImageCms, ImageOps
-
+from publisher import imaging
 from publisher import model as m
-from publisher.errors import PublisherError
 
 log = logging.getLogger(__name__)
 
@@ -108,33 +104,13 @@ class EmailImages:
         return self._encoded[key]
 
     def _encode_file(self, path: Path, max_width: int) -> EncodedImage:
-        try:
-            with PILImage.open(path) as source:
-                if source.format == "JPEG" and source.width > max_width:
-                    # Decode at the smallest 1/2, 1/4 or 1/8 scale still at least
-                    # max_width wide: much faster, and LANCZOS does the rest.
-                    source.draft("RGB", (max_width, source.height * max_width // source.width))
-                source.load()
-                image = _to_srgb(ImageOps.exif_transpose(source))
-        except OSError as exc:
-            raise PublisherError(f"cannot read the image: {exc}", path) from exc
-        if image.width > max_width:
-            height = max(1, round(image.height * max_width / image.width))
-            image = image.resize((max_width, height), PILImage.Resampling.LANCZOS)
-        out = io.BytesIO()
-        if _has_alpha(image):
-            image = image.convert("RGBA")
-            image.save(out, "PNG", optimize=True)
-            subtype, ext = "png", "png"
-        else:
-            image = image.convert("RGB")
-            image.save(out, "JPEG", quality=self.jpeg_quality, optimize=True, progressive=True,
-                       subsampling="4:2:0")
-            subtype, ext = "jpeg", "jpg"
-        name = self._unique_name(f"{_slug(path.stem)}-{image.width}.{ext}", path)
-        log.debug("email image %s: %dx%d, %d bytes", name, image.width, image.height,
-                  out.tell())
-        return EncodedImage(name, out.getvalue(), subtype, image.width, image.height)
+        image = imaging.fit(imaging.load(path, within=(max_width, 1 << 16)), max_width)
+        encoded = imaging.encode(image, quality=self.jpeg_quality, progressive=True,
+                                 lossless=imaging.lossless(path))
+        name = self._unique_name(f"{_slug(path.stem)}-{encoded.width}.{encoded.extension}", path)
+        log.debug("email image %s: %dx%d, %d bytes", name, encoded.width, encoded.height,
+                  len(encoded.data))
+        return EncodedImage(name, encoded.data, encoded.subtype, encoded.width, encoded.height)
 
     def _unique_name(self, name: str, path: Path) -> str:
         if name in self._names:
@@ -143,29 +119,6 @@ class EmailImages:
             name = f"{stem}-{digest}.{ext}"
         self._names.add(name)
         return name
-
-
-def _has_alpha(image: PILImage.Image) -> bool:
-    if image.mode in ("RGBA", "LA", "PA"):
-        return image.getextrema()[-1][0] < 255  # type: ignore[index]
-    return image.mode == "P" and "transparency" in image.info
-
-
-def _to_srgb(image: PILImage.Image) -> PILImage.Image:
-    """Convert an image with an embedded ICC profile (Adobe RGB, CMYK…) to sRGB."""
-    icc: Any = image.info.get("icc_profile")
-    if not icc and image.mode != "CMYK":
-        return image
-    if not icc:
-        return image.convert("RGB")
-    try:
-        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        srgb = ImageCms.createProfile("sRGB")
-        mode = "RGBA" if image.mode in ("RGBA", "LA", "PA") else "RGB"
-        converted = ImageCms.profileToProfile(image, source, srgb, outputMode=mode)
-    except (ImageCms.PyCMSError, OSError, ValueError):
-        return image  # an unreadable profile: keep the pixels as they are
-    return converted if converted is not None else image
 
 
 def _slug(text: str) -> str:

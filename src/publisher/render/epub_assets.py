@@ -10,14 +10,14 @@ from datetime import date
 
 from PIL import Image as PILImage
 
+from publisher import imaging
 from publisher import model as m
 
 MAX_EDGE = 1600  # px on the long edge: enough for any reading device
 JPEG_QUALITY = 80
 KEEP_BYTES = 200_000  # an image already small and within MAX_EDGE goes in as it is
 
-_MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",
-                "WEBP": "image/webp"}
+_MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif"}
 
 
 @dataclass(frozen=True)
@@ -38,28 +38,25 @@ def asset_href(image: m.Image) -> str:
 
 
 def fit_image(image: m.Image) -> Asset:
-    """``image`` scaled to at most :data:`MAX_EDGE` px and compressed, metadata dropped."""
-    raw = image.path.read_bytes()
-    with PILImage.open(io.BytesIO(raw)) as img:
-        fmt = img.format or "PNG"
-        if max(img.size) <= MAX_EDGE and len(raw) <= KEEP_BYTES and fmt in _MEDIA_TYPES:
-            return Asset(asset_href(image), _MEDIA_TYPES[fmt], raw, *img.size)
-        img.load()
-        if fmt == "GIF" or fmt not in _MEDIA_TYPES:
-            fmt = "PNG"
-        frame = img.convert("RGB") if fmt == "JPEG" else img.copy()
-    frame.thumbnail((MAX_EDGE, MAX_EDGE), PILImage.Resampling.LANCZOS)
-    out = io.BytesIO()
-    if fmt == "JPEG":
-        frame.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=False)
-    elif fmt == "WEBP":
-        frame.save(out, "WEBP", quality=JPEG_QUALITY, method=4)
-    else:
-        frame.save(out, "PNG", optimize=True)
+    """``image`` scaled to at most :data:`MAX_EDGE` px and compressed, metadata dropped.
+
+    A small JPEG, PNG or GIF that needs no turning goes in as it is.
+    """
+    with PILImage.open(image.path) as img:
+        fmt, size = img.format, img.size
+        upright = img.getexif().get(0x0112, 1) == 1
+    if (fmt in _MEDIA_TYPES and max(size) <= MAX_EDGE and upright
+            and image.path.stat().st_size <= KEEP_BYTES):
+        return Asset(asset_href(image), _MEDIA_TYPES[fmt], image.path.read_bytes(), *size)
+    frame = imaging.fit(imaging.load(image.path, within=(MAX_EDGE, MAX_EDGE)),
+                        MAX_EDGE, MAX_EDGE)
+    encoded = imaging.encode(frame, quality=JPEG_QUALITY, lossless=fmt in ("PNG", "GIF"))
     href = asset_href(image)
-    if fmt == "PNG" and not href.lower().endswith(".png"):
-        href = href.rsplit(".", 1)[0] + ".png"
-    return Asset(href, _MEDIA_TYPES[fmt], out.getvalue(), *frame.size)
+    stem, dot, _ = href.rpartition(".")
+    wanted = (".jpg", ".jpeg") if encoded.subtype == "jpeg" else (".png",)
+    if not href.lower().endswith(wanted):
+        href = f"{stem if dot else href}.{encoded.extension}"
+    return Asset(href, f"image/{encoded.subtype}", encoded.data, encoded.width, encoded.height)
 
 
 def reproducible_zip(data: bytes, when: date) -> bytes:

@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFont
 
+from publisher import imaging
 from publisher import model as m
 from publisher.fonts import codepoints
 
@@ -103,8 +104,8 @@ def cover_jpeg(issue: m.Issue, layouts: Path) -> bytes:
     margin = round(w * 0.07)
 
     if issue.cover_image is not None:
-        with Image.open(issue.cover_image.path) as photo:
-            canvas = ImageOps.fit(photo.convert("RGB"), size, Image.Resampling.LANCZOS)
+        photo = imaging.load(issue.cover_image.path, covering=size)
+        canvas = imaging.cover(photo.convert("RGB"), size)
     else:
         canvas = Image.new("RGB", size, NAVY)
     # Darken the top (masthead) and the bottom (cover lines) so white text reads.

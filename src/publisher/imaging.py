@@ -1,0 +1,136 @@
+"""Photos scaled and re-encoded for a format: one way to do it, for every format.
+
+The EPUB, the email, the EPUB cover and the site's thumbnails all start from an
+editor's photo (any size, maybe rotated by an EXIF tag, maybe in Adobe RGB or
+CMYK) and need a smaller sRGB copy without metadata.  :func:`load` decodes,
+turns upright and converts to sRGB, decoding a JPEG at a reduced scale when
+the result is to be at most half the size (much faster, and the resampling
+does the rest); :func:`fit` scales with Lanczos; :func:`encode` writes JPEG
+for an opaque photo and PNG for an image with transparency or a PNG/GIF source.  The print PDF keeps
+the photo as it is; its reader's copy is downsampled by WeasyPrint.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageCms, ImageOps
+
+from publisher.errors import PublisherError
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """An image file's bytes, and what a document needs to show it."""
+
+    data: bytes
+    subtype: str  # "jpeg" or "png": image/<subtype>
+    width: int
+    height: int
+
+    @property
+    def extension(self) -> str:
+        return "jpg" if self.subtype == "jpeg" else self.subtype
+
+
+def load(path: Path, *, within: tuple[int, int] | None = None,
+         covering: tuple[int, int] | None = None) -> Image.Image:
+    """The image at ``path``, upright and in sRGB (RGB, or RGBA with transparency).
+
+    Say what it is for, and a JPEG is decoded at the smallest scale (1/2, 1/4,
+    1/8) that is still enough: ``within``, the box (width, height) it will be
+    fitted into; ``covering``, the box it will be cropped to fill.
+    """
+    try:
+        with Image.open(path) as source:
+            box = within or covering
+            if box is not None and source.format == "JPEG":
+                width, height = source.size
+                if _swapped(source):
+                    box = (box[1], box[0])
+                scales = (box[0] / width, box[1] / height)
+                scale = min(scales) if within else max(scales)
+                if scale < 1:
+                    source.draft(None, (max(1, int(width * scale)), max(1, int(height * scale))))
+            source.load()
+            image = _to_srgb(ImageOps.exif_transpose(source))
+    except OSError as exc:
+        raise PublisherError(f"cannot read the image: {exc}", path) from exc
+    if has_alpha(image):
+        return image.convert("RGBA")
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def fit(image: Image.Image, max_width: int, max_height: int | None = None) -> Image.Image:
+    """``image`` scaled down (never up) to fit ``max_width`` (and ``max_height``)."""
+    scale = max_width / image.width
+    if max_height is not None:
+        scale = min(scale, max_height / image.height)
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``image`` cropped about its centre to the aspect of ``size``, and scaled to it."""
+    return ImageOps.fit(image, size, Image.Resampling.LANCZOS)
+
+
+def lossless(path: Path) -> bool:
+    """True for a PNG or GIF source (line art, screenshots): it is not made a JPEG."""
+    try:
+        with Image.open(path) as source:
+            return source.format in ("PNG", "GIF")
+    except OSError as exc:
+        raise PublisherError(f"cannot read the image: {exc}", path) from exc
+
+
+def encode(image: Image.Image, *, quality: int = 80, progressive: bool = False,
+           lossless: bool = False) -> Encoded:
+    """JPEG (4:2:0, optimised) for an opaque photo; PNG for an image with transparency,
+    or when ``lossless`` (the source was a PNG or GIF)."""
+    out = io.BytesIO()
+    if image.mode == "RGBA" or lossless:
+        image.save(out, "PNG", optimize=True)
+        subtype = "png"
+    else:
+        image.convert("RGB").save(out, "JPEG", quality=quality, optimize=True,
+                                  progressive=progressive, subsampling="4:2:0")
+        subtype = "jpeg"
+    return Encoded(out.getvalue(), subtype, image.width, image.height)
+
+
+def has_alpha(image: Image.Image) -> bool:
+    """True when some pixel of ``image`` is not fully opaque."""
+    if image.mode in ("RGBA", "LA", "PA"):
+        return image.getextrema()[-1][0] < 255  # type: ignore[index]
+    return image.mode == "P" and "transparency" in image.info
+
+
+def _swapped(image: Image.Image) -> bool:
+    """True when the EXIF orientation turns the image a quarter (width and height swap)."""
+    try:
+        return image.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    except Exception:  # a broken EXIF block: take the image as stored
+        return False
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """Convert an image with an embedded ICC profile (Adobe RGB, CMYK…) to sRGB."""
+    icc: Any = image.info.get("icc_profile")
+    if not icc and image.mode != "CMYK":
+        return image
+    if not icc:
+        return image.convert("RGB")
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        srgb = ImageCms.createProfile("sRGB")
+        mode = "RGBA" if image.mode in ("RGBA", "LA", "PA") else "RGB"
+        converted = ImageCms.profileToProfile(image, source, srgb, outputMode=mode)
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return image  # an unreadable profile: keep the pixels as they are
+    return converted if converted is not None else image
