@@ -6,7 +6,7 @@ import pytest
 from fontTools.ttLib import TTFont
 
 from conftest import LAYOUTS
-from publisher.fonts import codepoints, covered, font_files
+from publisher.fonts import codepoints, covered, font_files, uncovered
 
 FONTS = font_files(LAYOUTS / "fonts")
 
@@ -38,3 +38,13 @@ def test_a_changed_font_file_is_read_again(tmp_path) -> None:  # type: ignore[no
     assert ord("한") not in codepoints(path)
     path.write_bytes(nanum.read_bytes())
     assert ord("한") in codepoints(path)
+
+
+def test_uncovered_finds_what_no_font_has_and_nothing_else() -> None:
+    fonts = LAYOUTS / "fonts"
+    text = {ord(c) for c in "Korea’s “united response” ⓒ 한옥 — café"}
+    assert uncovered(text, fonts) == set()
+    assert uncovered(text | {ord("क"), ord("ก")}, fonts) == {ord("क"), ord("ก")}
+    everything = covered(fonts)
+    sample = set(range(0x20, 0x3000))
+    assert uncovered(sample, fonts) == sample - everything

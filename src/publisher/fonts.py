@@ -36,6 +36,20 @@ def font_files(font_dir: Path) -> list[Path]:
     return sorted(p for p in font_dir.rglob("*") if p.suffix.lower() in SUFFIXES)
 
 
+def uncovered(points: set[int], font_dir: Path) -> set[int]:
+    """The code points of ``points`` that no font under ``font_dir`` has.
+
+    The fonts are read largest first (the largest covers most: Hangul fonts carry
+    Latin too), and no more are read once every code point is found.
+    """
+    left = set(points)
+    for path in sorted(font_files(font_dir), key=lambda p: (-p.stat().st_size, p)):
+        if not left:
+            break
+        left -= codepoints(path)
+    return left
+
+
 def covered(font_dir: Path) -> frozenset[int]:
     """Every code point some font under ``font_dir`` has a glyph for."""
     points: set[int] = set()

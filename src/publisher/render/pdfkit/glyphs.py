@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from publisher.errors import PublisherError
-from publisher.fonts import covered
+from publisher.fonts import uncovered
 
 # Characters that are never drawn with a glyph of the text fonts.
 _INVISIBLE = {"\u00ad", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"}
@@ -31,8 +31,8 @@ def check_glyphs(text: str, font_dir: Path, sources: Iterable[Path], fallback: P
     The error names the first of ``sources`` that contains the character (else
     ``fallback``, the layout), with its line.
     """
-    cmap = covered(font_dir)
-    missing = sorted({c for c in text if needs_glyph(c) and ord(c) not in cmap})
+    wanted = {ord(c) for c in set(text) if needs_glyph(c)}
+    missing = sorted(chr(point) for point in uncovered(wanted, font_dir))
     if not missing:
         return
     char = missing[0]
