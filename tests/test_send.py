@@ -143,6 +143,34 @@ def test_faults_lose_nothing_and_duplicate_nothing(mailroom: Mailroom) -> None:
     assert "lost (Connection unexpectedly closed): reconnecting" in run.err
 
 
+def test_retry_failed_sends_the_refused_messages_once_and_nothing_else(
+        mailroom: Mailroom) -> None:
+    refused = {"reader0013@example.org", "reader0500@example.org", "reader0777@example.org"}
+    gone = "reader0777@example.org"
+    with smtp_server(Recorder(reject=frozenset(refused))) as port:
+        assert mailroom.send(port=port).status == 0
+        plain_rerun = Recorder()
+    with smtp_server(plain_rerun) as port:
+        assert mailroom.send(port=port).status == 0
+    assert plain_rerun.received == []  # a refusal stays a refusal without --retry-failed
+    before = mailroom.ledger()
+    assert mailroom.cli("subscribers", "unsubscribe", gone, "--db", str(mailroom.db)).status == 0
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        run = mailroom.send("--retry-failed", port=port)
+    assert run.status == 0, run.err
+    assert "2 message(s) the server refused before are sent again" in run.err
+    assert recorder.per_rcpt() == {a: 1 for a in refused - {gone}}
+    after = mailroom.ledger()
+    for address in refused - {gone}:
+        assert after[address][:2] == ("sent", before[address][1])  # the same Message-ID
+    assert after[gone][0] == "failed"  # unsubscribed since: not mailed again
+    assert mailroom.send("--status").out.splitlines()[0] == (
+        "2023-08: 0 pending, 0 sending, 999 sent, 0 deferred, 1 failed")
+    usage = mailroom.send("--retry-failed", "--status")
+    assert usage.status == 2 and "--retry-failed goes with a real send" in usage.err
+
+
 def test_a_server_that_goes_away_stops_the_send_and_marks_nothing_unsent(
         mailroom: Mailroom) -> None:
     recorder = Recorder(vanish_at=300)

@@ -15,7 +15,7 @@ from pathlib import Path
 from publisher.build import Paths
 from publisher.config import load_publication
 from publisher.diagnostics import Diagnostics
-from publisher.errors import ExitStatus, PublisherError, SourceErrors
+from publisher.errors import ExitStatus, PublisherError, SourceErrors, UsageError
 from publisher.model import Month
 
 log = logging.getLogger("publisher")
@@ -73,6 +73,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                       help="at most N messages per second (default: no limit)")
     send.add_argument("--connections", type=int, default=1, choices=range(1, 11),
                       metavar="N", help="SMTP connections at once, 1 to 10 (default: 1)")
+    send.add_argument("--retry-failed", action="store_true",
+                      help="send again the messages the server refused (5xx), once their "
+                           "cause is mended (a rejected sender, a full mailbox): they were "
+                           "not delivered, so nobody is mailed twice")
     send.set_defaults(handler=_send)
 
 
@@ -160,6 +164,9 @@ def _send(args: argparse.Namespace, paths: Paths) -> int:
     from publisher.reader import find_issue
 
     find_issue(paths.issues, month)
+    if args.retry_failed and (args.status or args.dry_run or args.test):
+        raise UsageError("--retry-failed goes with a real send, not with --status, --dry-run "
+                         "or --test")
     if args.status:
         db = _open_store(args)
         try:
@@ -201,7 +208,7 @@ def _send(args: argparse.Namespace, paths: Paths) -> int:
     settings = smtp.SmtpSettings.from_env()
     with job.exclusive(args.db):
         summary = job.Send(args.db, mailing, settings, connections=args.connections,
-                           rate=args.rate).run()
+                           rate=args.rate, retry_failed=args.retry_failed).run()
     logging.getLogger("publisher.progress").info(
         "%s: %d sent, %d deferred, %d failed, %d not yet sent in %.1f s", month,
              summary.sent, summary.deferred, summary.failed, summary.pending, summary.elapsed)

@@ -140,13 +140,14 @@ class Send:
     """One run of ``publisher send MONTH`` against an SMTP server."""
 
     def __init__(self, db_path: Path, mailing: Mailing, settings: smtp.SmtpSettings, *,
-                 connections: int = 1, rate: float = 0.0,
+                 connections: int = 1, rate: float = 0.0, retry_failed: bool = False,
                  clock: Callable[[], float] = time.monotonic):
         self.db_path = db_path
         self.mailing = mailing
         self.settings = settings
         self.connections = max(1, connections)
         self.limit = smtp.RateLimit(rate)
+        self.retry_failed = retry_failed
         self.clock = clock
         self.jobs: queue.Queue[_Item | None] = queue.Queue()
         self.results: queue.Queue[tuple[_Item, smtp.Outcome]] = queue.Queue()
@@ -173,6 +174,7 @@ class Send:
         ledger = Ledger(db, self.mailing.issue)
         try:
             added, recovered = ledger.prepare(self.mailing.message_id)
+            retried = ledger.retry_failed() if self.retry_failed else 0
         except BaseException:
             db.close()
             for conn in pool:
@@ -182,6 +184,8 @@ class Send:
         if recovered:
             log.warning("%d message(s) were in flight when an earlier send stopped: they are "
                         "sent again with the same Message-ID (see --status)", recovered)
+        if retried:
+            log.info("%d message(s) the server refused before are sent again", retried)
         counts = ledger.counts()
         total = counts[PENDING] + counts[DEFERRED]
         progress.info("sending %s to %d subscriber(s) over %d connection(s) (%d already "

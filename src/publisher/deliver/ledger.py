@@ -68,6 +68,19 @@ class Ledger:
                 "ORDER BY s.id", (self.issue, stamp, self.issue)).rowcount
         return added, recovered
 
+    def retry_failed(self) -> int:
+        """Put the messages the server refused back to ``pending`` (still subscribed only).
+
+        A refused message was not delivered, so sending it again mails nobody
+        twice; it keeps its Message-ID.  Returns how many.
+        """
+        with transaction(self.db):
+            return self.db.execute(
+                "UPDATE deliveries SET state = 'pending', reply = '', changed = ? "
+                "WHERE issue = ? AND state = 'failed' AND subscriber_id IN "
+                "(SELECT id FROM subscribers WHERE status = 'subscribed')",
+                (now(), self.issue)).rowcount
+
     def to_send(self, after: int = 0, limit: int = 500) -> list[Delivery]:
         """The next rows to send (pending or deferred, still subscribed), by subscriber id."""
         rows = self.db.execute(
