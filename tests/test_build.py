@@ -137,6 +137,15 @@ def test_independent_formats_render_in_parallel_processes(paths):
     assert out["epub"]["handed"]  # ... which is then handed over, not laid out again
 
 
+def test_the_epub_and_email_without_the_pdf_still_render_beside_the_layout(paths):
+    build(AUG, paths, ["epub", "email"])
+    out = _outputs(paths)
+    assert sorted(out) == ["email", "epub"]
+    assert out["email"]["pid"] == out["epub"]["pid"] != os.getpid()
+    assert out["epub"]["prepared"] == {"pid": out["epub"]["pid"], "map known": False}
+    assert out["epub"]["handed"] and out["epub"]["pages"] == {"korea-security-ties": "3"}
+
+
 def test_serial_and_parallel_builds_are_identical_but_for_the_process(paths, tmp_path):
     build(AUG, paths)
     parallel = _outputs(paths)

@@ -112,17 +112,18 @@ def render_formats(context: BuildContext, formats: Sequence[str], *,
     """
     here = [f for f in formats if f == LAYOUT_FORMAT]
     beside = [f for f in formats if f != LAYOUT_FORMAT]
-    if not parallel or not here or not beside or not can_fork():
+    following = [f for f in beside if f in FOLLOWS_LAYOUT]
+    if not parallel or not can_fork() or not beside or not (here or following):
         ordered = [*here, *beside]  # the layout first: the followers reuse it
         return {name: _render(context, name) for name in ordered}
-    following = [f for f in beside if f in FOLLOWS_LAYOUT]
     results: dict[str, list[Output]] = {}
     with Forked(_render_beside, context, beside, what="the worker rendering "
                 + ", ".join(beside)) as worker:
         if following:
             # The print pages are laid out once, here; followers get their page map.
             worker.send(render.renderer(LAYOUT_FORMAT).layout(context))  # type: ignore[attr-defined]
-        results[LAYOUT_FORMAT] = _render(context, LAYOUT_FORMAT)
+        for name in here:
+            results[name] = _render(context, name)
         results.update(worker.result())
     return {name: results[name] for name in formats}
 
