@@ -43,7 +43,14 @@ check: $(STAMP)
 	$(call need_month,check)
 	$(PUBLISHER) check $(MONTH)
 
-test: $(STAMP)
+# DAISY Ace (npm), the EPUB accessibility checker the tests run, in tools/ace/; it drives
+# Debian's Chromium, so no browser is downloaded (PUPPETEER_SKIP_DOWNLOAD, --ignore-scripts).
+ACE := tools/ace/node_modules/.bin/ace-cli
+$(ACE): tools/ace/package.json tools/ace/package-lock.json
+	cd tools/ace && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
+test: $(STAMP) $(ACE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

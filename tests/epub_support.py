@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import zipfile
 from dataclasses import dataclass
@@ -43,6 +44,39 @@ def epubcheck(path: Path) -> CheckResult:
         + ", ".join(f"{loc['path']}:{loc['line']}" for loc in m["locations"])
         for m in report["messages"])
     return CheckResult(checker["nFatal"], checker["nError"], checker["nWarning"], messages)
+
+
+#: DAISY Ace, installed by ``make test`` into tools/ace/ (see the Makefile).
+ACE = Path(__file__).resolve().parent.parent / "tools" / "ace" / "node_modules" / ".bin" / "ace-cli"
+
+
+@dataclass(frozen=True)
+class AceResult:
+    outcome: str  # "pass" or "fail"
+    violations: tuple[str, ...]  # "<document> <rule> (<impact>) at <css selector>"
+    metadata_present: tuple[str, ...]
+
+
+def ace(path: Path, report_dir: Path) -> AceResult:
+    """Run DAISY Ace on ``path`` (in Debian's Chromium) and read its JSON report."""
+    if not ACE.is_file():
+        raise AssertionError(f"DAISY Ace is not installed at {ACE}: run `make test`, which "
+                             "installs it (npm ci in tools/ace/)")
+    proc = subprocess.run(
+        [str(ACE), "--silent", "--force", "--outdir", str(report_dir), str(path)],
+        capture_output=True, text=True, check=False, timeout=300,
+        env={**os.environ, "PUPPETEER_EXECUTABLE_PATH": "/usr/bin/chromium"})
+    report_file = report_dir / "report.json"
+    if not report_file.is_file():
+        raise AssertionError(f"Ace wrote no report (exit {proc.returncode}): {proc.stderr}")
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    violations = tuple(
+        f"{doc['earl:testSubject']['url']} {item['earl:test']['dct:title']} "
+        f"({item['earl:test']['earl:impact']}) at "
+        f"{item['earl:result'].get('earl:pointer', {}).get('css')}"
+        for doc in report["assertions"] for item in doc.get("assertions", []))
+    return AceResult(report["earl:result"]["earl:outcome"], violations,
+                     tuple(report["a11y-metadata"]["present"]))
 
 
 class Epub:

@@ -194,7 +194,7 @@ def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> byt
 
     pages: list[PageTarget] = []
     if page_map is not None and paginated:
-        paginator = Paginator(page_map, starts={a.slug for a in issue.articles})
+        paginator = Paginator(page_map)
         for doc in docs:
             if doc is not nav:
                 paginator.paginate(doc.tree.getroot(), doc.file_name)
@@ -233,9 +233,11 @@ def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> byt
 
     raw = io.BytesIO()
     modified = dt.datetime.combine(issue.date, dt.time(0, 0))
-    epub.write_epub(raw, book, {"raise_exceptions": True, "mtime": modified,
-                                "epub3_pages": False, "epub3_landmark": False,
-                                "epub2_guide": False})
+    writer = _Writer(raw, book, {"raise_exceptions": True, "mtime": modified,
+                                 "epub3_pages": False, "epub3_landmark": False,
+                                 "epub2_guide": False})
+    writer.process()
+    writer.write()
     return reproducible_zip(raw.getvalue(), issue.date)
 
 
@@ -259,6 +261,15 @@ def _assets(context: BuildContext) -> tuple[dict[str, Asset], bytes]:
     assets = images, cover_jpeg(issue, context.layouts)
     context.shared[ASSETS_KEY] = assets
     return assets
+
+
+class _Writer(epub.EpubWriter):
+    """ebooklib's writer, with the package document's language on its root element
+    (``xml:lang``: reading systems and Ace read it as the metadata's language)."""
+
+    def _write_opf_file(self, root: Any) -> None:
+        root.set("{http://www.w3.org/XML/1998/namespace}lang", self.book.language)
+        super()._write_opf_file(root)
 
 
 class _Document(epub.EpubHtml):

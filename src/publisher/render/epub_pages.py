@@ -6,15 +6,17 @@ from element id (article slugs, heading ids, the per-block ids
 label (``publisher.render.pdf.page_map``).  Walking the EPUB's content
 documents in reading order, :class:`Paginator` puts a
 ``<span epub:type="pagebreak" role="doc-pagebreak">`` before the first element
-that starts on a page not yet marked, and always one at the start of each
-article, so an article's first marker is the page the print edition starts
-it on.  Each page appears once in the nav's ``page-list``.
+that starts on a page not yet marked.  Each page break is marked once, where
+the page begins, and listed once in the nav's ``page-list`` (DAISY Ace flags
+a marker the list lacks): an article that starts on a page begun by the one
+before it has no marker of its own for that page.  The print layout starts
+every article on a new page, so there its first marker is its first page.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -41,18 +43,12 @@ def marker_id(label: str) -> str:
 
 @dataclass
 class Paginator:
-    """Inserts page-break markers document by document, in reading order.
-
-    ``starts`` are the ids (article slugs) where a marker is always set, even
-    when the page was already marked in the document before.
-    """
+    """Inserts page-break markers document by document, in reading order."""
 
     page_map: Mapping[str, str]
-    starts: Collection[str] = ()
     targets: list[PageTarget] = field(default_factory=list)
     _marked: set[str] = field(default_factory=set)
     _ids: set[str] = field(default_factory=set)
-    _current: str | None = None
 
     def paginate(self, document: etree._Element, file_name: str) -> int:
         """Insert markers into ``document`` (an XHTML tree); return how many."""
@@ -65,11 +61,7 @@ class Paginator:
             if parent is None or parent.tag not in _FLOW_PARENTS:
                 continue
             label = self.page_map[ident]
-            forced = ident in self.starts
-            if label in self._marked and not forced:
-                self._current = label
-                continue
-            if label == self._current and not forced:
+            if label in self._marked:
                 continue
             element.addprevious(self._marker(parent, label, file_name))
             inserted += 1
@@ -79,13 +71,12 @@ class Paginator:
     def _marker(self, parent: etree._Element, label: str, file_name: str) -> etree._Element:
         ident = marker_id(label)
         n = 1
-        while ident in self._ids:  # an article starting mid-page: a second marker
+        while ident in self._ids:  # two labels that make the same id ("4a", "4-a")
             n += 1
             ident = f"{marker_id(label)}-{n}"
         self._ids.add(ident)
-        if label not in self._marked:
-            self._marked.add(label)
-            self.targets.append(PageTarget(label, f"{file_name}#{ident}"))
+        self._marked.add(label)
+        self.targets.append(PageTarget(label, f"{file_name}#{ident}"))
         # Made inside the parent so it uses the document's namespace declarations.
         span = etree.SubElement(parent, f"{{{XHTML}}}span")
         span.set(f"{{{EPUB}}}type", "pagebreak")

@@ -119,7 +119,8 @@ class HtmlWriter:
         raise TypeError(f"unknown block {block!r}")
 
     def pullquote(self, quote: m.PullQuote) -> str:
-        epub = ' epub:type="pullquote"' if self.options.footnotes == "epub" else ""
+        epub = (' epub:type="pullquote" role="doc-pullquote"'
+                if self.options.footnotes == "epub" else "")
         who = (f'\n<p class="attribution">{escape(quote.attribution, quote=False)}</p>'
                if quote.attribution else "")
         return (f'<aside class="pullquote"{epub}>\n<p>{self.inlines(quote.children)}</p>{who}\n'
@@ -204,7 +205,8 @@ class HtmlWriter:
             return f'<span class="footnote" id="{attr(ref.id)}">{text}</span>'
         href = self.options.link_href(f"#{ref.id}")
         if style == "epub":
-            return (f'<a class="noteref" epub:type="noteref" id="{attr(ref.id)}-ref" '
+            return (f'<a class="noteref" epub:type="noteref" role="doc-noteref" '
+                    f'id="{attr(ref.id)}-ref" '
                     f'href="{attr(href)}">{ref.number}</a>')
         return (f'<sup class="noteref"><a id="{attr(ref.id)}-ref" href="{attr(href)}">'
                 f"{ref.number}</a></sup>")
@@ -225,7 +227,8 @@ class HtmlWriter:
             for note in notes:
                 back = self.options.link_href(f"#{note.id}-ref")
                 asides.append(
-                    f'<aside class="footnote" epub:type="footnote" id="{attr(note.id)}">\n'
+                    f'<aside class="footnote" epub:type="footnote" role="doc-footnote" '
+                    f'id="{attr(note.id)}">\n'
                     f'<p><a class="back" href="{attr(back)}">{note.number}.</a> '
                     f"{self._note_inline_text(note)}</p>\n</aside>")
             return '<section class="footnotes" epub:type="footnotes">\n' + "\n".join(asides) + (
