@@ -37,10 +37,12 @@ def test_epub_footnotes_are_noterefs_and_asides_in_xhtml():
                           link_href=lambda url: f"features.xhtml{url}")
     writer = HtmlWriter(options, article.footnotes)
     body = writer.blocks(article.body)
-    assert 'epub:type="noteref" id="features-fn1-ref" href="features.xhtml#features-fn1"' in body
+    assert ('epub:type="noteref" role="doc-noteref" id="features-fn1-ref" '
+            'href="features.xhtml#features-fn1"') in body
     assert "<br>" not in body and "<img " in body and body.count("/>") >= 1
     notes = writer.footnotes(article.footnotes)
-    assert '<aside class="footnote" epub:type="footnote" id="features-fn1">' in notes
+    assert ('<aside class="footnote" epub:type="footnote" role="doc-footnote" '
+            'id="features-fn1">') in notes
 
 
 def test_endnotes_link_both_ways():
