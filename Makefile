@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PUBLISHER := $(BIN)/publisher
 
 .DEFAULT_GOAL := help
-.PHONY: help issue check test lint clean distclean venv
+.PHONY: help issue check test lint golden clean distclean venv
 
 help:
 	@echo "usage:"
@@ -16,6 +16,7 @@ help:
 	@echo "  make check MONTH=YYYY-MM   validate an issue's source"
 	@echo "  make test                  run the test suite"
 	@echo "  make lint                  ruff"
+	@echo "  make golden                rewrite tests/golden/ after a meant layout change"
 	@echo "  make site                  build the download site in dist/site/"
 	@echo "  make serve                 preview it on http://127.0.0.1:8000/"
 	@echo "  make clean                 remove dist/"
@@ -52,6 +53,11 @@ $(ACE): tools/ace/package.json tools/ace/package-lock.json
 
 test: $(STAMP) $(ACE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Rewrite tests/golden/ (the print HTML and email of 2023-08) after a meant change; review
+# the result with `git diff tests/golden/`.
+golden: $(STAMP)
+	$(BIN)/python tests/golden.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
