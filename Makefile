@@ -60,7 +60,7 @@ golden: $(STAMP)
 	$(BIN)/python tests/golden.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 
 clean:
 	rm -rf dist
