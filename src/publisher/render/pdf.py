@@ -107,6 +107,7 @@ def print_document(context: BuildContext) -> weasyprint.Document:
         return cached
     issue = context.issue
     layout = context.layouts / FORMAT
+    logging.getLogger("publisher.progress").info("laying out the print pages")
     html = print_html(context)
     check_glyphs(_visible_text(html), context.layouts / "fonts", _text_sources(context),
                  layout / "base.html")
