@@ -454,9 +454,9 @@ def test_bad_settings_are_one_line_errors(tmp_path):
     with pytest.raises(PublisherError) as caught:
         EmailSettings.load(tmp_path)
     assert str(caught.value).endswith("settings.toml:2: unknown email setting 'budget': "
-                                      "expected one of budget_kb, content_width, images, "
-                                      "jpeg_quality, max_image_width, max_message_kb, "
-                                      "thumb_width")
+                                      "expected one of archive_entries, budget_kb, "
+                                      "content_width, images, jpeg_quality, max_image_width, "
+                                      "max_message_kb, thumb_width")
     (tmp_path / "email" / "settings.toml").write_text('images = "attach"\n')
     with pytest.raises(PublisherError, match="'images' must be"):
         EmailSettings.load(tmp_path)
@@ -572,3 +572,30 @@ def test_without_the_style_element_the_layout_holds(browser, jan, tmp_path, widt
             compared = (0, 2) if width < 480 else (0, 1, 2, 3)
             for i in compared:
                 assert abs(a[i] - b[i]) <= 1, (selector, a, b)
+
+
+def test_a_long_archive_lists_the_newest_and_links_to_all_of_them(tmp_path: Path) -> None:
+    """120 earlier issues: the email keeps its size (and its articles whole), listing a
+    year of them and linking to the site's index for the rest."""
+    shutil.copytree(ISSUES, tmp_path / "issues")
+    issues = tmp_path / "issues"
+    months = []
+    year, month = 2023, 7
+    for _ in range(120):
+        name = f"{year:04d}-{month:02d}"
+        months.append(name)
+        folder = issues / name
+        folder.mkdir(exist_ok=True)
+        (folder / "issue.toml").write_text(
+            f'month = "{name}"\ncover_story = "Story {name}"\n', encoding="utf-8")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    built = _build(tmp_path, issues, AUG)
+    listed = [m for m in months if f"Story {m}" in built.words]
+    assert listed == months[:12]
+    doc = lxml_html.document_fromstring(built.html)
+    (link,) = doc.xpath('//p[@class="archive-all"]/a')
+    assert link.get("href") == "https://webzine.example.org/korea/"
+    assert _normal(link.text_content()) == "All 120 earlier issues, to read online or download →"
+    assert "All 120 earlier issues" in built.text
+    assert len(built.read("email.html")) < 30 * 1024
+    assert not built.paths.dist.joinpath("2023-08", "email-web.html").exists()  # nothing cut

@@ -73,6 +73,7 @@ class EmailSettings:
     jpeg_quality: int = 80
     content_width: int = 560  # CSS px of the text column: 600 px minus 2 x 20 px padding
     thumb_width: int = 80  # CSS px of an archive cover thumbnail
+    archive_entries: int = 12  # the newest earlier issues listed; the site lists them all
 
     @property
     def budget_bytes(self) -> int:
@@ -137,7 +138,8 @@ class EmailRenderer:
         thumbs = {
             entry.month: images.show(entry.cover_image, settings.thumb_width,
                                      f"Cover of {entry.label}: {entry.cover_story}")
-            for entry in issue.archive if entry.cover_image is not None
+            for entry in issue.archive.entries[:settings.archive_entries]
+            if entry.cover_image is not None
         }
         parts = _fit(view, context.layouts, settings, images, thumbs)
         subject = f"{pub.title} {issue.month.label}: {issue.cover_story}"
@@ -300,6 +302,8 @@ def _render(issue: m.Issue, layouts: Path, settings: EmailSettings, images: Emai
         show_cover_image=_show_cover_image(issue),
         thumbs=thumbs,
         thumb_width=settings.thumb_width,
+        archive=issue.archive.entries[:settings.archive_entries],
+        archive_url=f"{pub.base_url}/",
     )
 
 
