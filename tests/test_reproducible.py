@@ -1,4 +1,5 @@
-"""The same source gives byte-identical outputs, wherever the project is checked out."""
+"""The same source gives byte-identical outputs, wherever the project is checked out,
+and whether the formats render side by side or one after another."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ def test_two_checkouts_in_different_places_build_the_same_bytes(tmp_path: Path) 
     first = _checkout(tmp_path / "a")
     second = _checkout(tmp_path / "somewhere" / "else" / "entirely")
     outputs = []
-    for paths in (first, second):
-        build(Month(2023, 8), paths, parallel=False)
+    for paths, parallel in ((first, True), (second, False)):
+        build(Month(2023, 8), paths, parallel=parallel)
         folder = paths.dist / "2023-08"
         outputs.append({p.relative_to(folder).as_posix(): p.read_bytes()
                         for p in sorted(folder.rglob("*")) if p.is_file()})

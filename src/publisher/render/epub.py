@@ -42,6 +42,8 @@ STYLESHEET = "css/style.css"
 COVER_IMAGE = "images/cover-image.jpg"
 PAGE_MAP_KEY = "print-page-map"
 ASSETS_KEY = "epub-assets"
+ENV_KEY = "epub-environment"
+DOCS_KEY = "epub-documents"
 
 
 def identifier(issue: m.Issue) -> str:
@@ -115,8 +117,9 @@ class EpubRenderer:
     name = "epub"
 
     def prepare(self, context: BuildContext) -> None:
-        """The work that does not wait for the print page map: the images."""
-        _assets(context)
+        """The work that does not wait for the print page map: the images, the cover
+        and every content document but the colophon."""
+        context.shared[DOCS_KEY] = _documents(context)
 
     def render(self, context: BuildContext) -> list[Output]:
         issue = context.issue
@@ -127,30 +130,11 @@ class EpubRenderer:
 def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> bytes:
     """The EPUB bytes of ``context.issue``; with ``page_map``, with print page numbers."""
     issue = context.issue
-    id_files = _id_files(issue)
-
-    slugs = {a.slug for a in issue.articles}
-
-    def link_href(url: str) -> str:
-        target = url[1:]
-        name = id_files.get(target)
-        if name is None:
-            return url
-        return name if target in slugs else f"{name}#{target}"
-
     images, cover = _assets(context)
-
-    def image_src(image: m.Image) -> str:
-        asset = images.get(image.path.as_posix())
-        return asset.href if asset else asset_href(image)
-
-    options = HtmlOptions(footnotes="epub", xhtml=True, block_ids=True, link_href=link_href,
-                          image_src=image_src)
-    env = environment(context.layouts, "epub", options)
-
+    env = _environment(context)
     # Print pages only when the map names elements of this issue (an empty or
     # foreign map would declare pages that the book cannot show).
-    paginated = page_map is not None and any(ident in id_files for ident in page_map)
+    paginated = page_map is not None and any(ident in _id_files(issue) for ident in page_map)
     if page_map is not None and not paginated:
         log.warning("the print page map names no element of %s: no print page numbers",
                     issue.month)
@@ -158,40 +142,11 @@ def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> byt
     ident = identifier(issue)
     common = {"issue": issue, "stylesheet": STYLESHEET}
 
-    docs: list[Doc] = [Doc("cover.xhtml", "Cover", "cover.xhtml", {
-        "cover_href": COVER_IMAGE, "cover_alt": _cover_alt(issue)})]
-    nav = Doc("nav.xhtml", "Contents", "nav.xhtml")
-    docs.append(nav)
-    if issue.editors_note:
-        docs.append(Doc("editors-note.xhtml", "Editor’s Note", "editors-note.xhtml"))
-    first_article = len(docs) if issue.articles else len(docs) - 1
-    for article in issue.articles:
-        docs.append(Doc(_article_file(article), article.title, "article.xhtml",
-                        {"article": article}))
-    if issue.ticker:
-        docs.append(Doc("ticker.xhtml", "News Ticker", "ticker.xhtml"))
-    back = len(docs)
-    if issue.archive:
-        docs.append(Doc("archive.xhtml", "Earlier Issues", "archive.xhtml"))
-    credits = _credits(issue)
-    docs.append(Doc("colophon.xhtml", "Colophon", "colophon.xhtml", {
-        "date_label": f"{issue.date:%-d %B %Y}", "issn": issue.issn or issue.publication.issn,
-        "copyright_holder": issue.publication.copyright_holder or issue.publication.publisher,
-        "credits": credits, "paginated": paginated, "accessibility_summary": summary,
-        "identifier": ident}))
-
-    by_href = {asset.href: asset for asset in images.values()}
-    for doc in docs:
-        if doc is not nav:
-            doc.tree = _parse(env.get_template(doc.template).render(**common, **doc.values),
-                              doc.file_name)
-            mark_language_of_parts(doc.tree.getroot(), HANGUL_RUN, "ko")
-            for img in doc.tree.iter(f"{{{XHTML}}}img"):  # the scaled image's size
-                asset = by_href.get(img.get("src", ""))
-                if asset is not None:
-                    img.set("width", str(asset.width))
-                    img.set("height", str(asset.height))
-
+    docs, first_article, back = _documents(context)
+    nav, colophon = docs[1], docs[-1]
+    colophon.values.update(paginated=paginated, accessibility_summary=summary,
+                           identifier=ident)
+    colophon.tree = _render_doc(env, colophon, common, images)
     pages: list[PageTarget] = []
     if page_map is not None and paginated:
         paginator = Paginator(page_map)
@@ -261,6 +216,88 @@ def _assets(context: BuildContext) -> tuple[dict[str, Asset], bytes]:
     assets = images, cover_jpeg(issue, context.layouts)
     context.shared[ASSETS_KEY] = assets
     return assets
+
+
+def _environment(context: BuildContext) -> Any:
+    """The Jinja2 environment of ``layouts/epub/`` with the HTML writer's EPUB options
+    (links to the document holding each id, the scaled images); one per build."""
+    cached = context.shared.get(ENV_KEY)
+    if cached is not None:
+        return cached
+    issue = context.issue
+    id_files = _id_files(issue)
+    slugs = {a.slug for a in issue.articles}
+    images, _ = _assets(context)
+
+    def link_href(url: str) -> str:
+        target = url[1:]
+        name = id_files.get(target)
+        if name is None:
+            return url
+        return name if target in slugs else f"{name}#{target}"
+
+    def image_src(image: m.Image) -> str:
+        asset = images.get(image.path.as_posix())
+        return asset.href if asset else asset_href(image)
+
+    options = HtmlOptions(footnotes="epub", xhtml=True, block_ids=True, link_href=link_href,
+                          image_src=image_src)
+    env = environment(context.layouts, "epub", options)
+    context.shared[ENV_KEY] = env
+    return env
+
+
+def _documents(context: BuildContext) -> tuple[list[Doc], int, int]:
+    """The spine's documents, rendered and parsed but for the nav and the colophon (which
+    wait for the page map), with the index of the first article and of the back matter.
+
+    Taken from ``context.shared`` when the build made them while the print pages were
+    laid out (once: pagination changes the trees), else made here.
+    """
+    made = context.shared.pop(DOCS_KEY, None)
+    if made is not None:
+        return made
+    issue = context.issue
+    images, _ = _assets(context)
+    env = _environment(context)
+    common = {"issue": issue, "stylesheet": STYLESHEET}
+    docs: list[Doc] = [Doc("cover.xhtml", "Cover", "cover.xhtml", {
+        "cover_href": COVER_IMAGE, "cover_alt": _cover_alt(issue)})]
+    docs.append(Doc("nav.xhtml", "Contents", "nav.xhtml"))
+    if issue.editors_note:
+        docs.append(Doc("editors-note.xhtml", "Editor’s Note", "editors-note.xhtml"))
+    first_article = len(docs) if issue.articles else len(docs) - 1
+    for article in issue.articles:
+        docs.append(Doc(_article_file(article), article.title, "article.xhtml",
+                        {"article": article}))
+    if issue.ticker:
+        docs.append(Doc("ticker.xhtml", "News Ticker", "ticker.xhtml"))
+    back = len(docs)
+    if issue.archive:
+        docs.append(Doc("archive.xhtml", "Earlier Issues", "archive.xhtml"))
+    docs.append(Doc("colophon.xhtml", "Colophon", "colophon.xhtml", {
+        "date_label": f"{issue.date:%-d %B %Y}", "issn": issue.issn or issue.publication.issn,
+        "copyright_holder": issue.publication.copyright_holder or issue.publication.publisher,
+        "credits": _credits(issue)}))
+    for doc in docs:
+        if doc.template not in ("nav.xhtml", "colophon.xhtml"):
+            doc.tree = _render_doc(env, doc, common, images)
+    return docs, first_article, back
+
+
+def _render_doc(env: Any, doc: Doc, common: Mapping[str, Any],
+                images: Mapping[str, Asset]) -> Any:
+    """``doc`` rendered from its template and parsed, Hangul runs marked ``lang="ko"``,
+    images given the scaled files' sizes."""
+    tree = _parse(env.get_template(doc.template).render(**common, **doc.values), doc.file_name)
+    mark_language_of_parts(tree.getroot(), HANGUL_RUN, "ko")
+    by_href = {asset.href: asset for asset in images.values()}
+    for img in tree.iter(f"{{{XHTML}}}img"):
+        asset = by_href.get(img.get("src", ""))
+        if asset is not None:
+            img.set("width", str(asset.width))
+            img.set("height", str(asset.height))
+    return tree
 
 
 class _Writer(epub.EpubWriter):
