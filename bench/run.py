@@ -25,7 +25,7 @@ PUBLISHER = [sys.executable, "-m", "publisher"]
 MONTH = "2023-08"
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))  # runs of each figure; the median is kept
 #: Rounds of the compared builds (each round runs every one of them once, in turn).
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 
 
 def timed(command: list[str], cwd: Path, runs: int = RUNS,
