@@ -47,6 +47,15 @@ def test_a_value_sent_to_a_child_that_failed_already_does_not_hide_its_error() -
         job.result()
 
 
+def _die(inbox):  # type: ignore[no-untyped-def]
+    os._exit(3)
+
+
+def test_a_child_that_dies_is_reported_with_its_exit_status() -> None:
+    with pytest.raises(RuntimeError, match=r"the worker died \(exit status 3\)"):
+        Forked(_die, what="the worker").result()
+
+
 def test_leaving_early_ends_a_child_that_still_waits() -> None:
     with pytest.raises(KeyError), Forked(_wait_forever) as job:
         process = job._process

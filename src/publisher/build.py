@@ -7,9 +7,10 @@ as it was.  The cache (:mod:`publisher.cache`) is consulted first, before the
 reader or any renderer is imported: an unchanged rebuild writes nothing.
 
 Formats render in parallel: a forked worker renders the email from the start
-and prepares the EPUB's images while this process lays out the print pages;
-the worker then finishes the EPUB with the layout's page map while this
-process writes the two PDFs (the reader's in a forked child of its own).
+and prepares the EPUB (images, cover, content documents) while this process
+lays out the print pages; the worker then finishes the EPUB with the layout's
+page map while this process writes the two PDFs (the reader's in a forked
+child of its own).
 """
 
 from __future__ import annotations
@@ -107,8 +108,9 @@ def render_formats(context: BuildContext, formats: Sequence[str], *,
 
     A forked worker starts at once with the formats that need nothing of the
     print layout (the email), then prepares those that follow it (the EPUB's
-    images and cover); meanwhile this process lays out the print pages, hands
-    their page map to the worker, and writes the two PDFs from that layout.
+    images, cover and documents); meanwhile this process lays out the print
+    pages, hands their page map to the worker, and writes the two PDFs from
+    that layout.
     """
     here = [f for f in formats if f == LAYOUT_FORMAT]
     beside = [f for f in formats if f != LAYOUT_FORMAT]

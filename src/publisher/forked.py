@@ -71,10 +71,10 @@ class Forked(Generic[T]):
         try:
             ok, value = self._results.recv()
         except EOFError:
+            self.close()
             raise RuntimeError(f"{self._what} died (exit status "
                                f"{self._process.exitcode})") from None
-        finally:
-            self.close()
+        self.close()
         if not ok:
             raise value
         return value
