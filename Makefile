@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PUBLISHER := $(BIN)/publisher
 
 .DEFAULT_GOAL := help
-.PHONY: help issue check test lint golden clean distclean venv
+.PHONY: help issue check test lint golden lock clean distclean venv
 
 help:
 	@echo "usage:"
@@ -23,11 +23,18 @@ help:
 	@echo "  make bench                 measure the build and the send (table + dist/bench/)"
 	@echo "  make proof MONTH=YYYY-MM   PNG proofs of the print PDF and a contact sheet"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	@touch $@
+
+# After changing a dependency (or to take newer releases: `make lock UPGRADE=1`), pin the
+# venv's versions in constraints.txt; run `make test` and commit both.
+lock:
+	$(if $(UPGRADE),$(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade -e '.[test]',)
+	{ sed -n '1,3p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 venv: $(STAMP)
 
