@@ -169,3 +169,24 @@ def test_an_error_in_the_worker_process_keeps_its_location(paths, monkeypatch, c
         "error: " + str(paths.issues / "2023-08/articles/korea-security-ties.md")
         + ":7: no glyph for U+E000"]
     assert not paths.dist.exists() or not list((paths.dist / "2023-08").glob("*.json"))
+
+
+def test_the_collector_is_paused_while_formats_render_and_back_afterwards(paths, monkeypatch):
+    import gc
+
+    seen = []
+    original = render.renderer
+
+    def spying(name):  # type: ignore[no-untyped-def]
+        seen.append(gc.isenabled())
+        return original(name)
+
+    monkeypatch.setattr(render, "renderer", spying)
+    assert gc.isenabled()
+    build(AUG, paths, parallel=False)
+    assert seen and not any(seen)  # every renderer ran with the collector off ...
+    assert gc.isenabled()  # ... and it is on again after the build
+    monkeypatch.setitem(render.RENDERERS, "email", "fake_formats:FailingEmail")
+    with pytest.raises(Exception, match="no glyph"):
+        build(AUG, paths, force=True, parallel=False)
+    assert gc.isenabled()  # and after a failed one
