@@ -17,6 +17,7 @@ help:
 	@echo "  make test                  run the test suite"
 	@echo "  make lint                  ruff"
 	@echo "  make golden                rewrite tests/golden/ after a meant layout change"
+	@echo "  make lock                  pin the venv's package versions in constraints.txt"
 	@echo "  make site                  build the download site in dist/site/"
 	@echo "  make serve                 preview it on http://127.0.0.1:8000/"
 	@echo "  make clean                 remove dist/"
