@@ -190,3 +190,31 @@ def test_the_collector_is_paused_while_formats_render_and_back_afterwards(paths,
     with pytest.raises(Exception, match="no glyph"):
         build(AUG, paths, force=True, parallel=False)
     assert gc.isenabled()  # and after a failed one
+
+
+def test_an_epub_rebuilt_alone_takes_the_page_map_kept_from_the_print_build(paths, monkeypatch):
+    from fake_formats import PdfDigest
+
+    build(AUG, paths)
+    calls = []
+    original = PdfDigest.layout
+
+    def counted(self, context):  # type: ignore[no-untyped-def]
+        calls.append(context.issue.month)
+        return original(self, context)
+
+    monkeypatch.setattr(PdfDigest, "layout", counted)
+    (paths.layouts / "epub" / "base.html").write_text("changed")
+    assert _names(build(AUG, paths)) == ["epub.json"]
+    out = _outputs(paths)
+    assert calls == []  # the print pages were not laid out again ...
+    assert out["epub"]["handed"] and out["epub"]["pages"] == {"korea-security-ties": "3"}
+    # ... but a change to what the print layout reads lays them out, and keeps the new map
+    (paths.layouts / "print" / "base.html").write_text("changed")
+    assert _names(build(AUG, paths)) == ["epub.json", "pdf.json"]
+    assert len(calls) >= 1
+    cache = json.loads((paths.dist / ".cache" / "2023-08.json").read_text())
+    assert cache["formats"]["pdf"]["layout"] == {"print-page-map": {"korea-security-ties": "3"}}
+    calls.clear()
+    assert _names(build(AUG, paths, force=True)) == ["email.json", "epub.json", "pdf.json"]
+    assert calls  # --force lays out again

@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from publisher import render
 from publisher.cache import BuildCache, format_keys
@@ -67,7 +68,8 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
 
     target = paths.dist / str(month)
     cache = BuildCache.load(paths.dist, str(month))
-    keys = format_keys(paths.issues, paths.layouts, str(month), wanted, cache.hasher)
+    keyed = [*wanted, LAYOUT_FORMAT] if FOLLOWS_LAYOUT & set(wanted) else wanted
+    keys = format_keys(paths.issues, paths.layouts, str(month), keyed, cache.hasher)
     stale = [f for f in wanted
              if force or (strict and cache.formats.get(f, {}).get("warnings"))
              or not cache.fresh(f, keys[f], target)]
@@ -86,8 +88,14 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
         return []
 
     context = BuildContext(issue=issue, layouts=paths.layouts)
+    # The print layout's page map, kept from the build that laid out these very inputs:
+    # an EPUB rebuilt alone (its own layout changed) need not lay out the print pages.
+    known = (cache.layout(LAYOUT_FORMAT, keys[LAYOUT_FORMAT])
+             if LAYOUT_FORMAT in keys and LAYOUT_FORMAT not in stale and not force else None)
     with paused_gc():
-        outputs = render_formats(context, stale, parallel=parallel)
+        outputs = render_formats(context, stale, parallel=parallel, known_layout=known)
+        laid_out = (render.renderer(LAYOUT_FORMAT).layout(context)  # type: ignore[attr-defined]
+                    if LAYOUT_FORMAT in stale else None)
 
     written = []
     for fmt in stale:
@@ -95,27 +103,32 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
         for out in outputs[fmt]:
             written.append(write_atomic(target / out.name, out.data))
             hashes[out.name] = hashlib.sha256(out.data).hexdigest()
-        cache.record(fmt, keys[fmt], hashes, len(diag.warnings))
+        cache.record(fmt, keys[fmt], hashes, len(diag.warnings),
+                     layout=laid_out if fmt == LAYOUT_FORMAT else None)
     for path in written:
         cache.hasher.file(path)  # remember the outputs' stat, so the next check is cheap
     write_atomic(cache.path, cache.dumps(), quiet=True)
     return written
 
 
-def render_formats(context: BuildContext, formats: Sequence[str], *,
-                   parallel: bool = True) -> dict[str, list[Output]]:
+def render_formats(context: BuildContext, formats: Sequence[str], *, parallel: bool = True,
+                   known_layout: dict[str, Any] | None = None) -> dict[str, list[Output]]:
     """Render each format, the print layout here and the others beside it.
 
     A forked worker starts at once with the formats that need nothing of the
     print layout (the email), then prepares those that follow it (the EPUB's
     images, cover and documents); meanwhile this process lays out the print
     pages, hands their page map to the worker, and writes the two PDFs from
-    that layout.
+    that layout.  ``known_layout`` is what the print layout gives its followers when it
+    is known already (from the cache): then the print pages are not laid out for them.
     """
+    if known_layout:
+        context.shared.update(known_layout)
     here = [f for f in formats if f == LAYOUT_FORMAT]
     beside = [f for f in formats if f != LAYOUT_FORMAT]
     following = [f for f in beside if f in FOLLOWS_LAYOUT]
-    if not parallel or not can_fork() or not beside or not (here or following):
+    nothing_to_overlap = not (here or following) or (known_layout and not here)
+    if not parallel or not can_fork() or not beside or nothing_to_overlap:
         ordered = [*here, *beside]  # the layout first: the followers reuse it
         return {name: _render(context, name) for name in ordered}
     results: dict[str, list[Output]] = {}
@@ -123,7 +136,8 @@ def render_formats(context: BuildContext, formats: Sequence[str], *,
                 + ", ".join(beside)) as worker:
         if following:
             # The print pages are laid out once, here; followers get their page map.
-            worker.send(render.renderer(LAYOUT_FORMAT).layout(context))  # type: ignore[attr-defined]
+            layout = render.renderer(LAYOUT_FORMAT).layout  # type: ignore[attr-defined]
+            worker.send(known_layout or layout(context))
         for name in here:
             results[name] = _render(context, name)
         results.update(worker.result())

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from publisher import __version__
 
@@ -154,8 +155,19 @@ class BuildCache:
                 return False
         return True
 
-    def record(self, fmt: str, key: str, outputs: dict[str, str], warnings: int = 0) -> None:
+    def record(self, fmt: str, key: str, outputs: dict[str, str], warnings: int = 0, *,
+               layout: dict[str, Any] | None = None) -> None:
+        """Remember ``fmt``'s outputs, built from ``key``; ``layout``: what its layout gives
+        the formats that follow it (the print page map), valid while ``key`` is."""
         self.formats[fmt] = {"key": key, "outputs": outputs, "warnings": warnings}
+        if layout is not None:
+            self.formats[fmt]["layout"] = layout
+
+    def layout(self, fmt: str, key: str) -> dict[str, Any] | None:
+        """What ``fmt``'s layout gave when it was last built from ``key``, if it was."""
+        entry = self.formats.get(fmt) or {}
+        found = entry.get("layout")
+        return found if entry.get("key") == key and isinstance(found, dict) else None
 
     def dumps(self) -> bytes:
         data = {"formats": self.formats, "files": self.hasher.known}
