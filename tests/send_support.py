@@ -79,6 +79,7 @@ class Received:
     rcpt: str
     message_id: str
     data: bytes
+    mail_options: tuple[str, ...] = ()
 
 
 @dataclass
@@ -124,7 +125,8 @@ class Recorder:
         msg_id = parse_header(data, "Message-ID")
         with self.lock:
             for rcpt in envelope.rcpt_tos:
-                self.received.append(Received(rcpt.lower(), msg_id, data))
+                self.received.append(Received(rcpt.lower(), msg_id, data,
+                                              tuple(envelope.mail_options)))
         return "250 2.0.0 queued"
 
     def per_rcpt(self) -> Counter[str]:
@@ -163,7 +165,7 @@ def _authenticator(user: str, password: str):  # type: ignore[no-untyped-def]
 
 @contextlib.contextmanager
 def smtp_server(handler: Recorder, *, user: str = "", password: str = "", tls: str = "none",
-                context: ssl.SSLContext | None = None) -> Iterator[int]:
+                context: ssl.SSLContext | None = None, smtputf8: bool = True) -> Iterator[int]:
     """Run aiosmtpd on 127.0.0.1 at a free port; yield the port.  ``tls``: ``starttls``
     (required before anything else) or ``ssl`` (TLS from the start), with ``context``."""
     port = free_port()
@@ -177,7 +179,7 @@ def smtp_server(handler: Recorder, *, user: str = "", password: str = "", tls: s
     elif tls == "ssl":
         kwargs.update(ssl_context=context)
     controller = Controller(handler, hostname="127.0.0.1", port=port,
-                            data_size_limit=0, **kwargs)
+                            data_size_limit=0, enable_SMTPUTF8=smtputf8, **kwargs)
     controller.start()
     handler.controller = controller
     try:

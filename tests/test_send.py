@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import fcntl
 import os
 import random
@@ -169,6 +171,48 @@ def test_retry_failed_sends_the_refused_messages_once_and_nothing_else(
         "2023-08: 0 pending, 0 sending, 999 sent, 0 deferred, 1 failed")
     usage = mailroom.send("--retry-failed", "--status")
     assert usage.status == 2 and "--retry-failed goes with a real send" in usage.err
+
+
+def test_an_international_address_is_mailed_with_smtputf8(mailroom: Mailroom) -> None:
+    eai = "홍길동@example.org"
+    extra = mailroom.db.with_name("extra.csv")
+    extra.write_text(f"email,name\n{eai},홍길동\n", encoding="utf-8")
+    assert mailroom.cli("subscribers", "import", str(extra), "--db", str(mailroom.db)).status == 0
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        run = mailroom.send(port=port)
+    assert run.status == 0, run.err
+    assert recorder.per_rcpt()[eai] == 1 and len(recorder.received) == 1001
+    [mail] = [r for r in recorder.received if r.rcpt == eai]
+    assert "SMTPUTF8" in mail.mail_options
+    ascii_mail = next(r for r in recorder.received if r.rcpt != eai)
+    assert "SMTPUTF8" not in ascii_mail.mail_options  # only where it is needed
+    # UTF-8 headers (RFC 6532): read as text, not as bytes (which takes them as ASCII)
+    msg = email.message_from_string(mail.data.decode("utf-8"), policy=email.policy.default)
+    assert [a.addr_spec for a in msg["To"].addresses] == [eai]
+    assert msg["To"].addresses[0].display_name == "홍길동"
+    text, _ = bodies(msg)
+    assert f"sent to {eai}" in text and "Dear 홍길동," in text
+    link = msg["List-Unsubscribe"].split(", ")[1].strip("<>")
+    query = parse_qs(urlsplit(link).query)
+    assert query["address"] == [eai]
+    assert tokens.verify(eai, "korea", query["token"][0], SECRET.encode())
+
+
+def test_a_server_without_smtputf8_fails_only_the_international_address(
+        mailroom: Mailroom) -> None:
+    eai = "독자@example.org"
+    extra = mailroom.db.with_name("extra.csv")
+    extra.write_text(f"email,name\n{eai},\n", encoding="utf-8")
+    assert mailroom.cli("subscribers", "import", str(extra), "--db", str(mailroom.db)).status == 0
+    recorder = Recorder()
+    with smtp_server(recorder, smtputf8=False) as port:
+        run = mailroom.send(port=port)
+    assert run.status == 0, run.err
+    assert eai not in recorder.per_rcpt() and len(recorder.received) == 1000
+    state, _, _, reply = mailroom.ledger()[eai]
+    assert state == "failed"
+    assert reply.endswith("does not take international addresses (no SMTPUTF8)")
 
 
 def test_a_server_that_goes_away_stops_the_send_and_marks_nothing_unsent(

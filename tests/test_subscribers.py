@@ -52,6 +52,19 @@ def test_import_merges_case_insensitive_duplicates(tmp_path: Path,
                       "minsu@xn--bcher-kva.example\t김민수"]
 
 
+def test_an_international_address_is_kept_with_its_domain_in_ascii(tmp_path: Path,
+                                                                    cli: Callable[..., Run]
+                                                                    ) -> None:
+    csv_file = write(tmp_path / "s.csv", "email,name\n홍길동@Example.kr,홍길동\n"
+                                         "독자@부산.kr,\n")
+    db = tmp_path / "s.sqlite"
+    run = cli("subscribers", "import", str(csv_file), "--db", str(db))
+    assert run.status == 0, run.err
+    assert rows(db) == [("홍길동@example.kr", "홍길동", "subscribed"),
+                        ("독자@xn--or3bi2d.kr", "", "subscribed")]
+    assert subscribers.normalize_address("ann@example.org") == "ann@example.org"
+
+
 def test_bad_rows_are_all_reported_and_change_nothing(
         tmp_path: Path, cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)

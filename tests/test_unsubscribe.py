@@ -218,3 +218,19 @@ def test_the_confirmation_form_works_in_a_browser(world: World, browser: Any) ->
         assert world.status()[address] == "unsubscribed"
     finally:
         page.close()
+
+
+def test_an_international_address_unsubscribes_by_its_link(world: World, tmp_path: Path) -> None:
+    """Last in this module: it adds a subscriber to the shared store."""
+    address = "독자@example.org"
+    csv_file = tmp_path / "more.csv"
+    csv_file.write_text(f"email,name\n{address},\n", encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "publisher", "subscribers", "import", str(csv_file),
+                    "--db", str(world.db)], check=True, capture_output=True,
+                   env={**os.environ, "PUBLISHER_SECRET": SECRET})
+    url = world.local(world.public_url(address))
+    assert url.isascii()  # the address travels percent-encoded
+    status, page = _request(url, "GET")
+    assert status == 200 and address in page
+    status, _ = _request(url, "POST", ONE_CLICK)
+    assert status == 200 and world.status()[address] == "unsubscribed"

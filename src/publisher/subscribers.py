@@ -102,12 +102,16 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def normalize_address(text: str) -> str:
-    """An address in the form it is stored and mailed in; ``ValueError`` when invalid."""
+    """An address in the form it is stored and mailed in; ``ValueError`` when invalid.
+
+    The domain is kept in its ASCII form (punycode); a local part in another script
+    (``홍길동@example.kr``) is kept as it is, normalised, and is mailed with SMTPUTF8.
+    """
     try:
-        result = validate_email(text.strip(), check_deliverability=False, allow_smtputf8=False)
+        result = validate_email(text.strip(), check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
         raise ValueError(str(exc)) from None
-    return str(result.ascii_email)
+    return f"{result.local_part}@{result.ascii_domain}"
 
 
 def address_key(address: str) -> str:

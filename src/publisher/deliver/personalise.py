@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import formataddr, formatdate, parseaddr, quote
 from pathlib import Path
 
 from publisher import placeholders
@@ -244,7 +244,7 @@ class Template:
         the leading dots of lines doubled, as SMTP ``DATA`` sends it."""
         plain = recipient.values(for_html=False)
         lines = [
-            _fold("To", formataddr((recipient.name, recipient.email), charset="utf-8")),
+            _to_header(recipient.name, recipient.email),
             _fold("Message-ID", recipient.message_id),
             _fold("Date", self.date),
         ]
@@ -272,6 +272,15 @@ def _encode(data: bytes, *, base64_: bool) -> bytes:
         if encoded and not encoded.endswith(b"\n"):
             encoded += b"=\n"  # a soft line break: the text ends without a newline
     return encoded.replace(b"\n", _CRLF)
+
+
+def _to_header(name: str, address: str) -> bytes:
+    """The To header; for an address with a non-ASCII local part, in UTF-8 (RFC 6532):
+    such a message goes out with SMTPUTF8, and an encoded word may not hold an address."""
+    if address.isascii():
+        return _fold("To", formataddr((name, address), charset="utf-8"))
+    value = f'"{quote(name)}" <{address}>' if name else address
+    return f"To: {value}".encode() + _CRLF
 
 
 def _fold(name: str, value: str) -> bytes:

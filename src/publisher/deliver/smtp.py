@@ -159,13 +159,19 @@ class Connection:
         if smtp is None:
             return Outcome(LOST, "not connected")
         stage = "MAIL"
+        international = not recipient.isascii()
+        if international and not smtp.has_extn("smtputf8"):
+            return Outcome(PERMANENT, f"the SMTP server {self.settings.where} does not take "
+                                      "international addresses (no SMTPUTF8)")
         try:
             # the addresses were validated on import: no quoting needed (smtplib's costs)
-            smtp.putcmd("mail", f"FROM:<{sender}>" + (" BODY=8BITMIME" if self.eight_bit
-                                                      else ""))
+            options = (" BODY=8BITMIME" if self.eight_bit or international else "") + (
+                " SMTPUTF8" if international else "")
+            smtp.putcmd("mail", f"FROM:<{sender}>{options}")
             code, text = smtp.getreply()
             if code == 250:
                 stage = "RCPT"
+                smtp.command_encoding = "utf-8" if international else "ascii"
                 smtp.putcmd("rcpt", f"TO:<{recipient}>")
                 code, text = smtp.getreply()
                 if code in (250, 251):
