@@ -83,3 +83,18 @@ def test_the_command_keeps_every_line_and_exit_status(project_copy):
     assert usage.returncode == 2 and "unrecognized arguments" in usage.stderr
     helped = _command("--help")
     assert helped.returncode == 0 and "build" in helped.stdout
+
+
+def test_strict_fails_check_and_build_on_a_warning_and_writes_nothing(project_copy, cli):
+    path = project_copy.issues / ARTICLE
+    path.write_text(path.read_text(encoding="utf-8") + "\nA <b>bold</b> claim.\n",
+                    encoding="utf-8")
+    lenient = cli("check", "2023-08", paths=project_copy)
+    assert lenient.status == 0 and "raw HTML" in lenient.err
+    warnings = sum(line.startswith("warning: ") for line in lenient.err_lines)
+    for command in ("check", "build"):
+        run = cli(command, "2023-08", "--strict", paths=project_copy)
+        assert run.status == 1, run.err
+        assert "raw HTML" in run.err_lines[0]
+        assert run.err_lines[-1] == f"error: {warnings} warning(s), and --strict fails on them"
+    assert not (project_copy.dist / "2023-08").exists()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import logging
 import os
 import tempfile
@@ -29,7 +28,7 @@ from typing import Any
 from publisher import render
 from publisher.cache import BuildCache, format_keys
 from publisher.diagnostics import Diagnostics
-from publisher.errors import PublisherError, UsageError
+from publisher.errors import UsageError
 from publisher.forked import Forked, Inbox, can_fork
 from publisher.model import Month
 from publisher.render.base import BuildContext, Output
@@ -73,7 +72,7 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
     stale = [f for f in wanted
              if force or (strict and cache.formats.get(f, {}).get("warnings"))
              or not cache.fresh(f, keys[f], target)]
-    if wanted and not stale:
+    if not stale:
         progress.info("%s is up to date (%s); --force rebuilds it", month, ", ".join(wanted))
         return []
 
@@ -81,11 +80,7 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
 
     progress.info("reading %s", month)
     issue = read_issue(paths.issues, month, diag)
-    if strict and diag.warnings:
-        raise PublisherError(f"{len(diag.warnings)} warning(s), and --strict fails on them")
-    if not wanted:
-        progress.info("%s is valid; no output formats are implemented yet", month)
-        return []
+    diag.raise_if_strict(strict)
 
     context = BuildContext(issue=issue, layouts=paths.layouts)
     # The print layout's page map, kept from the build that laid out these very inputs:
@@ -101,12 +96,11 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
     for fmt in stale:
         hashes = {}
         for out in outputs[fmt]:
-            written.append(write_atomic(target / out.name, out.data))
-            hashes[out.name] = hashlib.sha256(out.data).hexdigest()
+            path = write_atomic(target / out.name, out.data)
+            hashes[out.name] = cache.hasher.remember(path, out.data)  # the next check: a stat
+            written.append(path)
         cache.record(fmt, keys[fmt], hashes, len(diag.warnings),
                      layout=laid_out if fmt == LAYOUT_FORMAT else None)
-    for path in written:
-        cache.hasher.file(path)  # remember the outputs' stat, so the next check is cheap
     write_atomic(cache.path, cache.dumps(), quiet=True)
     return written
 
@@ -136,8 +130,7 @@ def render_formats(context: BuildContext, formats: Sequence[str], *, parallel: b
                 + ", ".join(beside)) as worker:
         if following:
             # The print pages are laid out once, here; followers get their page map.
-            layout = render.renderer(LAYOUT_FORMAT).layout  # type: ignore[attr-defined]
-            worker.send(known_layout or layout(context))
+            worker.send(render.renderer(LAYOUT_FORMAT).layout(context))  # type: ignore[attr-defined]
         for name in here:
             results[name] = _render(context, name)
         results.update(worker.result())

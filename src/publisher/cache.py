@@ -54,8 +54,13 @@ class FileHasher:
         remembered = self.known.get(key)
         if remembered and remembered[0] == stat.st_size and remembered[1] == stat.st_mtime_ns:
             return remembered[2]
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        self.known[key] = [stat.st_size, stat.st_mtime_ns, digest]
+        return self.remember(path, path.read_bytes())
+
+    def remember(self, path: Path, data: bytes) -> str:
+        """The digest of ``data``, just written to ``path``, remembered with its stat."""
+        stat = path.stat()
+        digest = hashlib.sha256(data).hexdigest()
+        self.known[str(path.resolve())] = [stat.st_size, stat.st_mtime_ns, digest]
         return digest
 
 

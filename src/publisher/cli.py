@@ -157,11 +157,6 @@ def _report(diag: Diagnostics) -> None:
         log.warning("%s", warning)
 
 
-def _fail_on_warnings(diag: Diagnostics, strict: bool) -> None:
-    if strict and diag.warnings:
-        raise PublisherError(f"{len(diag.warnings)} warning(s), and --strict fails on them")
-
-
 def _check(args: argparse.Namespace, paths: Paths) -> int:
     from publisher.reader import read_issue
 
@@ -173,7 +168,7 @@ def _check(args: argparse.Namespace, paths: Paths) -> int:
         issue = read_issue(paths.issues, month, diag)
     finally:
         _report(diag)
-    _fail_on_warnings(diag, args.strict)
+    diag.raise_if_strict(args.strict)
     log.info("%s: %d article(s), %d archive entries: OK", month, len(issue.articles),
              len(issue.archive))
     return ExitStatus.OK

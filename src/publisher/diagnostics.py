@@ -27,3 +27,8 @@ class Diagnostics:
     def raise_if_errors(self) -> None:
         if self.errors:
             raise SourceErrors(self.errors)
+
+    def raise_if_strict(self, strict: bool) -> None:
+        """Under ``--strict``, a warning fails the run (after it has been shown)."""
+        if strict and self.warnings:
+            raise PublisherError(f"{len(self.warnings)} warning(s), and --strict fails on them")
