@@ -6,6 +6,7 @@ should change an output does change it, and record the process that rendered the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -30,6 +31,10 @@ class _Digest:
             "publisher": issue.publication.publisher,
             "layouts": {p.name: p.read_text() for p in layout_files if p.is_file()
                         and p.suffix in (".html", ".css")},
+            # what the real formats read besides: the issue's images and the fonts
+            "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in [
+                *(issue.source_dir / "images").glob("*"),
+                *(context.layouts / "fonts").rglob("*.[ot]tf")]},
         }
         return [Output(f"{self.name}.json", json.dumps(data, sort_keys=True).encode())]
 
@@ -39,9 +44,12 @@ class PdfDigest(_Digest):
     folder = "print"
 
     def layout(self, context: BuildContext) -> dict[str, object]:
-        """The stand-in of the print layout: a page map (once per build)."""
-        pages = {a.slug: str(3 + n) for n, a in enumerate(context.issue.articles)}
-        context.shared["print-page-map"] = pages
+        """The stand-in of the print layout: a page map, made once per build (then cached in
+        ``context.shared``, as the real layout is)."""
+        pages = context.shared.get("print-page-map")
+        if pages is None:
+            pages = {a.slug: str(3 + n) for n, a in enumerate(context.issue.articles)}
+            context.shared["print-page-map"] = pages
         return {"print-page-map": pages}
 
 

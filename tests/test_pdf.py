@@ -20,7 +20,7 @@ import pytest
 from conftest import FIXTURES, ISSUES, LAYOUTS, seed_sentences
 from publisher.build import Paths, build
 from publisher.diagnostics import Diagnostics
-from publisher.errors import PublisherError
+from publisher.errors import PublisherError, display_path
 from publisher.model import Month
 from publisher.reader import read_issue
 from publisher.render.base import BuildContext
@@ -317,15 +317,27 @@ def test_source_referencing_etc_passwd_fails(project_copy: Paths, cli) -> None:
     assert not project_copy.dist.exists()
 
 
-def test_markdown_file_url_is_never_fetched(project_copy: Paths, cli) -> None:
+def test_markdown_file_url_is_never_fetched(project_copy: Paths, cli,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from publisher.render.pdfkit.fetcher import ConfinedFetcher
+
+    asked: list[str] = []
+    fetch = ConfinedFetcher.fetch
+
+    def spying(self, url, headers=None):  # type: ignore[no-untyped-def]
+        asked.append(url)
+        return fetch(self, url, headers)
+
+    monkeypatch.setattr(ConfinedFetcher, "fetch", spying)
     article = project_copy.issues / MONTH / "articles" / "korea-security-ties.md"
     article.write_text(article.read_text() + "\n![The password file](file:///etc/passwd)\n")
-    result = cli("build", MONTH, "--format", "pdf", paths=project_copy)
+    result = cli("build", MONTH, "--format", "pdf", "--force", paths=project_copy)
     # The reader does not make an image of it (markdown-it refuses file: URLs), so
     # nothing is fetched: the PDF shows the source text, never the file.
     assert result.status == 0, result.err
-    text = "\n".join(page_texts(project_copy.dist / MONTH / f"korea-{MONTH}.pdf"))
-    assert "root:x:0:0" not in text
+    assert asked and not [url for url in asked if "passwd" in url or url.startswith("file:")]
+    text = normalise("\n".join(page_texts(project_copy.dist / MONTH / f"korea-{MONTH}.pdf")))
+    assert "The password file" in text and "root:x:0:0" not in text
 
 
 def test_character_without_glyph_fails_naming_it_and_the_file(project_copy: Paths) -> None:
@@ -337,7 +349,7 @@ def test_character_without_glyph_fails_naming_it_and_the_file(project_copy: Path
         print_document(BuildContext(issue=issue, layouts=LAYOUTS))
     message = str(failure.value)
     assert "U+97D3" in message and "'韓'" in message
-    assert str(article) in message or "korea-security-ties.md" in message
+    assert message.startswith(f"{display_path(article)}:")
 
 
 # --- the API for other formats: print_document and page_map ----------------------------
