@@ -609,3 +609,38 @@ def test_a_long_archive_lists_the_newest_and_links_to_all_of_them(tmp_path: Path
     assert "All 120 earlier issues" in built.text
     assert len(built.read("email.html")) < 30 * 1024
     assert not built.paths.dist.joinpath("2023-08", "email-web.html").exists()  # nothing cut
+
+
+def test_an_embedded_email_carries_only_the_images_it_shows(tmp_path: Path) -> None:
+    """Embedded images: when the budget cuts an article, its figures stay out of the
+    message (they would only weigh it down); the message holds what its HTML shows."""
+    shutil.copytree(FIXTURES, tmp_path / "issues")
+    articles = tmp_path / "issues" / "2024-01" / "articles"
+    paragraphs = [_long_paragraph(900 + n) for n in range(200)]
+    Image.new("RGB", (900, 600), (20, 90, 160)).save(
+        tmp_path / "issues" / "2024-01" / "images" / "late.png")
+    paragraphs.insert(150, "![A late figure](images/late.png)")
+    (articles / "19-long.md").write_text(
+        "---\ntitle: Very Long\nsection: Culture\nbyline: Writer\n---\n\n"
+        + "\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    built = _build(tmp_path, tmp_path / "issues", JAN, _embed_layouts(tmp_path))
+    assert "Continue reading “Very Long”" in built.words  # it was cut
+    shown = {src[4:] for src in lxml_html.document_fromstring(built.html).xpath("//img/@src")}
+    carried = set(related_images(parse_eml(built.dist / "email.eml")))
+    assert shown and carried == shown
+    assert not [cid for cid in carried if cid.startswith("late")]
+
+
+def test_the_uncut_web_version_goes_once_nothing_is_cut(
+        oversized: tuple[Built, list[logging.LogRecord]], tmp_path: Path) -> None:
+    built, _ = oversized
+    root = tmp_path / "project"
+    shutil.copytree(built.paths.issues, root / "issues")
+    shutil.copytree(built.paths.dist, root / "dist")
+    assert (root / "dist" / "2024-01" / "email-web.html").is_file()
+    for article in (root / "issues" / "2024-01" / "articles").glob("1?-*.md"):
+        article.unlink()  # the long ones, and the short one that links to one
+    again = _build(root, root / "issues", JAN)
+    assert "Continue reading" not in again.words
+    assert not (again.dist / "email-web.html").exists()
+    assert (again.dist / "email.html").is_file()

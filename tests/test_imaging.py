@@ -102,3 +102,15 @@ def test_the_epub_keeps_a_large_diagram_lossless_and_names_it_png(tmp_path: Path
     assert asset.media_type == "image/png" and asset.href == "images/diagram.png"
     assert (asset.width, asset.height) == (1600, 800)
     assert Image.open(io.BytesIO(asset.data)).format == "PNG"
+
+
+def test_the_epub_keeps_a_small_plain_image_as_is_but_strips_one_with_metadata(
+        tmp_path: Path) -> None:
+    plain = tmp_path / "plain.png"
+    Image.new("RGB", (300, 200), "white").save(plain)
+    kept = fit_image(m.Image(plain, "images/plain.png", "Plain", 300, 200))
+    assert kept.data == plain.read_bytes()
+    tagged = _jpeg(tmp_path / "gps.jpg", (300, 200))  # EXIF (an orientation tag)
+    made = fit_image(m.Image(tagged, "images/gps.jpg", "Tagged", 300, 200))
+    assert made.data != tagged.read_bytes()
+    assert not Image.open(io.BytesIO(made.data)).getexif()

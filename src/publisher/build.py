@@ -20,7 +20,7 @@ import gc
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,10 +99,24 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
             path = write_atomic(target / out.name, out.data)
             hashes[out.name] = cache.hasher.remember(path, out.data)  # the next check: a stat
             written.append(path)
+        _remove_outputs(target, cache.outputs(fmt).keys() - hashes.keys())
         cache.record(fmt, keys[fmt], hashes, len(diag.warnings),
                      layout=laid_out if fmt == LAYOUT_FORMAT else None)
     write_atomic(cache.path, cache.dumps(), quiet=True)
     return written
+
+
+def _remove_outputs(target: Path, names: Iterable[str]) -> None:
+    """Remove what a format wrote last time and not this time (the email's uncut web
+    version once nothing is cut, an image no longer shown), and folders left empty."""
+    for name in sorted(names):
+        path = target / name
+        path.unlink(missing_ok=True)
+        progress.info("removed %s", path)
+        for folder in path.parents:
+            if folder == target or any(folder.iterdir()):
+                break
+            folder.rmdir()
 
 
 def render_formats(context: BuildContext, formats: Sequence[str], *, parallel: bool = True,

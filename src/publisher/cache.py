@@ -168,6 +168,10 @@ class BuildCache:
         if layout is not None:
             self.formats[fmt]["layout"] = layout
 
+    def outputs(self, fmt: str) -> dict[str, str]:
+        """What ``fmt`` last wrote: file name (in ``dist/<MONTH>/``) -> digest."""
+        return dict((self.formats.get(fmt) or {}).get("outputs") or {})
+
     def layout(self, fmt: str, key: str) -> dict[str, Any] | None:
         """What ``fmt``'s layout gave when it was last built from ``key``, if it was."""
         entry = self.formats.get(fmt) or {}

@@ -147,7 +147,9 @@ class EmailRenderer:
         # and, when articles were cut, those of the full web version too.
         shown = parts.html + (parts.full_html if parts.shortened else "")
         used = [f for f in images.files if images.src(f) in shown]
-        embedded = used if settings.images == "embed" else ()
+        # Inside the message: only what the message itself shows (not a cut article's).
+        embedded = ([f for f in used if images.src(f) in parts.html]
+                    if settings.images == "embed" else ())
         eml = build_message(issue, subject, parts.text, parts.html, embedded)
         if len(eml) > settings.max_message_kb * 1024:
             log.warning("email: the message is %s, over %s; set images = \"link\" in "

@@ -134,7 +134,7 @@ def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> byt
     env = _environment(context)
     # Print pages only when the map names elements of this issue (an empty or
     # foreign map would declare pages that the book cannot show).
-    paginated = page_map is not None and any(ident in _id_files(issue) for ident in page_map)
+    paginated = page_map is not None and not _id_files(issue).keys().isdisjoint(page_map)
     if page_map is not None and not paginated:
         log.warning("the print page map names no element of %s: no print page numbers",
                     issue.month)

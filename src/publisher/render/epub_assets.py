@@ -40,12 +40,14 @@ def asset_href(image: m.Image) -> str:
 def fit_image(image: m.Image) -> Asset:
     """``image`` scaled to at most :data:`MAX_EDGE` px and compressed, metadata dropped.
 
-    A small JPEG, PNG or GIF that needs no turning goes in as it is.
+    A small JPEG, PNG or GIF in sRGB with no metadata (no EXIF: no turn, no GPS; no
+    ICC profile) goes in as it is.
     """
     with PILImage.open(image.path) as img:
         fmt, size = img.format, img.size
-        upright = img.getexif().get(0x0112, 1) == 1
-    if (fmt in _MEDIA_TYPES and max(size) <= MAX_EDGE and upright
+        plain = (img.mode in ("RGB", "RGBA", "L", "P") and not img.getexif()
+                 and "icc_profile" not in img.info)
+    if (fmt in _MEDIA_TYPES and max(size) <= MAX_EDGE and plain
             and image.path.stat().st_size <= KEEP_BYTES):
         return Asset(asset_href(image), _MEDIA_TYPES[fmt], image.path.read_bytes(), *size)
     frame = imaging.fit(imaging.load(image.path, within=(MAX_EDGE, MAX_EDGE)),

@@ -50,9 +50,8 @@ class Paginator:
     _marked: set[str] = field(default_factory=set)
     _ids: set[str] = field(default_factory=set)
 
-    def paginate(self, document: etree._Element, file_name: str) -> int:
-        """Insert markers into ``document`` (an XHTML tree); return how many."""
-        inserted = 0
+    def paginate(self, document: etree._Element, file_name: str) -> None:
+        """Insert markers into ``document`` (an XHTML tree)."""
         for element in list(document.iter(f"{{{XHTML}}}*")):
             ident = element.get("id")
             if ident is None or ident not in self.page_map:
@@ -64,9 +63,6 @@ class Paginator:
             if label in self._marked:
                 continue
             element.addprevious(self._marker(parent, label, file_name))
-            inserted += 1
-            self._current = label
-        return inserted
 
     def _marker(self, parent: etree._Element, label: str, file_name: str) -> etree._Element:
         ident = marker_id(label)
