@@ -262,19 +262,6 @@ def test_an_email_without_personal_unsubscribe_link_is_refused() -> None:
         Template(fake_eml(list_unsubscribe=False))
 
 
-def test_unsubscribe_with_a_token(tmp_path: Path) -> None:
-    db = subscribers.connect(tmp_path / "s.sqlite", create=True)
-    subscribers.import_csv(db, write(tmp_path / "s.csv", "email\nann@example.org\n"))
-    url = tokens.unsubscribe_url(PUB, "ann@example.org", SECRET)
-    token = url.rpartition("token=")[2]
-    with pytest.raises(Exception, match="not valid"):
-        subscribers.unsubscribe_with_token(db, PUB, "bob@example.org", token, SECRET)
-    assert subscribers.count(db) == (1, 0)
-    assert subscribers.unsubscribe_with_token(db, PUB, "ann@example.org", token, SECRET)
-    assert subscribers.count(db) == (0, 1)
-    db.close()
-
-
 @settings(max_examples=300, deadline=None)
 @given(layout=st.lists(st.one_of(st.sampled_from(placeholders.ALL),
                                  st.text(alphabet="ab한\n", max_size=5)), max_size=8),

@@ -56,8 +56,6 @@ class SiteIssue:
     page: str | None  # relative link to the web version
     page_url: str
     cover: str | None  # relative link to the thumbnail
-    built: bool
-    archive_only: bool
 
 
 def build_site(paths: Paths, diag: Diagnostics | None = None) -> list[Path]:
@@ -134,8 +132,7 @@ def _site_issue(entry: ArchiveEntry, folder: Path, publication: Publication, dis
         cover = f"{month}/cover.jpg"
     date = month.first_day
     issue = SiteIssue(month, entry.cover_story, date, downloads["pdf"], downloads["epub"],
-                      page, entry.page_url, cover, built=page is not None,
-                      archive_only=archive_only)
+                      page, entry.page_url, cover)
     return issue, written
 
 

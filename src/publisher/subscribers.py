@@ -22,9 +22,7 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
-from publisher import tokens
 from publisher.errors import PublisherError, SourceErrors
-from publisher.model import Publication
 
 log = logging.getLogger(__name__)
 
@@ -274,14 +272,6 @@ def unsubscribe(db: sqlite3.Connection, address: str) -> bool:
         db.execute("UPDATE subscribers SET status = 'unsubscribed', changed = ? "
                    "WHERE email_key = ?", (stamp, key))
         return bool(found[0] != UNSUBSCRIBED)
-
-
-def unsubscribe_with_token(db: sqlite3.Connection, publication: Publication, address: str,
-                           token: str, secret: bytes) -> bool:
-    """The site's unsubscribe request: check the token, then :func:`unsubscribe`."""
-    if not tokens.verify(address, tokens.list_id(publication), token, secret):
-        raise PublisherError("this unsubscribe link is not valid")
-    return unsubscribe(db, address)
 
 
 def export_csv(db: sqlite3.Connection, out: io.TextIOBase | io.StringIO) -> int:

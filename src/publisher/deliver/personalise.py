@@ -190,7 +190,6 @@ class Template:
         assert isinstance(msg, EmailMessage)
         self.source = source
         self.sender = parseaddr(str(msg["From"]))[1]
-        self.subject = str(msg["Subject"])
         #: The Date header sent: the built one unless the sender sets the time it sends.
         self.date = str(msg.get("Date", "")) or formatdate(usegmt=True)
         self.headers: list[_Header] = []
