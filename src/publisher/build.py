@@ -28,7 +28,7 @@ from typing import Any
 from publisher import render
 from publisher.cache import BuildCache, format_keys
 from publisher.diagnostics import Diagnostics
-from publisher.errors import UsageError
+from publisher.errors import PublisherError, SourceErrors, UsageError
 from publisher.forked import Forked, Inbox, can_fork
 from publisher.model import Month
 from publisher.render.base import BuildContext, Output
@@ -87,6 +87,8 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
     # an EPUB rebuilt alone (its own layout changed) need not lay out the print pages.
     known = (cache.layout(LAYOUT_FORMAT, keys[LAYOUT_FORMAT])
              if LAYOUT_FORMAT in keys and LAYOUT_FORMAT not in stale and not force else None)
+    laid_out_too = [LAYOUT_FORMAT] if FOLLOWS_LAYOUT & set(stale) and not known else []
+    check_layouts(context, [*stale, *laid_out_too])
     with paused_gc():
         outputs = render_formats(context, stale, parallel=parallel, known_layout=known)
         laid_out = (render.renderer(LAYOUT_FORMAT).layout(context)  # type: ignore[attr-defined]
@@ -104,6 +106,23 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
                      layout=laid_out if fmt == LAYOUT_FORMAT else None)
     write_atomic(cache.path, cache.dumps(), quiet=True)
     return written
+
+
+def check_layouts(context: BuildContext, formats: Iterable[str]) -> None:
+    """Every layout file these formats read refers only to files they may read
+    (:mod:`publisher.render.confine`), checked here before any rendering starts."""
+    from publisher.render import confine
+
+    problems: list[PublisherError] = []
+    for name in dict.fromkeys(formats):
+        policy = getattr(render.renderer(name), "layout_policy", None)
+        try:
+            if policy is not None:
+                confine.checked(context.shared, policy(context))
+        except SourceErrors as exc:
+            problems += exc.errors
+    if problems:
+        raise SourceErrors(problems)
 
 
 def _remove_outputs(target: Path, names: Iterable[str]) -> None:

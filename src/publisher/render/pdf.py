@@ -32,6 +32,7 @@ from weasyprint.text.fonts import FontConfiguration
 from publisher import model as m
 from publisher.errors import PublisherError
 from publisher.forked import Forked
+from publisher.render import confine
 from publisher.render.base import BuildContext, Output
 from publisher.render.html import HtmlOptions, HtmlWriter, block_id
 from publisher.render.pdfkit.fetcher import ConfinedFetcher, ForbiddenURL, forbidden_error
@@ -62,8 +63,21 @@ class ArchiveView:
     thumbnail: str | None  # data: URL of the cover image, or None: a typographic stand-in
 
 
+def layout_policy(context: BuildContext) -> confine.Policy:
+    """The print layout may refer to files in ``layouts/`` and the issue folder (the
+    HTML's base URL), and to ``data:`` URLs; WeasyPrint fetches them confined."""
+    source = context.issue.source_dir
+    return confine.Policy(
+        FORMAT, context.layouts, (context.layouts, source), template_base=source,
+        data_urls=True, fix="refer to a file inside layouts/ or the issue folder by a "
+                            "relative path")
+
+
 class PdfRenderer:
     name = "pdf"
+
+    def layout_policy(self, context: BuildContext) -> confine.Policy:
+        return layout_policy(context)
 
     def layout(self, context: BuildContext) -> dict[str, Any]:
         """Lay out the print pages; what other formats need of them (picklable)."""
@@ -108,6 +122,7 @@ def print_document(context: BuildContext) -> weasyprint.Document:
     issue = context.issue
     layout = context.layouts / FORMAT
     logging.getLogger("publisher.progress").info("laying out the print pages")
+    confine.checked(context.shared, layout_policy(context))
     html = print_html(context)
     check_glyphs(_visible_text(html), context.layouts / "fonts", _text_sources(context),
                  layout / "base.html")
