@@ -128,11 +128,12 @@ def layout_policy(context: BuildContext) -> confine.Policy:
     images, fonts) at a place inside the package: ``style.css`` is ``css/style.css``,
     the content documents are at the top."""
     stylesheet_dir = posixpath.dirname(STYLESHEET)
+    stylesheet = context.layouts / "epub" / "style.css"
     return confine.Policy(
         "epub", context.layouts, (context.layouts,), template_base=context.layouts / "epub",
         data_urls=False, suffixes=frozenset(LAYOUT_MEDIA_TYPES),
         fix="refer to a file in layouts/epub/ by a relative path (it is packed into the EPUB)",
-        output_dir=lambda path: stylesheet_dir if path.name == "style.css" else "")
+        output_dir=lambda path: stylesheet_dir if path == stylesheet else "")
 
 
 class EpubRenderer:

@@ -133,12 +133,12 @@ def markup_references(text: str, first_line: int = 1) -> list[Reference]:
 class _Parser(HTMLParser):
     def __init__(self, first_line: int):
         super().__init__(convert_charrefs=True)
-        self.offset = first_line - 1
+        self._line_offset = first_line - 1
         self.found: list[Reference] = []
         self._style: tuple[int, list[str]] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        line = self.getpos()[0] + self.offset
+        line = self.getpos()[0] + self._line_offset
         raw = self.get_starttag_text() or ""
         values = {name: value or "" for name, value in attrs}
         for name, value in attrs:
@@ -175,7 +175,7 @@ class _Parser(HTMLParser):
 
     def handle_comment(self, data: str) -> None:
         # <!--[if mso]> … <![endif]-->: Outlook renders what is inside, VML fills and all.
-        line = self.getpos()[0] + self.offset
+        line = self.getpos()[0] + self._line_offset
         for match in _CONDITIONAL.finditer(data):
             inner_line = line + data.count("\n", 0, match.start(1))
             self.found += markup_references(match.group(1), inner_line)
