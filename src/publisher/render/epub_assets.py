@@ -8,8 +8,6 @@ import zipfile
 from dataclasses import dataclass
 from datetime import date
 
-from PIL import Image as PILImage
-
 from publisher import imaging
 from publisher import model as m
 from publisher.errors import PublisherError
@@ -51,7 +49,7 @@ def fit_image(image: m.Image) -> Asset:
     A small JPEG, PNG or GIF in sRGB with no metadata (no EXIF: no turn, no GPS; no
     ICC profile) goes in as it is.
     """
-    with PILImage.open(image.path) as img:
+    with imaging.opened(image.path) as img:
         fmt, size = img.format, img.size
         plain = (img.mode in ("RGB", "RGBA", "L", "P") and not img.getexif()
                  and "icc_profile" not in img.info)

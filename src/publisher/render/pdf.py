@@ -29,6 +29,7 @@ import segno
 import weasyprint
 from weasyprint.text.fonts import FontConfiguration
 
+from publisher import imaging
 from publisher import model as m
 from publisher.errors import PublisherError
 from publisher.forked import Forked
@@ -87,7 +88,9 @@ class PdfRenderer:
         issue = context.issue
         document = print_document(context)
         preflight(document)
-        with _fixed_clock(issue.date):
+        # WeasyPrint opens the photos itself: no raw Pillow warning about a large one
+        # (the reader has refused any over the limit and warned about the others).
+        with _fixed_clock(issue.date), imaging.quiet_large_images():
             # The two PDFs are written from the one layout at the same time: the reader's
             # in a forked child (which inherits the laid-out pages), the press file here.
             reader_job = Forked(lambda _inbox, doc: _write_reader(doc), document,
@@ -142,8 +145,9 @@ def print_document(context: BuildContext) -> weasyprint.Document:
         ]
         source = weasyprint.HTML(string=html, base_url=fetcher.base_url(issue.source_dir),
                                  url_fetcher=fetcher)
-        document = source.render(font_config=fonts, color_profiles=profiles,
-                                 stylesheets=stylesheets, output_intent=PRESS_PROFILE)
+        with imaging.quiet_large_images():
+            document = source.render(font_config=fonts, color_profiles=profiles,
+                                     stylesheets=stylesheets, output_intent=PRESS_PROFILE)
     except ForbiddenURL as exc:
         raise forbidden_error(exc, [*_text_sources(context), *sorted(layout.rglob("*"))],
                               layout / "base.html") from None
