@@ -18,17 +18,16 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from publisher import render
+from publisher.atomic import Staged, human_size, write_atomic
 from publisher.cache import BuildCache, format_keys
 from publisher.diagnostics import Diagnostics
-from publisher.errors import PublisherError, SourceErrors, UsageError
+from publisher.errors import PublisherError, SourceErrors, UsageError, disk_error
 from publisher.forked import Forked, Inbox, can_fork
 from publisher.model import Month
 from publisher.render.base import BuildContext, Output
@@ -94,13 +93,19 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
         laid_out = (render.renderer(LAYOUT_FORMAT).layout(context)  # type: ignore[attr-defined]
                     if LAYOUT_FORMAT in stale else None)
 
-    written = []
+    # Every output written aside first, then all renamed into place: a full disk or a
+    # read-only dist/ leaves every earlier output as it was (publisher.atomic).
+    with Staged() as staged:
+        for fmt in stale:
+            for out in outputs[fmt]:
+                staged.write(target / out.name, out.data)
+        written = staged.commit()
+    data = {target / out.name: out.data for fmt in stale for out in outputs[fmt]}
+    for path in written:
+        progress.info("wrote %s (%s)", path, human_size(len(data[path])))
     for fmt in stale:
-        hashes = {}
-        for out in outputs[fmt]:
-            path = write_atomic(target / out.name, out.data)
-            hashes[out.name] = cache.hasher.remember(path, out.data)  # the next check: a stat
-            written.append(path)
+        hashes = {out.name: cache.hasher.remember(target / out.name, out.data)  # next: a stat
+                  for out in outputs[fmt]}
         _remove_outputs(target, cache.outputs(fmt).keys() - hashes.keys())
         cache.record(fmt, keys[fmt], hashes, len(diag.warnings),
                      layout=laid_out if fmt == LAYOUT_FORMAT else None)
@@ -130,12 +135,15 @@ def _remove_outputs(target: Path, names: Iterable[str]) -> None:
     version once nothing is cut, an image no longer shown), and folders left empty."""
     for name in sorted(names):
         path = target / name
-        path.unlink(missing_ok=True)
-        progress.info("removed %s", path)
-        for folder in path.parents:
-            if folder == target or any(folder.iterdir()):
-                break
-            folder.rmdir()
+        try:
+            path.unlink(missing_ok=True)
+            progress.info("removed %s", path)
+            for folder in path.parents:
+                if folder == target or any(folder.iterdir()):
+                    break
+                folder.rmdir()
+        except OSError as exc:
+            raise disk_error(exc, path, "cannot remove") from None
 
 
 def render_formats(context: BuildContext, formats: Sequence[str], *, parallel: bool = True,
@@ -207,30 +215,3 @@ def paused_gc() -> Iterator[None]:
 def _render(context: BuildContext, name: str) -> list[Output]:
     progress.info("rendering %s", name)
     return render.renderer(name).render(context)
-
-
-def write_atomic(path: Path, data: bytes, *, quiet: bool = False) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    if not quiet:
-        progress.info("wrote %s (%s)", path, human_size(len(data)))
-    return path
-
-
-def human_size(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KB"
-    return f"{size / 1024 / 1024:.2f} MB"
