@@ -87,8 +87,8 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
     known = (cache.layout(LAYOUT_FORMAT, keys[LAYOUT_FORMAT])
              if LAYOUT_FORMAT in keys and LAYOUT_FORMAT not in stale and not force else None)
     laid_out_too = [LAYOUT_FORMAT] if FOLLOWS_LAYOUT & set(stale) and not known else []
-    check_layouts(context, [*stale, *laid_out_too])
     with paused_gc():
+        check_layouts(context, [*stale, *laid_out_too])
         outputs = render_formats(context, stale, parallel=parallel, known_layout=known)
         laid_out = (render.renderer(LAYOUT_FORMAT).layout(context)  # type: ignore[attr-defined]
                     if LAYOUT_FORMAT in stale else None)
