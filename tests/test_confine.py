@@ -124,6 +124,18 @@ def test_a_hostile_template_reference_is_one_line_naming_the_file(tmp_path, fmt,
     assert problems[0].startswith(f"{path}:3: "), problems
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_layout_file_of_another_format_is_out_of_reach(tmp_path, fmt):
+    """Only the folders the build cache keys the format on (a change there rebuilds it)."""
+    site = tmp_path / "layouts" / "site"
+    site.mkdir(parents=True)
+    (site / "logo.png").write_bytes(b"\x89PNG")
+    path = _layout(tmp_path, fmt, FORMATS[fmt][1], ".x { background: url(../site/logo.png) }")
+    [problem] = _problems(tmp_path, fmt)
+    assert problem.startswith(f"{path}:1: url() '../site/logo.png' ")
+    assert "leads outside the folders it may use" in problem
+
+
 @pytest.mark.parametrize("fmt, allowed", [("pdf", True), ("epub", False), ("email", False)])
 def test_data_urls_only_where_the_format_allows_them(tmp_path, fmt, allowed):
     _layout(tmp_path, fmt, FORMATS[fmt][1], ".x { background: url(data:image/png;base64,AA==) }")

@@ -81,6 +81,15 @@ class Policy:
     output_dir: Callable[[Path], str] | None = None
 
 
+def keyed_folders(layouts: Path, fmt: str) -> tuple[Path, ...]:
+    """The folders of ``layouts/`` a format's outputs are keyed on in the build cache
+    (:data:`publisher.cache.FORMAT_LAYOUTS`): the only ones its layout may refer into,
+    so that a changed file always rebuilds what shows it."""
+    from publisher.cache import FORMAT_LAYOUTS, SHARED_LAYOUTS
+
+    return tuple(layouts / name for name in (*FORMAT_LAYOUTS.get(fmt, (fmt,)), *SHARED_LAYOUTS))
+
+
 def checked(shared: dict[str, Any], policy: Policy) -> list[Carried]:
     """:func:`check`, once per build (the result kept in the build's ``shared``)."""
     key = _SHARED_KEY.format(policy.fmt)
@@ -172,8 +181,8 @@ def _judge(policy: Policy, path: Path, ref: Reference,
     target = (base / relative).resolve()
     roots = [root.resolve() for root in policy.roots]
     if not any(target.is_relative_to(root) for root in roots):
-        allowed = " or ".join(f"{display_path(root)}/" for root in policy.roots)
-        return _error(policy, path, ref, f"leads outside {allowed}")
+        allowed = ", ".join(f"{display_path(root)}/" for root in policy.roots)
+        return _error(policy, path, ref, f"leads outside the folders it may use ({allowed})")
     if not target.is_file():
         return _error(policy, path, ref, "names no file")
     if not policy.carries:

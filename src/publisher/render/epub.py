@@ -124,13 +124,14 @@ def _accessibility_summary(issue: m.Issue, paginated: bool) -> str:
 
 
 def layout_policy(context: BuildContext) -> confine.Policy:
-    """The EPUB's layout may refer to files in ``layouts/`` that it can pack (CSS,
-    images, fonts) at a place inside the package: ``style.css`` is ``css/style.css``,
+    """The EPUB's layout may refer to files in its folders of ``layouts/`` that it can
+    pack (CSS, images, fonts) at a place inside the package: ``style.css`` is ``css/style.css``,
     the content documents are at the top."""
     stylesheet_dir = posixpath.dirname(STYLESHEET)
     stylesheet = context.layouts / "epub" / "style.css"
     return confine.Policy(
-        "epub", context.layouts, (context.layouts,), template_base=context.layouts / "epub",
+        "epub", context.layouts, confine.keyed_folders(context.layouts, "epub"),
+        template_base=context.layouts / "epub",
         data_urls=False, suffixes=frozenset(LAYOUT_MEDIA_TYPES),
         fix="refer to a file in layouts/epub/ by a relative path (it is packed into the EPUB)",
         output_dir=lambda path: stylesheet_dir if path == stylesheet else "")

@@ -65,11 +65,13 @@ class ArchiveView:
 
 
 def layout_policy(context: BuildContext) -> confine.Policy:
-    """The print layout may refer to files in ``layouts/`` and the issue folder (the
-    HTML's base URL), and to ``data:`` URLs; WeasyPrint fetches them confined."""
+    """The print layout may refer to files in its folders of ``layouts/`` (``print/``,
+    ``fonts/``, ``_partials/``) and the issue folder (the HTML's base URL), and to
+    ``data:`` URLs; WeasyPrint fetches them confined."""
     source = context.issue.source_dir
+    roots = (*confine.keyed_folders(context.layouts, "pdf"), source)
     return confine.Policy(
-        FORMAT, context.layouts, (context.layouts, source), template_base=source,
+        FORMAT, context.layouts, roots, template_base=source,
         data_urls=True, fix="refer to a file inside layouts/ or the issue folder by a "
                             "relative path")
 
