@@ -76,6 +76,7 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
         return []
 
     from publisher.reader import read_issue  # after the cache: the reader imports a lot
+    from publisher.render.templates import layout_errors
 
     progress.info("reading %s", month)
     issue = read_issue(paths.issues, month, diag)
@@ -87,7 +88,7 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
     known = (cache.layout(LAYOUT_FORMAT, keys[LAYOUT_FORMAT])
              if LAYOUT_FORMAT in keys and LAYOUT_FORMAT not in stale and not force else None)
     laid_out_too = [LAYOUT_FORMAT] if FOLLOWS_LAYOUT & set(stale) and not known else []
-    with paused_gc():
+    with paused_gc(), layout_errors():
         check_layouts(context, [*stale, *laid_out_too])
         outputs = render_formats(context, stale, parallel=parallel, known_layout=known)
         laid_out = (render.renderer(LAYOUT_FORMAT).layout(context)  # type: ignore[attr-defined]
@@ -183,14 +184,17 @@ def _render_beside(inbox: Inbox, context: BuildContext,
     """The worker's part: independent formats, then the followers once the layout is in."""
     independent = [f for f in formats if f not in FOLLOWS_LAYOUT]
     following = [f for f in formats if f in FOLLOWS_LAYOUT]
-    results = {name: _render(context, name) for name in independent}
-    for name in following:
-        prepare = getattr(render.renderer(name), "prepare", None)
-        if prepare is not None:
-            prepare(context)
-    if following:
-        context.shared.update(inbox())
-        results.update({name: _render(context, name) for name in following})
+    from publisher.render.templates import layout_errors
+
+    with layout_errors():  # here, where the template's lines are known
+        results = {name: _render(context, name) for name in independent}
+        for name in following:
+            prepare = getattr(render.renderer(name), "prepare", None)
+            if prepare is not None:
+                prepare(context)
+        if following:
+            context.shared.update(inbox())
+            results.update({name: _render(context, name) for name in following})
     return results
 
 
