@@ -61,7 +61,7 @@ class Carried:
 class Policy:
     """Where one format's layout may refer to.
 
-    ``folder`` is the format's folder in ``layouts/``; ``roots`` the folders a
+    ``fmt`` is the format's folder in ``layouts/``; ``roots`` the folders a
     reference may lead into (resolved on use).  ``template_base`` is what a
     template's relative references are relative to (the print HTML's base URL is
     the issue folder); a stylesheet's are relative to the stylesheet.
@@ -104,7 +104,7 @@ def check(policy: Policy) -> list[Carried]:
     Raises :class:`~publisher.errors.SourceErrors` listing every problem found.
     """
     problems: list[PublisherError] = []
-    carried: dict[Path, Carried] = {}
+    carried: dict[tuple[str, Path], Carried] = {}
     layouts = policy.layouts.resolve()
     place = policy.output_dir or (lambda _path: "")
     queue = [(path, place(path)) for path in layout_files(policy.layouts, policy.fmt)]
@@ -125,7 +125,7 @@ def check(policy: Policy) -> list[Carried]:
             if isinstance(outcome, PublisherError):
                 problems.append(outcome)
             elif outcome is not None:
-                carried.setdefault(outcome.path, outcome)
+                carried.setdefault((outcome.href, outcome.path), outcome)
                 if outcome.path.suffix.lower() in CSS_SUFFIXES:  # an imported stylesheet
                     queue.append((outcome.path, posixpath.dirname(outcome.href)))
     if problems:
@@ -232,12 +232,15 @@ def check_output(policy: Policy, markup: str, allowed: Callable[[str], bool],
 
 
 def _find(url: str, files: Sequence[Path], fallback: Path) -> tuple[Path, int | None]:
-    """The first layout file and line holding ``url`` (or its start) as written."""
+    """The first layout file and line holding ``url`` as written, or the longest start
+    of it (up to a ``/``) that names a host at least: template code may have joined it."""
     needles = [url]
     scheme = _SCHEME.match(url)
     if scheme:
-        needles.append(url[: scheme.end()] + "//" if url[scheme.end():].startswith("//")
-                       else url[: scheme.end()])
+        shortest = scheme.end() + (3 if url[scheme.end():].startswith("//") else 1)
+        cut = len(url)
+        while (cut := url.rfind("/", 0, cut)) >= shortest - 1:
+            needles.append(url[: cut + 1])
     for needle in needles:
         for path in files:
             try:
