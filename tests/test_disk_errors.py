@@ -131,6 +131,15 @@ def test_a_full_disk_is_one_line_keeps_the_earlier_outputs_and_then_builds(paths
     assert not list(paths.dist.rglob("*.tmp"))
 
 
+def test_a_full_disk_on_the_first_build_leaves_no_folder_behind(paths, cli):
+    _fill(paths.dist.parent)
+    run = cli("build", "2023-08", paths=paths)
+    assert run.status == 1
+    assert run.err_lines == [
+        f"error: {paths.dist / '2023-08' / 'pdf.json'}: cannot write: {NO_SPACE}"]
+    assert sorted(p.name for p in paths.dist.parent.iterdir()) == ["filler"]
+
+
 def test_a_full_disk_under_the_forked_worker_is_the_same_one_line(paths, cli, monkeypatch):
     assert can_fork(), "this machine cannot fork a worker: the test would prove nothing"
     monkeypatch.setitem(render.RENDERERS, "email", "fake_formats:NoSpaceEmail")

@@ -24,19 +24,22 @@ class Staged:
     """Files written aside, then renamed into place together by :meth:`commit`.
 
     Used as a context manager: leaving the block without a commit (an error)
-    removes every temporary file written so far.
+    removes every temporary file written so far, and the folders made for them.
     """
 
     def __init__(self) -> None:
         self._pending: list[tuple[Path, Path]] = []  # (temporary file, final path)
+        self._made: list[Path] = []  # folders made for them, outermost first
 
     def write(self, path: Path, data: bytes) -> None:
         """Write ``data`` for ``path`` to a temporary file in the same folder."""
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise disk_error(exc, _first_missing(path.parent), "cannot create the folder") \
-                from None
+        missing = [f for f in (path.parent, *path.parent.parents) if not f.exists()]
+        for folder in reversed(missing):
+            try:
+                folder.mkdir(exist_ok=True)
+            except OSError as exc:
+                raise disk_error(exc, folder, "cannot create the folder") from None
+            self._made.append(folder)
         try:
             fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         except OSError as exc:
@@ -62,13 +65,19 @@ class Staged:
                 raise disk_error(exc, path) from None
             done.append(path)
         self._pending = [(tmp, path) for tmp, path in self._pending if path not in done]
+        self._made = []
         return done
 
     def abort(self) -> None:
         """Remove the temporary files not renamed into place."""
         for tmp, _ in self._pending:
             tmp.unlink(missing_ok=True)
-        self._pending = []
+        for folder in reversed(self._made):
+            try:
+                folder.rmdir()
+            except OSError:
+                break  # not empty (someone else wrote there): leave it
+        self._pending, self._made = [], []
 
     def __enter__(self) -> Staged:
         return self
@@ -94,13 +103,3 @@ def human_size(size: int) -> str:
     if size < 1024 * 1024:
         return f"{size / 1024:.1f} KB"
     return f"{size / 1024 / 1024:.2f} MB"
-
-
-def _first_missing(folder: Path) -> Path:
-    """The outermost folder of ``folder`` that does not exist (the one mkdir failed on)."""
-    missing = folder
-    for parent in folder.parents:
-        if parent.exists():
-            break
-        missing = parent
-    return missing
