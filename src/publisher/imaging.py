@@ -11,10 +11,10 @@ the photo as it is; its reader's copy is downsampled by WeasyPrint.
 
 Every image is opened here (:func:`opened`), with one size rule in place of
 Pillow's decompression-bomb guard, which raises a bare exception over twice
-``Image.MAX_IMAGE_PIXELS`` and warns, on every open, over it: over the limit
-(:func:`pixel_limit`) an image is refused with one line naming it, its size and
-the limit; under it, Pillow says nothing (the reader warns once, with the line
-that refers to the image, about an image over ``Image.MAX_IMAGE_PIXELS``, see
+``Image.MAX_IMAGE_PIXELS`` (179 megapixels) and warns, on every open, over it.
+Over that limit an image is refused with one line naming it, its size and the
+limit; under it Pillow says nothing (the reader warns once, at the line that
+refers to the image, about one over ``Image.MAX_IMAGE_PIXELS``: see
 :func:`size_problem`).  :func:`quiet_large_images` silences the same warning
 while WeasyPrint, which opens the print PDF's photos itself, runs.
 """
@@ -56,15 +56,10 @@ class SizeProblem:
     message: str  # says the size and the limit; the caller names the image
 
 
-def pixel_limit() -> int | None:
-    """The most pixels an image may have: what Pillow refuses to decode beyond
-    (twice ``Image.MAX_IMAGE_PIXELS``), or ``None`` when that guard is off."""
-    most = Image.MAX_IMAGE_PIXELS
-    return None if most is None else 2 * most
-
-
 def size_problem(width: int, height: int) -> SizeProblem | None:
-    """What is wrong with an image of ``width`` x ``height`` pixels, if anything."""
+    """What is wrong with an image of ``width`` x ``height`` pixels, if anything: over
+    twice ``Image.MAX_IMAGE_PIXELS`` (what Pillow refuses to decode) an error, over
+    ``Image.MAX_IMAGE_PIXELS`` a warning; nothing when Pillow's guard is off (``None``)."""
     most = Image.MAX_IMAGE_PIXELS
     if most is None:
         return None
