@@ -215,7 +215,8 @@ def _check_glyphs(issue: m.Issue, layouts: Path,
     for faces, key in lines:
         for text, (path, text_key) in texts[key]:
             for char in text:
-                if char in problems or char.isspace() or any(f.has(char) for f in faces):
+                if (char in problems or char.isspace() or _invisible(char)
+                        or any(f.has(char) for f in faces)):
                     continue
                 name = unicodedata.name(char, "")
                 problems[char] = PublisherError(
@@ -225,6 +226,13 @@ def _check_glyphs(issue: m.Issue, layouts: Path,
                     "it, or declare a font that has it", path, _line_of(path, text_key, char))
     if problems:
         raise SourceErrors(problems.values())
+
+
+def _invisible(char: str) -> bool:
+    """A format or control character, or a variation selector: nothing to draw."""
+    point = ord(char)
+    return (unicodedata.category(char) in ("Cf", "Cc") or 0xFE00 <= point <= 0xFE0F
+            or 0xE0100 <= point <= 0xE01EF)
 
 
 def _line_of(path: Path | None, key: str, char: str) -> int | None:
