@@ -110,3 +110,16 @@ def test_a_bad_font_declaration_names_its_line(tmp_path, src, problem):
     with pytest.raises(PublisherError) as failure:
         cover_jpeg(read_issue(FIXTURES, JAN), layouts)
     assert str(failure.value).startswith(f"{css}:{line}: {problem}")
+
+
+def test_a_declared_file_that_is_no_font_names_its_rule(tmp_path):
+    layouts = tmp_path / "layouts"
+    shutil.copytree(LAYOUTS, layouts)
+    (layouts / "fonts" / "libertine" / "LinLibertine_RB.otf").write_bytes(b"not a font")
+    css = layouts / "fonts" / "fonts.css"
+    line = css.read_text().splitlines().index(
+        '  src: url("libertine/LinLibertine_RB.otf") format("opentype");') + 1
+    with pytest.raises(PublisherError) as failure:
+        cover_jpeg(read_issue(FIXTURES, JAN), layouts)
+    assert str(failure.value).startswith(
+        f"{css}:{line}: 'LinLibertine_RB.otf' is not a font file that can be read (")

@@ -36,7 +36,13 @@ class FontFace:
     line: int
 
     def has(self, char: str) -> bool:
-        return ord(char) in codepoints(self.path)
+        try:
+            points = codepoints(self.path)
+        except Exception as exc:  # fontTools raises many kinds for a file that is no font
+            raise PublisherError(f"'{self.path.name}' is not a font file that can be read "
+                                 f"({type(exc).__name__}): replace it or remove the rule",
+                                 self.declared_in, self.line) from None
+        return ord(char) in points
 
 
 def declared_faces(stylesheet: Path, layouts: Path) -> list[FontFace]:
