@@ -122,4 +122,4 @@ def test_a_declared_file_that_is_no_font_names_its_rule(tmp_path):
     with pytest.raises(PublisherError) as failure:
         cover_jpeg(read_issue(FIXTURES, JAN), layouts)
     assert str(failure.value).startswith(
-        f"{css}:{line}: 'LinLibertine_RB.otf' is not a font file that can be read (")
+        f"{css}:{line}: 'libertine/LinLibertine_RB.otf' is not a font file that can be read")

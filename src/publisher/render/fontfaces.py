@@ -22,6 +22,8 @@ from publisher.fonts import codepoints
 #: Font files FreeType (Pillow) reads.
 LOADABLE = (".otf", ".ttf", ".ttc", ".woff")
 _WEIGHTS = {"normal": 400, "bold": 700}
+#: The first bytes of a TrueType, OpenType (CFF), TrueType collection and WOFF file.
+_SIGNATURES = frozenset({b"\x00\x01\x00\x00", b"OTTO", b"true", b"ttcf", b"wOFF"})
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class FontFace:
     def has(self, char: str) -> bool:
         try:
             points = codepoints(self.path)
-        except Exception as exc:  # fontTools raises many kinds for a file that is no font
+        except Exception as exc:  # fontTools raises many kinds for a damaged font
             raise PublisherError(f"'{self.path.name}' is not a font file that can be read "
                                  f"({type(exc).__name__}): replace it or remove the rule",
                                  self.declared_in, self.line) from None
@@ -95,8 +97,12 @@ def _face(stylesheet: Path, rule: Any, layouts: Path) -> FontFace | None:
     if not family or not files:
         return None  # nothing Pillow could draw with (local() only, or woff2)
     url, line = files[0]
-    return FontFace(family, weight, italic, _inside(stylesheet, url, layouts, line),
-                    stylesheet, line)
+    path = _inside(stylesheet, url, layouts, line)
+    with path.open("rb") as handle:
+        if handle.read(4) not in _SIGNATURES:
+            raise PublisherError(f"'{url}' is not a font file that can be read: replace it "
+                                 "or remove the rule", stylesheet, line)
+    return FontFace(family, weight, italic, path, stylesheet, line)
 
 
 def _url(token: Any) -> str | None:
