@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PUBLISHER := $(BIN)/publisher
 
 .DEFAULT_GOAL := help
-.PHONY: help issue check test lint golden lock clean distclean venv
+.PHONY: help issue check test lint golden lock clean distclean venv system-deps
 
 help:
 	@echo "usage:"
@@ -59,7 +59,12 @@ $(ACE): tools/ace/package.json tools/ace/package-lock.json
 	cd tools/ace && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	@touch $@
 
-test: $(STAMP) $(ACE)
+# The Debian packages the tests use (poppler-utils, qpdf, Chromium, Java, npm...):
+# installed with apt-get when missing and run as root; otherwise one line names the command.
+system-deps:
+	@sh tools/system-deps
+
+test: system-deps $(STAMP) $(ACE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Rewrite tests/golden/ (the print HTML and email of 2023-08) after a meant change; review

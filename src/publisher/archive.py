@@ -10,31 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from publisher.catalog import ISSUE_FILE, cover_reference, earlier_issues, is_archive_only
 from publisher.diagnostics import Diagnostics
 from publisher.model import Archive, ArchiveEntry, Month, Publication
 from publisher.sources import check_keys, line_of_key, load_toml, resolve_inside, string_field
 
-ISSUE_FILE = "issue.toml"
 ARCHIVE_ONLY_KEYS = ("month", "cover_story", "cover_image", "pdf_url", "epub_url", "page_url")
-
-
-def issue_folders(root: Path) -> dict[Month, Path]:
-    """Every ``YYYY-MM`` folder of ``root`` that holds an ``issue.toml``."""
-    found: dict[Month, Path] = {}
-    if not root.is_dir():
-        return found
-    for child in sorted(root.iterdir()):
-        if child.is_dir() and (child / ISSUE_FILE).is_file():
-            try:
-                found[Month.parse(child.name)] = child
-            except ValueError:
-                continue
-    return found
-
-
-def is_archive_only(folder: Path) -> bool:
-    """True when the issue has no articles: it exists only in the archive."""
-    return not (folder / "articles").is_dir()
 
 
 def read_archive(
@@ -42,9 +23,8 @@ def read_archive(
 ) -> Archive:
     """The archive as of ``month``: every earlier issue, newest first."""
     entries = []
-    folders = issue_folders(root)
-    for earlier in sorted((m for m in folders if m < month), reverse=True):
-        entry = read_entry(folders[earlier], earlier, publication, diag)
+    for earlier, folder in earlier_issues(root, month):
+        entry = read_entry(folder, earlier, publication, diag)
         if entry is not None:
             entries.append(entry)
     return Archive(tuple(entries))
@@ -64,9 +44,7 @@ def read_entry(
         check_keys(data, ("month", "cover_story"), ARCHIVE_ONLY_KEYS[2:], path, text, diag)
     _check_month(data, month, path, text, diag)
     cover = None
-    raw_cover = data.get("cover_image")
-    if isinstance(raw_cover, dict):
-        raw_cover = raw_cover.get("file")
+    raw_cover = cover_reference(data)
     if raw_cover:
         cover, problem = resolve_inside(folder, str(raw_cover))
         if cover is None or not cover.is_file():

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from publisher import __version__
+from publisher.catalog import archive_files
+from publisher.model import Month
 
 #: Which layout folders each format reads, beyond the shared partials and fonts.
 FORMAT_LAYOUTS: dict[str, tuple[str, ...]] = {
@@ -74,6 +75,14 @@ def _files(folder: Path) -> Iterator[Path]:
                 yield Path(root) / name
 
 
+def _name_under(path: Path, base: Path) -> str:
+    """``path``'s name relative to ``base``, whichever of them is absolute."""
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        return path.absolute().relative_to(base.absolute()).as_posix()
+
+
 class Inputs:
     """Computes the key of each format of one issue."""
 
@@ -86,7 +95,7 @@ class Inputs:
     def _digest(self, label: str, paths: Iterable[Path], base: Path) -> str:
         h = hashlib.sha256(label.encode())
         for path in paths:
-            h.update(f"\0{path.relative_to(base).as_posix()}\0".encode())
+            h.update(f"\0{_name_under(path, base)}\0".encode())
             h.update(self.hasher.file(path).encode())
         return h.hexdigest()
 
@@ -96,10 +105,7 @@ class Inputs:
         config = self.issues / "publication.toml"
         if config.is_file():
             paths.append(config)
-        for folder in sorted(self.issues.iterdir()) if self.issues.is_dir() else ():
-            if folder.is_dir() and folder.name < self.month and (folder / "issue.toml").is_file():
-                paths.append(folder / "issue.toml")
-                paths.extend(_cover_of(folder))
+        paths.extend(archive_files(self.issues, Month.parse(self.month)))
         return self._digest("sources", paths, self.issues)
 
     def layout_key(self, fmt: str) -> str:
@@ -116,20 +122,6 @@ class Inputs:
             except metadata.PackageNotFoundError:
                 h.update(f"{lib}=none;".encode())
         return h.hexdigest()
-
-
-def _cover_of(folder: Path) -> list[Path]:
-    try:
-        data = tomllib.loads((folder / "issue.toml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return []  # the reader reports it, and the key still covers issue.toml itself
-    cover = data.get("cover_image")
-    if isinstance(cover, dict):
-        cover = cover.get("file")
-    if not isinstance(cover, str):
-        return []
-    path = (folder / cover).resolve()
-    return [path] if path.is_file() and path.is_relative_to(folder.resolve()) else []
 
 
 @dataclass

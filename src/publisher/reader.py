@@ -17,7 +17,8 @@ from typing import Any
 import yaml
 
 from publisher import model as m
-from publisher.archive import ISSUE_FILE, is_archive_only, issue_folders, read_archive
+from publisher.archive import read_archive
+from publisher.catalog import ISSUE_FILE, is_archive_only, issue_folders
 from publisher.config import load_publication
 from publisher.diagnostics import Diagnostics
 from publisher.errors import PublisherError

@@ -19,8 +19,9 @@ from pathlib import Path
 import jinja2
 
 from publisher import imaging, placeholders
-from publisher.archive import is_archive_only, issue_folders, read_entry
+from publisher.archive import read_entry
 from publisher.build import Paths, human_size, write_atomic
+from publisher.catalog import is_archive_only, issue_folders
 from publisher.config import load_publication
 from publisher.diagnostics import Diagnostics
 from publisher.model import ArchiveEntry, Month, Publication
