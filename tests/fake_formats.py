@@ -95,3 +95,15 @@ class FailingEmail(_Digest):
         from publisher.errors import PublisherError
 
         raise PublisherError("no glyph for U+E000", context.issue.articles[0].source, 7)
+
+
+class NoSpaceEmail(_Digest):
+    """Fails the way a library does when the disk under its temporary files is full."""
+
+    name = "email"
+    spool = "/tmp/publisher-spool/render.tmp"
+
+    def render(self, context: BuildContext) -> list[Output]:
+        import errno
+
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.spool)

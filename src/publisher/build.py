@@ -18,17 +18,16 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from publisher import render
+from publisher.atomic import Staged, human_size, write_atomic
 from publisher.cache import BuildCache, format_keys
 from publisher.diagnostics import Diagnostics
-from publisher.errors import UsageError
+from publisher.errors import PublisherError, SourceErrors, UsageError, disk_error
 from publisher.forked import Forked, Inbox, can_fork
 from publisher.model import Month
 from publisher.render.base import BuildContext, Output
@@ -77,6 +76,7 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
         return []
 
     from publisher.reader import read_issue  # after the cache: the reader imports a lot
+    from publisher.render.templates import layout_errors
 
     progress.info("reading %s", month)
     issue = read_issue(paths.issues, month, diag)
@@ -87,18 +87,26 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
     # an EPUB rebuilt alone (its own layout changed) need not lay out the print pages.
     known = (cache.layout(LAYOUT_FORMAT, keys[LAYOUT_FORMAT])
              if LAYOUT_FORMAT in keys and LAYOUT_FORMAT not in stale and not force else None)
-    with paused_gc():
+    laid_out_too = [LAYOUT_FORMAT] if FOLLOWS_LAYOUT & set(stale) and not known else []
+    with paused_gc(), layout_errors():
+        check_layouts(context, [*stale, *laid_out_too])
         outputs = render_formats(context, stale, parallel=parallel, known_layout=known)
         laid_out = (render.renderer(LAYOUT_FORMAT).layout(context)  # type: ignore[attr-defined]
                     if LAYOUT_FORMAT in stale else None)
 
-    written = []
+    # Every output written aside first, then all renamed into place: a full disk or a
+    # read-only dist/ leaves every earlier output as it was (publisher.atomic).
+    with Staged() as staged:
+        for fmt in stale:
+            for out in outputs[fmt]:
+                staged.write(target / out.name, out.data)
+        written = staged.commit()
+    data = {target / out.name: out.data for fmt in stale for out in outputs[fmt]}
+    for path in written:
+        progress.info("wrote %s (%s)", path, human_size(len(data[path])))
     for fmt in stale:
-        hashes = {}
-        for out in outputs[fmt]:
-            path = write_atomic(target / out.name, out.data)
-            hashes[out.name] = cache.hasher.remember(path, out.data)  # the next check: a stat
-            written.append(path)
+        hashes = {out.name: cache.hasher.remember(target / out.name, out.data)  # next: a stat
+                  for out in outputs[fmt]}
         _remove_outputs(target, cache.outputs(fmt).keys() - hashes.keys())
         cache.record(fmt, keys[fmt], hashes, len(diag.warnings),
                      layout=laid_out if fmt == LAYOUT_FORMAT else None)
@@ -106,17 +114,37 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
     return written
 
 
+def check_layouts(context: BuildContext, formats: Iterable[str]) -> None:
+    """Every layout file these formats read refers only to files they may read
+    (:mod:`publisher.render.confine`), checked here before any rendering starts."""
+    from publisher.render import confine
+
+    problems: list[PublisherError] = []
+    for name in dict.fromkeys(formats):
+        policy = getattr(render.renderer(name), "layout_policy", None)
+        try:
+            if policy is not None:
+                confine.checked(context.shared, policy(context))
+        except SourceErrors as exc:
+            problems += exc.errors
+    if problems:
+        raise SourceErrors(problems)
+
+
 def _remove_outputs(target: Path, names: Iterable[str]) -> None:
     """Remove what a format wrote last time and not this time (the email's uncut web
     version once nothing is cut, an image no longer shown), and folders left empty."""
     for name in sorted(names):
         path = target / name
-        path.unlink(missing_ok=True)
-        progress.info("removed %s", path)
-        for folder in path.parents:
-            if folder == target or any(folder.iterdir()):
-                break
-            folder.rmdir()
+        try:
+            path.unlink(missing_ok=True)
+            progress.info("removed %s", path)
+            for folder in path.parents:
+                if folder == target or any(folder.iterdir()):
+                    break
+                folder.rmdir()
+        except OSError as exc:
+            raise disk_error(exc, path, "cannot remove") from None
 
 
 def render_formats(context: BuildContext, formats: Sequence[str], *, parallel: bool = True,
@@ -156,14 +184,17 @@ def _render_beside(inbox: Inbox, context: BuildContext,
     """The worker's part: independent formats, then the followers once the layout is in."""
     independent = [f for f in formats if f not in FOLLOWS_LAYOUT]
     following = [f for f in formats if f in FOLLOWS_LAYOUT]
-    results = {name: _render(context, name) for name in independent}
-    for name in following:
-        prepare = getattr(render.renderer(name), "prepare", None)
-        if prepare is not None:
-            prepare(context)
-    if following:
-        context.shared.update(inbox())
-        results.update({name: _render(context, name) for name in following})
+    from publisher.render.templates import layout_errors
+
+    with layout_errors():  # here, where the template's lines are known
+        results = {name: _render(context, name) for name in independent}
+        for name in following:
+            prepare = getattr(render.renderer(name), "prepare", None)
+            if prepare is not None:
+                prepare(context)
+        if following:
+            context.shared.update(inbox())
+            results.update({name: _render(context, name) for name in following})
     return results
 
 
@@ -188,30 +219,3 @@ def paused_gc() -> Iterator[None]:
 def _render(context: BuildContext, name: str) -> list[Output]:
     progress.info("rendering %s", name)
     return render.renderer(name).render(context)
-
-
-def write_atomic(path: Path, data: bytes, *, quiet: bool = False) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    if not quiet:
-        progress.info("wrote %s (%s)", path, human_size(len(data)))
-    return path
-
-
-def human_size(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KB"
-    return f"{size / 1024 / 1024:.2f} MB"

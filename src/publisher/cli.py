@@ -20,7 +20,7 @@ from publisher import __version__, render
 from publisher.build import Paths, build, write_atomic
 from publisher.commands import add_commands
 from publisher.diagnostics import Diagnostics
-from publisher.errors import ExitStatus, PublisherError, UsageError
+from publisher.errors import DISK_ERRNOS, ExitStatus, PublisherError, UsageError, disk_error
 from publisher.model import Month
 
 # The reader (markdown-it, YAML, Pillow) is imported by the commands that need it, so
@@ -62,6 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in str(exc).splitlines():
             log.error("%s", line)
         return ExitStatus.USAGE if isinstance(exc, UsageError) else ExitStatus.ERROR
+    except OSError as exc:
+        # The disk refused something outside the writes of publisher.atomic (a temporary
+        # file of a library, in this process or a forked worker): one line all the same.
+        if args.traceback or exc.errno not in DISK_ERRNOS:
+            raise
+        log.error("%s", disk_error(exc))
+        return ExitStatus.ERROR
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130

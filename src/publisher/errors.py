@@ -8,6 +8,7 @@ traceback.  Anything else that escapes is a bug and keeps its traceback.
 from __future__ import annotations
 
 import enum
+import errno
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,3 +77,27 @@ class SourceErrors(PublisherError):
 
 class UsageError(PublisherError):
     """The command line asks for something that cannot be done (exit status 2)."""
+
+
+#: What to do when the disk refuses a write, by errno.
+_DISK_ADVICE = {
+    errno.ENOSPC: "free some space and run it again",
+    errno.EDQUOT: "free some space (you are over your quota) and run it again",
+    errno.EROFS: "the file system is mounted read-only: make it writable or choose "
+                 "another --dist",
+    errno.EACCES: "make it writable for this user or choose another --dist",
+    errno.EPERM: "make it writable for this user (is it immutable?) or choose another "
+                 "--dist",
+}
+#: The errnos that say the disk, not the program, is the problem.
+DISK_ERRNOS = frozenset(_DISK_ADVICE) | {errno.EIO, errno.EFBIG, errno.EMLINK}
+
+
+def disk_error(exc: OSError, path: Path | None = None,
+               doing: str = "cannot write") -> PublisherError:
+    """One line for a write the disk refused: ``path: cannot write: No space left on
+    device (free some space and run it again)``."""
+    where = path if path is not None else (Path(exc.filename) if exc.filename else None)
+    reason = exc.strerror or str(exc)
+    advice = _DISK_ADVICE.get(exc.errno or 0, "check the disk and run it again")
+    return PublisherError(f"{doing}: {reason} ({advice})", where)

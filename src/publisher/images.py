@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
+from publisher import imaging
 from publisher import model as m
 from publisher.diagnostics import Diagnostics
 from publisher.sources import resolve_inside
@@ -36,13 +36,18 @@ def load_image(
         diag.error(f"image '{reference}' has no alt text: describe it for readers who cannot "
                    "see it", source, line)
     try:
-        with PILImage.open(path) as img:
-            fmt, (width, height) = img.format, img.size
+        fmt, width, height = imaging.measure(path)
     except (UnidentifiedImageError, OSError):
         diag.error(f"image '{reference}' is not a readable image file", source, line)
         return None
     if fmt not in SUPPORTED:
         diag.error(f"image '{reference}' is {fmt}: use JPEG, PNG, GIF or WebP", source, line)
         return None
+    problem = imaging.size_problem(width, height)
+    if problem is not None:
+        report = diag.error if problem.error else diag.warn
+        report(f"image '{reference}' {problem.message}", source, line)
+        if problem.error:
+            return None
     return m.Image(path=path, src=reference, alt=alt.strip(), width=width, height=height,
                    caption=caption, credit=credit)

@@ -8,11 +8,23 @@ the result is to be at most half the size (much faster, and the resampling
 does the rest); :func:`fit` scales with Lanczos; :func:`encode` writes JPEG
 for an opaque photo and PNG for an image with transparency or a PNG/GIF source.  The print PDF keeps
 the photo as it is; its reader's copy is downsampled by WeasyPrint.
+
+Every image is opened here (:func:`opened`), with one size rule in place of
+Pillow's decompression-bomb guard, which raises a bare exception over twice
+``Image.MAX_IMAGE_PIXELS`` (179 megapixels) and warns, on every open, over it.
+Over that limit an image is refused with one line naming it, its size and the
+limit; under it Pillow says nothing (the reader warns once, at the line that
+refers to the image, about one over ``Image.MAX_IMAGE_PIXELS``: see
+:func:`size_problem`).  :func:`quiet_large_images` silences the same warning
+while WeasyPrint, which opens the print PDF's photos itself, runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +48,78 @@ class Encoded:
         return "jpg" if self.subtype == "jpeg" else self.subtype
 
 
+@dataclass(frozen=True)
+class SizeProblem:
+    """An image with more pixels than it should have: ``error`` when over the limit."""
+
+    error: bool
+    message: str  # says the size and the limit; the caller names the image
+
+
+def size_problem(width: int, height: int) -> SizeProblem | None:
+    """What is wrong with an image of ``width`` x ``height`` pixels, if anything: over
+    twice ``Image.MAX_IMAGE_PIXELS`` (what Pillow refuses to decode) an error, over
+    ``Image.MAX_IMAGE_PIXELS`` a warning; nothing when Pillow's guard is off (``None``)."""
+    most = Image.MAX_IMAGE_PIXELS
+    if most is None:
+        return None
+    pixels = max(1, width) * max(1, height)
+    size = f"{width} × {height} pixels ({_megapixels(pixels)})"
+    if pixels > 2 * most:
+        return SizeProblem(True, f"is {size}, over the limit of {_megapixels(2 * most)} "
+                                 "(Pillow's guard against decompression bombs): scale it down")
+    if pixels > most:
+        return SizeProblem(False, f"is {size}, over {_megapixels(most)}: it builds, slowly "
+                                  "and with much memory; no page needs that many, so a "
+                                  "smaller copy would do")
+    return None
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.3g} megapixels"
+
+
+@contextlib.contextmanager
+def opened(path: Path) -> Iterator[Image.Image]:
+    """``Image.open(path)`` (the header only, until loaded) under this module's size rule.
+
+    Raises :class:`~publisher.errors.PublisherError` naming the file over the limit,
+    and ``OSError`` (``UnidentifiedImageError``) for a file Pillow cannot read.
+    """
+    image = _open_unguarded(path)
+    with image, quiet_large_images():
+        problem = size_problem(*image.size)
+        if problem is not None and problem.error:
+            raise PublisherError(f"the image {problem.message}", path)
+        yield image
+
+
+def measure(path: Path) -> tuple[str | None, int, int]:
+    """The format, width and height of the image at ``path`` (its header only, no size
+    rule: the caller reports the size with the line that refers to the image)."""
+    with _open_unguarded(path) as image:
+        return image.format, image.width, image.height
+
+
+def _open_unguarded(path: Path) -> Image.Image:
+    """``Image.open`` without Pillow's guard, which would raise or warn before the size
+    is known (the process opens one image at a time: no thread sees the guard off)."""
+    most = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        return Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = most
+
+
+@contextlib.contextmanager
+def quiet_large_images() -> Iterator[None]:
+    """No ``DecompressionBombWarning`` from Pillow (for images already measured)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
+
+
 def load(path: Path, *, within: tuple[int, int] | None = None,
          covering: tuple[int, int] | None = None) -> Image.Image:
     """The image at ``path``, upright and in sRGB (RGB, or RGBA with transparency).
@@ -45,7 +129,7 @@ def load(path: Path, *, within: tuple[int, int] | None = None,
     fitted into; ``covering``, the box it will be cropped to fill.
     """
     try:
-        with Image.open(path) as source:
+        with opened(path) as source:
             box = within or covering
             if box is not None and source.format == "JPEG":
                 width, height = source.size
@@ -83,7 +167,7 @@ def cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 def lossless(path: Path) -> bool:
     """True for a PNG or GIF source (line art, screenshots): it is not made a JPEG."""
     try:
-        with Image.open(path) as source:
+        with opened(path) as source:
             return source.format in ("PNG", "GIF")
     except OSError as exc:
         raise PublisherError(f"cannot read the image: {exc}", path) from exc

@@ -28,6 +28,7 @@ from publisher import model as m
 from publisher import placeholders
 from publisher.build import human_size
 from publisher.errors import PublisherError
+from publisher.render import confine
 from publisher.render.base import BuildContext, Output
 from publisher.render.email_images import IMAGE_FOLDER, EmailImages, ImageMode, Shown
 from publisher.render.email_inline import fold_lines, inline_css
@@ -121,13 +122,28 @@ class EmailParts:
 WEB_VERSION = "email-web.html"
 
 
+def layout_policy(context: BuildContext) -> confine.Policy:
+    """An email carries no layout files: a mail client would fetch any address the
+    layout gave (a tracking pixel), blocks ``data:`` URLs, and has no ``layouts/``."""
+    folder = context.layouts / "email"
+    return confine.Policy(
+        "email", context.layouts, (folder,), template_base=folder, data_urls=False,
+        carries=False, fix="an email shows only the issue's own images; remove it from "
+                           "the layout")
+
+
 class EmailRenderer:
     name = "email"
 
     def __init__(self, settings: EmailSettings | None = None):
         self.settings = settings
 
+    def layout_policy(self, context: BuildContext) -> confine.Policy:
+        return layout_policy(context)
+
     def render(self, context: BuildContext) -> list[Output]:
+        policy = layout_policy(context)
+        confine.checked(context.shared, policy)
         settings = self.settings or EmailSettings.load(context.layouts)
         issue = context.issue
         pub = issue.publication
@@ -142,6 +158,10 @@ class EmailRenderer:
             if entry.cover_image is not None
         }
         parts = _fit(view, context.layouts, settings, images, thumbs)
+        made = {images.src(f) for f in images.files}
+        for html in dict.fromkeys((parts.html, parts.full_html)):  # what template code made
+            confine.check_output(policy, html, made.__contains__,
+                                 context.layouts / "email" / "email.html")
         subject = f"{pub.title} {issue.month.label}: {issue.cover_story}"
         # Only the images the final HTML shows (a cut article leaves its figures out),
         # and, when articles were cut, those of the full web version too.

@@ -15,18 +15,28 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import posixpath
 import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from ebooklib import epub
 from lxml import etree
 
 from publisher import model as m
+from publisher.render import confine
 from publisher.render.base import BuildContext, Output
-from publisher.render.epub_assets import Asset, asset_href, fit_image, reproducible_zip
+from publisher.render.epub_assets import (
+    LAYOUT_MEDIA_TYPES,
+    Asset,
+    asset_href,
+    fit_image,
+    layout_assets,
+    reproducible_zip,
+)
 from publisher.render.epub_cover import cover_jpeg
 from publisher.render.epub_pages import XHTML, PageTarget, Paginator
 from publisher.render.epub_text import HANGUL_RUN, mark_language_of_parts
@@ -113,12 +123,30 @@ def _accessibility_summary(issue: m.Issue, paginated: bool) -> str:
             "fonts and can be resized. No hazards are known.")
 
 
+def layout_policy(context: BuildContext) -> confine.Policy:
+    """The EPUB's layout may refer to files in its folders of ``layouts/`` that it can
+    pack (CSS, images, fonts) at a place inside the package: ``style.css`` is ``css/style.css``,
+    the content documents are at the top."""
+    stylesheet_dir = posixpath.dirname(STYLESHEET)
+    stylesheet = context.layouts / "epub" / "style.css"
+    return confine.Policy(
+        "epub", context.layouts, confine.keyed_folders(context.layouts, "epub"),
+        template_base=context.layouts / "epub",
+        data_urls=False, suffixes=frozenset(LAYOUT_MEDIA_TYPES),
+        fix="refer to a file in layouts/epub/ by a relative path (it is packed into the EPUB)",
+        output_dir=lambda path: stylesheet_dir if path == stylesheet else "")
+
+
 class EpubRenderer:
     name = "epub"
+
+    def layout_policy(self, context: BuildContext) -> confine.Policy:
+        return layout_policy(context)
 
     def prepare(self, context: BuildContext) -> None:
         """The work that does not wait for the print page map: the images, the cover
         and every content document but the colophon."""
+        confine.checked(context.shared, layout_policy(context))
         context.shared[DOCS_KEY] = _documents(context)
 
     def render(self, context: BuildContext) -> list[Output]:
@@ -130,6 +158,8 @@ class EpubRenderer:
 def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> bytes:
     """The EPUB bytes of ``context.issue``; with ``page_map``, with print page numbers."""
     issue = context.issue
+    policy = layout_policy(context)
+    carried = confine.checked(context.shared, policy)
     images, cover = _assets(context)
     env = _environment(context)
     # Print pages only when the map names elements of this issue (an empty or
@@ -173,11 +203,19 @@ def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> byt
     css = env.loader.get_source(env, "style.css")[0]  # type: ignore[union-attr]
     book.add_item(epub.EpubItem(uid="style", file_name=STYLESHEET, media_type="text/css",
                                 content=css.encode("utf-8")))
+    package = {STYLESHEET, COVER_IMAGE, "toc.ncx", "content.opf",
+               *(asset.href for asset in images.values()), *(doc.file_name for doc in docs)}
+    for n, asset in enumerate(layout_assets(carried, package)):
+        book.add_item(epub.EpubItem(uid=f"layout-{n:02d}", file_name=asset.href,
+                                    media_type=asset.media_type, content=asset.data))
+        package.add(asset.href)
     items: dict[str, _Document] = {}
     for n, doc in enumerate(docs):
+        content = _serialize(doc.tree)
+        confine.check_output(policy, content.decode("utf-8"), _in_package(package),
+                             context.layouts / "epub" / doc.template)
         item = _Document(uid=f"doc-{n:02d}-{doc.file_name.rsplit('.', 1)[0]}",
-                         file_name=doc.file_name, title=doc.title,
-                         content=_serialize(doc.tree))
+                         file_name=doc.file_name, title=doc.title, content=content)
         if doc is nav:
             item.properties.append("nav")
         book.add_item(item)
@@ -194,6 +232,16 @@ def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> byt
     writer.process()
     writer.write()
     return reproducible_zip(raw.getvalue(), issue.date)
+
+
+def _in_package(package: set[str]) -> Any:
+    """Whether a reference of a content document (all at the top of the package) names
+    one of the package's files."""
+    def inside(url: str) -> bool:
+        parts = urlsplit(url)
+        return (not parts.scheme and not parts.netloc
+                and posixpath.normpath(unquote(parts.path)) in package)
+    return inside
 
 
 def _assets(context: BuildContext) -> tuple[dict[str, Asset], bytes]:

@@ -8,16 +8,22 @@ import zipfile
 from dataclasses import dataclass
 from datetime import date
 
-from PIL import Image as PILImage
-
 from publisher import imaging
 from publisher import model as m
+from publisher.errors import PublisherError
+from publisher.render.confine import Carried
 
 MAX_EDGE = 1600  # px on the long edge: enough for any reading device
 JPEG_QUALITY = 80
 KEEP_BYTES = 200_000  # an image already small and within MAX_EDGE goes in as it is
 
 _MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif"}
+#: The files a layout may have packed into the EPUB (EPUB 3 core media types).
+LAYOUT_MEDIA_TYPES = {
+    ".css": "text/css", ".gif": "image/gif", ".jpeg": "image/jpeg", ".jpg": "image/jpeg",
+    ".png": "image/png", ".svg": "image/svg+xml", ".webp": "image/webp", ".otf": "font/otf",
+    ".ttf": "font/ttf", ".woff": "font/woff", ".woff2": "font/woff2",
+}
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,7 @@ def fit_image(image: m.Image) -> Asset:
     A small JPEG, PNG or GIF in sRGB with no metadata (no EXIF: no turn, no GPS; no
     ICC profile) goes in as it is.
     """
-    with PILImage.open(image.path) as img:
+    with imaging.opened(image.path) as img:
         fmt, size = img.format, img.size
         plain = (img.mode in ("RGB", "RGBA", "L", "P") and not img.getexif()
                  and "icc_profile" not in img.info)
@@ -59,6 +65,19 @@ def fit_image(image: m.Image) -> Asset:
     if not href.lower().endswith(wanted):
         href = f"{stem if dot else href}.{encoded.extension}"
     return Asset(href, f"image/{encoded.subtype}", encoded.data, encoded.width, encoded.height)
+
+
+def layout_assets(carried: list[Carried], taken: set[str]) -> list[Asset]:
+    """The layout files the EPUB's layout refers to, packed where it refers to them
+    (``style.css`` is ``css/style.css``: its ``url(img/x.png)`` is ``css/img/x.png``)."""
+    assets = []
+    for item in carried:
+        if item.href in taken:
+            raise PublisherError(f"'{item.href}' would replace a file of the EPUB itself: "
+                                 "give the layout file another name", item.source, item.line)
+        media = LAYOUT_MEDIA_TYPES[item.path.suffix.lower()]
+        assets.append(Asset(item.href, media, item.path.read_bytes(), 0, 0))
+    return assets
 
 
 def reproducible_zip(data: bytes, when: date) -> bytes:

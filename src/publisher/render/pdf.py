@@ -29,9 +29,11 @@ import segno
 import weasyprint
 from weasyprint.text.fonts import FontConfiguration
 
+from publisher import imaging
 from publisher import model as m
 from publisher.errors import PublisherError
 from publisher.forked import Forked
+from publisher.render import confine
 from publisher.render.base import BuildContext, Output
 from publisher.render.html import HtmlOptions, HtmlWriter, block_id
 from publisher.render.pdfkit.fetcher import ConfinedFetcher, ForbiddenURL, forbidden_error
@@ -62,8 +64,23 @@ class ArchiveView:
     thumbnail: str | None  # data: URL of the cover image, or None: a typographic stand-in
 
 
+def layout_policy(context: BuildContext) -> confine.Policy:
+    """The print layout may refer to files in its folders of ``layouts/`` (``print/``,
+    ``fonts/``, ``_partials/``) and the issue folder (the HTML's base URL), and to
+    ``data:`` URLs; WeasyPrint fetches them confined."""
+    source = context.issue.source_dir
+    roots = (*confine.keyed_folders(context.layouts, "pdf"), source)
+    return confine.Policy(
+        FORMAT, context.layouts, roots, template_base=source,
+        data_urls=True, fix="refer to a file inside layouts/ or the issue folder by a "
+                            "relative path")
+
+
 class PdfRenderer:
     name = "pdf"
+
+    def layout_policy(self, context: BuildContext) -> confine.Policy:
+        return layout_policy(context)
 
     def layout(self, context: BuildContext) -> dict[str, Any]:
         """Lay out the print pages; what other formats need of them (picklable)."""
@@ -73,7 +90,9 @@ class PdfRenderer:
         issue = context.issue
         document = print_document(context)
         preflight(document)
-        with _fixed_clock(issue.date):
+        # WeasyPrint opens the photos itself: no raw Pillow warning about a large one
+        # (the reader has refused any over the limit and warned about the others).
+        with _fixed_clock(issue.date), imaging.quiet_large_images():
             # The two PDFs are written from the one layout at the same time: the reader's
             # in a forked child (which inherits the laid-out pages), the press file here.
             reader_job = Forked(lambda _inbox, doc: _write_reader(doc), document,
@@ -108,6 +127,7 @@ def print_document(context: BuildContext) -> weasyprint.Document:
     issue = context.issue
     layout = context.layouts / FORMAT
     logging.getLogger("publisher.progress").info("laying out the print pages")
+    confine.checked(context.shared, layout_policy(context))
     html = print_html(context)
     check_glyphs(_visible_text(html), context.layouts / "fonts", _text_sources(context),
                  layout / "base.html")
@@ -127,8 +147,9 @@ def print_document(context: BuildContext) -> weasyprint.Document:
         ]
         source = weasyprint.HTML(string=html, base_url=fetcher.base_url(issue.source_dir),
                                  url_fetcher=fetcher)
-        document = source.render(font_config=fonts, color_profiles=profiles,
-                                 stylesheets=stylesheets, output_intent=PRESS_PROFILE)
+        with imaging.quiet_large_images():
+            document = source.render(font_config=fonts, color_profiles=profiles,
+                                     stylesheets=stylesheets, output_intent=PRESS_PROFILE)
     except ForbiddenURL as exc:
         raise forbidden_error(exc, [*_text_sources(context), *sorted(layout.rglob("*"))],
                               layout / "base.html") from None

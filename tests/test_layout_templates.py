@@ -1,0 +1,57 @@
+"""A mistake in a layout's template is one ``path:line`` naming the template, whether
+the format renders in this process or in the forked worker."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import LAYOUTS
+from publisher.build import Paths
+from publisher.forked import can_fork
+
+TITLE = "{{ issue.title }} · <a href"
+
+
+@pytest.fixture
+def layouts(tmp_path: Path) -> Path:
+    copy = tmp_path / "layouts"
+    shutil.copytree(LAYOUTS, copy)
+    return copy
+
+
+def _edit(path: Path, old: str, new: str) -> int:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return text[: text.index(old)].count("\n") + 1
+
+
+@pytest.mark.parametrize("new, message", [
+    ("{{ issue.titel }} · <a href", "'publisher.model.Issue object' has no attribute 'titel'"),
+    ("{% if %} · <a href", "Expected an expression, got 'end of statement block'"),
+    ('{% include "nope.html" %} · <a href', "no template 'nope.html' in the layout"),
+])
+def test_a_template_mistake_is_one_line_at_its_line(layouts, fixture_copy, cli, new, message):
+    template = layouts / "email" / "email.html"
+    line = _edit(template, TITLE, new)
+    run = cli("build", "2024-01", "--format", "email",
+              paths=Paths(fixture_copy.issues, layouts, fixture_copy.dist))
+    assert run.status == 1
+    assert run.err_lines == [f"error: {template}:{line}: template error: {message}"]
+    assert not fixture_copy.dist.exists()
+
+
+def test_a_template_mistake_in_the_forked_worker_keeps_its_line(layouts, fixture_copy, cli):
+    assert can_fork(), "no worker here: the test would prove nothing"
+    template = layouts / "epub" / "article.xhtml"
+    line = _edit(template, "{{ article.title }}", "{{ article.titel }}")
+    run = cli("build", "2024-01", "--format", "epub",
+              paths=Paths(fixture_copy.issues, layouts, fixture_copy.dist))
+    assert run.status == 1
+    assert [e for e in run.err_lines if e.startswith("error:")] == [
+        f"error: {template}:{line}: template error: 'publisher.model.Article object' has no "
+        "attribute 'titel'"]
+    assert not fixture_copy.dist.exists()
