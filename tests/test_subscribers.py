@@ -89,6 +89,7 @@ def test_bad_rows_are_all_reported_and_change_nothing(
         "error: bad.csv:9: invalid address '(empty)': An email address must have an @-sign.",
         "error: bad.csv:10: null@example.org: name contains a line break or control character "
         "(U+0000), which could inject mail headers",
+        "error: bad.csv: 6 bad row(s): nothing was imported (--skip-bad imports the good rows)",
     ]
     assert rows(db) == [("first@example.org", "First", "subscribed")]  # nothing changed
     run = cli("subscribers", "import", str(bad), "--skip-bad", "--db", str(db))
