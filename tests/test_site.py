@@ -139,7 +139,7 @@ def test_the_server_serves_nothing_outside_the_site(site):
     for path, status in (("/../../../etc/passwd", 404), ("/%2e%2e/%2e%2e/etc/passwd", 404),
                          ("/nope.html", 404), ("/.%00./", 400), ("/index.html%00.txt", 400),
                          ("/%2e%2e%2f%2e%2e%2fetc%2fpasswd", 404), ("/..%2f..%2f", 404),
-                         ("/%ff%fe", 400), ("/" + "a" * 5000, 404), ("/" + "%2e/" * 900, 200),
+                         ("/%ff%fe", 400), ("/" + "a" * 5000, 404), ("/" + "%2e/" * 900, 404),
                          ("/2023-08/korea-2023-08.pdf/", 404)):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         connection.request("GET", path)

@@ -134,8 +134,8 @@ def stage(path: Path, report: Callable[[PublisherError], None]) -> Iterator[Stag
             db.execute("COMMIT")
             distinct = db.execute("SELECT count(*) FROM rows").fetchone()[0]
         except sqlite3.Error as exc:  # a full disk, most likely
-            raise PublisherError(f"cannot keep the rows read in {tmp} ({exc}): nothing was "
-                                 "changed", path) from None
+            raise PublisherError(f"cannot keep the rows read in {Path(tmp).parent} ({exc}): "
+                                 "nothing was changed", path) from None
         finally:
             db.close()
         yield Staged(file, distinct, counts["bad"], counts["good"] - distinct)
