@@ -103,7 +103,12 @@ def stage(path: Path, report: Callable[[PublisherError], None]) -> Iterator[Stag
     a line over :data:`MAX_LINE`) raises :class:`PublisherError`.  The staging
     file is removed on the way out.
     """
-    with tempfile.TemporaryDirectory(prefix="publisher-import-") as tmp:
+    try:
+        folder = tempfile.TemporaryDirectory(prefix="publisher-import-")
+    except OSError as exc:
+        raise PublisherError(f"cannot make a temporary folder for the import: {exc}",
+                             path) from None
+    with folder as tmp:
         file = Path(tmp) / "staging.sqlite"
         db = sqlite3.connect(file, isolation_level=None)
         try:

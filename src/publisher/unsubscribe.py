@@ -38,7 +38,9 @@ log = logging.getLogger(__name__)
 MAX_BODY = 4096
 
 
-#: Seconds a client is asked to wait before trying again when the store is busy.
+#: Seconds a POST waits for a busy store (another process writing) before a 503.
+STORE_WAIT = 5.0
+#: Seconds the client is then asked to wait before trying again.
 RETRY_AFTER = 10
 
 
@@ -48,11 +50,11 @@ class UnsubscribeApp:
     to try again and its button repeats the request, which records the unsubscribe."""
 
     def __init__(self, db_path: Path, publication: Publication, secret: bytes, layouts: Path,
-                 *, store_wait: float = 5.0):
+                 *, store_wait: float | None = None):
         self.db_path = db_path
         self.publication = publication
         self.secret = secret
-        self.store_wait = store_wait
+        self.store_wait = STORE_WAIT if store_wait is None else store_wait
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(layouts / "site"),
                                       autoescape=True, undefined=jinja2.StrictUndefined)
 

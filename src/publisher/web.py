@@ -21,9 +21,6 @@ from publisher.websecurity import FILE_POLICY, PAGE_POLICY, SecureHeaders
 log = logging.getLogger(__name__)
 progress = logging.getLogger("publisher.progress")
 
-#: Seconds the endpoint waits for a busy subscriber store before answering 503.
-STORE_WAIT = 5.0
-
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
@@ -129,13 +126,14 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def site_application(paths: Paths, db: Path, environ: Mapping[str, str], *,
-                     store_wait: float = STORE_WAIT) -> WSGIApp:
+                     store_wait: float | None = None) -> WSGIApp:
     """``dist/site/`` with the unsubscribe endpoint at ``/unsubscribe``.
 
     The endpoint needs the token secret (``PUBLISHER_SECRET``); without it the
     site is served alone, with a warning, so a preview never needs the secret.
     Every response carries the security headers (:mod:`publisher.websecurity`).
-    ``store_wait``: how long the endpoint waits for a busy store before a 503.
+    ``store_wait``: how long the endpoint waits for a busy store before a 503
+    (default :data:`publisher.unsubscribe.STORE_WAIT`).
     """
     from publisher.config import load_publication
     from publisher.diagnostics import Diagnostics
