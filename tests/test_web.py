@@ -30,7 +30,7 @@ from conftest import FIXTURES, LAYOUTS
 from publisher import subscribers, tokens
 from publisher.build import Paths
 from publisher.web import make_preview_server, site_application
-from publisher.websecurity import ENDPOINT_POLICY, FILE_POLICY, PAGE_POLICY
+from publisher.websecurity import ENDPOINT_POLICY, FILE_POLICY, PAGE_POLICY, SecureHeaders
 
 SECRET = "test-secret-for-the-web-tests"
 ADDRESS = "reader@example.org"
@@ -298,3 +298,17 @@ def test_a_missing_store_is_a_503_page_not_a_500(site: Site, tmp_path: Path) -> 
     assert answer.status == 503 and b"Please try again later" in answer.body
     assert_secure(answer)
     assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_an_application_that_fails_gives_a_plain_500_with_the_headers() -> None:
+    def broken(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        raise RuntimeError("secret detail /srv/korea/subscribers.sqlite")
+
+    for method in ("GET", "HEAD"):
+        answer = call(SecureHeaders(broken), method, "/")
+        assert answer.status == 500
+        assert answer.body == (b"" if method == "HEAD" else
+                               b"Internal error: it has been logged.\n")
+        assert answer.headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert_secure(answer)

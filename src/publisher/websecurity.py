@@ -70,4 +70,4 @@ class SecureHeaders:
             start("500 Internal Server Error", [("Content-Type", "text/plain; charset=utf-8"),
                                                 ("Content-Length", str(len(text)))],
                   sys.exc_info())
-            return [text]
+            return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [text]
