@@ -110,83 +110,92 @@ def stage(path: Path, report: Callable[[PublisherError], None]) -> Iterator[Stag
                              path) from None
     with folder as tmp:
         file = Path(tmp) / "staging.sqlite"
+        reading = _Reading(path, report)
         db = sqlite3.connect(file, isolation_level=None)
         try:
             db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _STAGING)
-            counts = {"good": 0, "bad": 0}
-
-            def good_rows() -> Iterator[tuple[str, str, str, int]]:
-                for line, row in _rows(path, counts, report):
-                    email, name = row
-                    try:
-                        address = subscribers.normalize_address(email)
-                    except ValueError as exc:
-                        shown = email.strip() or "(empty)"
-                        report(PublisherError(f"invalid address {shown!r}: {exc}", path, line))
-                        counts["bad"] += 1
-                        continue
-                    try:
-                        name = subscribers.check_name(name)
-                    except ValueError as exc:
-                        report(PublisherError(f"{address}: {exc}", path, line))
-                        counts["bad"] += 1
-                        continue
-                    counts["good"] += 1
-                    yield subscribers.address_key(address), address, name, line
-
             db.execute("BEGIN")
-            db.executemany(_STAGE_ROW, good_rows())
+            db.executemany(_STAGE_ROW, reading.checked())
             db.execute("COMMIT")
             distinct = db.execute("SELECT count(*) FROM rows").fetchone()[0]
         except sqlite3.Error as exc:  # a full disk, most likely
             raise PublisherError(f"cannot keep the rows read in {Path(tmp).parent} ({exc}): "
                                  "nothing was changed", path) from None
+        except OSError as exc:  # the file, while it is read
+            raise PublisherError(f"cannot read: {exc.strerror or exc}", path) from None
         finally:
             db.close()
-        yield Staged(file, distinct, counts["bad"], counts["good"] - distinct)
+        yield Staged(file, distinct, reading.bad, reading.good - distinct)
 
 
-def _rows(path: Path, counts: dict[str, int],
-          report: Callable[[PublisherError], None]) -> Iterator[tuple[int, list[str]]]:
-    """(line, [email, name]) of each non-blank data row, read as it goes."""
-    try:
-        binary = path.open("rb")
-    except OSError as exc:
-        raise PublisherError(f"cannot read: {exc.strerror}", path) from None
-    with binary, io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape",
-                                  newline="") as text:
-        reader = csv.reader(_lines(text, path))
-        try:
-            header = [h.strip().casefold() for h in next(reader)]
-        except StopIteration:
-            raise PublisherError("empty file: expected a header row with 'email' (and "
-                                 "'name')", path, 1) from None
-        except csv.Error as exc:
-            raise PublisherError(f"not CSV: {exc}", path, 1) from None
-        if "email" not in header:
-            raise PublisherError("the header row has no 'email' column", path, 1)
-        col_email = header.index("email")
-        col_name = header.index("name") if "name" in header else None
-        line = reader.line_num + 1
-        while True:
+class _Reading:
+    """One pass over a subscriber CSV: its checked rows, and how many were good and bad."""
+
+    def __init__(self, path: Path, report: Callable[[PublisherError], None]):
+        self.path = path
+        self.report = report
+        self.good = 0
+        self.bad = 0
+
+    def checked(self) -> Iterator[tuple[str, str, str, int]]:
+        """(key, address, name, line) of each good row; each bad one reported."""
+        for line, email, name in self._rows():
             try:
-                row = next(reader)
+                address = subscribers.normalize_address(email)
+            except ValueError as exc:
+                self._bad(f"invalid address {email.strip() or '(empty)'!r}: {exc}", line)
+                continue
+            try:
+                name = subscribers.check_name(name)
+            except ValueError as exc:
+                self._bad(f"{address}: {exc}", line)
+                continue
+            self.good += 1
+            yield subscribers.address_key(address), address, name, line
+
+    def _bad(self, message: str, line: int) -> None:
+        self.report(PublisherError(message, self.path, line))
+        self.bad += 1
+
+    def _rows(self) -> Iterator[tuple[int, str, str]]:
+        """(line, email, name) of each non-blank data row, read as it goes."""
+        path = self.path
+        try:
+            binary = path.open("rb")
+        except OSError as exc:
+            raise PublisherError(f"cannot read: {exc.strerror}", path) from None
+        with binary, io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape",
+                                      newline="") as text:
+            reader = csv.reader(_lines(text, path))
+            try:
+                header = [h.strip().casefold() for h in next(reader)]
             except StopIteration:
-                return
-            except csv.Error as exc:  # the rest of the file cannot be told apart
-                report(PublisherError(f"not CSV: {exc}", path, line))
-                counts["bad"] += 1
-                return
-            start, line = line, reader.line_num + 1
-            if not any(cell.strip() for cell in row):
-                continue
-            if any(_NOT_UTF8.search(cell) for cell in row):
-                report(PublisherError("not UTF-8 text: save the file as UTF-8", path, start))
-                counts["bad"] += 1
-                continue
-            email = row[col_email] if col_email < len(row) else ""
-            name = row[col_name] if col_name is not None and col_name < len(row) else ""
-            yield start, [email, name]
+                raise PublisherError("empty file: expected a header row with 'email' (and "
+                                     "'name')", path, 1) from None
+            except csv.Error as exc:
+                raise PublisherError(f"not CSV: {exc}", path, 1) from None
+            if "email" not in header:
+                raise PublisherError("the header row has no 'email' column", path, 1)
+            col_email = header.index("email")
+            col_name = header.index("name") if "name" in header else None
+            line = reader.line_num + 1
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:  # the rest of the file cannot be told apart
+                    self._bad(f"not CSV: {exc}", line)
+                    return
+                start, line = line, reader.line_num + 1
+                if not any(cell.strip() for cell in row):
+                    continue
+                if any(_NOT_UTF8.search(cell) for cell in row):
+                    self._bad("not UTF-8 text: save the file as UTF-8", start)
+                    continue
+                email = row[col_email] if col_email < len(row) else ""
+                name = row[col_name] if col_name is not None and col_name < len(row) else ""
+                yield start, email, name
 
 
 def _lines(text: io.TextIOWrapper, path: Path) -> Iterator[str]:
