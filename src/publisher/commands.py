@@ -106,7 +106,7 @@ def _store(args: argparse.Namespace, *, create: bool = False) -> Iterator[sqlite
 
 
 def _subscribers_import(args: argparse.Namespace, paths: Paths) -> int:
-    from publisher import subscriber_csv, subscribers
+    from publisher import subscriber_csv
 
     path: Path = args.file
     if not path.exists() or path.is_dir():  # a file, or a pipe: `import <(...)`
@@ -118,7 +118,7 @@ def _subscribers_import(args: argparse.Namespace, paths: Paths) -> int:
         else:
             log.error("%s", error)
 
-    with subscribers.store_errors(args.db), subscriber_csv.stage(path, report) as staged:
+    with subscriber_csv.stage(path, report) as staged:
         if staged.bad and not args.skip_bad:  # a file with bad rows creates no store
             raise PublisherError(f"{staged.bad} bad row(s): nothing was imported "
                                  "(--skip-bad imports the good rows)", path)
