@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import resource
 import sqlite3
@@ -14,7 +15,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from conftest import Run
@@ -161,6 +162,84 @@ def test_a_second_import_updates_names_and_keeps_the_unsubscribed(
                         ("c@example.org", "C", "subscribed"),
                         ("d@example.org", "Dee", "unsubscribed"),
                         ("new@example.org", "New", "subscribed")]
+
+
+POOL = ["ann@example.org", "Ann@Example.org", "bob@example.org", "BOB@EXAMPLE.ORG",
+        "kim@bücher.example", "독자@example.kr", "not-an-address", ""]
+NAMES = ["", "Ann", "Annie", "B", "김민수"]
+
+
+def _expected(existing: list[tuple[str, str, str]], rows: list[tuple[str, str]]
+              ) -> tuple[list[tuple[str, str, str]], str]:
+    """What an import of ``rows`` should leave, by the rules the README gives, and its
+    summary: the model the set-based SQL is checked against."""
+    staged: dict[str, tuple[str, str]] = {}
+    merged = bad = 0
+    for email, name in rows:
+        if not (email + name).strip():  # a blank row is no row
+            continue
+        try:
+            address = subscribers.normalize_address(email)
+        except ValueError:
+            bad += 1
+            continue
+        key = address.casefold()
+        if key in staged:  # the first spelling stays; a later non-empty name wins
+            merged += 1
+            staged[key] = (staged[key][0], name or staged[key][1])
+        else:
+            staged[key] = (address, name)
+    store = {email.casefold(): [email, name, status] for email, name, status in existing}
+    added = updated = unchanged = kept = 0
+    for key, (address, name) in staged.items():
+        if key not in store:
+            store[key] = [address, name, "subscribed"]
+            added += 1
+            continue
+        if store[key][2] == "unsubscribed":
+            kept += 1
+        if name and name != store[key][1]:
+            store[key][1] = name
+            updated += 1
+        elif store[key][2] != "unsubscribed":
+            unchanged += 1
+    return ([(e, n, s) for e, n, s in store.values()],
+            f"{added} added, {updated} updated, {unchanged} unchanged, {kept} kept "
+            f"unsubscribed, {merged} duplicate row(s) merged, {bad} bad row(s) skipped")
+
+
+@settings(max_examples=80, deadline=None)
+@example(existing=[("ann@example.org", "Ann", False)], lines=[("Ann@Example.org", "")])
+@example(existing=[("bob@example.org", "B", True)], lines=[("bob@example.org", "Annie")])
+@example(existing=[], lines=[("BOB@EXAMPLE.ORG", "B"), ("bob@example.org", ""),
+                             ("not-an-address", "Ann"), ("", ""), ("bob@example.org", "Ann")])
+@given(existing=st.lists(st.tuples(st.sampled_from(POOL[:6]), st.sampled_from(NAMES),
+                                   st.booleans()), max_size=4),
+       lines=st.lists(st.tuples(st.sampled_from(POOL), st.sampled_from(NAMES)), max_size=12))
+def test_an_import_does_what_the_rules_say(existing: list[tuple[str, str, bool]],
+                                           lines: list[tuple[str, str]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = Path(tmp) / "s.sqlite"
+        db = subscribers.connect(db_path, create=True)
+        before: dict[str, tuple[str, str, str]] = {}
+        for email, name, gone in existing:
+            address = subscribers.normalize_address(email)
+            before.setdefault(address.casefold(),
+                              (address, name, "unsubscribed" if gone else "subscribed"))
+        for address, name, status in before.values():
+            db.execute("INSERT INTO subscribers (email, email_key, name, status, created, "
+                       "changed) VALUES (?, ?, ?, ?, '', '')",
+                       (address, address.casefold(), name, status))
+        csv_file = Path(tmp) / "rows.csv"
+        with csv_file.open("w", encoding="utf-8", newline="") as out:
+            csv.writer(out).writerows([("email", "name"), *lines])
+        result = subscribers.import_csv(db, csv_file, skip_bad=True)
+        db.close()
+        expected, summary = _expected(list(before.values()), lines)
+        assert rows(db_path) == expected
+        assert (f"{result.added} added, {result.updated} updated, {result.unchanged} "
+                f"unchanged, {result.kept_unsubscribed} kept unsubscribed, {result.merged} "
+                f"duplicate row(s) merged, {result.skipped} bad row(s) skipped") == summary
 
 
 def test_rows_that_are_not_utf8_or_not_csv_are_reported_by_line(
