@@ -88,8 +88,9 @@ site: $(STAMP)
 serve: site
 	$(PUBLISHER) serve
 
-# make bench runs them all; each part alone: bench-pdf, bench-epub, bench-email, bench-send.
-.PHONY: bench bench-pdf bench-epub bench-email bench-send proof
+# make bench runs them all; each part alone: bench-pdf, bench-epub, bench-email, bench-send,
+# bench-import.
+.PHONY: bench bench-pdf bench-epub bench-email bench-send bench-import proof
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
@@ -98,6 +99,9 @@ bench-epub: $(STAMP)   # needs pandoc (apt-get install pandoc), for the comparis
 
 bench-send: $(STAMP)
 	$(BIN)/python bench/send_bench.py
+
+bench-import: $(STAMP)
+	$(BIN)/python bench/import_bench.py
 
 bench-pdf: $(STAMP)
 	$(BIN)/python bench/pdf_bench.py $(or $(MONTH),2023-08)

@@ -1,11 +1,19 @@
-"""The command line: check, check --fix, new, and the make targets."""
+"""The command line: check, check --fix, new, the common options, a closed stdout, and the
+make targets."""
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from conftest import PROJECT
+from publisher import options
+from publisher.cli import _parser
+from publisher.errors import PublisherError
 
 ARTICLE = "2023-08/articles/korea-security-ties.md"
 
@@ -98,3 +106,137 @@ def test_strict_fails_check_and_build_on_a_warning_and_writes_nothing(project_co
         assert "raw HTML" in run.err_lines[0]
         assert run.err_lines[-1] == f"error: {warnings} warning(s), and --strict fails on them"
     assert not (project_copy.dist / "2023-08").exists()
+
+
+# -- the common options, everywhere --------------------------------------------------
+
+#: A value for each positional argument, by its metavar.
+POSITIONALS = {"MONTH": "2023-08", "FILE.csv": "readers.csv", "ADDRESS": "ann@example.org"}
+
+
+def _leaf_commands() -> dict[tuple[str, ...], argparse.ArgumentParser]:
+    """Every command and action of the command line, found in the parser itself."""
+    found: dict[tuple[str, ...], argparse.ArgumentParser] = {}
+
+    def walk(parser: argparse.ArgumentParser, words: tuple[str, ...]) -> None:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            found[words] = parser
+        for action in subs:
+            for name, child in action.choices.items():
+                walk(child, (*words, name))
+
+    walk(_parser(), ())
+    return found
+
+
+def _positionals(parser: argparse.ArgumentParser) -> list[str]:
+    return [POSITIONALS[a.metavar] for a in parser._actions
+            if not a.option_strings and not isinstance(a, argparse._SubParsersAction)]
+
+
+def test_every_command_is_covered():
+    assert set(_leaf_commands()) == {
+        ("check",), ("build",), ("site",), ("serve",), ("new",), ("subscribers", "import"),
+        ("subscribers", "list"), ("subscribers", "count"), ("subscribers", "export"),
+        ("subscribers", "unsubscribe"), ("send",)}
+
+
+@pytest.mark.parametrize("words", sorted(_leaf_commands()), ids=" ".join)
+def test_every_command_takes_the_common_options_before_between_and_after(words):
+    leaf = _leaf_commands()[words]
+    positionals = _positionals(leaf)
+    slots = len(words) + 2  # before the command, after each word, after the positionals
+    for slot in range(slots):
+        argv = [*words, *positionals]
+        common = ["-q", "--dist", f"d{slot}", "--issues", "i", "--layouts", "l", "-v", "-v",
+                  "--traceback"]
+        argv[slot:slot] = common
+        args = options.merge(_parser().parse_args(argv))
+        assert (args.quiet, args.verbose, args.traceback) == (1, 2, True), argv
+        assert (args.dist, args.issues, args.layouts) == (Path(f"d{slot}"), Path("i"),
+                                                         Path("l")), argv
+        assert callable(args.handler)
+    # at every place at once: counts add up, the innermost folder wins
+    argv = [*words, *positionals]
+    for slot in reversed(range(slots)):
+        argv[slot:slot] = ["-q", "--dist", f"d{slot}"]
+    args = options.merge(_parser().parse_args(argv))
+    assert args.quiet == slots
+    assert args.dist == Path(f"d{slots - 1}")
+    defaults = options.merge(_parser().parse_args([*words, *positionals]))
+    assert (defaults.quiet, defaults.verbose, defaults.traceback) == (0, 0, False)
+    assert (defaults.dist, defaults.issues, defaults.layouts) == (
+        Path("dist"), Path("issues"), Path("layouts"))
+
+
+def test_quiet_and_verbose_work_before_a_nested_command(tmp_path, cli):
+    csv_file = tmp_path / "readers.csv"
+    csv_file.write_text("email\nann@example.org\n", encoding="utf-8")
+    db = str(tmp_path / "s.sqlite")
+    loud = cli("subscribers", "import", str(csv_file), "--db", db)
+    assert loud.status == 0 and "1 added" in loud.err
+    quiet = cli("-q", "subscribers", "import", str(csv_file), "--db", db)
+    assert (quiet.status, quiet.err) == (0, "")
+    assert cli("subscribers", "-q", "import", str(csv_file), "--db", db).err == ""
+    assert "exported 1 address(es)" in cli("-v", "subscribers", "export", "--db", db).err
+    assert "exported" not in cli("subscribers", "export", "--db", db).err
+    with pytest.raises(PublisherError, match="no subscriber store"):  # --traceback: raised
+        cli("subscribers", "--traceback", "count", "--db", str(tmp_path / "none.sqlite"))
+
+
+# -- a reader that goes away: `| head` ------------------------------------------------
+
+def _store_of(path: Path, count: int) -> Path:
+    from publisher import subscribers
+
+    db = subscribers.connect(path, create=True)
+    db.executemany("INSERT INTO subscribers (email, email_key, name, created, changed) "
+                   "VALUES (?, ?, 'A Reader', '', '')",
+                   ((f"reader{i:06d}@example.org",) * 2 for i in range(count)))
+    db.close()
+    return path
+
+
+def _read_one_line_and_close(*args: str) -> tuple[bytes, int, str]:
+    """``publisher ARGS | head -1``: the first line, the exit status, stderr."""
+    proc = subprocess.Popen([sys.executable, "-m", "publisher", *args], cwd=PROJECT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # far more is still to come: the next write finds no reader
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    return first, proc.wait(timeout=60), err
+
+
+@pytest.mark.parametrize("action", ["list", "export"])
+def test_a_closed_pipe_ends_subscribers_quietly(tmp_path, action):
+    db = _store_of(tmp_path / "s.sqlite", 20_000)  # ~600 KB of output, ten pipes' worth
+    first, status, err = _read_one_line_and_close("subscribers", action, "--db", str(db))
+    assert first == (b"reader000000@example.org\tA Reader\n" if action == "list"
+                     else b"email,name,status\n")
+    assert (status, err) == (141, "")
+
+
+def test_a_closed_pipe_ends_send_status_quietly(tmp_path):
+    from publisher import subscribers
+    from publisher.deliver.ledger import Ledger
+
+    db_path = _store_of(tmp_path / "s.sqlite", 20_000)
+    db = subscribers.connect(db_path)
+    Ledger(db, "2023-08").prepare(lambda key: f"<{key}>")
+    db.execute("UPDATE deliveries SET state = 'failed', reply = '550 5.1.1 no such mailbox'")
+    db.close()
+    first, status, err = _read_one_line_and_close("send", "2023-08", "--status", "--db",
+                                                  str(db_path))
+    assert first.startswith(b"2023-08: ") and b"20000 failed" in first
+    assert (status, err) == (141, "")
+
+
+def test_a_pipe_read_to_the_end_is_a_success(tmp_path):
+    db = _store_of(tmp_path / "s.sqlite", 20_000)
+    done = subprocess.run([sys.executable, "-m", "publisher", "subscribers", "list", "--db",
+                           str(db)], cwd=PROJECT, capture_output=True, check=False)
+    assert done.returncode == 0 and done.stderr == b""
+    assert done.stdout.count(b"\n") == 20_000

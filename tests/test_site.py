@@ -136,11 +136,17 @@ def test_the_feed_lists_every_issue_with_enclosures(site):
 
 def test_the_server_serves_nothing_outside_the_site(site):
     port = int(site.url.rsplit(":", 1)[1].strip("/"))
-    for path in ("/../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/nope.html"):
+    for path, status in (("/../../../etc/passwd", 404), ("/%2e%2e/%2e%2e/etc/passwd", 404),
+                         ("/nope.html", 404), ("/.%00./", 400), ("/index.html%00.txt", 400),
+                         ("/%2e%2e%2f%2e%2e%2fetc%2fpasswd", 404), ("/..%2f..%2f", 404),
+                         ("/%ff%fe", 400), ("/" + "a" * 5000, 404), ("/" + "%2e/" * 900, 404),
+                         ("/2023-08/korea-2023-08.pdf/", 404)):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         connection.request("GET", path)
         response = connection.getresponse()
-        assert response.status == 404, path
+        assert response.status == status, path
+        assert response.getheader("X-Content-Type-Options") == "nosniff", path
+        assert "frame-ancestors 'none'" in response.getheader("Content-Security-Policy"), path
         assert b"root:" not in response.read()
         connection.close()
 

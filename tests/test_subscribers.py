@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import csv
+import os
+import resource
 import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from conftest import Run
 from publisher import placeholders, subscribers, tokens
 from publisher.deliver.personalise import Recipient, Template, dot_stuff, message_id
+from publisher.errors import PublisherError
 from publisher.model import Publication
 from send_support import bodies, fake_eml, parse
 
@@ -28,7 +37,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def rows(db_path: Path) -> list[tuple[str, str, str]]:
-    with sqlite3.connect(db_path) as db:
+    with closing(sqlite3.connect(db_path)) as db:
         return db.execute("SELECT email, name, status FROM subscribers ORDER BY id").fetchall()
 
 
@@ -89,6 +98,7 @@ def test_bad_rows_are_all_reported_and_change_nothing(
         "error: bad.csv:9: invalid address '(empty)': An email address must have an @-sign.",
         "error: bad.csv:10: null@example.org: name contains a line break or control character "
         "(U+0000), which could inject mail headers",
+        "error: bad.csv: 6 bad row(s): nothing was imported (--skip-bad imports the good rows)",
     ]
     assert rows(db) == [("first@example.org", "First", "subscribed")]  # nothing changed
     run = cli("subscribers", "import", str(bad), "--skip-bad", "--db", str(db))
@@ -131,6 +141,235 @@ def test_unsubscribed_stay_unsubscribed(tmp_path: Path, cli: Callable[..., Run])
         "new@example.org,,unsubscribed\n")
     run = cli("subscribers", "unsubscribe", "nonsense", "--db", str(db))
     assert run.status == 1 and run.err_lines[0].startswith("error: invalid address 'nonsense'")
+
+
+def test_a_second_import_updates_names_and_keeps_the_unsubscribed(
+        tmp_path: Path, cli: Callable[..., Run]) -> None:
+    db = tmp_path / "s.sqlite"
+    first = write(tmp_path / "a.csv", "email,name\na@example.org,A\nb@example.org,B\n"
+                                      "c@example.org,C\nd@example.org,D\n")
+    assert cli("subscribers", "import", str(first), "--db", str(db)).status == 0
+    assert cli("subscribers", "unsubscribe", "d@example.org", "--db", str(db)).status == 0
+    second = write(tmp_path / "b.csv", "email,name\nnew@example.org,New\nA@example.org,Ann\n"
+                                       "b@example.org,\nc@example.org,C\nd@example.org,Dee\n"
+                                       "NEW@example.org,\n")
+    run = cli("subscribers", "import", str(second), "--db", str(db))
+    assert run.status == 0, run.err
+    assert (f"{second.name}: 1 added, 2 updated, 2 unchanged, 1 kept unsubscribed, "
+            "1 duplicate row(s) merged, 0 bad row(s) skipped") in run.err
+    assert rows(db) == [("a@example.org", "Ann", "subscribed"),
+                        ("b@example.org", "B", "subscribed"),
+                        ("c@example.org", "C", "subscribed"),
+                        ("d@example.org", "Dee", "unsubscribed"),
+                        ("new@example.org", "New", "subscribed")]
+
+
+POOL = ["ann@example.org", "Ann@Example.org", "bob@example.org", "BOB@EXAMPLE.ORG",
+        "kim@bücher.example", "독자@example.kr", "not-an-address", ""]
+NAMES = ["", "Ann", "Annie", "B", "김민수"]
+
+
+def _expected(existing: list[tuple[str, str, str]], rows: list[tuple[str, str]]
+              ) -> tuple[list[tuple[str, str, str]], str]:
+    """What an import of ``rows`` should leave, by the rules the README gives, and its
+    summary: the model the set-based SQL is checked against."""
+    staged: dict[str, tuple[str, str]] = {}
+    merged = bad = 0
+    for email, name in rows:
+        if not (email + name).strip():  # a blank row is no row
+            continue
+        try:
+            address = subscribers.normalize_address(email)
+        except ValueError:
+            bad += 1
+            continue
+        key = address.casefold()
+        if key in staged:  # the first spelling stays; a later non-empty name wins
+            merged += 1
+            staged[key] = (staged[key][0], name or staged[key][1])
+        else:
+            staged[key] = (address, name)
+    store = {email.casefold(): [email, name, status] for email, name, status in existing}
+    added = updated = unchanged = kept = 0
+    for key, (address, name) in staged.items():
+        if key not in store:
+            store[key] = [address, name, "subscribed"]
+            added += 1
+            continue
+        if store[key][2] == "unsubscribed":
+            kept += 1
+        if name and name != store[key][1]:
+            store[key][1] = name
+            updated += 1
+        elif store[key][2] != "unsubscribed":
+            unchanged += 1
+    return ([(e, n, s) for e, n, s in store.values()],
+            f"{added} added, {updated} updated, {unchanged} unchanged, {kept} kept "
+            f"unsubscribed, {merged} duplicate row(s) merged, {bad} bad row(s) skipped")
+
+
+@settings(max_examples=80, deadline=None)
+@example(existing=[("ann@example.org", "Ann", False)], lines=[("Ann@Example.org", "")])
+@example(existing=[("bob@example.org", "B", True)], lines=[("bob@example.org", "Annie")])
+@example(existing=[], lines=[("BOB@EXAMPLE.ORG", "B"), ("bob@example.org", ""),
+                             ("not-an-address", "Ann"), ("", ""), ("bob@example.org", "Ann")])
+@given(existing=st.lists(st.tuples(st.sampled_from(POOL[:6]), st.sampled_from(NAMES),
+                                   st.booleans()), max_size=4),
+       lines=st.lists(st.tuples(st.sampled_from(POOL), st.sampled_from(NAMES)), max_size=12))
+def test_an_import_does_what_the_rules_say(existing: list[tuple[str, str, bool]],
+                                           lines: list[tuple[str, str]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = Path(tmp) / "s.sqlite"
+        db = subscribers.connect(db_path, create=True)
+        before: dict[str, tuple[str, str, str]] = {}
+        for email, name, gone in existing:
+            address = subscribers.normalize_address(email)
+            before.setdefault(address.casefold(),
+                              (address, name, "unsubscribed" if gone else "subscribed"))
+        for address, name, status in before.values():
+            db.execute("INSERT INTO subscribers (email, email_key, name, status, created, "
+                       "changed) VALUES (?, ?, ?, ?, '', '')",
+                       (address, address.casefold(), name, status))
+        csv_file = Path(tmp) / "rows.csv"
+        with csv_file.open("w", encoding="utf-8", newline="") as out:
+            csv.writer(out).writerows([("email", "name"), *lines])
+        result = subscribers.import_csv(db, csv_file, skip_bad=True)
+        db.close()
+        expected, summary = _expected(list(before.values()), lines)
+        assert rows(db_path) == expected
+        assert (f"{result.added} added, {result.updated} updated, {result.unchanged} "
+                f"unchanged, {result.kept_unsubscribed} kept unsubscribed, {result.merged} "
+                f"duplicate row(s) merged, {result.skipped} bad row(s) skipped") == summary
+
+
+def test_rows_that_are_not_utf8_or_not_csv_are_reported_by_line(
+        tmp_path: Path, cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "s.sqlite"
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("email,name\nann@example.org,Ann\nzoe@example.org,Zoë\n"
+                       "bob@example.org,Bob\nyves@example.org,Yves Lefèvre\n".encode("latin-1"))
+    run = cli("subscribers", "import", str(latin1), "--db", str(db))
+    assert run.status == 1 and run.err_lines == [
+        "error: latin1.csv:3: not UTF-8 text: save the file as UTF-8",
+        "error: latin1.csv:5: not UTF-8 text: save the file as UTF-8",
+        "error: latin1.csv: 2 bad row(s): nothing was imported (--skip-bad imports the good "
+        "rows)"]
+    assert not db.exists()
+    huge = write(tmp_path / "huge.csv", "email,name\nann@example.org,Ann\n" + "x" * (1 << 21))
+    run = cli("subscribers", "import", str(huge), "--skip-bad", "--db", str(db))
+    assert (run.status, run.err_lines) == (
+        1, ["error: huge.csv:3: a line longer than 1 MiB: not a subscriber CSV"])
+    assert not db.exists()
+
+
+def test_the_csv_is_read_once_so_a_pipe_will_do(tmp_path: Path) -> None:
+    """A named pipe can be read only once: an import that read the file twice would wait
+    for a second writer that never comes (and the subprocess would time out)."""
+    fifo = tmp_path / "readers.csv"
+    os.mkfifo(fifo)
+    count = 3000
+    text = "email,name\n" + "".join(f"reader{i}@example.org,Reader {i}\n" for i in range(count))
+
+    def feed() -> None:
+        with fifo.open("w", encoding="utf-8") as out:
+            out.write(text)
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    db = tmp_path / "s.sqlite"
+    try:
+        done = subprocess.run([sys.executable, "-m", "publisher", "subscribers", "import",
+                               str(fifo), "--db", str(db)], capture_output=True, text=True,
+                              timeout=120, check=False)
+    finally:
+        writer.join(timeout=5)
+        if writer.is_alive():  # never opened: let the writer go
+            os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+    assert done.returncode == 0, done.stderr
+    assert f"{count} added" in done.stderr
+    with closing(sqlite3.connect(db)) as store:
+        assert store.execute("SELECT count(*), min(id), max(id) FROM subscribers").fetchone() \
+            == (count, 1, count)
+
+
+def test_a_busy_store_is_one_line_and_changes_nothing(
+        tmp_path: Path, cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(subscribers, "BUSY_TIMEOUT", 0.2)  # not 30 s, for the test's sake
+    db = tmp_path / "s.sqlite"
+    first = write(tmp_path / "a.csv", "email,name\na@example.org,A\nb@example.org,B\n")
+    assert cli("subscribers", "import", str(first), "--db", str(db)).status == 0
+    before = rows(db)
+    more = write(tmp_path / "b.csv", "email,name\nc@example.org,C\na@example.org,Ann\n")
+    holder = sqlite3.connect(db, isolation_level=None)  # another process, writing
+    holder.execute("BEGIN IMMEDIATE")
+    busy = ("error: s.sqlite: the subscriber store is busy (a send, an import or the "
+            "unsubscribe endpoint is writing to it): nothing was changed; try again in a moment")
+    try:
+        for argv in (("import", str(more)), ("import", str(more), "--skip-bad"),
+                     ("unsubscribe", "b@example.org")):
+            run = cli("subscribers", *argv, "--db", str(db))
+            assert (run.status, run.err_lines) == (1, [busy]), argv
+            assert "Traceback" not in run.err
+        # reading is never blocked by a writer (WAL)
+        assert cli("subscribers", "count", "--db", str(db)).out == "2\n"
+        assert cli("subscribers", "list", "--db", str(db)).status == 0
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert rows(db) == before
+    assert cli("subscribers", "import", str(more), "--db", str(db)).status == 0
+    assert cli("subscribers", "unsubscribe", "b@example.org", "--db", str(db)).status == 0
+    assert rows(db) == [("a@example.org", "Ann", "subscribed"),
+                        ("b@example.org", "B", "unsubscribed"),
+                        ("c@example.org", "C", "subscribed")]
+
+
+def _limit_file_size(limit: int) -> Callable[[], None]:
+    def apply() -> None:  # in the child: writes past ``limit`` bytes fail (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_a_store_that_cannot_grow_is_one_line_and_changes_nothing(tmp_path: Path) -> None:
+    """The store's file may not grow (RLIMIT_FSIZE stands in for a full disk): the import
+    fails with one line, exit status 1, and the store is as it was."""
+    db = tmp_path / "s.sqlite"
+    store = subscribers.connect(db, create=True)
+    store.executemany("INSERT INTO subscribers (email, email_key, name, created, changed) "
+                      "VALUES (?, ?, '', '', '')",
+                      ((f"old{i}@example.org",) * 2 for i in range(100)))
+    store.close()
+    before = rows(db)
+    csv_file = write(tmp_path / "many.csv", "email,name\n" + "".join(
+        f"reader{i:05d}@example.org,Reader {i}\n" for i in range(8000)))
+    for limit, expected in (
+            (64 * 1024, f"error: many.csv: cannot keep the rows read in "
+                        f"{tempfile.gettempdir()} (disk I/O error): nothing was changed"),
+            (2**20, "error: s.sqlite: the subscriber store failed (disk I/O error): "
+                    "nothing was changed")):  # the rows read take 0.6 MB, the store 1.4 MB
+        done = subprocess.run([sys.executable, "-m", "publisher", "subscribers", "import",
+                               csv_file.name, "--db", db.name], capture_output=True, text=True,
+                              timeout=120, check=False, cwd=tmp_path,
+                              preexec_fn=_limit_file_size(db.stat().st_size + limit))
+        assert (done.returncode, done.stderr) == (1, expected + "\n")
+        assert rows(db) == before
+    with closing(sqlite3.connect(db)) as check:
+        assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_full_disk_is_said_so(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "small.sqlite", isolation_level=None)
+    db.execute("CREATE TABLE t (x BLOB)")
+    db.execute("PRAGMA max_page_count = 4")  # SQLite's own "database or disk is full"
+    with pytest.raises(sqlite3.OperationalError) as caught:
+        db.execute("INSERT INTO t VALUES (zeroblob(100000))")
+    db.close()
+    with pytest.raises(PublisherError) as error, subscribers.store_errors(tmp_path / "s"):
+        raise caught.value
+    assert str(error.value) == (f"{tmp_path / 's'}: the disk is full: nothing was changed; "
+                                "free some space and try again")
 
 
 # -- tokens -------------------------------------------------------------------------

@@ -90,14 +90,21 @@ def world(built_2023_08: Paths, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 def _request(url: str, method: str, body: bytes | None = None) -> tuple[int, str]:
+    status, _, page = _exchange(url, method, body)
+    return status, page
+
+
+def _exchange(url: str, method: str,
+              body: bytes | None = None) -> tuple[int, dict[str, str], str]:
+    """Status, headers and page of one request to the server."""
     request = urllib.request.Request(url, data=body, method=method)
     if body is not None:
         request.add_header("Content-Type", "application/x-www-form-urlencoded")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read().decode()
+            return response.status, dict(response.headers), response.read().decode()
     except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+        return error.code, dict(error.headers), error.read().decode()
 
 
 ONE_CLICK = b"List-Unsubscribe=One-Click"
@@ -113,6 +120,39 @@ def test_get_only_asks_and_post_unsubscribes(world: World) -> None:
     assert status == 200 and 'id="done"' in page
     assert world.status()[address] == "unsubscribed"
     assert _request(url, "POST", ONE_CLICK)[0] == 200  # again: still fine, still off
+
+
+def test_every_answer_of_publisher_serve_carries_the_security_headers(world: World) -> None:
+    address = world.addresses[4]
+    url = world.local(world.public_url(address))
+    answers = {"confirm": _exchange(url, "GET"), "head": _exchange(url, "HEAD"),
+               "forged": _exchange(url[:-4] + "AAAA", "POST", ONE_CLICK),
+               "options": _exchange(url, "OPTIONS"), "index": _exchange(world.url, "GET"),
+               "missing": _exchange(world.url + "nope.html", "HEAD")}
+    assert {k: status for k, (status, _, _) in answers.items()} == {
+        "confirm": 200, "head": 200, "forged": 400, "options": 405, "index": 200,
+        "missing": 404}
+    for name, (_, headers, _) in answers.items():
+        assert headers["X-Content-Type-Options"] == "nosniff", name
+        assert headers["X-Frame-Options"] == "DENY", name
+        assert headers["Referrer-Policy"] == "no-referrer", name
+        policy = headers["Content-Security-Policy"]
+        assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy, name
+    assert answers["options"][1]["Allow"] == "GET, HEAD, POST"
+    assert answers["head"][2] == "" and answers["missing"][2] == ""
+    assert answers["head"][1]["Content-Length"] == answers["confirm"][1]["Content-Length"]
+    assert world.status()[address] == "subscribed"  # neither HEAD nor GET unsubscribes
+
+
+def test_a_valid_token_for_an_invalid_address_is_a_400_page(world: World) -> None:
+    publication = load_publication(world.paths.issues, Diagnostics())
+    assert publication is not None
+    for address in ("not an address", "two@@example.org"):
+        url = world.local(tokens.unsubscribe_url(publication, address, SECRET.encode()))
+        for method in ("GET", "POST"):
+            status, page = _request(url, method, ONE_CLICK if method == "POST" else None)
+            assert status == 400 and 'id="invalid"' in page, (address, method)
+    assert len(world.status()) == len(world.addresses)
 
 
 @pytest.mark.parametrize("forgery", ["forged", "other address", "no token", "other secret"])

@@ -1,7 +1,8 @@
 """The ``publisher`` command line.
 
 Exit status: 0 success, 1 a problem with the source or the environment
-(shown as ``path:line: message``), 2 a usage error.  ``--traceback`` shows
+(shown as ``path:line: message``), 2 a usage error, 141 (quietly) when the
+reader of stdout went away (``publisher subscribers list | head``).  ``--traceback`` shows
 the Python traceback of an error, for bug reports.
 """
 
@@ -11,12 +12,13 @@ import argparse
 import contextlib
 import logging
 import os
+import select
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from publisher import __version__, render
+from publisher import __version__, options, render
 from publisher.build import Paths, build, write_atomic
 from publisher.commands import add_commands
 from publisher.diagnostics import Diagnostics
@@ -50,8 +52,19 @@ def run() -> NoReturn:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader of stdout has gone (`publisher subscribers list | head -1`): end
+        # quietly, with the status of a command killed by SIGPIPE, as other tools do.
+        if not _stdout_closed():
+            raise  # another pipe broke (a socket, a child): a bug, keep its traceback
+        _discard_stdout()
+        return ExitStatus.PIPE_CLOSED
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = options.merge(_parser().parse_args(argv))
     _configure_logging(args.verbose - args.quiet)
     paths = Paths(issues=args.issues, layouts=args.layouts, dist=args.dist)
     try:
@@ -74,26 +87,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe (or socket) whose reading end has been closed."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (captured, in tests)
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that nothing tries to flush into the closed pipe."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, sys.stdout.fileno())
+    finally:
+        os.close(null)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="publisher",
+        prog="publisher", parents=[options.common(0)],
         description="Turn one magazine issue into a print PDF, a reader's PDF, an EPUB and an "
                     "email.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-q", "--quiet", action="count", default=0,
-                        help="show only warnings and errors")
-    common.add_argument("-v", "--verbose", action="count", default=0,
-                        help="show more detail")
-    common.add_argument("--issues", type=Path, default=Path("issues"), metavar="DIR",
-                        help="folder of issue sources (default: issues)")
-    common.add_argument("--layouts", type=Path, default=Path("layouts"), metavar="DIR",
-                        help="folder of layouts (default: layouts)")
-    common.add_argument("--dist", type=Path, default=Path("dist"), metavar="DIR",
-                        help="folder for outputs (default: dist)")
-    common.add_argument("--traceback", action="store_true",
-                        help="show the Python traceback of an error")
+    common = options.common(1)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = sub.add_parser("check", parents=[common], help="validate an issue source",
@@ -136,7 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("month", metavar="MONTH", help="the new issue, as YYYY-MM")
     new.set_defaults(handler=_new)
 
-    add_commands(sub, common)
+    add_commands(sub, common, options.common(2))
     return parser
 
 

@@ -6,16 +6,18 @@ Kept apart from :mod:`publisher.cli`, which calls :func:`add_commands`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sqlite3
 import sys
+from collections.abc import Iterator
 from email.utils import formatdate
 from pathlib import Path
 
 from publisher.build import Paths
 from publisher.config import load_publication
 from publisher.diagnostics import Diagnostics
-from publisher.errors import ExitStatus, PublisherError, SourceErrors, UsageError
+from publisher.errors import ExitStatus, PublisherError, UsageError
 from publisher.model import Month
 
 log = logging.getLogger("publisher")
@@ -25,16 +27,20 @@ DEFAULT_DB = Path("subscribers.sqlite")
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
-                 common: argparse.ArgumentParser) -> None:
-    """Add ``subscribers ...`` and ``send`` to the command line."""
+                 common: argparse.ArgumentParser, nested: argparse.ArgumentParser) -> None:
+    """Add ``subscribers ...`` and ``send`` to the command line.
+
+    ``common`` holds the common options for a command, ``nested`` for an action of a
+    command group (:mod:`publisher.options`).
+    """
     store = argparse.ArgumentParser(add_help=False)
     store.add_argument("--db", type=Path, default=DEFAULT_DB, metavar="PATH",
                        help=f"the subscriber store (default: {DEFAULT_DB})")
-    subs = sub.add_parser("subscribers", help="manage subscribers",
+    subs = sub.add_parser("subscribers", parents=[common], help="manage subscribers",
                           description="Import, list, count, export and unsubscribe "
                                       "subscribers in the subscriber store.")
     actions = subs.add_subparsers(dest="action", required=True, metavar="ACTION")
-    imp = actions.add_parser("import", parents=[common, store], help="add subscribers from CSV",
+    imp = actions.add_parser("import", parents=[nested, store], help="add subscribers from CSV",
                              description="Add the addresses of a CSV with a header row "
                                          "'email' (and optionally 'name').  A file with a bad "
                                          "row changes nothing, unless --skip-bad.")
@@ -46,10 +52,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                                 ("count", _subscribers_count, "count subscribers"),
                                 ("export", _subscribers_export,
                                  "write every address as CSV (email,name,status)")):
-        actions.add_parser(name, parents=[common, store], help=text,
+        actions.add_parser(name, parents=[nested, store], help=text,
                            description=text[0].upper() + text[1:] + ".").set_defaults(
                                handler=handler)
-    unsub = actions.add_parser("unsubscribe", parents=[common, store],
+    unsub = actions.add_parser("unsubscribe", parents=[nested, store],
                                help="unsubscribe an address",
                                description="Mark an address unsubscribed: it is never mailed "
                                            "again, and a later import does not add it back.")
@@ -86,20 +92,38 @@ def _open_store(args: argparse.Namespace, *, create: bool = False) -> sqlite3.Co
     return subscribers.connect(args.db, create=create)
 
 
-def _subscribers_import(args: argparse.Namespace, paths: Paths) -> int:
+@contextlib.contextmanager
+def _store(args: argparse.Namespace, *, create: bool = False) -> Iterator[sqlite3.Connection]:
+    """The store, closed after use; its failures (busy, disk full) as one-line errors."""
     from publisher import subscribers
 
-    path: Path = args.file
-    if not path.is_file():
-        raise PublisherError("no such file", path)
-    errors = subscribers.read_csv(path)[1]
-    if errors and not args.skip_bad:  # a file with bad rows creates no store
-        raise SourceErrors(errors)
-    db = _open_store(args, create=True)
+    db = subscribers.connect(args.db, create=create)
     try:
-        result = subscribers.import_csv(db, path, skip_bad=args.skip_bad)
+        with subscribers.store_errors(args.db):
+            yield db
     finally:
         db.close()
+
+
+def _subscribers_import(args: argparse.Namespace, paths: Paths) -> int:
+    from publisher import subscriber_csv
+
+    path: Path = args.file
+    if not path.exists() or path.is_dir():  # a file, or a pipe: `import <(...)`
+        raise PublisherError("no such file", path)
+
+    def report(error: PublisherError) -> None:  # each bad row as soon as it is read
+        if args.skip_bad:
+            log.warning("%s (skipped)", error)
+        else:
+            log.error("%s", error)
+
+    with subscriber_csv.stage(path, report) as staged:
+        if staged.bad and not args.skip_bad:  # a file with bad rows creates no store
+            raise PublisherError(f"{staged.bad} bad row(s): nothing was imported "
+                                 "(--skip-bad imports the good rows)", path)
+        with _store(args, create=True) as db:
+            result = staged.apply(db)
     log.info("%s: %d added, %d updated, %d unchanged, %d kept unsubscribed, %d duplicate "
              "row(s) merged, %d bad row(s) skipped", path, result.added, result.updated,
              result.unchanged, result.kept_unsubscribed, result.merged, result.skipped)
@@ -109,23 +133,17 @@ def _subscribers_import(args: argparse.Namespace, paths: Paths) -> int:
 def _subscribers_list(args: argparse.Namespace, paths: Paths) -> int:
     from publisher import subscribers
 
-    db = _open_store(args)
-    try:
+    with _store(args) as db:
         for sub in subscribers.subscribed(db):
             sys.stdout.write(f"{sub.email}\t{sub.name}\n" if sub.name else f"{sub.email}\n")
-    finally:
-        db.close()
     return ExitStatus.OK
 
 
 def _subscribers_count(args: argparse.Namespace, paths: Paths) -> int:
     from publisher import subscribers
 
-    db = _open_store(args)
-    try:
+    with _store(args) as db:
         active, gone = subscribers.count(db)
-    finally:
-        db.close()
     sys.stdout.write(f"{active}\n")
     log.info("%d subscribed, %d unsubscribed", active, gone)
     return ExitStatus.OK
@@ -134,11 +152,8 @@ def _subscribers_count(args: argparse.Namespace, paths: Paths) -> int:
 def _subscribers_export(args: argparse.Namespace, paths: Paths) -> int:
     from publisher import subscribers
 
-    db = _open_store(args)
-    try:
+    with _store(args) as db:
         n = subscribers.export_csv(db, sys.stdout)  # type: ignore[arg-type]
-    finally:
-        db.close()
     log.debug("exported %d address(es)", n)
     return ExitStatus.OK
 
@@ -146,11 +161,8 @@ def _subscribers_export(args: argparse.Namespace, paths: Paths) -> int:
 def _subscribers_unsubscribe(args: argparse.Namespace, paths: Paths) -> int:
     from publisher import subscribers
 
-    db = _open_store(args)
-    try:
+    with _store(args) as db:
         changed = subscribers.unsubscribe(db, args.address)
-    finally:
-        db.close()
     log.info("%s: %s", args.address.strip(),
              "unsubscribed" if changed else "was already unsubscribed")
     return ExitStatus.OK

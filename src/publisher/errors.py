@@ -20,6 +20,7 @@ class ExitStatus(enum.IntEnum):
     OK = 0
     ERROR = 1  # the source (or the environment) is wrong: fix it and retry
     USAGE = 2  # the command line is wrong
+    PIPE_CLOSED = 141  # stdout's reader went away (`| head`): 128 + SIGPIPE, as the shell says
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from email_validator import EmailNotValidError, validate_email
 
 from publisher.errors import PublisherError, SourceErrors
 
+if TYPE_CHECKING:
+    from publisher import subscriber_csv
+
 log = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 200
+#: How long a command waits for another's write to the store before giving up.
+BUSY_TIMEOUT = 30.0
 SUBSCRIBED = "subscribed"
 UNSUBSCRIBED = "unsubscribed"
 
@@ -69,13 +75,19 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
-    """Open the store (WAL journal: a crash never corrupts it); create it if asked."""
+def connect(path: Path, *, create: bool = False,
+            timeout: float | None = None) -> sqlite3.Connection:
+    """Open the store (WAL journal: a crash never corrupts it); create it if asked.
+
+    A statement waits up to ``timeout`` seconds (default :data:`BUSY_TIMEOUT`) for
+    another connection's write to end, then fails with ``database is locked``.
+    """
     if not create and not path.exists():
         raise PublisherError("no subscriber store here: import a CSV first "
                              "('publisher subscribers import FILE.csv')", path)
     try:
-        db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT if timeout is None else timeout,
+                             isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: each commit survives a crash of the process (SIGKILL);
         # only a power loss may lose the last commits.
@@ -94,9 +106,33 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield db
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # SQLite may have rolled it back itself (a full disk)
+            db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def store_errors(path: Path) -> Iterator[None]:
+    """The store's failures (busy, disk full...) as one-line errors, for a command.
+
+    Every change is made in a transaction, so a failure changes nothing.
+    """
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise PublisherError(describe(exc), path) from None
+
+
+def describe(exc: sqlite3.Error) -> str:
+    """What a failure of the store means, and what to do about it."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # the primary result code
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return ("the subscriber store is busy (a send, an import or the unsubscribe "
+                "endpoint is writing to it): nothing was changed; try again in a moment")
+    if code == sqlite3.SQLITE_FULL:
+        return "the disk is full: nothing was changed; free some space and try again"
+    return f"the subscriber store failed ({exc}): nothing was changed"
 
 
 def normalize_address(text: str) -> str:
@@ -129,103 +165,24 @@ def check_name(name: str) -> str:
     return name
 
 
-@dataclass(frozen=True)
-class ImportResult:
-    added: int
-    updated: int
-    unchanged: int
-    kept_unsubscribed: int
-    merged: int
-    skipped: int
-
-
-def read_csv(path: Path) -> tuple[dict[str, tuple[str, str]], list[PublisherError], int]:
-    """Parse a subscriber CSV: {key: (address, name)}, the bad rows, the duplicates merged."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise PublisherError(f"cannot read: {exc.strerror}", path) from None
-    except UnicodeDecodeError as exc:
-        raise PublisherError(f"not UTF-8 text (byte {exc.start})", path) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [h.strip().casefold() for h in next(reader)]
-    except StopIteration:
-        raise PublisherError("empty file: expected a header row with 'email' (and 'name')",
-                             path, 1) from None
-    except csv.Error as exc:
-        raise PublisherError(f"not CSV: {exc}", path, 1) from None
-    if "email" not in header:
-        raise PublisherError("the header row has no 'email' column", path, 1)
-    col_email = header.index("email")
-    col_name = header.index("name") if "name" in header else None
-    rows: dict[str, tuple[str, str]] = {}
-    errors: list[PublisherError] = []
-    merged = 0
-    line = reader.line_num + 1
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            errors.append(PublisherError(f"not CSV: {exc}", path, line))
-            break
-        start, line = line, reader.line_num + 1
-        if not any(cell.strip() for cell in row):
-            continue
-        raw = row[col_email] if col_email < len(row) else ""
-        try:
-            address = normalize_address(raw)
-        except ValueError as exc:
-            shown = raw.strip() or "(empty)"
-            errors.append(PublisherError(f"invalid address {shown!r}: {exc}", path, start))
-            continue
-        try:
-            name = check_name(row[col_name] if col_name is not None and col_name < len(row)
-                              else "")
-        except ValueError as exc:
-            errors.append(PublisherError(f"{address}: {exc}", path, start))
-            continue
-        key = address_key(address)
-        if key in rows:
-            merged += 1
-            name = name or rows[key][1]
-        rows[key] = (rows[key][0] if key in rows else address, name)
-    return rows, errors, merged
-
-
-def import_csv(db: sqlite3.Connection, path: Path, *, skip_bad: bool = False) -> ImportResult:
+def import_csv(db: sqlite3.Connection, path: Path, *,
+               skip_bad: bool = False) -> subscriber_csv.ImportResult:
     """Add or update the subscribers of a CSV, all in one transaction.
 
     Any bad row (each reported with its line) makes the import change nothing,
     unless ``skip_bad``: then the bad rows are logged as warnings and the rest imported.
+    The file is read once (:mod:`publisher.subscriber_csv`; the command line uses it
+    directly, to report each bad row as it is found and create no store for a bad file).
     """
-    rows, errors, merged = read_csv(path)
-    if errors and not skip_bad:
-        raise SourceErrors(errors)
-    for error in errors:
-        log.warning("%s (skipped)", error)
-    added = updated = unchanged = kept = 0
-    stamp = now()
-    with transaction(db):
-        for key, (address, name) in rows.items():
-            found = db.execute("SELECT name, status FROM subscribers WHERE email_key = ?",
-                               (key,)).fetchone()
-            if found is None:
-                db.execute("INSERT INTO subscribers (email, email_key, name, created, changed)"
-                           " VALUES (?, ?, ?, ?, ?)", (address, key, name, stamp, stamp))
-                added += 1
-                continue
-            if found[1] == UNSUBSCRIBED:
-                kept += 1
-            if name and name != found[0]:
-                db.execute("UPDATE subscribers SET name = ?, changed = ? WHERE email_key = ?",
-                           (name, stamp, key))
-                updated += 1
-            elif found[1] != UNSUBSCRIBED:
-                unchanged += 1
-    return ImportResult(added, updated, unchanged, kept, merged, len(errors))
+    from publisher import subscriber_csv
+
+    errors: list[PublisherError] = []
+    with subscriber_csv.stage(path, errors.append) as staged:
+        if errors and not skip_bad:
+            raise SourceErrors(errors)
+        for error in errors:
+            log.warning("%s (skipped)", error)
+        return staged.apply(db)
 
 
 def subscribed(db: sqlite3.Connection) -> Iterator[Subscriber]:

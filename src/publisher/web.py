@@ -16,6 +16,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from publisher.build import Paths
+from publisher.websecurity import FILE_POLICY, PAGE_POLICY, SecureHeaders
 
 log = logging.getLogger(__name__)
 progress = logging.getLogger("publisher.progress")
@@ -29,8 +30,16 @@ TYPES = {".epub": "application/epub+zip", ".pdf": "application/pdf",
          ".css": "text/css; charset=utf-8", ".txt": "text/plain; charset=utf-8"}
 
 
+#: A longer path names no file of the site (a name is at most 255 bytes).
+MAX_PATH = 1024
+
+
 class StaticFiles:
-    """Serves the files below ``root``; nothing outside it, no directory listings."""
+    """Serves the files below ``root``; nothing outside it, no directory listings.
+
+    A path that cannot name a file (a NUL or other control character, bytes that are
+    not UTF-8) is a 400; one that names nothing here (``..``, too long) a 404.
+    """
 
     def __init__(self, root: Path):
         self.root = root.resolve()
@@ -39,19 +48,48 @@ class StaticFiles:
         if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
             return _plain(start_response, "405 Method Not Allowed", "Method not allowed",
                           [("Allow", "GET, HEAD")])
-        path = environ.get("PATH_INFO", "/")
-        target = (self.root / path.lstrip("/")).resolve()
-        if not target.is_relative_to(self.root):
-            return _plain(start_response, "404 Not Found", "Not found")
-        if target.is_dir():
-            target = target / "index.html"
-        if not target.is_file():
+        try:
+            path = _request_path(environ.get("PATH_INFO", "/"))
+        except ValueError:
+            return _plain(start_response, "400 Bad Request", "Bad request")
+        target = self._find(path)
+        try:
+            data = target.read_bytes() if target is not None else None
+        except OSError:
+            data = None
+        if target is None or data is None:
             return _plain(start_response, "404 Not Found", "Not found")
         media_type = TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]
-        data = target.read_bytes()
+        policy = PAGE_POLICY if target.suffix == ".html" else FILE_POLICY
         start_response("200 OK", [("Content-Type", media_type or "application/octet-stream"),
-                                  ("Content-Length", str(len(data)))])
-        return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [data]
+                                  ("Content-Length", str(len(data))),
+                                  ("Content-Security-Policy", policy)])
+        return [data]
+
+    def _find(self, path: str) -> Path | None:
+        parts = [part for part in path.split("/") if part not in ("", ".")]
+        if ".." in parts or len(path) > MAX_PATH:
+            return None
+        try:
+            target = self.root.joinpath(*parts).resolve()
+            if not target.is_relative_to(self.root):  # a symbolic link out of the site
+                return None
+            if target.is_dir():
+                target = target / "index.html"
+            elif path.endswith("/"):  # a file asked for as a folder
+                return None
+            return target if target.is_file() else None
+        except OSError:  # a name too long for the file system, and the like
+            return None
+
+
+def _request_path(path_info: str) -> str:
+    """PATH_INFO (bytes as Latin-1, PEP 3333) as text; ``ValueError`` when it cannot be a
+    file's path."""
+    path = path_info.encode("latin-1").decode("utf-8")  # UnicodeError is a ValueError
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in path):
+        raise ValueError("a control character in the path")
+    return path
 
 
 def _plain(start_response: StartResponse, status: str, text: str,
@@ -87,11 +125,15 @@ class _QuietHandler(WSGIRequestHandler):
         log.debug("%s - %s", self.address_string(), format % args)
 
 
-def site_application(paths: Paths, db: Path, environ: Mapping[str, str]) -> WSGIApp:
+def site_application(paths: Paths, db: Path, environ: Mapping[str, str], *,
+                     store_wait: float | None = None) -> WSGIApp:
     """``dist/site/`` with the unsubscribe endpoint at ``/unsubscribe``.
 
     The endpoint needs the token secret (``PUBLISHER_SECRET``); without it the
     site is served alone, with a warning, so a preview never needs the secret.
+    Every response carries the security headers (:mod:`publisher.websecurity`).
+    ``store_wait``: how long the endpoint waits for a busy store before a 503
+    (default :data:`publisher.unsubscribe.STORE_WAIT`).
     """
     from publisher.config import load_publication
     from publisher.diagnostics import Diagnostics
@@ -110,11 +152,12 @@ def site_application(paths: Paths, db: Path, environ: Mapping[str, str]) -> WSGI
         diag.raise_if_errors()
         assert publication is not None
         secret = secret_from_env(dict(environ))
-        routes["/unsubscribe"] = UnsubscribeApp(db, publication, secret, paths.layouts)
+        routes["/unsubscribe"] = UnsubscribeApp(db, publication, secret, paths.layouts,
+                                                store_wait=store_wait)
     else:
         log.warning("%s is not set: serving the site without the unsubscribe endpoint",
                     SECRET_ENV)
-    return Router(StaticFiles(site), routes)
+    return SecureHeaders(Router(StaticFiles(site), routes))
 
 
 def make_preview_server(app: WSGIApp, port: int = 8000):  # type: ignore[no-untyped-def]
