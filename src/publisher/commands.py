@@ -11,12 +11,17 @@ import sqlite3
 import sys
 from email.utils import formatdate
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from publisher.build import Paths
 from publisher.config import load_publication
 from publisher.diagnostics import Diagnostics
 from publisher.errors import ExitStatus, PublisherError, SourceErrors, UsageError
 from publisher.model import Month
+
+if TYPE_CHECKING:
+    from publisher.deliver.job import Mailing
+    from publisher.deliver.smtp import SmtpSettings
 
 log = logging.getLogger("publisher")
 
@@ -60,8 +65,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                           description="Send dist/MONTH/email.eml to every subscriber over SMTP "
                                       "(PUBLISHER_SMTP_HOST, _PORT, _TLS, _USER, _PASSWORD; "
                                       "PUBLISHER_SECRET signs the unsubscribe links).  Run it "
-                                      "again after a crash or with deferred messages: nobody "
-                                      "is mailed twice.")
+                                      "again after a crash, a stop or with deferred messages: "
+                                      "it sends what was not sent.  Exit status: 0 done, 1 "
+                                      "something left or in doubt, 130/143 stopped by "
+                                      "SIGINT/SIGTERM.")
     send.add_argument("month", metavar="MONTH", help="the issue, as YYYY-MM")
     mode = send.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", type=Path, metavar="DIR",
@@ -77,6 +84,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                       help="send again the messages the server refused (5xx), once their "
                            "cause is mended (a rejected sender, a full mailbox): they were "
                            "not delivered, so nobody is mailed twice")
+    send.add_argument("--resend-in-doubt", action="store_true",
+                      help="send again the messages in doubt (the connection was lost after "
+                           "the server had them, see --status): each may arrive twice")
     send.set_defaults(handler=_send)
 
 
@@ -164,9 +174,11 @@ def _send(args: argparse.Namespace, paths: Paths) -> int:
     from publisher.reader import find_issue
 
     find_issue(paths.issues, month)
-    if args.retry_failed and (args.status or args.dry_run or args.test):
-        raise UsageError("--retry-failed goes with a real send, not with --status, --dry-run "
-                         "or --test")
+    for flag, given in (("--retry-failed", args.retry_failed),
+                        ("--resend-in-doubt", args.resend_in_doubt)):
+        if given and (args.status or args.dry_run or args.test):
+            raise UsageError(f"{flag} goes with a real send, not with --status, --dry-run "
+                             "or --test")
     if args.status:
         db = _open_store(args)
         try:
@@ -206,18 +218,51 @@ def _send(args: argparse.Namespace, paths: Paths) -> int:
     finally:
         db.close()
     settings = smtp.SmtpSettings.from_env()
-    with job.exclusive(args.db):
-        summary = job.Send(args.db, mailing, settings, connections=args.connections,
-                           rate=args.rate, retry_failed=args.retry_failed).run()
+    return _send_all(args, month, mailing, settings)
+
+
+def _send_all(args: argparse.Namespace, month: Month, mailing: Mailing,
+              settings: SmtpSettings) -> int:
+    """The real send, stopped cleanly by SIGTERM or SIGINT; its summary and exit status."""
+    from publisher.deliver import job, stopping, store
+
+    timeout = store.timeout_from_env()
+    with stopping.on_signals(stopping.Stop()) as stop:
+        summary = job.Send(args.db, mailing, settings,
+                           connections=args.connections, rate=args.rate,
+                           retry_failed=args.retry_failed,
+                           resend_in_doubt=args.resend_in_doubt, stop=stop,
+                           store_timeout=timeout).run()
     logging.getLogger("publisher.progress").info(
-        "%s: %d sent, %d deferred, %d failed, %d not yet sent in %.1f s", month,
-             summary.sent, summary.deferred, summary.failed, summary.pending, summary.elapsed)
+        "%s: %d sent, %d deferred, %d failed, %d in doubt, %d not yet sent in %.1f s", month,
+        summary.sent, summary.deferred, summary.failed, summary.doubt, summary.pending,
+        summary.elapsed)
+    left = summary.deferred + summary.pending
+    doubt = (f"{summary.doubt} message(s) in doubt (the connection was lost after the server "
+             f"had them): 'publisher send {month} --status' lists them, "
+             "--resend-in-doubt sends them again") if summary.doubt else ""
+    if summary.unrecorded:
+        doubt = "; ".join(filter(None, [doubt, (
+            f"{summary.unrecorded} message(s) sent could not be recorded: the next run "
+            "lists them in doubt")]))
+    again = f"run 'publisher send {month}' again"
+    if stop.signum:
+        log.error("%s", "; ".join(filter(None, [
+            f"stopped by {stop.name} after the messages in flight: {summary.sent} sent, "
+            f"{left} left", doubt, f"{again} to send the rest"])))
+        return stop.status
     if summary.error:
-        raise PublisherError(f"{summary.error}; run the command again to send the rest")
-    if summary.deferred or summary.pending:
-        log.error("%d message(s) deferred: run 'publisher send %s' again later",
-                  summary.deferred + summary.pending, month)
+        log.error("%s", "; ".join(filter(None, [
+            summary.error, doubt, f"{again} to send the rest" if summary.again and left
+            else "nothing was sent" if not summary.sent and not summary.doubt else ""])))
         return ExitStatus.ERROR
+    if left or summary.doubt:
+        log.error("%s", "; ".join(filter(None, [
+            f"{left} message(s) deferred: {again} later" if left else "", doubt])))
+        return ExitStatus.ERROR
+    if summary.doubt_before:
+        log.warning("%d message(s) in doubt from an earlier run are not sent again: see "
+                    "--status; --resend-in-doubt sends them", summary.doubt_before)
     return ExitStatus.OK
 
 
