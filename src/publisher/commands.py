@@ -167,6 +167,18 @@ def _subscribers_unsubscribe(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _send(args: argparse.Namespace, paths: Paths) -> int:
+    """``publisher send``: a real send catches SIGTERM and SIGINT from its start (see
+    :mod:`publisher.deliver.stopping`); the other modes keep the default handling."""
+    from publisher.deliver import stopping
+
+    args.stop = stopping.Stop()
+    if args.status or args.dry_run or args.test:
+        return _send_modes(args, paths)
+    with stopping.on_signals(args.stop):
+        return _send_modes(args, paths)
+
+
+def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
     from publisher import subscribers, tokens
     from publisher.deliver import job, ledger, personalise, smtp
 
@@ -224,15 +236,13 @@ def _send(args: argparse.Namespace, paths: Paths) -> int:
 def _send_all(args: argparse.Namespace, month: Month, mailing: Mailing,
               settings: SmtpSettings) -> int:
     """The real send, stopped cleanly by SIGTERM or SIGINT; its summary and exit status."""
-    from publisher.deliver import job, stopping, store
+    from publisher.deliver import job, store
 
-    timeout = store.timeout_from_env()
-    with stopping.on_signals(stopping.Stop()) as stop:
-        summary = job.Send(args.db, mailing, settings,
-                           connections=args.connections, rate=args.rate,
-                           retry_failed=args.retry_failed,
-                           resend_in_doubt=args.resend_in_doubt, stop=stop,
-                           store_timeout=timeout).run()
+    stop = args.stop
+    summary = job.Send(args.db, mailing, settings, connections=args.connections,
+                       rate=args.rate, retry_failed=args.retry_failed,
+                       resend_in_doubt=args.resend_in_doubt, stop=stop,
+                       store_timeout=store.timeout_from_env()).run()
     logging.getLogger("publisher.progress").info(
         "%s: %d sent, %d deferred, %d failed, %d in doubt, %d not yet sent in %.1f s", month,
         summary.sent, summary.deferred, summary.failed, summary.doubt, summary.pending,

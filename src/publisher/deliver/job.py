@@ -293,10 +293,14 @@ class Send:
                     ledger.record(self.unrecorded[0])
                     self.unrecorded.pop(0)
                 ledger.release()
-                counts = ledger.counts()
         except store.StoreError as exc:
             self._halt(str(exc))
             summary.unrecorded = len(self.unrecorded)
+        try:
+            with store.errors(self.db_path, self.store_timeout):
+                counts = ledger.counts()  # a read: a busy or full store answers it
+        except store.StoreError as exc:
+            self._halt(str(exc))
             return
         summary.deferred = counts[DEFERRED]
         summary.pending = counts[PENDING] + counts[SENDING] + counts[HANDED]
@@ -452,13 +456,13 @@ class Send:
     def _ready(self, conn: smtp.Connection) -> bool:
         """Wait out the server's pause; False if the run is stopping."""
         if self.backoff.exhausted:
-            why = self.backoff.last
-            if conn.connected:
-                self._halt(f"the SMTP server {self.settings.where} failed "
-                           f"{self.backoff.strikes} times in a row (last: {why})")
-            else:
+            if self.backoff.reconnecting:
                 self._halt(f"lost the SMTP server {self.settings.where} ({conn.lost}) and "
                            "could not reconnect")
+            else:
+                self._halt(f"the SMTP server {self.settings.where} failed "
+                           f"{self.backoff.strikes} times in a row (last: "
+                           f"{self.backoff.last})")
         self.backoff.wait(self.stop.event)
         return not self.stop.event.is_set()
 
@@ -475,7 +479,7 @@ class Send:
                 self._halt(exc.message, again=False)
             else:
                 log.info("reconnect failed: %s", exc.message)
-                self.backoff.failure(exc.message)
+                self.backoff.failure(exc.message, reconnecting=True)
 
     def _one(self, conn: smtp.Connection, ledger: Ledger, item: _Item,
              carry: list[_Result]) -> None:
@@ -487,13 +491,14 @@ class Send:
                 claim = ledger.claim(sid, done[0] if done else None)
         except store.StoreError as exc:
             self.unrecorded.extend(done)
-            carry.clear()
             self._halt(str(exc))
-            self.results.put(_Result(item, UNSTARTED))
-            return
+            carry.append(_Result(item, UNSTARTED))
+            claim = UNSTARTED
         for result in carry:
             self.results.put(result)
         carry.clear()
+        if claim == UNSTARTED:
+            return
         if claim == "lease":
             self._halt(f"another send took over {self.mailing.issue} (this one was stopped "
                        "longer than its lease lasts)")
@@ -524,7 +529,7 @@ class Send:
             return SENT if outcome.kind == smtp.SENT else FAILED
         if outcome.kind == smtp.FATAL:
             return FAILED if outcome.handed else PENDING
-        self.backoff.failure(outcome.reply)
+        self.backoff.failure(outcome.reply, closed=not conn.connected)
         if not conn.connected:
             conn.lost = outcome.reply
         return DOUBT if outcome.in_doubt else DEFERRED

@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from publisher.deliver.ledger import transaction
 from publisher.errors import PublisherError
-from publisher.subscribers import transaction
 
 TTL = 60.0  # seconds a lease lasts without renewal; renewed every TTL / 4
+_HELD: set[str] = set()  # the owners of the leases this process holds now
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS send_leases (
@@ -113,8 +114,8 @@ class Lease:
             if row is not None:
                 host, pid, start, started, expires, owner = row
                 previous = Holder(host, pid, started, expires)
-                dead = expires < time.time() or (host == self.host
-                                                  and not _alive(pid, start))
+                dead = expires < time.time() or (host == self.host and (
+                    not _alive(pid, start) or (pid == self.pid and owner not in _HELD)))
                 if owner != self.owner and not dead:
                     raise PublisherError(
                         f"the send of {self.issue} is already running ({previous}): "
@@ -124,6 +125,7 @@ class Lease:
                        "pid_start, started, expires) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (self.issue, self.owner, self.host, self.pid,
                         _process_start(self.pid), stamp, time.time() + self.ttl))
+        _HELD.add(self.owner)
         return previous
 
     def renew(self, db: sqlite3.Connection) -> bool:
@@ -134,6 +136,7 @@ class Lease:
                                                  self.owner)).rowcount)
 
     def release(self, db: sqlite3.Connection) -> None:
+        _HELD.discard(self.owner)  # even if the row stays (a full disk): this run is over
         with transaction(db):
             db.execute("DELETE FROM send_leases WHERE issue = ? AND owner = ?",
                        (self.issue, self.owner))

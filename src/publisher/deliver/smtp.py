@@ -287,8 +287,13 @@ def _describe(exc: BaseException) -> str:
 
 class Backoff:
     """The temporary failures of one server in a row (4xx replies, lost connections, failed
-    reconnects), and the pause each imposes on every connection to it; a definite reply
-    (2xx or 5xx) to a message ends the row."""
+    reconnects) and the pause they impose on every connection to it; a definite reply
+    (2xx or 5xx) to a message ends the row.
+
+    One 4xx that leaves the connection open concerns one mailbox (its message waits on
+    its own); a failure that closes the connection (421, a lost or refused one), or a
+    second one in a row, pauses every connection: ``backoff``, doubling.
+    """
 
     def __init__(self, settings: SmtpSettings):
         self.settings = settings
@@ -296,13 +301,16 @@ class Backoff:
         self.strikes = 0
         self.resume = 0.0
         self.last = ""
+        self.reconnecting = False  # the last failure was a failed reconnect
         self.lock = threading.Lock()
 
-    def failure(self, why: str) -> int:
+    def failure(self, why: str, *, closed: bool = True, reconnecting: bool = False) -> int:
         with self.lock:
             self.strikes += 1
             self.last = why
-            self.resume = time.monotonic() + self.settings.delay(self.strikes)
+            self.reconnecting = reconnecting
+            if closed or self.strikes > 1:
+                self.resume = time.monotonic() + self.settings.delay(self.strikes)
             return self.strikes
 
     def success(self) -> None:
