@@ -360,7 +360,8 @@ class Send:
                     item.data = self.mailing.render(d.email, d.name, d.message_id, wire=True)
                 self.jobs.put(item)
                 outstanding += 1
-            if not outstanding and (halting or (not fresh and exhausted and not retry)):
+            if self.crash is not None or (not outstanding and (
+                    halting or (not fresh and exhausted and not retry))):
                 break
             timeout = max(0.0, retry[0][0] - now) if retry else PROGRESS_EVERY
             try:
@@ -488,7 +489,7 @@ class Send:
         done = [_outcome(r) for r in carry]
         try:
             with store.errors(self.db_path, self.store_timeout):
-                claim = ledger.claim(sid, done[0] if done else None)
+                claim = ledger.claim(sid, done)
         except store.StoreError as exc:
             self.unrecorded.extend(done)
             self._halt(str(exc))

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from publisher.subscribers import now
@@ -229,7 +229,7 @@ class Ledger:
 
     # -- a sender's moves ------------------------------------------------------------
 
-    def claim(self, subscriber_id: int | None, done: Outcome | None = None) -> str:
+    def claim(self, subscriber_id: int, done: Sequence[Outcome] = ()) -> str:
         """In one commit: record ``done`` (the outcome of the previous message), then claim
         ``subscriber_id`` (``sending``, a try counted) if it is still to send, still
         subscribed, and this sender still holds the lease.  Returns ``sending``, or why
@@ -237,10 +237,8 @@ class Ledger:
         ``lease`` (another sender holds the mailing).
         """
         with transaction(self.db):
-            if done is not None:
-                self._move(done)
-            if subscriber_id is None:
-                return ""
+            for outcome in done:
+                self._move(outcome)
             return self._claim(subscriber_id)
 
     def _claim(self, sid: int) -> str:
