@@ -259,7 +259,7 @@ def _send_all(args: argparse.Namespace, month: Month, mailing: Mailing,
     if stop.signum:
         log.error("%s", "; ".join(filter(None, [
             f"stopped by {stop.name} after the messages in flight: {summary.sent} sent, "
-            f"{left} left", doubt, f"{again} to send the rest"])))
+            f"{left} left", summary.error, doubt, f"{again} to send the rest"])))
         return stop.status
     if summary.error:
         log.error("%s", "; ".join(filter(None, [

@@ -226,7 +226,11 @@ class Send:
             for conn in pool:
                 conn.close()
             raise
-        self.stop.hurry = lambda: [conn.interrupt() for conn in pool]
+        def hurry() -> None:  # a second signal: stop waiting on the server
+            for conn in pool:
+                conn.interrupt()
+
+        self.stop.hurry = hurry
         workers = [threading.Thread(target=self._work, args=(conn,), daemon=True,
                                     name=f"smtp-{i}") for i, conn in enumerate(pool)]
         done = threading.Event()

@@ -86,7 +86,8 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 def ensure_schema(db: sqlite3.Connection) -> None:
     """Create the ledger's table, or bring one made by an earlier version up to date
-    (new states, the ``owner`` column): a no-op, without a write lock, when current."""
+    (new states, the ``owner`` column; its ``sending`` rows become ``handed``): a
+    no-op, without a write lock, when current."""
     found = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND "
                        "name = 'deliveries'").fetchone()
     if found is not None and f"'{DOUBT}'" in found[0]:
@@ -101,7 +102,11 @@ def ensure_schema(db: sqlite3.Connection) -> None:
             if statement.strip():
                 db.execute(statement)
         if found is not None and f"'{DOUBT}'" not in found[0]:
-            db.execute(f"INSERT INTO deliveries ({_COLUMNS}) SELECT {_COLUMNS} "
+            # the earlier version marked 'sending' only before the transaction: such a row
+            # may have been handed over, so it is recovered as in doubt
+            old = _COLUMNS.replace("state", "CASE state WHEN 'sending' THEN 'handed' "
+                                            "ELSE state END")
+            db.execute(f"INSERT INTO deliveries ({_COLUMNS}) SELECT {old} "
                        "FROM deliveries_v1")
             db.execute("DROP TABLE deliveries_v1")
 
