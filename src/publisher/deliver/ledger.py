@@ -247,16 +247,16 @@ class Ledger:
             return self._claim(subscriber_id)
 
     def _claim(self, sid: int) -> str:
-        stamp = now()
-        if not self.holds_lease():
-            return "lease"
         if self.db.execute(
                 "UPDATE deliveries SET state = 'sending', owner = ?, attempts = attempts + 1, "
                 "changed = ? WHERE issue = ? AND subscriber_id = ? "
                 "AND state IN ('pending', 'deferred') AND EXISTS (SELECT 1 FROM subscribers "
-                "WHERE id = ? AND status = 'subscribed')",
-                (self.owner, stamp, self.issue, sid, sid)).rowcount:
+                "WHERE id = ? AND status = 'subscribed') AND EXISTS (SELECT 1 FROM "
+                "send_leases WHERE issue = ? AND owner = ?)",
+                (self.owner, now(), self.issue, sid, sid, self.issue, self.owner)).rowcount:
             return SENDING
+        if not self.holds_lease():
+            return "lease"
         if self.db.execute(
                 "DELETE FROM deliveries WHERE issue = ? AND subscriber_id = ? "
                 "AND state IN ('pending', 'deferred') AND EXISTS (SELECT 1 FROM subscribers "
