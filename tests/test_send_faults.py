@@ -605,3 +605,29 @@ def test_a_ledger_from_the_earlier_version_is_brought_up_to_date(room: Room) -> 
                              "doubt": {room.addresses[50]}}
     assert ledger[room.addresses[6]] == ("sent", 1, 1)
     assert server.message_ids()[room.addresses[51]] == {"<52@old>"}
+
+
+def test_a_lease_is_free_once_its_holder_is_gone_or_silent(room: Room) -> None:
+    from publisher.deliver import lease, ledger
+    from publisher.errors import PublisherError
+
+    with contextlib.closing(sqlite3.connect(room.db, isolation_level=None)) as db:
+        ledger.ensure_schema(db)
+        lease.ensure_schema(db)
+        elsewhere = lease.Lease(MONTH, host="elsewhere.example", pid=1)
+        assert elsewhere.acquire(db) is None
+        with pytest.raises(PublisherError, match=r"already running \(process 1 on "
+                           r"elsewhere\.example, since .*\): wait for it to end"):
+            lease.Lease(MONTH).acquire(db)
+        assert lease.Lease("2023-09").acquire(db) is None  # another mailing: its own lease
+        db.execute("UPDATE send_leases SET expires = 0 WHERE host = 'elsewhere.example'")
+        mine = lease.Lease(MONTH)
+        assert mine.acquire(db) is not None  # not renewed: taken over
+        assert not elsewhere.renew(db) and mine.renew(db)  # the old holder knows it lost it
+        mine.release(db)
+        gone = subprocess.Popen([sys.executable, "-c", "pass"])
+        gone.wait()
+        dead = lease.Lease(MONTH, pid=gone.pid)
+        dead.acquire(db)
+        lease._HELD.discard(dead.owner)
+        assert lease.Lease(MONTH).acquire(db) is not None  # its process is gone: taken over

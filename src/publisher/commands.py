@@ -253,8 +253,8 @@ def _send_all(args: argparse.Namespace, month: Month, mailing: Mailing,
              "--resend-in-doubt sends them again") if summary.doubt else ""
     if summary.unrecorded:
         doubt = "; ".join(filter(None, [doubt, (
-            f"{summary.unrecorded} message(s) sent could not be recorded: the next run "
-            "lists them in doubt")]))
+            f"the outcome of {summary.unrecorded} message(s) could not be recorded: the "
+            "next run lists those the server had in doubt")]))
     again = f"run 'publisher send {month}' again"
     if stop.signum:
         log.error("%s", "; ".join(filter(None, [

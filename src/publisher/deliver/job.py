@@ -397,7 +397,9 @@ class Send:
             summary.unsubscribed += 1
             log.info("%s: unsubscribed during the send: not mailed", email)
         elif result.state == DEFERRED:
-            if item.tries < self.settings.retries and not self.stop.event.is_set():
+            if self.stop.event.is_set():
+                return 0  # left for the next run, with the rest
+            if item.tries < self.settings.retries:
                 due = self.clock() + self.settings.delay(item.tries)
                 heapq.heappush(retry, (due, next(order), item))
                 return 0
