@@ -74,6 +74,8 @@ class Room:
     def ledger(self) -> dict[str, tuple[str, int, int]]:
         """address -> (state, in_doubt, attempts)."""
         with contextlib.closing(sqlite3.connect(self.db)) as db:
+            if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'deliveries'").fetchone():
+                return {}
             return {row[0]: row[1:] for row in db.execute(
                 "SELECT email, state, in_doubt, attempts FROM deliveries WHERE issue = ?",
                 (MONTH,))}
@@ -509,6 +511,23 @@ def test_a_signal_stops_after_the_messages_in_flight(room: Room, signum: int) ->
         run = room.send("--connections", "3", port=port)
         assert run.status == 0, run.err
     assert server.per_rcpt() == {a: 1 for a in room.addresses}
+
+
+def test_a_second_signal_does_not_wait_for_a_stuck_server(room: Room) -> None:
+    server = Faulty(delay=30.0)  # takes each message, then sits on its reply
+    with smtp_server(server) as port:
+        proc = room.spawn("--connections", "2", port=port)
+        while len(room.states().get("handed", ())) < 2 and proc.poll() is None:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        assert proc.poll() is None  # the first waits for the messages in flight
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+        line = one_error((proc.returncode, err), 143, "stopped by SIGTERM")
+        assert "0 sent, 198 left; 2 message(s) in doubt" in line
+        assert room.states()["doubt"] == set(room.addresses[:2])
+        assert room.states()["pending"] == set(room.addresses[2:])
 
 
 # -- random mixes ----------------------------------------------------------------------
