@@ -407,6 +407,17 @@ def test_a_store_busy_for_too_long_stops_the_send_cleanly(room: Room, hold: floa
     assert_guarantee(room, server)
 
 
+def test_a_store_busy_at_the_start_is_one_line(room: Room,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PUBLISHER_STORE_TIMEOUT", "0.3")
+    server = Faulty()
+    with smtp_server(server) as port, write_lock(room.db, 1.5):
+        run = room.send(port=port)
+    assert one_error(run, 1) == ("error: subscribers.sqlite: the subscriber store is busy: "
+                                 "another process has held its write lock for over 0.3 s")
+    assert not server.received and server.connections == 0
+
+
 def _small_filesystem(where: Path) -> bool:
     """Mount a 16 MB tmpfs at ``where`` (root only); False where that cannot be done."""
     where.mkdir()

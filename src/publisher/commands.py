@@ -75,7 +75,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                       help="write the personalised messages to DIR; send nothing")
     mode.add_argument("--test", metavar="ADDRESS", help="send one proof to ADDRESS only")
     mode.add_argument("--status", action="store_true",
-                      help="show the send's ledger: sent, deferred, failed, pending")
+                      help="show the send's ledger: sent, deferred, failed, pending, and "
+                           "each address in doubt with the copies it may have")
     send.add_argument("--rate", type=float, default=0.0, metavar="N",
                       help="at most N messages per second (default: no limit)")
     send.add_argument("--connections", type=int, default=1, choices=range(1, 11),
