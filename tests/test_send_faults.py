@@ -661,3 +661,30 @@ def test_a_lease_is_free_once_its_holder_is_gone_or_silent(room: Room) -> None:
         dead.acquire(db)
         lease._HELD.discard(dead.owner)
         assert lease.Lease(MONTH).acquire(db) is not None  # its process is gone: taken over
+
+
+def test_a_row_moves_only_along_the_machine_and_only_for_its_claimer(room: Room) -> None:
+    from publisher.deliver import lease, ledger
+
+    with contextlib.closing(sqlite3.connect(room.db, isolation_level=None)) as db:
+        ledger.ensure_schema(db)
+        mine = lease.Lease(MONTH)
+        mine.acquire(db)
+        book = ledger.Ledger(db, MONTH, mine.owner)
+        book.prepare(lambda key: f"<{key}>")
+        other = ledger.Ledger(db, MONTH, "someone-else")
+        assert other.claim(1) == "lease"  # no lease, no claim
+        assert book.claim(1) == ledger.SENDING
+        assert book.claim(1) == "gone"  # claimed once only
+        with pytest.raises(ledger.Conflict):
+            other.hand_over(1)
+        with pytest.raises(ValueError, match="no move from sending to sent"):
+            book.record(ledger.Outcome(1, ledger.SENDING, ledger.SENT))
+        book.hand_over(1)
+        book.record(ledger.Outcome(1, ledger.HANDED, ledger.DOUBT, "timed out"))
+        assert book.claim(1) == "gone"  # in doubt: not claimable
+        assert book.retry_failed() == (0, 0) and book.claim(1) == "gone"
+        assert book.resend_in_doubt() == 1 and book.claim(1) == ledger.SENDING
+        row = next(book.rows(ledger.SENDING))
+        assert (row.attempts, row.in_doubt) == (2, 1)  # every claim a try
+        mine.release(db)
