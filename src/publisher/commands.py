@@ -13,12 +13,17 @@ import sys
 from collections.abc import Iterator
 from email.utils import formatdate
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from publisher.build import Paths
 from publisher.config import load_publication
 from publisher.diagnostics import Diagnostics
 from publisher.errors import ExitStatus, PublisherError, UsageError
 from publisher.model import Month
+
+if TYPE_CHECKING:
+    from publisher.deliver.job import Mailing
+    from publisher.deliver.smtp import SmtpSettings
 
 log = logging.getLogger("publisher")
 
@@ -66,15 +71,18 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                           description="Send dist/MONTH/email.eml to every subscriber over SMTP "
                                       "(PUBLISHER_SMTP_HOST, _PORT, _TLS, _USER, _PASSWORD; "
                                       "PUBLISHER_SECRET signs the unsubscribe links).  Run it "
-                                      "again after a crash or with deferred messages: nobody "
-                                      "is mailed twice.")
+                                      "again after a crash, a stop or with deferred messages: "
+                                      "it sends what was not sent.  Exit status: 0 done, 1 "
+                                      "something left or in doubt, 130/143 stopped by "
+                                      "SIGINT/SIGTERM.")
     send.add_argument("month", metavar="MONTH", help="the issue, as YYYY-MM")
     mode = send.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", type=Path, metavar="DIR",
                       help="write the personalised messages to DIR; send nothing")
     mode.add_argument("--test", metavar="ADDRESS", help="send one proof to ADDRESS only")
     mode.add_argument("--status", action="store_true",
-                      help="show the send's ledger: sent, deferred, failed, pending")
+                      help="show the send's ledger: sent, deferred, failed, pending, and "
+                           "each address in doubt with the copies it may have")
     send.add_argument("--rate", type=float, default=0.0, metavar="N",
                       help="at most N messages per second (default: no limit)")
     send.add_argument("--connections", type=int, default=1, choices=range(1, 11),
@@ -83,6 +91,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                       help="send again the messages the server refused (5xx), once their "
                            "cause is mended (a rejected sender, a full mailbox): they were "
                            "not delivered, so nobody is mailed twice")
+    send.add_argument("--resend-in-doubt", action="store_true",
+                      help="send again the messages in doubt (the connection was lost after "
+                           "the server had them, see --status): each may arrive twice")
     send.set_defaults(handler=_send)
 
 
@@ -169,6 +180,18 @@ def _subscribers_unsubscribe(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _send(args: argparse.Namespace, paths: Paths) -> int:
+    """``publisher send``: a real send catches SIGTERM and SIGINT from its start (see
+    :mod:`publisher.deliver.stopping`); the other modes keep the default handling."""
+    from publisher.deliver import stopping
+
+    args.stop = stopping.Stop()
+    if args.status or args.dry_run or args.test:
+        return _send_modes(args, paths)
+    with stopping.on_signals(args.stop):
+        return _send_modes(args, paths)
+
+
+def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
     from publisher import subscribers, tokens
     from publisher.deliver import job, ledger, personalise, smtp
 
@@ -176,9 +199,11 @@ def _send(args: argparse.Namespace, paths: Paths) -> int:
     from publisher.reader import find_issue
 
     find_issue(paths.issues, month)
-    if args.retry_failed and (args.status or args.dry_run or args.test):
-        raise UsageError("--retry-failed goes with a real send, not with --status, --dry-run "
-                         "or --test")
+    for flag, given in (("--retry-failed", args.retry_failed),
+                        ("--resend-in-doubt", args.resend_in_doubt)):
+        if given and (args.status or args.dry_run or args.test):
+            raise UsageError(f"{flag} goes with a real send, not with --status, --dry-run "
+                             "or --test")
     if args.status:
         db = _open_store(args)
         try:
@@ -218,18 +243,49 @@ def _send(args: argparse.Namespace, paths: Paths) -> int:
     finally:
         db.close()
     settings = smtp.SmtpSettings.from_env()
-    with job.exclusive(args.db):
-        summary = job.Send(args.db, mailing, settings, connections=args.connections,
-                           rate=args.rate, retry_failed=args.retry_failed).run()
+    return _send_all(args, month, mailing, settings)
+
+
+def _send_all(args: argparse.Namespace, month: Month, mailing: Mailing,
+              settings: SmtpSettings) -> int:
+    """The real send, stopped cleanly by SIGTERM or SIGINT; its summary and exit status."""
+    from publisher.deliver import job, store
+
+    stop = args.stop
+    summary = job.Send(args.db, mailing, settings, connections=args.connections,
+                       rate=args.rate, retry_failed=args.retry_failed,
+                       resend_in_doubt=args.resend_in_doubt, stop=stop,
+                       store_timeout=store.timeout_from_env()).run()
     logging.getLogger("publisher.progress").info(
-        "%s: %d sent, %d deferred, %d failed, %d not yet sent in %.1f s", month,
-             summary.sent, summary.deferred, summary.failed, summary.pending, summary.elapsed)
+        "%s: %d sent, %d deferred, %d failed, %d in doubt, %d not yet sent in %.1f s", month,
+        summary.sent, summary.deferred, summary.failed, summary.doubt, summary.pending,
+        summary.elapsed)
+    left = summary.deferred + summary.pending
+    doubt = (f"{summary.doubt} message(s) in doubt (the connection was lost after the server "
+             f"had them): 'publisher send {month} --status' lists them, "
+             "--resend-in-doubt sends them again") if summary.doubt else ""
+    if summary.unrecorded:
+        doubt = "; ".join(filter(None, [doubt, (
+            f"the outcome of {summary.unrecorded} message(s) could not be recorded: the "
+            "next run lists those the server had in doubt")]))
+    again = f"run 'publisher send {month}' again"
+    if stop.signum:
+        log.error("%s", "; ".join(filter(None, [
+            f"stopped by {stop.name} after the messages in flight: {summary.sent} sent, "
+            f"{left} left", summary.error, doubt, f"{again} to send the rest"])))
+        return stop.status
     if summary.error:
-        raise PublisherError(f"{summary.error}; run the command again to send the rest")
-    if summary.deferred or summary.pending:
-        log.error("%d message(s) deferred: run 'publisher send %s' again later",
-                  summary.deferred + summary.pending, month)
+        log.error("%s", "; ".join(filter(None, [
+            summary.error, doubt, f"{again} to send the rest" if summary.again and left
+            else "nothing was sent" if not summary.sent and not summary.doubt else ""])))
         return ExitStatus.ERROR
+    if left or summary.doubt:
+        log.error("%s", "; ".join(filter(None, [
+            f"{left} message(s) deferred: {again} later" if left else "", doubt])))
+        return ExitStatus.ERROR
+    if summary.doubt_before:
+        log.warning("%d message(s) in doubt from an earlier run are not sent again: see "
+                    "--status; --resend-in-doubt sends them", summary.doubt_before)
     return ExitStatus.OK
 
 

@@ -46,20 +46,6 @@ CREATE TABLE IF NOT EXISTS subscribers (
     created TEXT NOT NULL,
     changed TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS deliveries (
-    issue TEXT NOT NULL,
-    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
-    email TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending'
-        CHECK (state IN ('pending', 'sending', 'sent', 'deferred', 'failed')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    in_doubt INTEGER NOT NULL DEFAULT 0,
-    reply TEXT NOT NULL DEFAULT '',
-    changed TEXT NOT NULL,
-    PRIMARY KEY (issue, subscriber_id)
-);
-CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (issue, state);
 """
 
 

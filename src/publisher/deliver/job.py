@@ -1,33 +1,49 @@
 """``publisher send``: mail one built issue to every subscriber, exactly once.
 
-The main thread feeds the ledger's pending rows to a small pool of worker
-threads, one SMTP connection each.  A worker commits ``sending``, runs the
-SMTP transaction, then commits the outcome; the main thread schedules 4xx
-retries with exponential backoff and logs progress.  Killed at any moment, the
-next run of the same command picks up where this one stopped (see
-:mod:`publisher.deliver.ledger`).
+The run takes the mailing's lease in the store (:mod:`publisher.deliver.lease`),
+then the main thread feeds the ledger's pending rows to a small pool of worker
+threads, one SMTP connection each.  A worker claims a row (``sending``: still
+subscribed, the lease still held), sends the data, commits ``handed``, sends the
+final dot, then commits the outcome (:mod:`publisher.deliver.ledger`).  The main
+thread schedules the retries of temporary failures, each message at most
+``retries`` tries in a run, whatever went wrong; the server's failures in a row
+pause every connection (:class:`publisher.deliver.smtp.Backoff`) and, past a
+limit, stop the run.  A store that stays busy or fills up, a signal, a fatal
+reply: the run stops after the messages in flight, and a later run of the same
+command picks up where it stopped.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import heapq
 import itertools
 import logging
-import os
 import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from publisher import subscribers, tokens
-from publisher.deliver import smtp
-from publisher.deliver.ledger import DEFERRED, FAILED, PENDING, SENDING, SENT, Delivery, Ledger
+from publisher.deliver import smtp, store
+from publisher.deliver.lease import Lease
+from publisher.deliver.ledger import (
+    DEFERRED,
+    DOUBT,
+    FAILED,
+    HANDED,
+    PENDING,
+    SENDING,
+    SENT,
+    Delivery,
+    Ledger,
+    Outcome,
+)
 from publisher.deliver.personalise import Recipient, Template, message_id
+from publisher.deliver.status import status_lines
+from publisher.deliver.stopping import Stop
 from publisher.errors import PublisherError
 from publisher.model import Publication
 
@@ -35,7 +51,8 @@ log = logging.getLogger(__name__)
 progress = logging.getLogger("publisher.progress")
 
 PROGRESS_EVERY = 2.0  # seconds between progress lines
-_FINAL = {smtp.SENT: SENT, smtp.TEMPORARY: DEFERRED, smtp.PERMANENT: FAILED}
+UNSTARTED, UNSUBSCRIBED, GONE = "unstarted", "unsubscribed", "gone"  # results, not states
+__all__ = ["Mailing", "Send", "Summary", "dry_run", "send_test", "status_lines"]
 
 
 @dataclass(frozen=True)
@@ -72,22 +89,6 @@ class Mailing:
         return self.template.render(self.recipient(email, name, msg_id), wire=wire)
 
 
-@contextlib.contextmanager
-def exclusive(db_path: Path) -> Iterator[None]:
-    """Only one send at a time per store (the lock goes with the process, even on SIGKILL)."""
-    lock_path = db_path.with_name(db_path.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise PublisherError("another 'publisher send' is running on this store",
-                                 db_path) from None
-        yield
-    finally:
-        os.close(fd)
-
-
 def dry_run(db: sqlite3.Connection, mailing: Mailing, folder: Path) -> int:
     """Write every subscriber's message to ``folder`` (one .eml each); send nothing."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -122,18 +123,32 @@ def send_test(mailing: Mailing, settings: smtp.SmtpSettings, address: str, name:
 @dataclass
 class _Item:
     delivery: Delivery
-    tries: int = 0  # transactions this run
+    tries: int = 0  # claims this run
     data: bytes = b""  # the personalised message, dot-stuffed, rendered by the main thread
+
+
+@dataclass(frozen=True)
+class _Result:
+    item: _Item
+    state: str  # the state recorded, or UNSTARTED, UNSUBSCRIBED, GONE
+    reply: str = ""
+    handed: bool = False  # the final dot went out
 
 
 @dataclass
 class Summary:
-    sent: int = 0
-    deferred: int = 0
+    sent: int = 0        # in this run
     failed: int = 0
-    pending: int = 0
+    doubt: int = 0       # messages this run put in doubt (handed over, no reply)
+    unsubscribed: int = 0  # unsubscribed during the run: not mailed
+    deferred: int = 0    # left for the next run: deferred rows ...
+    pending: int = 0     # ... and rows not yet tried
+    doubt_before: int = 0  # rows in doubt from earlier runs, not sent again
+    unrecorded: int = 0  # outcomes the store would not take: in doubt for the next run
     elapsed: float = 0.0
-    error: str = ""
+    error: str = ""      # why the run stopped before the end
+    again: bool = True   # whether running the command again can help with ``error``
+    signal: str = ""     # the signal that stopped the run
 
 
 class Send:
@@ -141,21 +156,59 @@ class Send:
 
     def __init__(self, db_path: Path, mailing: Mailing, settings: smtp.SmtpSettings, *,
                  connections: int = 1, rate: float = 0.0, retry_failed: bool = False,
+                 resend_in_doubt: bool = False, stop: Stop | None = None,
+                 store_timeout: float = store.DEFAULT_TIMEOUT,
                  clock: Callable[[], float] = time.monotonic):
         self.db_path = db_path
         self.mailing = mailing
         self.settings = settings
         self.connections = max(1, connections)
         self.limit = smtp.RateLimit(rate)
+        self.backoff = smtp.Backoff(settings)
         self.retry_failed = retry_failed
+        self.resend_in_doubt = resend_in_doubt
+        self.stop = stop or Stop()
+        self.store_timeout = store_timeout
         self.clock = clock
+        self.lease = Lease(mailing.issue)
         self.jobs: queue.Queue[_Item | None] = queue.Queue()
-        self.results: queue.Queue[tuple[_Item, smtp.Outcome]] = queue.Queue()
-        self.abort = threading.Event()
+        self.results: queue.Queue[_Result] = queue.Queue()
         self.fatal = ""
+        self.again = True
+        self.unrecorded: list[Outcome] = []
+        self.lock = threading.Lock()
         self.crash: BaseException | None = None  # a bug in a worker, raised in run()
 
+    def _open(self) -> sqlite3.Connection:
+        return store.open_store(self.db_path, self.store_timeout)
+
+    def _halt(self, why: str, *, again: bool = True) -> None:
+        """Stop the run after the messages in flight (the first reason is kept)."""
+        with self.lock:
+            if not self.fatal and not self.stop.signum:
+                self.fatal, self.again = why, again
+        self.stop.event.set()
+
     def run(self) -> Summary:
+        db = self._open()
+        try:
+            with store.errors(self.db_path, self.store_timeout):
+                previous = self.lease.acquire(db)
+            if previous is not None:
+                log.warning("the send of %s by %s had stopped without ending: taken over",
+                            self.mailing.issue, previous)
+            try:
+                return self._run_leased(db)
+            finally:
+                try:
+                    with store.errors(self.db_path, self.store_timeout):
+                        self.lease.release(db)
+                except store.StoreError:  # it expires, and a dead holder is seen at once
+                    log.debug("the lease of %s could not be released", self.mailing.issue)
+        finally:
+            db.close()
+
+    def _run_leased(self, db: sqlite3.Connection) -> Summary:
         pool = [smtp.Connection(self.settings, eight_bit=self.mailing.template.eight_bit)
                 for _ in range(self.connections)]
         try:
@@ -165,54 +218,115 @@ class Send:
             for conn in pool:
                 conn.close()
             raise PublisherError(f"{exc}; nothing was sent") from None
+        ledger = Ledger(db, self.mailing.issue, self.lease.owner)
         try:
-            db = subscribers.connect(self.db_path)
+            with store.errors(self.db_path, self.store_timeout):
+                total, doubt_before = self._prepare(ledger)
         except BaseException:
             for conn in pool:
                 conn.close()
             raise
-        ledger = Ledger(db, self.mailing.issue)
-        try:
-            added, recovered = ledger.prepare(self.mailing.message_id)
-            retried = ledger.retry_failed() if self.retry_failed else 0
-        except BaseException:
-            db.close()
+        def hurry() -> None:  # a second signal: stop waiting on the server
             for conn in pool:
-                conn.close()
-            raise
-        log.debug("%d subscriber(s) added to the ledger of %s", added, self.mailing.issue)
-        if recovered:
-            log.warning("%d message(s) were in flight when an earlier send stopped: they are "
-                        "sent again with the same Message-ID (see --status)", recovered)
-        if retried:
-            log.info("%d message(s) the server refused before are sent again", retried)
-        counts = ledger.counts()
-        total = counts[PENDING] + counts[DEFERRED]
-        progress.info("sending %s to %d subscriber(s) over %d connection(s) (%d already "
-                      "sent, %d failed earlier)", self.mailing.issue, total, len(pool),
-                      counts[SENT], counts[FAILED])
+                conn.interrupt()
+
+        self.stop.hurry = hurry
         workers = [threading.Thread(target=self._work, args=(conn,), daemon=True,
                                     name=f"smtp-{i}") for i, conn in enumerate(pool)]
+        done = threading.Event()
+        heartbeat = threading.Thread(target=self._heartbeat, args=(done,), daemon=True,
+                                     name="lease")
+        heartbeat.start()
         for worker in workers:
             worker.start()
-        summary = Summary()
+        summary = Summary(doubt_before=doubt_before)
         start = self.clock()
         try:
             self._dispatch(ledger, total, summary, start)
         finally:
-            self.abort.set()
+            self.stop.event.set()
             for _ in workers:
                 self.jobs.put(None)
             for worker in workers:
                 worker.join()
-            summary.elapsed = self.clock() - start
-            left = ledger.counts()
-            summary.pending = left[PENDING] + left[SENDING]
-            db.close()
+            done.set()
+            heartbeat.join()
+            self.stop.hurry = lambda: None
         if self.crash is not None:
             raise self.crash
-        summary.error = self.fatal
+        summary.elapsed = self.clock() - start
+        self._close(ledger, summary)
+        summary.error, summary.again = self.fatal, self.again
+        summary.signal = self.stop.name
         return summary
+
+    def _prepare(self, ledger: Ledger) -> tuple[int, int]:
+        """The ledger made ready; (messages to send, rows in doubt left alone)."""
+        added, recovered = ledger.prepare(self.mailing.message_id)
+        log.debug("%d subscriber(s) added to the ledger of %s", added, self.mailing.issue)
+        if recovered.resent:
+            log.warning("%d message(s) were being sent when an earlier send stopped, before "
+                        "the server had them: they are sent now", recovered.resent)
+        if recovered.in_doubt:
+            log.warning("%d message(s) had been handed to the server when an earlier send "
+                        "stopped, with no reply seen: they are in doubt, not sent again "
+                        "(see --status)", recovered.in_doubt)
+        if self.resend_in_doubt:
+            n = ledger.resend_in_doubt()
+            log.info("%d message(s) in doubt are sent again, as asked: each may arrive "
+                     "twice", n)
+        if self.retry_failed:
+            retried, kept = ledger.retry_failed()
+            if retried:
+                log.info("%d message(s) the server refused before are sent again", retried)
+            if kept:
+                log.warning("%d refused message(s) are not sent again: an earlier copy of "
+                            "each is in doubt (see --status)", kept)
+        counts = ledger.counts()
+        total = counts[PENDING] + counts[DEFERRED]
+        progress.info("sending %s to %d subscriber(s) over %d connection(s) (%d already "
+                      "sent, %d failed earlier, %d in doubt)", self.mailing.issue, total,
+                      self.connections, counts[SENT], counts[FAILED], counts[DOUBT])
+        return total, counts[DOUBT]
+
+    def _close(self, ledger: Ledger, summary: Summary) -> None:
+        """Record what the store would not take before, release the claims, count."""
+        try:
+            with store.errors(self.db_path, self.store_timeout):
+                while self.unrecorded:
+                    ledger.record(self.unrecorded[0])
+                    self.unrecorded.pop(0)
+                ledger.release()
+        except store.StoreError as exc:
+            self._halt(str(exc))
+            summary.unrecorded = len(self.unrecorded)
+        try:
+            with store.errors(self.db_path, self.store_timeout):
+                counts = ledger.counts()  # a read: a busy or full store answers it
+        except store.StoreError as exc:
+            self._halt(str(exc))
+            return
+        summary.deferred = counts[DEFERRED]
+        summary.pending = counts[PENDING] + counts[SENDING] + counts[HANDED]
+
+    def _heartbeat(self, done: threading.Event) -> None:
+        try:
+            db = self._open()
+        except PublisherError:
+            return  # the claims check the lease: nothing can go wrong unnoticed
+        try:
+            while not done.wait(self.lease.ttl / 4):
+                try:
+                    with store.errors(self.db_path, self.store_timeout):
+                        mine = self.lease.renew(db)
+                except store.StoreError:
+                    continue
+                if not mine:
+                    self._halt(f"another send took over {self.mailing.issue} (this one was "
+                               "stopped longer than its lease lasts)")
+                    return
+        finally:
+            db.close()
 
     # -- the main thread ------------------------------------------------------------
 
@@ -224,15 +338,21 @@ class Send:
         outstanding, capacity = 0, self.connections * 2
         done = 0
         last_report = start
-        while not self.abort.is_set():
-            if not fresh and not exhausted:
-                batch = ledger.to_send(after)
+        while True:
+            halting = self.stop.event.is_set()
+            if not halting and not fresh and not exhausted:
+                try:
+                    with store.errors(self.db_path, self.store_timeout):
+                        batch = ledger.to_send(after)
+                except store.StoreError as exc:
+                    self._halt(str(exc))
+                    continue
                 exhausted = not batch
                 if batch:
                     after = batch[-1].subscriber_id
                     fresh = [_Item(d) for d in reversed(batch)]
             now = self.clock()
-            while outstanding < capacity:
+            while not halting and outstanding < capacity:
                 if retry and retry[0][0] <= now:
                     item = heapq.heappop(retry)[2]
                 elif fresh:
@@ -244,141 +364,201 @@ class Send:
                     item.data = self.mailing.render(d.email, d.name, d.message_id, wire=True)
                 self.jobs.put(item)
                 outstanding += 1
-            if not outstanding and not fresh and exhausted and not retry:
+            if self.crash is not None or (not outstanding and (
+                    halting or (not fresh and exhausted and not retry))):
                 break
             timeout = max(0.0, retry[0][0] - now) if retry else PROGRESS_EVERY
             try:
-                item, outcome = self.results.get(timeout=min(timeout, PROGRESS_EVERY))
+                result = self.results.get(timeout=min(timeout, 0.25))
             except queue.Empty:
                 continue
             outstanding -= 1
-            if outcome.kind == smtp.SENT:
-                summary.sent += 1
-                done += 1
-            elif outcome.kind == smtp.PERMANENT:
-                summary.failed += 1
-                done += 1
-                log.warning("%s: failed: %s", item.delivery.email, outcome.reply)
-            elif outcome.kind == smtp.TEMPORARY:
-                if item.tries < self.settings.retries:
-                    due = self.clock() + self.settings.delay(item.tries)
-                    heapq.heappush(retry, (due, next(order), item))
-                else:
-                    summary.deferred += 1
-                    done += 1
-                    log.warning("%s: deferred after %d attempts: %s", item.delivery.email,
-                                item.tries, outcome.reply)
-            elif outcome.kind == smtp.LOST:
-                fresh.append(item)  # the worker has reconnected: send it again
+            done += self._count(result, summary, retry, order)
             now = self.clock()
             if now - last_report >= PROGRESS_EVERY:
                 last_report = now
                 self._report(done, total, summary, now - start)
         self._report(done, total, summary, self.clock() - start)
 
+    def _count(self, result: _Result, summary: Summary,
+               retry: list[tuple[float, int, _Item]], order: itertools.count[int]) -> int:
+        """Take one worker's result into the summary; 1 if the message is done with."""
+        item, email = result.item, result.item.delivery.email
+        if result.state == SENT:
+            summary.sent += 1
+        elif result.state == FAILED:
+            summary.failed += 1
+            log.warning("%s: failed: %s", email, result.reply)
+        elif result.state == DOUBT:
+            summary.doubt += 1
+            log.warning("%s: in doubt: the connection was lost after the message was "
+                        "handed over (%s); not sent again", email, result.reply)
+        elif result.state == UNSUBSCRIBED:
+            summary.unsubscribed += 1
+            log.info("%s: unsubscribed during the send: not mailed", email)
+        elif result.state == DEFERRED:
+            if self.stop.event.is_set():
+                return 0  # left for the next run, with the rest
+            if item.tries < self.settings.retries:
+                due = self.clock() + self.settings.delay(item.tries)
+                heapq.heappush(retry, (due, next(order), item))
+                return 0
+            log.warning("%s: deferred after %d tries: %s", email, item.tries, result.reply)
+        elif result.state != GONE:
+            return 0  # UNSTARTED, or PENDING after a fatal reply: left for the next run
+        return 1
+
     def _report(self, done: int, total: int, summary: Summary, elapsed: float) -> None:
         share = done / total if total else 1.0
         bar = "#" * int(share * 20)
-        progress.info("[%-20s] %d/%d  sent %d, deferred %d, failed %d  (%.0f msg/s)",
-                      bar, done, total, summary.sent, summary.deferred, summary.failed,
+        progress.info("[%-20s] %d/%d  sent %d, failed %d, in doubt %d  (%.0f msg/s)",
+                      bar, done, total, summary.sent, summary.failed, summary.doubt,
                       summary.sent / elapsed if elapsed > 0 else 0.0)
 
     # -- the workers ----------------------------------------------------------------
 
     def _work(self, conn: smtp.Connection) -> None:
-        """Send the queued messages over ``conn``.
-
-        Each message is marked ``sending`` in a commit before its transaction and its
-        outcome in a commit after it; without a rate limit, one commit does both the
-        outcome of a message and the ``sending`` of the next.
-        """
-        db = subscribers.connect(self.db_path)
-        ledger = Ledger(db, self.mailing.issue)
-        sender = self.mailing.template.sender
-        done: tuple[_Item, str, smtp.Outcome] | None = None  # an outcome not yet committed
-
-        def flush() -> None:
-            nonlocal done
-            if done is not None:
-                item, state, outcome = done
-                ledger.mark(item.delivery.subscriber_id, state, outcome.reply)
-                self.results.put((item, outcome))
-                done = None
-
+        """Send the queued messages over ``conn``, each claimed before its transaction
+        and its outcome recorded after it.  Without a rate limit, one commit records
+        the outcome of a message and claims the next."""
+        ledger: Ledger | None = None
+        carry: list[_Result] = []  # an outcome not yet committed
+        reopened = 0
         try:
+            try:
+                ledger = Ledger(self._open(), self.mailing.issue, self.lease.owner)
+            except PublisherError as exc:
+                self._halt(str(exc))
             while True:
                 try:
                     item = self.jobs.get_nowait()
                 except queue.Empty:
-                    flush()
+                    self._flush(ledger, carry)
                     item = self.jobs.get()
-                if item is None or self.abort.is_set():
-                    flush()
-                    if item is None:
-                        break
+                if item is None:
+                    break
+                ready = ledger is not None and self._ready(conn)
+                while ready and not conn.connected:
+                    reopened += 1
+                    self._reopen(conn, reopened)
+                    ready = self._ready(conn)
+                if not ready or ledger is None:
+                    self._flush(ledger, carry)
+                    self.results.put(_Result(item, UNSTARTED))
                     continue
                 if self.limit.interval:
-                    flush()
+                    self._flush(ledger, carry)
                     self.limit.wait()
-                sid = item.delivery.subscriber_id
-                item.tries += 1
-                if done is not None:
-                    prev, state, outcome = done
-                    ledger.mark_two(prev.delivery.subscriber_id, state, outcome.reply,
-                                    sid, SENDING)
-                    self.results.put((prev, outcome))
-                    done = None
-                else:
-                    ledger.mark(sid, SENDING)
-                outcome = conn.send(sender, item.delivery.email, item.data, stuffed=True)
-                if outcome.kind in _FINAL:
-                    done = (item, _FINAL[outcome.kind], outcome)
-                    continue
-                ledger.mark(sid, PENDING, outcome.reply, in_doubt=outcome.in_doubt)
-                if outcome.kind == smtp.FATAL:
-                    self._stop(outcome.reply)
-                elif not self._reconnect(conn, outcome.reply):
-                    self._stop(f"lost the SMTP server {self.settings.where} "
-                               f"({outcome.reply}) and could not reconnect")
-                self.results.put((item, outcome))
+                self._one(conn, ledger, item, carry)
         except BaseException as exc:
             self.crash = exc
-            self.abort.set()
+            self.stop.event.set()
         finally:
             if self.crash is None:
-                flush()
+                self._flush(ledger, carry)
             conn.close()
-            db.close()
+            if ledger is not None:
+                ledger.db.close()
 
-    def _reconnect(self, conn: smtp.Connection, why: str) -> bool:
-        log.info("connection to %s lost (%s): reconnecting", self.settings.where, why)
-        for attempt in range(1, self.settings.reconnects + 1):
-            if self.abort.is_set():
-                return False
-            try:
-                conn.open()
-                return True
-            except PublisherError as exc:
-                log.info("reconnect %d failed: %s", attempt, exc)
-                time.sleep(self.settings.delay(attempt))
-        return False
+    def _ready(self, conn: smtp.Connection) -> bool:
+        """Wait out the server's pause; False if the run is stopping."""
+        if self.backoff.exhausted:
+            if self.backoff.reconnecting:
+                self._halt(f"lost the SMTP server {self.settings.where} ({conn.lost}) and "
+                           "could not reconnect")
+            else:
+                self._halt(f"the SMTP server {self.settings.where} failed "
+                           f"{self.backoff.strikes} times in a row (last: "
+                           f"{self.backoff.last})")
+        self.backoff.wait(self.stop.event)
+        return not self.stop.event.is_set()
 
-    def _stop(self, why: str) -> None:
-        if not self.fatal:
-            self.fatal = why
-        self.abort.set()
+    def _reopen(self, conn: smtp.Connection, reopened: int) -> None:
+        if reopened > self.settings.reconnects:
+            self._halt(f"the connection to the SMTP server {self.settings.where} was lost "
+                       f"{reopened - 1} times in this run (last: {conn.lost})")
+            return
+        log.info("connection to %s lost (%s): reconnecting", self.settings.where, conn.lost)
+        try:
+            conn.open()
+        except PublisherError as exc:
+            if "login" in exc.message:  # a refused login does not mend itself
+                self._halt(exc.message, again=False)
+            else:
+                log.info("reconnect failed: %s", exc.message)
+                self.backoff.failure(exc.message, reconnecting=True)
+
+    def _one(self, conn: smtp.Connection, ledger: Ledger, item: _Item,
+             carry: list[_Result]) -> None:
+        """Claim ``item`` (recording the carried outcome), send it, carry its outcome."""
+        sid = item.delivery.subscriber_id
+        done = [_outcome(r) for r in carry]
+        try:
+            with store.errors(self.db_path, self.store_timeout):
+                claim = ledger.claim(sid, done)
+        except store.StoreError as exc:
+            self.unrecorded.extend(done)
+            self._halt(str(exc))
+            carry.append(_Result(item, UNSTARTED))
+            claim = UNSTARTED
+        for result in carry:
+            self.results.put(result)
+        carry.clear()
+        if claim == UNSTARTED:
+            return
+        if claim == "lease":
+            self._halt(f"another send took over {self.mailing.issue} (this one was stopped "
+                       "longer than its lease lasts)")
+            self.results.put(_Result(item, UNSTARTED))
+            return
+        if claim != SENDING:
+            self.results.put(_Result(item, claim))  # UNSUBSCRIBED or GONE
+            return
+        item.tries += 1
+        try:
+            with store.errors(self.db_path, self.store_timeout):
+                outcome = conn.send(self.mailing.template.sender, item.delivery.email,
+                                    item.data, stuffed=True,
+                                    before_dot=lambda: ledger.hand_over(sid))
+        except store.StoreError as exc:  # the dot was not sent: the row stays ``sending``
+            conn.lost = "the store could not be written"
+            self._halt(str(exc))
+            self.results.put(_Result(item, UNSTARTED))
+            return
+        carry.append(_Result(item, self._judge(conn, outcome), outcome.reply, outcome.handed))
+        if outcome.kind == smtp.FATAL:
+            self._halt(outcome.reply, again=False)
+
+    def _judge(self, conn: smtp.Connection, outcome: smtp.Outcome) -> str:
+        """The state an SMTP outcome moves a message to; the server's record kept."""
+        if outcome.kind in (smtp.SENT, smtp.PERMANENT):
+            self.backoff.success()
+            return SENT if outcome.kind == smtp.SENT else FAILED
+        if outcome.kind == smtp.FATAL:
+            return FAILED if outcome.handed else PENDING
+        self.backoff.failure(outcome.reply, closed=not conn.connected)
+        if not conn.connected:
+            conn.lost = outcome.reply
+        return DOUBT if outcome.in_doubt else DEFERRED
+
+    def _flush(self, ledger: Ledger | None, carry: list[_Result]) -> None:
+        if not carry:
+            return
+        done = [_outcome(r) for r in carry]
+        try:
+            if ledger is None:
+                raise store.StoreError("the subscriber store could not be opened")
+            with store.errors(self.db_path, self.store_timeout):
+                for o in done:
+                    ledger.record(o)
+        except store.StoreError as exc:
+            self.unrecorded.extend(done)
+            self._halt(str(exc))
+        for result in carry:
+            self.results.put(result)
+        carry.clear()
 
 
-def status_lines(ledger: Ledger) -> Iterator[str]:
-    """What ``--status`` shows: the counts, then every failed, deferred, unsent and in-doubt row."""
-    counts = ledger.counts()
-    yield (f"{ledger.issue}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
-    for row in ledger.rows(FAILED):
-        yield f"failed    {row.email}  {row.reply}"
-    for row in ledger.rows(DEFERRED):
-        yield f"deferred  {row.email}  after {row.attempts} attempt(s): {row.reply}"
-    for row in ledger.rows(SENDING):
-        yield f"sending   {row.email}  {row.message_id} (in flight, or a send was killed)"
-    for row in ledger.rows(in_doubt=True):
-        yield (f"in doubt  {row.email}  {row.message_id}: in flight at an interruption "
-               f"{row.in_doubt} time(s), may have 2 copies ({row.state})")
+def _outcome(result: _Result) -> Outcome:
+    return Outcome(result.item.delivery.subscriber_id, HANDED if result.handed else SENDING,
+                   result.state, result.reply)

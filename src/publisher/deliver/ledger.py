@@ -1,23 +1,118 @@
 """The send ledger: one row per (issue, subscriber), in the subscriber store's file.
 
-A row moves ``pending`` → ``sending`` → ``sent`` | ``deferred`` | ``failed``,
-and every move is committed on its own: ``sending`` before the SMTP
-transaction, the outcome after it.  A row found in ``sending`` when a send
-starts was in flight when an earlier run died: it goes back to ``pending``
-(same Message-ID) with ``in_doubt`` counted, because the server may or may not
-have taken it; ``--status`` lists those.
+One state machine per message::
+
+    pending ─┐                       ┌─> sent       (2xx to the final dot)
+             ├─> sending ─> handed ──┼─> deferred   (4xx: tried again later in the run,
+    deferred ┘      │                │               or by the next run)
+                    │                ├─> failed     (5xx)
+                    │                └─> doubt      (no reply to the final dot)
+                    └──────────────────> deferred | failed | pending (before the data)
+
+- ``sending`` is committed when a sender *claims* the row, in the same transaction
+  that checks the address is still subscribed and that the sender still holds the
+  mailing's lease (:mod:`publisher.deliver.lease`); the claim counts a try
+  (``attempts``), so every outcome, a lost connection included, advances it.
+- ``handed`` is committed after the message's data went out and before the final
+  ``.`` that lets the server take it.  A connection lost before that point cannot
+  have delivered anything (RFC 5321 §4.1.1.4): the row is ``deferred`` and tried
+  again.  Lost after it, the server may have kept the message: the row is
+  ``doubt`` (``in_doubt`` counts such hand-overs) and is never sent again unless the
+  operator asks (``--resend-in-doubt``).
+- A row found ``sending`` when a send starts had not been handed over: back to
+  ``pending``.  One found ``handed`` goes to ``doubt``.
+
+Every move is an ``UPDATE ... WHERE state = <from> AND owner = <claimer>``: a row
+changes only along the machine, and only for the sender that claimed it.  With a
+server-side store (PostgreSQL), the same claim is ``SELECT ... FOR UPDATE SKIP
+LOCKED`` over the pending rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from publisher.subscribers import now, transaction
+from publisher.subscribers import now
 
-PENDING, SENDING, SENT, DEFERRED, FAILED = "pending", "sending", "sent", "deferred", "failed"
-STATES = (PENDING, SENDING, SENT, DEFERRED, FAILED)
+PENDING, SENDING, HANDED = "pending", "sending", "handed"
+SENT, DEFERRED, FAILED, DOUBT = "sent", "deferred", "failed", "doubt"
+STATES = (PENDING, SENDING, HANDED, SENT, DEFERRED, FAILED, DOUBT)
+#: The moves a sender makes (recovery and the operator's options are separate methods).
+MOVES: dict[str, frozenset[str]] = {
+    SENDING: frozenset({HANDED, DEFERRED, FAILED, PENDING}),
+    HANDED: frozenset({SENT, DEFERRED, FAILED, DOUBT}),
+}
+#: What ``--status`` counts (``handed`` is shown with ``sending``: both are in flight).
+SHOWN = {PENDING: "pending", SENDING: "sending", SENT: "sent", DEFERRED: "deferred",
+         FAILED: "failed", DOUBT: "in doubt"}
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS deliveries (
+    issue TEXT NOT NULL,
+    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+    email TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ({", ".join(f"'{s}'" for s in STATES)})),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    in_doubt INTEGER NOT NULL DEFAULT 0,
+    reply TEXT NOT NULL DEFAULT '',
+    owner TEXT NOT NULL DEFAULT '',
+    changed TEXT NOT NULL,
+    PRIMARY KEY (issue, subscriber_id)
+);
+CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (issue, state);
+"""
+_COLUMNS = "issue, subscriber_id, email, message_id, state, attempts, in_doubt, reply, changed"
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back on any error, a failed ``COMMIT``
+    (a full disk) included, so that the connection can be used again."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+        raise
+
+
+def ensure_schema(db: sqlite3.Connection) -> None:
+    """Create the ledger's table, or bring one made by an earlier version up to date
+    (new states, the ``owner`` column; its ``sending`` rows become ``handed``): a
+    no-op, without a write lock, when current."""
+    found = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND "
+                       "name = 'deliveries'").fetchone()
+    if found is not None and f"'{DOUBT}'" in found[0]:
+        return
+    with transaction(db):
+        found = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND "
+                           "name = 'deliveries'").fetchone()
+        if found is not None and f"'{DOUBT}'" not in found[0]:
+            db.execute("DROP INDEX IF EXISTS deliveries_state")
+            db.execute("ALTER TABLE deliveries RENAME TO deliveries_v1")
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        if found is not None and f"'{DOUBT}'" not in found[0]:
+            # the earlier version marked 'sending' only before the transaction: such a row
+            # may have been handed over, so it is recovered as in doubt
+            old = _COLUMNS.replace("state", "CASE state WHEN 'sending' THEN 'handed' "
+                                            "ELSE state END")
+            db.execute(f"INSERT INTO deliveries ({_COLUMNS}) SELECT {old} "
+                       "FROM deliveries_v1")
+            db.execute("DROP TABLE deliveries_v1")
+
+
+class Conflict(Exception):
+    """A row was not in the state its claimer left it in: another sender moved it."""
 
 
 @dataclass(frozen=True)
@@ -38,24 +133,56 @@ class Row:
     in_doubt: int
     reply: str
 
+    @property
+    def copies(self) -> tuple[int, int]:
+        """(fewest, most) copies the address may have received: each hand-over with no
+        reply may or may not have delivered one; a ``sent`` row has one for sure."""
+        sure = int(self.state == SENT)
+        return sure, sure + self.in_doubt
+
+
+@dataclass(frozen=True)
+class Recovered:
+    resent: int    # left ``sending``: never handed over, sent again
+    in_doubt: int  # left ``handed``: the server may have it
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A move to record for a claimed row."""
+
+    subscriber_id: int
+    came_from: str  # SENDING or HANDED
+    state: str
+    reply: str = ""
+
 
 class Ledger:
-    """The rows of one issue; each method commits before it returns."""
+    """The rows of one issue; each method commits before it returns.
 
-    def __init__(self, db: sqlite3.Connection, issue: str):
+    ``owner`` names the sender (its lease): the rows it claims carry it.
+    """
+
+    def __init__(self, db: sqlite3.Connection, issue: str, owner: str = ""):
         self.db = db
         self.issue = issue
+        self.owner = owner
 
-    def prepare(self, message_id: Callable[[str], str]) -> tuple[int, int]:
+    def prepare(self, message_id: Callable[[str], str]) -> tuple[int, Recovered]:
         """Add a pending row for every subscriber not yet in the ledger, drop the unsent
-        rows of those who unsubscribed, recover rows left ``sending`` by a crash.
-        Returns (added, recovered)."""
+        rows of those who unsubscribed, recover the rows of a sender that died.
+        Call it holding the mailing's lease.  Returns (added, recovered)."""
         stamp = now()
         self.db.create_function("publisher_message_id", 1, message_id, deterministic=True)
         with transaction(self.db):
-            recovered = self.db.execute(
-                "UPDATE deliveries SET state = 'pending', in_doubt = in_doubt + 1, changed = ?"
-                " WHERE issue = ? AND state = 'sending'", (stamp, self.issue)).rowcount
+            resent = self.db.execute(
+                "UPDATE deliveries SET state = 'pending', owner = '', changed = ? "
+                "WHERE issue = ? AND state = 'sending'", (stamp, self.issue)).rowcount
+            in_doubt = self.db.execute(
+                "UPDATE deliveries SET state = 'doubt', in_doubt = in_doubt + 1, owner = '', "
+                "reply = 'handed over when an earlier send stopped: no reply seen', "
+                "changed = ? WHERE issue = ? AND state = 'handed'",
+                (stamp, self.issue)).rowcount
             self.db.execute(  # unsubscribed since the last run: not to be mailed
                 "DELETE FROM deliveries WHERE issue = ? AND state IN ('pending', 'deferred') "
                 "AND subscriber_id IN (SELECT id FROM subscribers WHERE status = "
@@ -66,23 +193,37 @@ class Ledger:
                 "FROM subscribers s WHERE s.status = 'subscribed' AND NOT EXISTS "
                 "(SELECT 1 FROM deliveries d WHERE d.issue = ? AND d.subscriber_id = s.id) "
                 "ORDER BY s.id", (self.issue, stamp, self.issue)).rowcount
-        return added, recovered
+        return added, Recovered(resent, in_doubt)
 
-    def retry_failed(self) -> int:
+    def retry_failed(self) -> tuple[int, int]:
         """Put the messages the server refused back to ``pending`` (still subscribed only).
 
         A refused message was not delivered, so sending it again mails nobody
-        twice; it keeps its Message-ID.  Returns how many.
+        twice, unless an earlier hand-over of it is in doubt: those stay failed.
+        Returns (put back, kept because in doubt).
         """
         with transaction(self.db):
+            kept = self.db.execute(
+                "SELECT count(*) FROM deliveries WHERE issue = ? AND state = 'failed' "
+                "AND in_doubt > 0", (self.issue,)).fetchone()[0]
             return self.db.execute(
                 "UPDATE deliveries SET state = 'pending', reply = '', changed = ? "
-                "WHERE issue = ? AND state = 'failed' AND subscriber_id IN "
+                "WHERE issue = ? AND state = 'failed' AND in_doubt = 0 AND subscriber_id IN "
+                "(SELECT id FROM subscribers WHERE status = 'subscribed')",
+                (now(), self.issue)).rowcount, kept
+
+    def resend_in_doubt(self) -> int:
+        """The operator's decision: the rows in doubt (still subscribed) back to ``pending``."""
+        with transaction(self.db):
+            return self.db.execute(
+                "UPDATE deliveries SET state = 'pending', changed = ? "
+                "WHERE issue = ? AND state = 'doubt' AND subscriber_id IN "
                 "(SELECT id FROM subscribers WHERE status = 'subscribed')",
                 (now(), self.issue)).rowcount
 
     def to_send(self, after: int = 0, limit: int = 500) -> list[Delivery]:
-        """The next rows to send (pending or deferred, still subscribed), by subscriber id."""
+        """The next rows to send (pending or deferred, still subscribed), by subscriber id.
+        A batch is a plan only: :meth:`claim` checks each row again when it is sent."""
         rows = self.db.execute(
             "SELECT d.subscriber_id, d.email, s.name, d.message_id, d.attempts "
             "FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id "
@@ -91,22 +232,80 @@ class Ledger:
             "ORDER BY d.subscriber_id LIMIT ?", (self.issue, after, limit)).fetchall()
         return [Delivery(*row) for row in rows]
 
-    def mark(self, subscriber_id: int, state: str, reply: str = "", *,
-             in_doubt: bool = False) -> None:
-        """Move a row to ``state`` and commit; ``sending`` counts an attempt; ``in_doubt``
-        notes a message whose connection died after it was handed over."""
-        assert state in STATES
-        self.db.execute(
-            "UPDATE deliveries SET state = ?, attempts = attempts + ?, in_doubt = in_doubt + ?,"
-            " reply = ?, changed = ? WHERE issue = ? AND subscriber_id = ?",
-            (state, int(state == SENDING), int(in_doubt), reply, now(), self.issue,
-             subscriber_id))
+    # -- a sender's moves ------------------------------------------------------------
 
-    def mark_two(self, first: int, state: str, reply: str, second: int, state2: str) -> None:
-        """Two moves in one commit: the outcome of one message, the start of the next."""
+    def claim(self, subscriber_id: int, done: Sequence[Outcome] = ()) -> str:
+        """In one commit: record ``done`` (the outcome of the previous message), then claim
+        ``subscriber_id`` (``sending``, a try counted) if it is still to send, still
+        subscribed, and this sender still holds the lease.  Returns ``sending``, or why
+        not: ``unsubscribed`` (its row is dropped), ``gone`` (not to send any more) or
+        ``lease`` (another sender holds the mailing).
+        """
         with transaction(self.db):
-            self.mark(first, state, reply)
-            self.mark(second, state2)
+            for outcome in done:
+                self._move(outcome)
+            return self._claim(subscriber_id)
+
+    def _claim(self, sid: int) -> str:
+        if self.db.execute(
+                "UPDATE deliveries SET state = 'sending', owner = ?, attempts = attempts + 1, "
+                "changed = ? WHERE issue = ? AND subscriber_id = ? "
+                "AND state IN ('pending', 'deferred') AND EXISTS (SELECT 1 FROM subscribers "
+                "WHERE id = ? AND status = 'subscribed') AND EXISTS (SELECT 1 FROM "
+                "send_leases WHERE issue = ? AND owner = ?)",
+                (self.owner, now(), self.issue, sid, sid, self.issue, self.owner)).rowcount:
+            return SENDING
+        if not self.holds_lease():
+            return "lease"
+        if self.db.execute(
+                "DELETE FROM deliveries WHERE issue = ? AND subscriber_id = ? "
+                "AND state IN ('pending', 'deferred') AND EXISTS (SELECT 1 FROM subscribers "
+                "WHERE id = ? AND status = 'unsubscribed')",
+                (self.issue, sid, sid)).rowcount:
+            return "unsubscribed"
+        return "gone"
+
+    def holds_lease(self) -> bool:
+        return self.db.execute("SELECT 1 FROM send_leases WHERE issue = ? AND owner = ?",
+                               (self.issue, self.owner)).fetchone() is not None
+
+    def hand_over(self, subscriber_id: int) -> None:
+        """``sending`` → ``handed``, committed: the final dot is about to go."""
+        with transaction(self.db):
+            self._move(Outcome(subscriber_id, SENDING, HANDED))
+
+    def record(self, outcome: Outcome) -> None:
+        with transaction(self.db):
+            self._move(outcome)
+
+    def _move(self, o: Outcome) -> None:
+        if o.state not in MOVES.get(o.came_from, ()):
+            raise ValueError(f"no move from {o.came_from} to {o.state}")
+        if not self.db.execute(
+                "UPDATE deliveries SET state = ?, in_doubt = in_doubt + ?, reply = ?, "
+                "owner = CASE WHEN ? IN ('sending', 'handed') THEN owner ELSE '' END, "
+                "changed = ? WHERE issue = ? AND subscriber_id = ? AND state = ? AND owner = ?",
+                (o.state, int(o.state == DOUBT), o.reply, o.state, now(), self.issue,
+                 o.subscriber_id, o.came_from, self.owner)).rowcount:
+            raise Conflict(f"row {o.subscriber_id} of {self.issue} is no longer "
+                           f"{o.came_from} for this sender")
+
+    def release(self) -> Recovered:
+        """At the end of a run: this sender's rows still in flight (an outcome that could
+        not be recorded) go where a recovery would put them."""
+        with transaction(self.db):
+            resent = self.db.execute(
+                "UPDATE deliveries SET state = 'pending', owner = '', changed = ? "
+                "WHERE issue = ? AND state = 'sending' AND owner = ?",
+                (now(), self.issue, self.owner)).rowcount
+            in_doubt = self.db.execute(
+                "UPDATE deliveries SET state = 'doubt', in_doubt = in_doubt + 1, owner = '', "
+                "reply = 'handed over, its outcome could not be recorded', changed = ? "
+                "WHERE issue = ? AND state = 'handed' AND owner = ?",
+                (now(), self.issue, self.owner)).rowcount
+        return Recovered(resent, in_doubt)
+
+    # -- reading ---------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
         found = dict(self.db.execute(
@@ -129,5 +328,8 @@ class Ledger:
             yield Row(*row)
 
     def exists(self) -> bool:
+        if self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                           "name = 'deliveries'").fetchone() is None:
+            return False
         return self.db.execute("SELECT 1 FROM deliveries WHERE issue = ? LIMIT 1",
                                (self.issue,)).fetchone() is not None

@@ -3,19 +3,22 @@
 Never renders: it sends the messages :mod:`publisher.deliver.personalise`
 fills in.  Settings come from the environment (``PUBLISHER_SMTP_HOST``,
 ``_PORT``, ``_TLS`` = ``none`` | ``starttls`` | ``ssl``, ``_USER``,
-``_PASSWORD``; ``_RETRIES`` and ``_BACKOFF`` tune the retries of 4xx replies),
-so that any relay (a local MTA, Amazon SES, Postmark...) works unchanged.
+``_PASSWORD``; ``_RETRIES`` and ``_BACKOFF`` tune the retries of 4xx replies,
+``_TIMEOUT`` the wait for a reply), so that any relay (a local MTA, Amazon SES,
+Postmark...) works unchanged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import smtplib
+import socket
 import ssl
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,10 +42,11 @@ class SmtpSettings:
     user: str = ""
     password: str = field(default="", repr=False)
     timeout: float = 60.0
-    retries: int = 5          # attempts of one message per run on 4xx replies
+    retries: int = 5          # tries of one message per run, whatever their outcome; and
+    #                           the temporary failures in a row that stop a run
     backoff: float = 2.0      # seconds before the first retry; doubles after each
     max_backoff: float = 300.0
-    reconnects: int = 5       # attempts to reconnect after a dropped connection
+    reconnects: int = 20      # connections reopened in one run, at most
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpSettings:
@@ -61,8 +65,9 @@ class SmtpSettings:
             tls=tls,
             user=env.get("PUBLISHER_SMTP_USER", ""),
             password=env.get("PUBLISHER_SMTP_PASSWORD", ""),
-            retries=_number(env, "PUBLISHER_SMTP_RETRIES", 5, int),
+            retries=max(1, _number(env, "PUBLISHER_SMTP_RETRIES", 5, int)),
             backoff=_number(env, "PUBLISHER_SMTP_BACKOFF", 2.0, float),
+            timeout=_number(env, "PUBLISHER_SMTP_TIMEOUT", 60.0, float) or 60.0,
         )
 
     @property
@@ -91,7 +96,8 @@ def _number(env: Mapping[str, str], key: str, default: Any, kind: type) -> Any:
 class Outcome:
     kind: str          # SENT, TEMPORARY (4xx), PERMANENT (5xx), LOST (connection), FATAL
     reply: str = ""
-    in_doubt: bool = False  # the connection died after the message was handed over
+    in_doubt: bool = False  # no reply after the final dot: the server may have the message
+    handed: bool = False    # the final dot went out (the reply, if any, is the server's word)
 
 
 class Connection:
@@ -101,6 +107,7 @@ class Connection:
         self.settings = settings
         self.eight_bit = eight_bit
         self.smtp: smtplib.SMTP | None = None
+        self.lost = ""  # why the connection was last lost
 
     def open(self) -> None:
         """Connect, secure and log in; a :class:`PublisherError` saying why not."""
@@ -113,6 +120,8 @@ class Connection:
             else:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
             self.smtp = smtp
+            # the final dot goes alone after the data: not held back for an ACK (Nagle)
+            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo()
             if s.tls == "starttls":
                 if not smtp.has_extn("starttls"):
@@ -143,6 +152,25 @@ class Connection:
             raise PublisherError(f"cannot reach the SMTP server {s.where}: "
                                  f"{_describe(exc)}") from None
 
+    @property
+    def connected(self) -> bool:
+        return self.smtp is not None
+
+    def interrupt(self) -> None:
+        """From another thread: make a transaction waiting on the server fail now."""
+        smtp = self.smtp
+        sock = getattr(smtp, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def abort(self) -> None:
+        """Drop the connection at once, without QUIT (mid-DATA: the server discards the
+        message, RFC 5321 §4.1.1.4)."""
+        if self.smtp is not None:
+            self.smtp.close()
+            self.smtp = None
+
     def close(self) -> None:
         if self.smtp is not None:
             try:
@@ -151,14 +179,20 @@ class Connection:
                 self.smtp.close()
             self.smtp = None
 
-    def send(self, sender: str, recipient: str, data: bytes, *, stuffed: bool = False
-             ) -> Outcome:
+    def send(self, sender: str, recipient: str, data: bytes, *, stuffed: bool = False,
+             before_dot: Callable[[], None] | None = None) -> Outcome:
         """One SMTP transaction (MAIL, RCPT, DATA) and what came of it; ``stuffed``: the
-        message's leading dots are doubled already (else smtplib does it)."""
+        message's leading dots are doubled already (else smtplib does it).
+
+        ``before_dot`` runs when the message's data is out and the final dot, which lets
+        the server take it, is not: if it raises, the connection is dropped without the
+        dot (nothing delivered) and the exception goes on.
+        """
         smtp = self.smtp
         if smtp is None:
             return Outcome(LOST, "not connected")
         stage = "MAIL"
+        handed: list[bool] = []
         international = not recipient.isascii()
         if international and not smtp.has_extn("smtputf8"):
             return Outcome(PERMANENT, f"the SMTP server {self.settings.where} does not take "
@@ -176,25 +210,42 @@ class Connection:
                 code, text = smtp.getreply()
                 if code in (250, 251):
                     stage = "DATA"
-                    code, text = _data(smtp, data) if stuffed else smtp.data(data)
+                    if stuffed:
+                        code, text = _data(smtp, data, before_dot, handed)
+                    else:
+                        handed.append(True)  # smtplib sends data and dot at once
+                        code, text = smtp.data(data)
         except smtplib.SMTPDataError as exc:  # DATA itself refused
             code, text = exc.smtp_code, exc.smtp_error
         except (smtplib.SMTPException, OSError) as exc:
-            self.close()
-            return Outcome(LOST, _describe(exc), in_doubt=stage == "DATA")
+            self.abort()
+            return Outcome(LOST, _describe(exc), in_doubt=bool(handed), handed=bool(handed))
+        except BaseException:
+            self.abort()
+            raise
         reply = _reply(code, text)
         if 200 <= code < 300:
-            return Outcome(SENT, reply)
-        if code == 421:  # the server is closing the connection
-            self.close()
-            return Outcome(LOST, reply)
+            return Outcome(SENT, reply, handed=True)
+        if code == 421:  # a temporary refusal, and the server closes the connection
+            self.abort()
+            return Outcome(TEMPORARY, reply, handed=bool(handed))
         self._reset()
         if 400 <= code < 500:
-            return Outcome(TEMPORARY, reply)
+            return Outcome(TEMPORARY, reply, handed=bool(handed))
+        if code == 530 or (code == 550 and "5.7.0" in reply and "auth" in reply.lower()):
+            return Outcome(FATAL, self._needs_login(reply))
         if stage == "MAIL":  # the server refuses our sender: no recipient is to blame
             return Outcome(FATAL, f"the SMTP server {self.settings.where} refused the "
                                   f"sender {sender}: {reply}")
-        return Outcome(PERMANENT, reply)
+        return Outcome(PERMANENT, reply, handed=bool(handed))
+
+    def _needs_login(self, reply: str) -> str:
+        s = self.settings
+        if s.user:
+            return (f"the SMTP server {s.where} wants a login and did not take that of "
+                    f"{s.user!r} ({reply})")
+        return (f"the SMTP server {s.where} needs a login ({reply}): set "
+                "PUBLISHER_SMTP_USER and PUBLISHER_SMTP_PASSWORD")
 
     def _reset(self) -> None:
         try:
@@ -204,14 +255,19 @@ class Connection:
             self.close()
 
 
-def _data(smtp: smtplib.SMTP, stuffed: bytes) -> tuple[int, bytes]:
+def _data(smtp: smtplib.SMTP, stuffed: bytes, before_dot: Callable[[], None] | None,
+          handed: list[bool]) -> tuple[int, bytes]:
     """``smtplib.SMTP.data`` for a message already dot-stuffed (it saves a regex pass
-    over the whole message, the costliest step of a send)."""
+    over the whole message, the costliest step of a send), with ``before_dot``."""
     smtp.putcmd("data")
     code, reply = smtp.getreply()
     if code != 354:
         raise smtplib.SMTPDataError(code, reply)
-    smtp.send(stuffed + (b".\r\n" if stuffed.endswith(b"\r\n") else b"\r\n.\r\n"))
+    smtp.send(stuffed)
+    if before_dot is not None:
+        before_dot()
+    handed.append(True)
+    smtp.send(b".\r\n" if stuffed.endswith(b"\r\n") else b"\r\n.\r\n")
     return smtp.getreply()
 
 
@@ -227,6 +283,51 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
+
+
+class Backoff:
+    """The temporary failures of one server in a row (4xx replies, lost connections, failed
+    reconnects) and the pause they impose on every connection to it; a definite reply
+    (2xx or 5xx) to a message ends the row.
+
+    One 4xx that leaves the connection open concerns one mailbox (its message waits on
+    its own); a failure that closes the connection (421, a lost or refused one), or a
+    second one in a row, pauses every connection: ``backoff``, doubling.
+    """
+
+    def __init__(self, settings: SmtpSettings):
+        self.settings = settings
+        self.limit = settings.retries
+        self.strikes = 0
+        self.resume = 0.0
+        self.last = ""
+        self.reconnecting = False  # the last failure was a failed reconnect
+        self.lock = threading.Lock()
+
+    def failure(self, why: str, *, closed: bool = True, reconnecting: bool = False) -> int:
+        with self.lock:
+            self.strikes += 1
+            self.last = why
+            self.reconnecting = reconnecting
+            if closed or self.strikes > 1:
+                self.resume = time.monotonic() + self.settings.delay(self.strikes)
+            return self.strikes
+
+    def success(self) -> None:
+        with self.lock:
+            self.strikes = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.strikes >= self.limit
+
+    def wait(self, stop: threading.Event) -> None:
+        """Until the pause is over (or ``stop`` is set)."""
+        while not stop.is_set():
+            left = self.resume - time.monotonic()
+            if left <= 0:
+                return
+            stop.wait(left)
 
 
 class RateLimit:

@@ -1,0 +1,142 @@
+"""Who sends a mailing: a lease row in the store, not a lock file beside it.
+
+One row per issue in ``send_leases`` names the sender that holds it (a random
+owner id, the host, the process id and its start time) and when the lease
+expires.  It is taken in a ``BEGIN IMMEDIATE`` transaction, so two senders on
+the same store, however its path is spelled (a symlink, a relative path), cannot
+both hold it; the holder renews it while it runs and deletes it when it ends.
+A lease is free when it has expired, or when its holder was on this host and its
+process is gone (a SIGKILL): no waiting for the expiry then.  Every claim of a
+row checks the lease in the same transaction (:meth:`Ledger.claim`), so a sender
+that lost its lease (stopped for longer than the lease lasts) sends nothing more.
+
+The same rows would be taken with ``INSERT ... ON CONFLICT`` in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from publisher.deliver.ledger import transaction
+from publisher.errors import PublisherError
+
+TTL = 60.0  # seconds a lease lasts without renewal; renewed every TTL / 4
+_HELD: set[str] = set()  # the owners of the leases this process holds now
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS send_leases (
+    issue TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    pid_start TEXT NOT NULL DEFAULT '',
+    started TEXT NOT NULL,
+    expires REAL NOT NULL
+)
+"""
+
+
+def ensure_schema(db: sqlite3.Connection) -> None:
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                  "name = 'send_leases'").fetchone() is None:
+        db.execute(SCHEMA)
+
+
+def _process_start(pid: int) -> str:
+    """The start time of a process (Linux: /proc), to tell it from a later one with the
+    same pid; '' where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    fields = stat.rpartition(")")[2].split()
+    return fields[19] if len(fields) > 19 else ""
+
+
+def _alive(pid: int, start: str) -> bool:
+    """Is process ``pid`` (started at ``start``) still running on this host?"""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        stat = ""
+    if stat:
+        fields = stat.rpartition(")")[2].split()
+        if fields and fields[0] in ("Z", "X"):  # a zombie has stopped sending
+            return False
+        return not start or len(fields) <= 19 or fields[19] == start
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class Holder:
+    host: str
+    pid: int
+    started: str
+    expires: float
+
+    def __str__(self) -> str:
+        return f"process {self.pid} on {self.host}, since {self.started}"
+
+
+@dataclass
+class Lease:
+    """This process's claim on one issue's mailing."""
+
+    issue: str
+    ttl: float = TTL
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+
+    def acquire(self, db: sqlite3.Connection) -> Holder | None:
+        """Take the lease; a dead holder's is taken over (returned, to be reported).
+        A :class:`PublisherError` naming the live holder when it is taken."""
+        ensure_schema(db)
+        with transaction(db):
+            row = db.execute("SELECT host, pid, pid_start, started, expires, owner FROM "
+                             "send_leases WHERE issue = ?", (self.issue,)).fetchone()
+            previous = None
+            if row is not None:
+                host, pid, start, started, expires, owner = row
+                previous = Holder(host, pid, started, expires)
+                dead = expires < time.time() or (host == self.host and (
+                    not _alive(pid, start) or (pid == self.pid and owner not in _HELD)))
+                if owner != self.owner and not dead:
+                    raise PublisherError(
+                        f"the send of {self.issue} is already running ({previous}): "
+                        f"wait for it to end, or stop it")
+            stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            db.execute("INSERT OR REPLACE INTO send_leases (issue, owner, host, pid, "
+                       "pid_start, started, expires) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (self.issue, self.owner, self.host, self.pid,
+                        _process_start(self.pid), stamp, time.time() + self.ttl))
+        _HELD.add(self.owner)
+        return previous
+
+    def renew(self, db: sqlite3.Connection) -> bool:
+        """Push the expiry on; False if the lease is no longer ours."""
+        with transaction(db):
+            return bool(db.execute("UPDATE send_leases SET expires = ? WHERE issue = ? AND "
+                                   "owner = ?", (time.time() + self.ttl, self.issue,
+                                                 self.owner)).rowcount)
+
+    def release(self, db: sqlite3.Connection) -> None:
+        _HELD.discard(self.owner)  # even if the row stays (a full disk): this run is over
+        with transaction(db):
+            db.execute("DELETE FROM send_leases WHERE issue = ? AND owner = ?",
+                       (self.issue, self.owner))

@@ -1,0 +1,43 @@
+"""What ``publisher send MONTH --status`` shows: the ledger's counts, then each row
+that needs a look: failed, deferred, in flight, and in doubt with the copies it
+may have."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from publisher.deliver.ledger import (
+    DEFERRED,
+    DOUBT,
+    FAILED,
+    HANDED,
+    SENDING,
+    SHOWN,
+    Ledger,
+    Row,
+)
+
+
+def copies(row: Row) -> str:
+    """How many copies an address may have: '0 or 1 copy', '1 or 2 copies', '1 to 3 copies'."""
+    low, high = row.copies
+    unit = "copy" if high == 1 else "copies"
+    joint = "or" if high - low == 1 else "to"
+    return f"{low} {joint} {high} {unit}" if high > low else f"{high} {unit}"
+
+
+def status_lines(ledger: Ledger) -> Iterator[str]:
+    counts = ledger.counts()
+    counts[SENDING] += counts.pop(HANDED)
+    yield f"{ledger.issue}: " + ", ".join(f"{n} {SHOWN[state]}" for state, n in counts.items())
+    for row in ledger.rows(FAILED):
+        yield f"failed    {row.email}  {row.reply}"
+    for row in ledger.rows(DEFERRED):
+        yield f"deferred  {row.email}  after {row.attempts} attempt(s): {row.reply}"
+    for row in ledger.rows(SENDING, HANDED):
+        yield f"sending   {row.email}  {row.message_id} (in flight, or a send was killed)"
+    for row in ledger.rows(in_doubt=True):
+        high = row.copies[1]
+        state = "not confirmed" if row.state == DOUBT else row.state
+        yield (f"in doubt  {row.email}  {row.message_id}  {state}: {copies(row)}, at most "
+               f"{max(0, high - 1)} extra ({row.in_doubt} hand-over(s) with no reply)")

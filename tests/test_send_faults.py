@@ -1,0 +1,690 @@
+"""Fault injection: ``publisher send`` against a real SMTP server (aiosmtpd) that
+misbehaves on script, a store that is busy or full, and signals and SIGKILLs.
+
+For each fault the tests check, per address, the README's guarantee: received
+exactly once; or not at all and left deferred, failed or pending for a later run;
+or handed over with no reply and then listed in doubt by ``--status`` (never
+sent again unless ``--resend-in-doubt``, which adds at most one copy); and the
+connections and tries bounded, one error line, the documented exit status, no
+traceback.  ``PUBLISHER_FAULTS_LONG=1`` runs many more random mixes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from conftest import Run
+from fault_support import Faulty
+from publisher.build import Paths
+from send_support import fake_eml, free_port, smtp_server
+
+MONTH = "2023-08"
+SECRET = "test-secret-do-not-use-0123456789"
+LONG = os.environ.get("PUBLISHER_FAULTS_LONG") == "1"
+RETRIES = 5  # PUBLISHER_SMTP_RETRIES's default
+RECONNECTS = 20  # SmtpSettings.reconnects: per connection and run
+IN_DOUBT = ("error: 1 message(s) in doubt (the connection was lost after the server had "
+            "them): 'publisher send 2023-08 --status' lists them, --resend-in-doubt sends "
+            "them again")
+
+
+@dataclass
+class Room:
+    """A project with a built email, a store of subscribers, the SMTP environment."""
+
+    paths: Paths
+    db: Path
+    addresses: list[str]
+    cli: Callable[..., Run]
+    env: dict[str, str]
+    runs: list[Run] = field(default_factory=list)
+
+    def send(self, *args: str, port: int) -> Run:
+        os.environ["PUBLISHER_SMTP_PORT"] = str(port)
+        run = self.cli("send", MONTH, "--db", str(self.db), *args, paths=self.paths)
+        self.runs.append(run)
+        return run
+
+    def argv(self, *args: str, db: Path | None = None) -> list[str]:
+        return [sys.executable, "-m", "publisher", "send", MONTH, "--db", str(db or self.db),
+                "--issues", str(self.paths.issues), "--dist", str(self.paths.dist), *args]
+
+    def spawn(self, *args: str, port: int, db: Path | None = None,
+              **env: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(self.argv(*args, db=db), text=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE,
+                                env={**self.env, "PUBLISHER_SMTP_PORT": str(port), **env})
+
+    def ledger(self) -> dict[str, tuple[str, int, int]]:
+        """address -> (state, in_doubt, attempts)."""
+        with contextlib.closing(sqlite3.connect(self.db)) as db:
+            if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'deliveries'").fetchone():
+                return {}
+            return {row[0]: row[1:] for row in db.execute(
+                "SELECT email, state, in_doubt, attempts FROM deliveries WHERE issue = ?",
+                (MONTH,))}
+
+    def states(self) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for address, (state, *_) in self.ledger().items():
+            found.setdefault(state, set()).add(address)
+        return found
+
+    def status(self) -> str:
+        run = self.cli("send", MONTH, "--status", "--db", str(self.db), paths=self.paths)
+        assert run.status == 0, run.err
+        return run.out
+
+    def unsubscribe(self, address: str) -> None:
+        run = self.cli("subscribers", "unsubscribe", address, "--db", str(self.db))
+        assert run.status == 0, run.err
+
+
+def make_store(db: Path, addresses: list[str]) -> None:
+    from publisher import subscribers
+    csv_file = db.with_suffix(".csv")
+    csv_file.write_text("email,name\n" + "".join(f"{a},Reader {i}\n"
+                                                 for i, a in enumerate(addresses)))
+    store = subscribers.connect(db, create=True)
+    subscribers.import_csv(store, csv_file)
+    store.close()
+
+
+@pytest.fixture
+def room(project_copy: Paths, tmp_path: Path, cli: Callable[..., Run],
+         monkeypatch: pytest.MonkeyPatch) -> Iterator[Room]:
+    eml = project_copy.dist / MONTH / "email.eml"
+    eml.parent.mkdir(parents=True)
+    eml.write_bytes(fake_eml(padding=4))
+    addresses = [f"reader{i:04d}@example.org" for i in range(200)]
+    make_store(tmp_path / "subscribers.sqlite", addresses)
+    for key in [k for k in os.environ if k.startswith("PUBLISHER_")]:
+        monkeypatch.delenv(key)
+    settings = {"PUBLISHER_SMTP_HOST": "127.0.0.1", "PUBLISHER_SMTP_TLS": "none",
+                "PUBLISHER_SECRET": SECRET, "PUBLISHER_SMTP_BACKOFF": "0.001"}
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PUBLISHER_SMTP_PORT", "0")  # each send sets it
+    monkeypatch.chdir(tmp_path)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    yield Room(project_copy, tmp_path / "subscribers.sqlite", addresses, cli, env)
+
+
+def one_error(run: Run | tuple[int, str], status: int, start: str = "") -> str:
+    """The run ended with ``status``, one error line (starting with ``start``), no
+    traceback; that line."""
+    code, err = (run.status, run.err) if isinstance(run, Run) else run
+    assert code == status, err
+    assert "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, err
+    assert errors[0].startswith(f"error: {start}"), err
+    return errors[0]
+
+
+def in_doubt_listed(room: Room) -> dict[str, str]:
+    """address -> its '--status' line, for every address listed in doubt."""
+    return {line.split()[2]: line for line in room.status().splitlines()
+            if line.startswith("in doubt  ")}
+
+
+def assert_guarantee(room: Room, server: Faulty, *, resends: int = 0) -> None:
+    """Per address: at most one copy (plus one per --resend-in-doubt run), more than one
+    only if listed in doubt with as many possible; each row's state agrees."""
+    counts = server.per_rcpt()
+    ledger = room.ledger()
+    listed = in_doubt_listed(room)
+    for address in room.addresses:
+        state, doubt, _ = ledger.get(address, ("none", 0, 0))
+        copies = counts.get(address, 0)
+        assert copies <= 1 + resends, (address, copies)
+        if state == "sent":
+            assert copies >= 1, address
+        if state in ("pending", "deferred", "failed") and not doubt:
+            assert copies == 0, (address, state)
+        if copies > 1 or state == "doubt":
+            assert doubt >= 1 and address in listed, (address, copies, state)
+            most = int(listed[address].split(" copies")[0].split(" copy")[0].split()[-1])
+            assert copies <= most, (address, listed[address])
+
+
+# -- one fault at a time -------------------------------------------------------------
+
+def test_a_drop_after_the_data_sends_once_and_leaves_the_address_in_doubt(
+        room: Room) -> None:
+    """The 5,307 copies: the server keeps the message, then drops the line, every time."""
+    victim = room.addresses[17]
+    server = Faulty(always={victim: "keep-drop"})
+    with smtp_server(server) as port:
+        run = room.send(port=port)
+        assert one_error(run, 1) == IN_DOUBT
+        assert server.per_rcpt()[victim] == 1 and server.tries[victim] == 1
+        assert server.connections == 2  # one reconnect, no more
+        assert server.per_rcpt() == {a: 1 for a in room.addresses}
+        assert room.ledger()[victim][:2] == ("doubt", 1)
+        line = in_doubt_listed(room)[victim]
+        assert line.endswith("not confirmed: 0 or 1 copy, at most 0 extra (1 hand-over(s) "
+                             "with no reply)")
+        rerun = room.send(port=port)  # nothing more to send; the doubt is left alone
+        assert rerun.status == 0 and "Traceback" not in rerun.err
+        assert "1 message(s) in doubt from an earlier run are not sent again" in rerun.err
+        retry = room.send("--retry-failed", port=port)  # the 177 copies: not a failure
+        assert retry.status == 0
+        assert server.per_rcpt()[victim] == 1
+        server.heal()
+        resend = room.send("--resend-in-doubt", port=port)  # the operator's decision
+        assert resend.status == 0, resend.err
+    assert server.per_rcpt()[victim] == 2
+    assert room.ledger()[victim][:2] == ("sent", 1)
+    assert in_doubt_listed(room)[victim].endswith(
+        "sent: 1 or 2 copies, at most 1 extra (1 hand-over(s) with no reply)")
+    assert_guarantee(room, server, resends=1)
+
+
+def test_a_second_doubt_is_counted_in_the_copies_status_gives(room: Room) -> None:
+    victim = room.addresses[3]
+    server = Faulty(always={victim: "keep-drop"})
+    with smtp_server(server) as port:
+        room.send(port=port)
+        room.send("--resend-in-doubt", port=port)
+    assert server.per_rcpt()[victim] == 2 and room.ledger()[victim][:2] == ("doubt", 2)
+    assert in_doubt_listed(room)[victim].endswith(
+        "not confirmed: 0 to 2 copies, at most 1 extra (2 hand-over(s) with no reply)")
+    assert_guarantee(room, server, resends=1)
+
+
+@pytest.mark.parametrize("fault", ["rcpt:421 4.7.0 too busy, come back later",
+                                   "data:421 4.3.2 shutting down",
+                                   "rcpt:451 4.2.1 mailbox busy",
+                                   "data:452 4.3.1 insufficient storage"])
+def test_a_temporary_reply_is_tried_a_bounded_number_of_times_then_deferred(
+        room: Room, fault: str) -> None:
+    """The 7,524 reconnects: a 421 at RCPT is a temporary reply, with backoff."""
+    victim = room.addresses[50]
+    server = Faulty(always={victim: fault})
+    with smtp_server(server) as port:
+        run = room.send(port=port)
+        assert one_error(run, 1) == ("error: 1 message(s) deferred: run 'publisher send "
+                                     "2023-08' again later")
+        assert server.tries[victim] == RETRIES
+        closes = fault[5:].startswith("421")
+        assert server.connections == 1 + (RETRIES if closes else 0)
+        assert room.ledger()[victim] == ("deferred", 0, RETRIES)
+        assert f"deferred after {RETRIES} tries: {fault[5:]}" in run.err
+        server.heal()
+        again = room.send(port=port)
+        assert again.status == 0, again.err
+    assert server.per_rcpt() == {a: 1 for a in room.addresses}
+    assert_guarantee(room, server)
+
+
+def test_421_at_mail_is_waited_out(room: Room) -> None:
+    server = Faulty(mail=["421 4.7.0 slow down"] * 3)
+    with smtp_server(server) as port:
+        run = room.send(port=port)
+    assert run.status == 0, run.err
+    assert server.per_rcpt() == {a: 1 for a in room.addresses}
+    assert server.connections == 4
+    assert_guarantee(room, server)
+
+
+def test_a_server_refusing_everything_stops_the_run_after_a_bounded_number_of_tries(
+        room: Room) -> None:
+    server = Faulty(always={a: "rcpt:421 4.7.0 go away" for a in room.addresses})
+    with smtp_server(server) as port:
+        run = room.send("--connections", "2", port=port)
+        error = one_error(run, 1, f"the SMTP server 127.0.0.1:{port} failed ")
+        assert error.endswith("(last: 421 4.7.0 go away); run 'publisher send 2023-08' "
+                              "again to send the rest")
+        assert sum(server.tries.values()) <= RETRIES + 1  # one more in flight on the other
+        assert server.connections <= 2 + RETRIES + 1
+        assert not server.received
+        states = room.states()
+        assert set(states) <= {"pending", "deferred"}
+        server.heal()
+        assert room.send("--connections", "2", port=port).status == 0
+    assert server.per_rcpt() == {a: 1 for a in room.addresses}
+
+
+def test_permanent_and_temporary_replies_per_address(room: Room) -> None:
+    refused, busy = room.addresses[10], room.addresses[11]
+    server = Faulty(always={refused: "rcpt:550 5.1.1 no such user",
+                            busy: "rcpt:450 4.2.0 greylisted"},
+                    once={room.addresses[12]: ["data:451 4.3.0 later"] * 2})
+    with smtp_server(server) as port:
+        run = room.send("--connections", "3", port=port)
+    one_error(run, 1, "1 message(s) deferred")
+    assert server.tries[refused] == 1 and server.tries[busy] == RETRIES
+    assert server.tries[room.addresses[12]] == 3
+    assert room.ledger()[refused][0] == "failed" and room.ledger()[busy][0] == "deferred"
+    assert server.per_rcpt() == {a: 1 for a in room.addresses if a not in (refused, busy)}
+    assert server.connections == 3
+    assert_guarantee(room, server)
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_a_server_that_wants_a_login_says_so(room: Room) -> None:
+    server = Faulty()
+    with smtp_server(server, user="publisher", password="secret") as port:
+        run = room.send(port=port)
+    assert one_error(run, 1) == (
+        f"error: the SMTP server 127.0.0.1:{port} needs a login (530 5.7.0 Authentication "
+        "required): set PUBLISHER_SMTP_USER and PUBLISHER_SMTP_PASSWORD; nothing was sent")
+    assert not server.received
+    assert set(room.states()) == {"pending"}
+
+
+def test_a_refused_connection_is_one_line(room: Room) -> None:
+    run = room.send(port=free_port())
+    line = one_error(run, 1, "cannot reach the SMTP server 127.0.0.1:")
+    assert line.endswith(": Connection refused; nothing was sent")
+
+
+def test_a_server_slower_than_the_timeout_puts_few_in_doubt(room: Room) -> None:
+    server = Faulty(delay=1.0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PUBLISHER_SMTP_TIMEOUT", "0.2")
+        patch.setenv("PUBLISHER_SMTP_RETRIES", "2")
+        with smtp_server(server) as port:
+            run = room.send(port=port)
+            one_error(run, 1, f"the SMTP server 127.0.0.1:{port} failed 2 times in a row")
+            time.sleep(1.2)  # let the server finish what it was given (the test's own wait)
+    doubt = room.states()["doubt"]
+    assert len(doubt) == 2 and set(server.per_rcpt()) <= doubt
+    assert_guarantee(room, server)
+
+
+# -- the store -----------------------------------------------------------------------
+
+def test_two_sends_through_a_symlink_one_refuses(room: Room) -> None:
+    """The 998 doubles: the lease is in the store, not keyed on the path as typed."""
+    link = room.db.with_name("link.sqlite")
+    link.symlink_to(room.db.name)
+    server = Faulty(delay=0.01)
+    with smtp_server(server) as port:
+        first = room.spawn(port=port)
+        while len(server.received) < 5 and first.poll() is None:
+            time.sleep(0.01)
+        second = room.spawn(port=port, db=link)
+        _, err = second.communicate(timeout=60)
+        assert one_error((second.returncode, err), 1) == (
+            f"error: the send of 2023-08 is already running (process {first.pid} on "
+            f"{socket.gethostname()}, since " + err.split(", since ")[1].split(")")[0] +
+            "): wait for it to end, or stop it")
+        _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert server.per_rcpt() == {a: 1 for a in room.addresses}
+
+
+def test_an_address_unsubscribed_during_the_send_is_not_mailed(room: Room) -> None:
+    late = room.addresses[190]
+    server = Faulty(delay=0.01)
+    with smtp_server(server) as port:
+        proc = room.spawn(port=port)
+        while len(server.received) < 10 and proc.poll() is None:
+            time.sleep(0.01)
+        room.unsubscribe(late)  # the sender fetched its batch long before
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert f"{late}: unsubscribed during the send: not mailed" in err
+    assert late not in server.per_rcpt()
+    assert server.per_rcpt() == {a: 1 for a in room.addresses if a != late}
+
+
+@contextlib.contextmanager
+def write_lock(db: Path, seconds: float) -> Iterator[threading.Thread]:
+    """Hold the store's write lock for ``seconds`` from another connection."""
+    ready = threading.Event()
+
+    def hold() -> None:
+        with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            ready.set()
+            time.sleep(seconds)
+            conn.execute("COMMIT")
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    ready.wait()
+    try:
+        yield holder
+    finally:
+        holder.join()
+
+
+def test_a_store_busy_for_a_while_is_waited_for(room: Room) -> None:
+    server = Faulty(delay=0.005)
+    with smtp_server(server) as port:
+        proc = room.spawn(port=port, PUBLISHER_STORE_TIMEOUT="30")
+        while len(server.received) < 20 and proc.poll() is None:
+            time.sleep(0.005)
+        with write_lock(room.db, 2.0):
+            pass
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert server.per_rcpt() == {a: 1 for a in room.addresses}
+
+
+@pytest.mark.parametrize("hold", [1.5, 4.0])
+def test_a_store_busy_for_too_long_stops_the_send_cleanly(room: Room, hold: float) -> None:
+    """The raw OperationalError: one line, exit 1; nothing sent twice or lost."""
+    server = Faulty(delay=0.005)
+    with smtp_server(server) as port:
+        proc = room.spawn("--connections", "2", port=port, PUBLISHER_STORE_TIMEOUT="1")
+        while len(server.received) < 20 and proc.poll() is None:
+            time.sleep(0.005)
+        with write_lock(room.db, hold):
+            _, err = proc.communicate(timeout=120)
+        line = one_error((proc.returncode, err), 1, "subscribers.sqlite: the subscriber "
+                         "store is busy: another process has held its write lock for over 1 s")
+        assert line.endswith("run 'publisher send 2023-08' again to send the rest")
+        states = room.states()
+        if hold < 2:  # the lock is gone before the sender records what it sent
+            assert "sending" not in states and "handed" not in states, err
+            assert states["sent"] == set(server.per_rcpt())
+        received = len(server.received)
+        run = room.send("--connections", "2", port=port)
+        assert run.status in (0, 1) and "Traceback" not in run.err
+    assert received < len(room.addresses)  # the send stopped, then the rerun finished it
+    assert set(room.states()) <= {"sent", "doubt"}
+    assert set(room.addresses) - room.states().get("doubt", set()) <= set(server.per_rcpt())
+    assert_guarantee(room, server)
+
+
+def test_a_store_busy_at_the_start_is_one_line(room: Room,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PUBLISHER_STORE_TIMEOUT", "0.3")
+    server = Faulty()
+    with smtp_server(server) as port, write_lock(room.db, 1.5):
+        run = room.send(port=port)
+    assert one_error(run, 1) == ("error: subscribers.sqlite: the subscriber store is busy: "
+                                 "another process has held its write lock for over 0.3 s")
+    assert not server.received and server.connections == 0
+
+
+def _small_filesystem(where: Path) -> bool:
+    """Mount a 16 MB tmpfs at ``where`` (root only); False where that cannot be done."""
+    where.mkdir()
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        return False
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(where)],
+                          capture_output=True)
+    return done.returncode == 0
+
+
+def _fill(folder: Path, leave: int) -> Path:
+    """Fill the filesystem of ``folder`` but ``leave`` bytes."""
+    filler = folder / "filler"
+    st = os.statvfs(folder)
+    filler.write_bytes(b"\0" * max(0, st.f_bavail * st.f_frsize - leave))
+    return filler
+
+
+def test_a_full_disk_stops_the_send_in_one_line(room: Room, tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    real = _small_filesystem(small)
+    try:
+        shutil.copy(room.db, small / "subscribers.sqlite")
+        room.db = small / "subscribers.sqlite"
+        server = Faulty()
+        with smtp_server(server) as port:
+            if real:  # a real full disk: the store's writes fail with SQLITE_FULL
+                with contextlib.closing(sqlite3.connect(room.db)) as db:
+                    db.execute("PRAGMA journal_mode=WAL")
+                filler = _fill(small, 256 * 1024)
+            with pytest.MonkeyPatch.context() as patch:
+                if not real:  # no tmpfs here: the store's commits fail as on a full disk
+                    filler = None
+                    _commits_fail_after(patch, 60)
+                run = room.send(port=port)
+            assert one_error(run, 1, "small/subscribers.sqlite: the disk of the subscriber "
+                             "store is full").endswith(
+                "run 'publisher send 2023-08' again to send the rest"), run.err
+            received = len(server.received)
+            if filler is not None:
+                filler.unlink()
+            rerun = room.send(port=port)
+        assert rerun.status == 0, rerun.err
+        assert 0 < received < len(room.addresses)
+        assert set(room.states()) <= {"sent", "doubt"}
+        assert_guarantee(room, server)
+        assert set(room.addresses) - room.states().get("doubt", set()) <= set(
+            server.per_rcpt())
+    finally:
+        if real:
+            subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+class _FullDisk:
+    """A store connection whose commits fail, after ``after`` of them, as on a full disk."""
+
+    commits = 0
+
+    def __init__(self, db: sqlite3.Connection, after: int):
+        self._db, self._after = db, after
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql == "COMMIT":
+            type(self).commits += 1
+            if type(self).commits > self._after:
+                raise sqlite3.OperationalError("database or disk is full")
+        return self._db.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._db, name)
+
+
+def _commits_fail_after(monkeypatch: pytest.MonkeyPatch, after: int) -> None:
+    from publisher import subscribers
+
+    real = subscribers.connect
+    _FullDisk.commits = 0
+    monkeypatch.setattr(subscribers, "connect", lambda path, **kw: _FullDisk(
+        real(path, **kw), after))
+
+
+# -- signals -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_after_the_messages_in_flight(room: Room, signum: int) -> None:
+    server = Faulty(delay=0.02)
+    with smtp_server(server) as port:
+        proc = room.spawn("--connections", "3", port=port)
+        while len(server.received) < 20 and proc.poll() is None:
+            time.sleep(0.005)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+        line = one_error((proc.returncode, err), 128 + signum,
+                         f"stopped by {signal.Signals(signum).name} after the messages in "
+                         "flight: ")
+        sent, left = map(int, re.findall(r"(\d+) sent, (\d+) left", line)[0])
+        assert line.endswith("; run 'publisher send 2023-08' again to send the rest")
+        states = room.states()
+        assert set(states) <= {"sent", "pending"}  # nothing left in flight or in doubt
+        assert len(states["sent"]) == sent == len(server.received)
+        assert len(states["pending"]) == left > 0
+        run = room.send("--connections", "3", port=port)
+        assert run.status == 0, run.err
+    assert server.per_rcpt() == {a: 1 for a in room.addresses}
+
+
+def test_a_second_signal_does_not_wait_for_a_stuck_server(room: Room) -> None:
+    server = Faulty(delay=30.0)  # takes each message, then sits on its reply
+    with smtp_server(server) as port:
+        proc = room.spawn("--connections", "2", port=port)
+        while len(room.states().get("handed", ())) < 2 and proc.poll() is None:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        assert proc.poll() is None  # the first waits for the messages in flight
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+        line = one_error((proc.returncode, err), 143, "stopped by SIGTERM")
+        assert "0 sent, 198 left; 2 message(s) in doubt" in line
+        assert room.states()["doubt"] == set(room.addresses[:2])
+        assert room.states()["pending"] == set(room.addresses[2:])
+
+
+# -- random mixes ----------------------------------------------------------------------
+
+FAULTS = ["keep-drop", "drop", "rcpt:421 4.7.0 busy", "data:421 4.3.2 closing",
+          "rcpt:451 4.2.1 busy", "data:452 4.3.1 full", "rcpt:550 5.1.1 unknown"]
+
+
+@pytest.mark.parametrize("seed", range(30 if LONG else 3))
+def test_a_random_mix_of_faults_and_kills(room: Room, tmp_path: Path, seed: int) -> None:
+    """Faults on a seeded random set of addresses, the sender killed (SIGKILL) or stopped
+    (SIGTERM) at random moments, run again until it is done: the guarantee holds."""
+    rng = random.Random(seed)
+    addresses = room.addresses[:120]
+    make_store(tmp_path / "mix.sqlite", addresses)
+    room.db, room.addresses = tmp_path / "mix.sqlite", addresses
+    once: dict[str, list[str]] = {}
+    always: dict[str, str] = {}
+    for address in rng.sample(addresses, 24):
+        fault = rng.choice(FAULTS)
+        if fault.startswith("rcpt:550") or rng.random() < 0.2:
+            always[address] = fault
+        else:
+            once[address] = [fault] * rng.randint(1, 3)
+    server = Faulty(once={a: list(f) for a, f in once.items()}, always=dict(always),
+                    delay=0.002)
+    connections = rng.randint(1, 3)
+    with smtp_server(server) as port:
+        for _ in range(rng.randint(2, 4)):
+            before_conn, before_tries = server.connections, server.tries.copy()
+            proc = room.spawn("--connections", str(connections), port=port)
+            target = rng.randint(0, len(addresses))
+            while len(server.received) < target and proc.poll() is None:
+                time.sleep(0.002)
+            how = rng.choice([signal.SIGKILL, signal.SIGTERM, None])
+            if how is not None and proc.poll() is None:
+                proc.send_signal(how)
+            _, err = proc.communicate(timeout=120)
+            assert "Traceback" not in err, err
+            # SIGTERM before the command has begun (Python starting): gone, nothing done
+            assert proc.returncode in (0, 1, 143, -signal.SIGKILL) or (
+                proc.returncode == -signal.SIGTERM and not err), err
+            if proc.returncode in (1, 143):
+                one_error((proc.returncode, err), proc.returncode)
+            assert server.connections - before_conn <= connections * (1 + RECONNECTS)
+            assert all(n - before_tries[a] <= RETRIES for a, n in server.tries.items())
+        server.heal()
+        run = room.send("--connections", str(connections), port=port)
+    assert run.status == 0, run.err
+    final = room.ledger()
+    for address in addresses:
+        refused = always.get(address, "").startswith("rcpt:550") or (
+            once.get(address, [""])[0].startswith("rcpt:550"))
+        # (a refused address that no run reached before the server healed is sent)
+        assert final[address][0] in (("failed", "sent") if refused else ("sent", "doubt")), (
+            address, once.get(address), always.get(address), room.status())
+    assert_guarantee(room, server)
+
+
+def test_a_ledger_from_the_earlier_version_is_brought_up_to_date(room: Room) -> None:
+    """A store whose ledger has the five states of before (no 'handed', 'doubt', owner)."""
+    with contextlib.closing(sqlite3.connect(room.db, isolation_level=None)) as db:
+        db.executescript("""
+            CREATE TABLE deliveries (
+                issue TEXT NOT NULL,
+                subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+                email TEXT NOT NULL, message_id TEXT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'sending', 'sent', 'deferred', 'failed')),
+                attempts INTEGER NOT NULL DEFAULT 0, in_doubt INTEGER NOT NULL DEFAULT 0,
+                reply TEXT NOT NULL DEFAULT '', changed TEXT NOT NULL,
+                PRIMARY KEY (issue, subscriber_id));
+            CREATE INDEX deliveries_state ON deliveries (issue, state);
+            INSERT INTO deliveries (issue, subscriber_id, email, message_id, state, attempts,
+                                    in_doubt, changed)
+            SELECT '2023-08', id, email, '<' || id || '@old>',
+                   CASE WHEN id <= 50 THEN 'sent' WHEN id = 51 THEN 'sending'
+                        ELSE 'pending' END,
+                   CASE WHEN id <= 51 THEN 1 ELSE 0 END, CASE WHEN id = 7 THEN 1 ELSE 0 END,
+                   '2023-08-01T00:00:00Z'
+            FROM subscribers;
+        """)
+    assert room.status().splitlines()[0] == (
+        "2023-08: 149 pending, 1 sending, 50 sent, 0 deferred, 0 failed, 0 in doubt")
+    server = Faulty()
+    with smtp_server(server) as port:
+        run = room.send(port=port)
+    assert run.status == 0, run.err
+    # the earlier version's 'sending' may have been handed over: in doubt, not sent again
+    assert "1 message(s) had been handed to the server when an earlier send stopped" in run.err
+    assert set(server.per_rcpt()) == set(room.addresses[51:])
+    ledger = room.ledger()
+    assert room.states() == {"sent": set(room.addresses) - {room.addresses[50]},
+                             "doubt": {room.addresses[50]}}
+    assert ledger[room.addresses[6]] == ("sent", 1, 1)
+    assert server.message_ids()[room.addresses[51]] == {"<52@old>"}
+
+
+def test_a_lease_is_free_once_its_holder_is_gone_or_silent(room: Room) -> None:
+    from publisher.deliver import lease, ledger
+    from publisher.errors import PublisherError
+
+    with contextlib.closing(sqlite3.connect(room.db, isolation_level=None)) as db:
+        ledger.ensure_schema(db)
+        lease.ensure_schema(db)
+        elsewhere = lease.Lease(MONTH, host="elsewhere.example", pid=1)
+        assert elsewhere.acquire(db) is None
+        with pytest.raises(PublisherError, match=r"already running \(process 1 on "
+                           r"elsewhere\.example, since .*\): wait for it to end"):
+            lease.Lease(MONTH).acquire(db)
+        assert lease.Lease("2023-09").acquire(db) is None  # another mailing: its own lease
+        db.execute("UPDATE send_leases SET expires = 0 WHERE host = 'elsewhere.example'")
+        mine = lease.Lease(MONTH)
+        assert mine.acquire(db) is not None  # not renewed: taken over
+        assert not elsewhere.renew(db) and mine.renew(db)  # the old holder knows it lost it
+        mine.release(db)
+        gone = subprocess.Popen([sys.executable, "-c", "pass"])
+        gone.wait()
+        dead = lease.Lease(MONTH, pid=gone.pid)
+        dead.acquire(db)
+        lease._HELD.discard(dead.owner)
+        assert lease.Lease(MONTH).acquire(db) is not None  # its process is gone: taken over
+
+
+def test_a_row_moves_only_along_the_machine_and_only_for_its_claimer(room: Room) -> None:
+    from publisher.deliver import lease, ledger
+
+    with contextlib.closing(sqlite3.connect(room.db, isolation_level=None)) as db:
+        ledger.ensure_schema(db)
+        mine = lease.Lease(MONTH)
+        mine.acquire(db)
+        book = ledger.Ledger(db, MONTH, mine.owner)
+        book.prepare(lambda key: f"<{key}>")
+        other = ledger.Ledger(db, MONTH, "someone-else")
+        assert other.claim(1) == "lease"  # no lease, no claim
+        assert book.claim(1) == ledger.SENDING
+        assert book.claim(1) == "gone"  # claimed once only
+        with pytest.raises(ledger.Conflict):
+            other.hand_over(1)
+        with pytest.raises(ValueError, match="no move from sending to sent"):
+            book.record(ledger.Outcome(1, ledger.SENDING, ledger.SENT))
+        book.hand_over(1)
+        book.record(ledger.Outcome(1, ledger.HANDED, ledger.DOUBT, "timed out"))
+        assert book.claim(1) == "gone"  # in doubt: not claimable
+        assert book.retry_failed() == (0, 0) and book.claim(1) == "gone"
+        assert book.resend_in_doubt() == 1 and book.claim(1) == ledger.SENDING
+        row = next(book.rows(ledger.SENDING))
+        assert (row.attempts, row.in_doubt) == (2, 1)  # every claim a try
+        mine.release(db)
