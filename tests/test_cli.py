@@ -221,10 +221,11 @@ def test_a_closed_pipe_ends_subscribers_quietly(tmp_path, action):
 
 def test_a_closed_pipe_ends_send_status_quietly(tmp_path):
     from publisher import subscribers
-    from publisher.deliver.ledger import Ledger
+    from publisher.deliver.ledger import Ledger, ensure_schema
 
     db_path = _store_of(tmp_path / "s.sqlite", 20_000)
     db = subscribers.connect(db_path)
+    ensure_schema(db)
     Ledger(db, "2023-08").prepare(lambda key: f"<{key}>")
     db.execute("UPDATE deliveries SET state = 'failed', reply = '550 5.1.1 no such mailbox'")
     db.close()
