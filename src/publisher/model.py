@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from publisher.errors import PublisherError
+from publisher.errors import UsageError
 
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -47,11 +47,11 @@ class Month:
 
     @classmethod
     def from_argument(cls, text: str) -> Month:
-        """A month named on the command line; a :class:`PublisherError` when malformed."""
+        """A month named on the command line; a :class:`UsageError` (exit 2) when malformed."""
         try:
             return cls.parse(text)
         except ValueError as exc:
-            raise PublisherError(str(exc)) from None
+            raise UsageError(str(exc)) from None
 
     @property
     def label(self) -> str:
