@@ -27,6 +27,7 @@ from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
 from publisher import model as m
+from publisher import typography
 from publisher.diagnostics import Diagnostics
 
 ImageLoader = Callable[[str, str, tuple[m.Inline, ...], str, int], m.Image | None]
@@ -38,6 +39,7 @@ def _parser() -> MarkdownIt:
     md.use(footnote_plugin)
     md.use(container_plugin, "pullquote")
     md.use(attrs_plugin)
+    typography.use(md)
     return md
 
 
