@@ -63,12 +63,10 @@ def leftover_quotes(state: StateCore) -> None:
 def _curl(text: str, before: str) -> str:
     out = []
     for char in text:
-        if char in "'\"":
-            opens = before.isspace() or _is_opening(before)
-            if char == '"':
-                char = "“" if opens else "”"
-            else:
-                char = APOSTROPHE  # an unpaired single mark is far more often an apostrophe
+        if char == '"':
+            char = "“" if before.isspace() or _is_opening(before) else "”"
+        elif char == "'":
+            char = APOSTROPHE  # an unpaired single mark is far more often an apostrophe
         out.append(char)
         before = char
     return "".join(out)
