@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
+
+import pytest
 
 from conftest import FIXTURES, ISSUES, seed_sentences
 from publisher import model as m
@@ -118,3 +121,47 @@ def test_raw_html_is_text_and_warned(fixture_copy):
     assert "<script>alert(1)</script>" in text and "<b>bold</b>" in text
     assert len(diag.warnings) == 3
     assert all("raw HTML" in w.message and w.location.path == path for w in diag.warnings)
+
+
+def _warnings_of(fixture_copy, body: str) -> tuple[Path, list[str]]:
+    path = fixture_copy.issues / "2024-01" / "articles" / "02-culture.md"
+    path.write_text(path.read_text(encoding="utf-8") + body, encoding="utf-8")
+    diag = Diagnostics()
+    read_issue(fixture_copy.issues, m.Month(2024, 1), diag)
+    assert diag.errors == []
+    assert all(w.location.path == path for w in diag.warnings)
+    return path, [f"{w.location.line}: {w.message}" for w in diag.warnings]
+
+
+def test_footnote_reference_without_definition_warns_at_its_line(fixture_copy):
+    # 02-culture.md has 11 lines; the appended text starts on line 12.
+    _, warnings = _warnings_of(fixture_copy, "\nA claim.[^1]\nAnd another[^missing] one.\n\n"
+                                             "[^1]: Defined.\n")
+    assert warnings == ["14: footnote [^missing] has no definition (it would be printed as "
+                        "written): add a line '[^missing]: the note' below the text, or remove "
+                        "the reference"]
+
+
+def test_footnote_definition_never_referenced_warns_at_its_line(fixture_copy):
+    _, warnings = _warnings_of(fixture_copy, "\nA claim.[^1]\n\n[^1]: Defined.\n"
+                                             "[^orphan]: Never used.\n")
+    assert warnings == ["16: footnote [^orphan] is never referenced (it would be left out): put "
+                        "[^orphan] in the text where the note belongs, or remove it"]
+
+
+def test_footnote_label_in_code_is_not_a_reference(fixture_copy):
+    _, warnings = _warnings_of(fixture_copy, "\nWrite `[^1]` for a note.\n")
+    assert warnings == []
+
+
+@pytest.mark.parametrize("marker", ["[!NOTE]", "[!pullquote]", "[!warning]-", "[!TIP]+"])
+def test_callout_warns_naming_the_pullquote_syntax(marker, fixture_copy):
+    _, warnings = _warnings_of(fixture_copy, f"\nText.\n\n> {marker} Yoon Suk Yeol\n> Quoted.\n")
+    (warning,) = warnings
+    assert warning.startswith(f"15: '> {marker}' is a GitHub/Obsidian callout")
+    assert "'::: pullquote Name'" in warning and "':::'" in warning
+
+
+def test_plain_block_quote_is_no_callout(fixture_copy):
+    _, warnings = _warnings_of(fixture_copy, "\n> [A link](https://example.org) quoted.\n")
+    assert warnings == []

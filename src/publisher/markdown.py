@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -29,6 +30,11 @@ from mdit_py_plugins.footnote import footnote_plugin
 from publisher import model as m
 from publisher import typography
 from publisher.diagnostics import Diagnostics
+
+# A footnote reference markdown-it did not match (no definition): left in the text as is.
+_FOOTNOTE_REF = re.compile(r"\[\^([^\]\s]+)\]")
+# A GitHub/Obsidian callout's marker, first in a block quote: > [!NOTE], > [!pullquote]-
+_CALLOUT = re.compile(r"\[![A-Za-z][\w-]*\][+-]?")
 
 ImageLoader = Callable[[str, str, tuple[m.Inline, ...], str, int], m.Image | None]
 
@@ -101,11 +107,42 @@ class BodyConverter:
     # -- entry point -------------------------------------------------------
 
     def convert(self, text: str) -> Body:
-        tokens = _MD.parse(text)
+        env: dict[str, Any] = {}
+        tokens = _MD.parse(text, env)
+        self._check_footnote_labels(text, tokens, env)
         body_tokens, note_tokens = _split_footnotes(tokens)
         blocks = tuple(self._blocks(body_tokens))
         notes = tuple(self._footnotes(note_tokens))
         return Body(blocks, notes, self.heading_ids, self.links)
+
+    def _check_footnote_labels(self, text: str, tokens: Sequence[Token],
+                               env: dict[str, Any]) -> None:
+        """Warn about a reference without a definition (markdown-it leaves it as text) and
+        a definition never referenced (markdown-it drops it)."""
+        for block in tokens:
+            if block.type != "inline" or not block.children:
+                continue
+            for child in block.children:
+                if child.type != "text":
+                    continue
+                for found in _FOOTNOTE_REF.finditer(child.content):
+                    label = found.group(1)
+                    at = block.content.find(found.group())
+                    line = (self.offset + block.map[0] + 1 + block.content.count("\n", 0, at)
+                            if block.map else self._line)
+                    self.diag.warn(f"footnote [^{label}] has no definition (it would be printed "
+                                   f"as written): add a line '[^{label}]: the note' below the "
+                                   "text, or remove the reference", self.path, line)
+        refs = env.get("footnotes", {}).get("refs", {})
+        for key, md_id in refs.items():
+            if md_id >= 0:
+                continue
+            label = key.removeprefix(":")
+            match = re.search(rf"^ {{0,3}}\[\^{re.escape(label)}\]:", text, re.MULTILINE)
+            line = self.offset + text.count("\n", 0, match.start()) + 1 if match else None
+            self.diag.warn(f"footnote [^{label}] is never referenced (it would be left out): "
+                           f"put [^{label}] in the text where the note belongs, or remove it",
+                           self.path, line)
 
     # -- blocks ------------------------------------------------------------
 
@@ -131,6 +168,7 @@ class BodyConverter:
         if kind == "heading_open":
             return self._heading(tok, inner[0])
         if kind == "blockquote_open":
+            self._check_callout(inner)
             return m.BlockQuote(tuple(self._blocks(inner)))
         if kind == "container_pullquote_open":
             attribution = tok.info.strip().removeprefix("pullquote").strip()
@@ -156,6 +194,18 @@ class BodyConverter:
             return m.Paragraph((m.Text(tok.content.strip()),))
         self.diag.warn(f"unsupported Markdown construct '{kind}' left out", self.path, self._line)
         return None
+
+    def _check_callout(self, inner: Sequence[Token]) -> None:
+        """A GitHub/Obsidian callout (``> [!NOTE]``) is not ours: say what is."""
+        first = next((t for t in inner if t.type == "inline"), None)
+        found = _CALLOUT.match(first.content) if first is not None else None
+        if found is None:
+            return
+        marker = found.group()
+        self.diag.warn(f"'> {marker}' is a GitHub/Obsidian callout, not supported here (it "
+                       f"would be printed as a quote starting '{marker}'): for a pull quote "
+                       "write '::: pullquote Name', the quotation, then ':::'; for a block "
+                       f"quote remove '{marker}'", self.path, self._line)
 
     def _paragraph(self, inline: Token) -> m.Block:
         children = inline.children or []
@@ -217,9 +267,7 @@ class BodyConverter:
         for note_tokens, opener in _children_with_opener(tokens, ("footnote_open",)):
             md_id = int(opener.meta["id"])
             number = self.footnote_numbers.get(md_id)
-            if number is None:  # defined but never referenced
-                self.diag.warn(f"footnote [^{opener.meta.get('label')}] is never referenced",
-                               self.path, self._line)
+            if number is None:  # markdown-it keeps only referenced notes; reported above
                 continue
             blocks = self._blocks([t for t in note_tokens if t.type != "footnote_anchor"])
             notes.append(m.Footnote(number, f"{self.slug}-fn{number}", tuple(blocks)))
