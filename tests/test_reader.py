@@ -10,6 +10,7 @@ import pytest
 from conftest import FIXTURES, ISSUES, seed_sentences
 from publisher import model as m
 from publisher.diagnostics import Diagnostics
+from publisher.errors import PublisherError
 from publisher.reader import read_issue
 
 
@@ -165,3 +166,69 @@ def test_callout_warns_naming_the_pullquote_syntax(marker, fixture_copy):
 def test_plain_block_quote_is_no_callout(fixture_copy):
     _, warnings = _warnings_of(fixture_copy, "\n> [A link](https://example.org) quoted.\n")
     assert warnings == []
+
+
+def _issue_toml(fixture_copy) -> Path:
+    return fixture_copy.issues / "2024-01" / "issue.toml"
+
+
+def test_articles_need_a_sections_list(fixture_copy):
+    path = _issue_toml(fixture_copy)
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'sections = ["Features", "Culture"]\n', ""), encoding="utf-8")
+    diag = Diagnostics()
+    with pytest.raises(PublisherError):
+        read_issue(fixture_copy.issues, m.Month(2024, 1), diag)
+    (error,) = diag.errors
+    assert (error.location.path, error.location.line) == (path, 1)
+    assert error.message == ("no 'sections' list: list the articles' sections in the order the "
+                             'issue sets them, e.g. sections = ["Features", "Culture"]')
+
+
+def test_a_section_listed_twice_is_an_error(fixture_copy):
+    path = _issue_toml(fixture_copy)
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'sections = ["Features", "Culture"]', 'sections = ["Features", "Culture", "Features"]'),
+        encoding="utf-8")
+    diag = Diagnostics()
+    with pytest.raises(PublisherError):
+        read_issue(fixture_copy.issues, m.Month(2024, 1), diag)
+    (error,) = diag.errors
+    assert (error.location.line, error.message) == (
+        4, "section 'Features' is listed twice in 'sections': list it once")
+
+
+def test_an_issue_of_only_an_editors_note_needs_no_sections(fixture_copy):
+    path = _issue_toml(fixture_copy)
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'sections = ["Features", "Culture"]\n', ""), encoding="utf-8")
+    for article in (fixture_copy.issues / "2024-01" / "articles").glob("*.md"):
+        article.unlink()
+    diag = Diagnostics()
+    issue = read_issue(fixture_copy.issues, m.Month(2024, 1), diag)
+    assert issue.articles == () and issue.sections == () and issue.editors_note
+    assert diag.errors == [] and diag.warnings == []
+
+
+def test_an_issue_with_nothing_in_it_warns(fixture_copy):
+    path = _issue_toml(fixture_copy)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[:text.index("editors_note")] + text[text.index("[cover_image]"):],
+                    encoding="utf-8")
+    for article in (fixture_copy.issues / "2024-01" / "articles").glob("*.md"):
+        article.unlink()
+    diag = Diagnostics()
+    read_issue(fixture_copy.issues, m.Month(2024, 1), diag)
+    (warning,) = diag.warnings
+    assert warning.location.path == path and "no articles" in warning.message
+
+
+@pytest.mark.parametrize("name", ["03-draft.markdown", "03-draft.txt", "03-draft.MD"])
+def test_a_file_not_ending_in_md_is_named(name, fixture_copy):
+    path = fixture_copy.issues / "2024-01" / "articles" / name
+    path.write_text("---\ntitle: Draft\n---\n", encoding="utf-8")
+    diag = Diagnostics()
+    issue = read_issue(fixture_copy.issues, m.Month(2024, 1), diag)
+    assert len(issue.articles) == 2
+    (warning,) = diag.warnings
+    assert warning.location.path == path and "only files ending in '.md'" in warning.message

@@ -36,6 +36,8 @@ ARTICLE_OPTIONAL = ("dek", "photo_credit", "lead_image", "slug")
 IMAGE_REQUIRED = ("file",)
 IMAGE_OPTIONAL = ("alt", "caption", "credit")  # images.load_image insists on alt
 _NUMBER_PREFIX = re.compile(r"^\d+[-_]")
+# Files in articles/ that look meant as articles but are not read (only *.md is).
+_TEXT_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd", ".txt", ".text")
 
 
 def find_issue(root: Path, month: m.Month) -> Path:
@@ -91,7 +93,7 @@ class IssueReader:
     def read(self, data: dict[str, Any], text: str) -> m.Issue | None:
         path = self.folder / ISSUE_FILE
         diag = self.diag
-        check_keys(data, ISSUE_REQUIRED, ISSUE_OPTIONAL, path, text, diag)
+        check_keys(data, ISSUE_REQUIRED, ISSUE_OPTIONAL, path, text, diag, missing_line=1)
         self._check_month(data, path, text)
         sections = self._string_list(data, "sections", path, text)
         cover_lines = self._string_list(data, "cover_lines", path, text)
@@ -106,6 +108,7 @@ class IssueReader:
             offset = (line_of_key(text, "editors_note") or 1) - 1
             editors_note = self._converter("editors-note", path, offset, {}).convert(note).blocks
         articles = self._articles(sections)
+        self._check_sections(sections, articles, bool(editors_note), path, text)
         archive = read_archive(self.root, self.month, self.publication, diag)
         if diag.errors:
             return None
@@ -140,6 +143,21 @@ class IssueReader:
         if declared != self.month:
             self.diag.error(f"month '{declared}' does not match the folder name '{self.month}'",
                             path, line_of_key(text, "month"))
+
+    def _check_sections(self, sections: list[str], articles: tuple[m.Article, ...],
+                        has_note: bool, path: Path, text: str) -> None:
+        """Every article's section is listed, once (an issue without articles needs none)."""
+        line = line_of_key(text, "sections") or 1
+        if articles and not sections:
+            used = ", ".join(f'"{s}"' for s in dict.fromkeys(a.section for a in articles))
+            self.diag.error("no 'sections' list: list the articles' sections in the order the "
+                            f"issue sets them, e.g. sections = [{used}]", path, line)
+        for name in sorted({s for s in sections if sections.count(s) > 1}):
+            self.diag.error(f"section '{name}' is listed twice in 'sections': list it once",
+                            path, line)
+        if not articles and not has_note and not self.diag.errors:
+            self.diag.warn("the issue has no articles (articles/*.md) and no editors_note: it "
+                           "has only its cover, ticker and archive", path)
 
     def _date(self, data: dict[str, Any], path: Path, text: str) -> dt.date:
         raw = data.get("date")
@@ -202,8 +220,11 @@ class IssueReader:
     def _articles(self, sections: list[str]) -> tuple[m.Article, ...]:
         folder = self.folder / "articles"
         files = sorted(p for p in folder.iterdir() if p.suffix == ".md" and p.is_file())
+        for other in sorted(folder.iterdir()):
+            if other.suffix != ".md" and other.suffix.lower() in _TEXT_SUFFIXES:
+                self.diag.warn(f"{other.name} is left out: only files ending in '.md' are "
+                               "articles (rename it to end in .md)", other)
         if not files:
-            self.diag.error("no articles: add Markdown files to articles/", folder)
             return ()
         sources = [s for s in (self._split(p) for p in files) if s is not None]
         unreadable = {p.name for p in files} - {s.path.name for s in sources}
