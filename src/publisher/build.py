@@ -76,10 +76,10 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
         progress.info("%s is up to date (%s); --force rebuilds it", month, ", ".join(wanted))
         return []
 
-    from publisher.reader import read_issue  # after the cache: the reader imports a lot
+    from publisher.validate import check_issue  # after the cache: the reader imports a lot
 
     progress.info("reading %s", month)
-    issue = read_issue(paths.issues, month, diag)
+    issue = check_issue(paths.issues, paths.layouts, month, diag)
     diag.raise_if_strict(strict)
 
     context = BuildContext(issue=issue, layouts=paths.layouts)
