@@ -60,7 +60,7 @@ CASES = {
     "lead image without alt": (ARTICLE, "  alt: A green test card\n", "", "file: images/lead",
                                ("no alt text",)),
     "broken internal link": (CULTURE, "Text about culture.", "See [x](#nowhere).", "#nowhere",
-                             ("broken link", "culture-nowhere")),
+                             ("broken link '#nowhere'", "has no subhead 'nowhere'")),
     "link to a missing article": (CULTURE, "Text about culture.", "See [x](03-gone.md).",
                                   "03-gone", ("broken link",)),
     "mojibake": (CULTURE, "Text about culture.", "Korea\u00a1\u00afs culture.", "Korea",

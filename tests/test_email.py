@@ -197,7 +197,7 @@ def test_the_parts_of_the_page(aug, jan):
     assert pub.issue_url(JAN) in footer_links and placeholders.UNSUBSCRIBE_URL in footer_links
     assert f"Dear {placeholders.RECIPIENT_NAME}," in jan.words
     # Endnotes link both ways inside the email.
-    assert 'href="#features-fn1"' in jan.html and 'id="features-fn1"' in jan.html
+    assert 'href="#article-features--fn1"' in jan.html and 'id="article-features--fn1"' in jan.html
 
 
 def _image_files(built: Built) -> dict[str, bytes]:

@@ -84,9 +84,10 @@ def test_fixture_issue_has_every_construct():
     assert isinstance(first, m.Paragraph)
     assert "says “hello” and it’s fine." in m.plain_text(first.children)
     refs = [n for n in first.children if isinstance(n, m.FootnoteRef)]
-    assert refs == [m.FootnoteRef(1, "features-fn1")]
+    assert refs == [m.FootnoteRef(1, "article-features--fn1")]
     links = [n.url for n in first.children if isinstance(n, m.Link)]
-    assert links == ["#features-a-table", "#culture", "#culture-hanok"]
+    assert links == ["#article-features--h-a-table", "#article-culture",
+                     "#article-culture--h-hanok"]
     (note,) = features.footnotes
     assert note.number == 1 and "footnote’s text" in _text_of(note.children)
     table = features.body[2]

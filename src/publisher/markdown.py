@@ -71,6 +71,7 @@ class LinkTarget:
 
     target: str  # the id it points at, without '#'
     line: int
+    href: str = ""  # as written
 
 
 @dataclass
@@ -82,18 +83,22 @@ class Body:
 
 
 class BodyConverter:
-    """Walks markdown-it tokens of one article and builds model blocks."""
+    """Walks markdown-it tokens of one article and builds model blocks.
+
+    ``owner`` is the id the body's ids are made from (``article-<slug>``, or
+    ``editors-note``: see *Anchors* in :mod:`publisher.model`).
+    """
 
     def __init__(
         self,
-        slug: str,
+        owner: str,
         path: Path,
         line_offset: int,
         article_slugs: dict[str, str],
         load_image: ImageLoader,
         diag: Diagnostics,
     ):
-        self.slug = slug
+        self.owner = owner
         self.path = path
         self.offset = line_offset
         self.article_slugs = article_slugs  # file name -> slug
@@ -236,7 +241,7 @@ class BodyConverter:
                            "the front matter; use '##' for subheads", self.path, self._line)
             level = 2
         children = self._inlines(inline.children or [])
-        base = f"{self.slug}-{slugify(m.plain_text(children))}"
+        base = m.heading_id(self.owner, slugify(m.plain_text(children)))
         ident, n = base, 2
         while ident in self.heading_ids:
             ident, n = f"{base}-{n}", n + 1
@@ -270,7 +275,7 @@ class BodyConverter:
             if number is None:  # markdown-it keeps only referenced notes; reported above
                 continue
             blocks = self._blocks([t for t in note_tokens if t.type != "footnote_anchor"])
-            notes.append(m.Footnote(number, f"{self.slug}-fn{number}", tuple(blocks)))
+            notes.append(m.Footnote(number, m.footnote_id(self.owner, number), tuple(blocks)))
         return sorted(notes, key=lambda n: n.number)
 
     # -- inlines -----------------------------------------------------------
@@ -309,7 +314,7 @@ class BodyConverter:
             elif kind == "footnote_ref":
                 md_id = int(tok.meta["id"])
                 number = self.footnote_numbers.setdefault(md_id, len(self.footnote_numbers) + 1)
-                out.append(m.FootnoteRef(number, f"{self.slug}-fn{number}"))
+                out.append(m.FootnoteRef(number, m.footnote_id(self.owner, number)))
             elif kind == "image":
                 self.diag.error("an image must stand alone in its paragraph (it becomes a figure "
                                 "with a caption)", self.path, self._line)
@@ -335,17 +340,18 @@ class BodyConverter:
                             "'file.md#heading', or to a heading here as '#heading'",
                             self.path, self._line)
             return m.Link("#", children, title)
-        self.links.append(LinkTarget(target, self._line))
+        self.links.append(LinkTarget(target, self._line, href))
         return m.Link(f"#{target}", children, title)
 
     def _internal_target(self, href: str) -> str | None:
         file, _, fragment = href.partition("#")
         if not file:
-            return f"{self.slug}-{fragment}" if fragment else None
+            return m.heading_id(self.owner, slugify(fragment)) if fragment else None
         slug = self.article_slugs.get(Path(file).name)
         if slug is None:
             return None
-        return f"{slug}-{fragment}" if fragment else slug
+        owner = m.article_id(slug)
+        return m.heading_id(owner, slugify(fragment)) if fragment else owner
 
     def _raw_html(self, content: str) -> None:
         snippet = content.strip().splitlines()[0][:40] if content.strip() else content

@@ -106,7 +106,7 @@ class IssueReader:
         if data.get("editors_note"):
             note = str(data["editors_note"])
             offset = (line_of_key(text, "editors_note") or 1) - 1
-            editors_note = self._converter("editors-note", path, offset, {}).convert(note).blocks
+            editors_note = self._converter(m.EDITORS_NOTE_ID, path, offset, {}).convert(note).blocks
         articles = self._articles(sections)
         self._check_sections(sections, articles, bool(editors_note), path, text)
         archive = read_archive(self.root, self.month, self.publication, diag)
@@ -238,16 +238,16 @@ class IssueReader:
         # Links into an article that could not be read are not reported as broken:
         # its own error says what to fix.
         slugs = {name: slugify(_NUMBER_PREFIX.sub("", Path(name).stem)) for name in unreadable}
-        unchecked = set(slugs.values())
+        unchecked = {m.article_id(slug) for slug in slugs.values()}
         slugs.update({s.path.name: s.slug for s in sources})
         articles: list[m.Article] = []
         link_checks = []
-        known_ids = set(slugs.values())
+        known_ids = {m.article_id(slug) for slug in slugs.values()}
         order = {name: i for i, name in enumerate(sections)}
         for source in sources:
             article, body = self._article(source, slugs)
             if article is None or body is None:
-                unchecked.add(source.slug)
+                unchecked.add(m.article_id(source.slug))
                 continue
             if sections and article.section not in order:
                 self.diag.error(f"section '{article.section}' is not in the 'sections' list of "
@@ -255,14 +255,15 @@ class IssueReader:
                                 source.meta_lines.get("section"))
             articles.append(article)
             known_ids |= body.heading_ids
-            known_ids |= {note.id for note in article.footnotes}
             link_checks.extend((source.path, link) for link in body.links)
         for path, link in link_checks:
-            into_unreadable = any(link.target == u or link.target.startswith(f"{u}-")
+            into_unreadable = any(link.target == u or link.target.startswith(f"{u}--")
                                   for u in unchecked)
             if link.target not in known_ids and not into_unreadable:
-                self.diag.error(f"broken link: nothing in this issue has the id '{link.target}'",
-                                path, link.line)
+                file, _, fragment = link.href.partition("#")
+                self.diag.error(f"broken link '{link.href}': {file or 'this article'} has no "
+                                f"subhead '{fragment}' (link to a subhead by its text, as "
+                                "'#united-response' for '## United Response')", path, link.line)
         articles.sort(key=lambda a: order.get(a.section, len(order)))
         return tuple(articles)
 
@@ -341,7 +342,8 @@ class IssueReader:
             diag.error("empty article: write the article text below the front matter", path,
                        source.body_offset + 1)
             return None, None
-        body = self._converter(source.slug, path, source.body_offset, slugs).convert(source.body)
+        body = self._converter(m.article_id(source.slug), path, source.body_offset,
+                               slugs).convert(source.body)
         article = m.Article(
             slug=source.slug,
             title=smarten(fields["title"]),
@@ -356,7 +358,7 @@ class IssueReader:
         )
         return article, body
 
-    def _converter(self, slug: str, path: Path, offset: int, slugs: dict[str, str]
+    def _converter(self, owner: str, path: Path, offset: int, slugs: dict[str, str]
                    ) -> BodyConverter:
         folder, diag = self.folder, self.diag
 
@@ -364,7 +366,7 @@ class IssueReader:
                    line: int) -> m.Image | None:
             return load_image(folder, src, alt, caption, credit, path, line, diag)
 
-        return BodyConverter(slug, path, offset, slugs, loader, diag)
+        return BodyConverter(owner, path, offset, slugs, loader, diag)
 
 
 def _key_lines(node: yaml.Node | None, prefix: str = "") -> dict[str, int]:

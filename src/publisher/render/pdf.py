@@ -327,7 +327,7 @@ def _text_sources(context: BuildContext) -> list[Path]:
 
 def _referable_ids(issue: m.Issue) -> Iterator[str]:
     for article in issue.articles:
-        yield article.slug
+        yield article.anchor
         for n, block in enumerate(article.body, 1):
             yield block_id(article, n)
             if isinstance(block, m.Heading):
