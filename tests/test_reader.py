@@ -233,3 +233,18 @@ def test_a_file_not_ending_in_md_is_named(name, fixture_copy):
     assert len(issue.articles) == 2
     (warning,) = diag.warnings
     assert warning.location.path == path and "only files ending in '.md'" in warning.message
+
+
+def test_a_path_with_a_space_is_named_and_the_angle_bracket_form_works(fixture_copy):
+    import shutil
+
+    images = fixture_copy.issues / "2024-01" / "images"
+    shutil.copy(images / "figure.png", images / "서울 사진.png")
+    _, warnings = _warnings_of(fixture_copy, "\n![Seoul](images/서울 사진.png)\n\n"
+                                             "![Seoul](<images/서울 사진.png>)\n")
+    assert warnings == ["13: '![Seoul](images/서울 사진.png)' is not read as an image: Markdown "
+                        "allows no space in a path (write it in <...>, as "
+                        "'(<images/my photo.jpg>)', or rename the file)"]
+    issue = read_issue(fixture_copy.issues, m.Month(2024, 1))
+    figure = issue.articles[1].body[-1]
+    assert isinstance(figure, m.Figure) and figure.image.path.name == "서울 사진.png"

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -33,6 +34,8 @@ from publisher.diagnostics import Diagnostics
 
 # A footnote reference markdown-it did not match (no definition): left in the text as is.
 _FOOTNOTE_REF = re.compile(r"\[\^([^\]\s]+)\]")
+# A link or image markdown-it did not read (a space in its path): left in the text as is.
+_UNPARSED_LINK = re.compile(r"!?\[[^\]\n]*\]\([^)\n]*\s[^)\n]*\)")
 # A GitHub/Obsidian callout's marker, first in a block quote: > [!NOTE], > [!pullquote]-
 _CALLOUT = re.compile(r"\[![A-Za-z][\w-]*\][+-]?")
 
@@ -130,11 +133,15 @@ class BodyConverter:
             for child in block.children:
                 if child.type != "text":
                     continue
+                for found in _UNPARSED_LINK.finditer(child.content):
+                    kind = "an image" if found.group().startswith("!") else "a link"
+                    self.diag.warn(f"{found.group()!r} is not read as {kind}: Markdown allows "
+                                   "no space in a path (write it in <...>, as "
+                                   "'(<images/my photo.jpg>)', or rename the file)", self.path,
+                                   self._line_in(block, found.group()))
                 for found in _FOOTNOTE_REF.finditer(child.content):
                     label = found.group(1)
-                    at = block.content.find(found.group())
-                    line = (self.offset + block.map[0] + 1 + block.content.count("\n", 0, at)
-                            if block.map else self._line)
+                    line = self._line_in(block, found.group())
                     self.diag.warn(f"footnote [^{label}] has no definition (it would be printed "
                                    f"as written): add a line '[^{label}]: the note' below the "
                                    "text, or remove the reference", self.path, line)
@@ -200,6 +207,13 @@ class BodyConverter:
         self.diag.warn(f"unsupported Markdown construct '{kind}' left out", self.path, self._line)
         return None
 
+    def _line_in(self, block: Token, text: str) -> int:
+        """The file line of ``text`` inside the inline ``block``."""
+        if not block.map:
+            return self._line
+        at = max(block.content.find(text), 0)
+        return self.offset + block.map[0] + 1 + block.content.count("\n", 0, at)
+
     def _check_callout(self, inner: Sequence[Token]) -> None:
         """A GitHub/Obsidian callout (``> [!NOTE]``) is not ours: say what is."""
         first = next((t for t in inner if t.type == "inline"), None)
@@ -231,8 +245,9 @@ class BodyConverter:
             if key not in known:
                 self.diag.warn(f"unknown image attribute '{key}' ignored", self.path, self._line)
         credit = smarten(str(tok.attrs.get("credit", "") or ""))
-        return self.load_image(str(tok.attrs.get("src", "")), tok.content, caption, credit,
-                               self._line)
+        # markdown-it percent-encodes the path (a space, Hangul): the file has the real name.
+        return self.load_image(unquote(str(tok.attrs.get("src", ""))), tok.content, caption,
+                               credit, self._line)
 
     def _heading(self, tok: Token, inline: Token) -> m.Heading:
         level = int(tok.tag[1])
@@ -347,7 +362,7 @@ class BodyConverter:
         file, _, fragment = href.partition("#")
         if not file:
             return m.heading_id(self.owner, slugify(fragment)) if fragment else None
-        slug = self.article_slugs.get(Path(file).name)
+        slug = self.article_slugs.get(Path(unquote(file)).name)
         if slug is None:
             return None
         owner = m.article_id(slug)

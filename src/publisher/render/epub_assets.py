@@ -18,6 +18,7 @@ JPEG_QUALITY = 80
 KEEP_BYTES = 200_000  # an image already small and within MAX_EDGE goes in as it is
 
 _MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif"}
+_EXTENSIONS = {"JPEG": (".jpg", ".jpeg"), "PNG": (".png",), "GIF": (".gif",)}
 
 
 @dataclass(frozen=True)
@@ -49,16 +50,23 @@ def fit_image(image: m.Image) -> Asset:
                  and "icc_profile" not in img.info)
     if (fmt in _MEDIA_TYPES and max(size) <= MAX_EDGE and plain
             and image.path.stat().st_size <= KEEP_BYTES):
-        return Asset(asset_href(image), _MEDIA_TYPES[fmt], image.path.read_bytes(), *size)
+        # Named for what it is: a PNG saved as photo.jpg goes in as photo.png.
+        href = _with_extension(asset_href(image), _EXTENSIONS[fmt])
+        return Asset(href, _MEDIA_TYPES[fmt], image.path.read_bytes(), *size)
     frame = imaging.fit(imaging.load(image.path, within=(MAX_EDGE, MAX_EDGE)),
                         MAX_EDGE, MAX_EDGE)
     encoded = imaging.encode(frame, quality=JPEG_QUALITY, lossless=fmt in ("PNG", "GIF"))
-    href = asset_href(image)
-    stem, dot, _ = href.rpartition(".")
-    wanted = (".jpg", ".jpeg") if encoded.subtype == "jpeg" else (".png",)
-    if not href.lower().endswith(wanted):
-        href = f"{stem if dot else href}.{encoded.extension}"
+    wanted = (".jpg", ".jpeg") if encoded.subtype == "jpeg" else (f".{encoded.extension}",)
+    href = _with_extension(asset_href(image), wanted)
     return Asset(href, f"image/{encoded.subtype}", encoded.data, encoded.width, encoded.height)
+
+
+def _with_extension(href: str, wanted: tuple[str, ...]) -> str:
+    """``href`` if it ends in one of ``wanted``, else with the first of them."""
+    if href.lower().endswith(wanted):
+        return href
+    stem, dot, _ = href.rpartition(".")
+    return f"{stem if dot else href}{wanted[0]}"
 
 
 def reproducible_zip(data: bytes, when: date) -> bytes:
