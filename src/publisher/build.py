@@ -76,10 +76,12 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
         progress.info("%s is up to date (%s); --force rebuilds it", month, ", ".join(wanted))
         return []
 
-    from publisher.validate import check_issue  # after the cache: the reader imports a lot
+    # After the cache: the reader imports a lot.
+    from publisher.validate import FONT_FORMATS, check_issue
 
     progress.info("reading %s", month)
-    issue = check_issue(paths.issues, paths.layouts, month, diag)
+    issue = check_issue(paths.issues, paths.layouts, month, diag,
+                        glyphs=not FONT_FORMATS.isdisjoint(stale))
     diag.raise_if_strict(strict)
 
     context = BuildContext(issue=issue, layouts=paths.layouts)

@@ -25,7 +25,7 @@ from typing import Any
 from publisher import model as m
 from publisher.diagnostics import Diagnostics
 from publisher.errors import PublisherError, display_path
-from publisher.fonts import uncovered
+from publisher.fonts import font_files, uncovered
 
 ZWJ = "\u200d"
 _INVISIBLE = {"\u00ad", "\u200b", "\u200c", ZWJ, "\u2060", "\ufeff"}
@@ -195,8 +195,11 @@ _CONTAINERS = ("children", "items", "head", "body", "image")
 
 
 def check_issue_glyphs(issue: m.Issue, layouts: Path, diag: Diagnostics) -> None:
-    """Report every character of the issue's text that no font of the layouts has."""
+    """Report every character of the issue's text that no font of the layouts has (nothing
+    when the layouts have no fonts: then their formats use the reader's)."""
     font_dir = layouts / "fonts"
+    if not font_files(font_dir):
+        return
     missing = missing_glyphs(issue_text(issue), font_dir)
     diag.errors.extend(glyph_errors(missing, font_dir, text_sources(issue),
                                     issue.source_dir / "issue.toml"))

@@ -41,8 +41,27 @@ def load_image(
     except (UnidentifiedImageError, OSError):
         diag.error(f"image '{reference}' is not a readable image file", source, line)
         return None
+    damage = _damage(path)
+    if damage:
+        diag.error(f"image '{reference}' is damaged ({damage}): export or copy it again",
+                   source, line)
+        return None
     if fmt not in SUPPORTED:
         diag.error(f"image '{reference}' is {fmt}: use JPEG, PNG, GIF or WebP", source, line)
         return None
     return m.Image(path=path, src=reference, alt=alt.strip(), width=width, height=height,
                    caption=caption, credit=credit)
+
+
+def _damage(path: Path) -> str | None:
+    """Why the image's pixels cannot be decoded (a truncated or corrupt file), or ``None``.
+
+    Opening reads only the header; the renderers decode the whole file, so a file cut
+    short would fail there, far from the line that refers to it.
+    """
+    try:
+        with PILImage.open(path) as img:
+            img.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        return str(exc) or type(exc).__name__
+    return None
