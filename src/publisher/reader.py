@@ -36,6 +36,7 @@ ARTICLE_OPTIONAL = ("dek", "photo_credit", "lead_image", "slug")
 IMAGE_REQUIRED = ("file",)
 IMAGE_OPTIONAL = ("alt", "caption", "credit")  # images.load_image insists on alt
 _NUMBER_PREFIX = re.compile(r"^\d+[-_]")
+_TICKER_TABLE = re.compile(r"^\s*\[\[\s*ticker\s*\]\]", re.MULTILINE)
 # Files in articles/ that look meant as articles but are not read (only *.md is).
 _TEXT_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd", ".txt", ".text")
 
@@ -184,17 +185,24 @@ class IssueReader:
                             line_of_key(text, "ticker"))
             return ()
         items = []
-        for entry in raw:
+        # Each item's part of the text, from its [[ticker]] line: for the lines of its keys.
+        starts = [found.start() for found in _TICKER_TABLE.finditer(text)]
+        for n, entry in enumerate(raw):
+            start = starts[n] if n < len(starts) else 0
+            part, offset = text[start:], text.count("\n", 0, start)
+            line = offset + 1 if n < len(starts) else line_of_key(text, "ticker")
             if not isinstance(entry, dict):
-                self.diag.error("each [[ticker]] item needs a headline", path)
+                self.diag.error("each [[ticker]] item needs a headline", path, line)
                 continue
-            check_keys(entry, ("headline",), ("link",), path, text, self.diag, prefix="ticker.")
-            link = str(entry.get("link", "")).strip() or None
+            check_keys(entry, ("headline",), ("link",), path, part, self.diag,
+                       line_offset=offset, missing_line=line, prefix="ticker.")
+            headline = string_field(entry, "headline", path, part, self.diag, offset)
+            link = string_field(entry, "link", path, part, self.diag, offset) or None
             if link and not link.startswith(("https://", "http://")):
                 self.diag.error(f"ticker link '{link}' must be an http(s) URL", path,
-                                line_of_key(text, "link"))
-            if entry.get("headline"):
-                items.append(m.TickerItem(smarten(str(entry["headline"]).strip()), link))
+                                line_of_key(part, "link", offset))
+            if headline:
+                items.append(m.TickerItem(smarten(headline), link))
         return tuple(items)
 
     def _image_table(self, raw: Any, key: str, path: Path, text: str,
