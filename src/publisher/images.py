@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PIL import Image as PILImage
-from PIL import UnidentifiedImageError
+from PIL import ImageFile, UnidentifiedImageError
 
 from publisher import model as m
 from publisher.diagnostics import Diagnostics
@@ -59,9 +59,15 @@ def _damage(path: Path) -> str | None:
     Opening reads only the header; the renderers decode the whole file, so a file cut
     short would fail there, far from the line that refers to it.
     """
+    # WeasyPrint sets Pillow's LOAD_TRUNCATED_IMAGES for the whole process when imported:
+    # a file cut short would then decode silently, half grey.
+    lenient = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with PILImage.open(path) as img:
             img.load()
     except (OSError, SyntaxError, ValueError) as exc:
         return str(exc) or type(exc).__name__
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = lenient
     return None

@@ -34,8 +34,9 @@ from publisher.diagnostics import Diagnostics
 
 # A footnote reference markdown-it did not match (no definition): left in the text as is.
 _FOOTNOTE_REF = re.compile(r"\[\^([^\]\s]+)\]")
-# A link or image markdown-it did not read (a space in its path): left in the text as is.
-_UNPARSED_LINK = re.compile(r"!?\[[^\]\n]*\]\([^)\n]*\s[^)\n]*\)")
+# A link or image markdown-it did not read (a space in its path, a javascript: URL): left
+# in the text as is.
+_UNPARSED_LINK = re.compile(r"!?\[[^\]\n]*\]\((?P<target>[^)\n]*)\)")
 # A GitHub/Obsidian callout's marker, first in a block quote: > [!NOTE], > [!pullquote]-
 _CALLOUT = re.compile(r"\[![A-Za-z][\w-]*\][+-]?")
 
@@ -111,34 +112,37 @@ class BodyConverter:
         self.links: list[LinkTarget] = []
         self.footnote_numbers: dict[int, int] = {}  # markdown-it id -> number
         self._line = line_offset + 1
+        self._inline: Token | None = None  # the inline block being converted
+        self._html_lines: set[int] = set()
 
     # -- entry point -------------------------------------------------------
 
     def convert(self, text: str) -> Body:
         env: dict[str, Any] = {}
         tokens = _MD.parse(text, env)
-        self._check_footnote_labels(text, tokens, env)
+        self._check_text(text, tokens, env)
         body_tokens, note_tokens = _split_footnotes(tokens)
         blocks = tuple(self._blocks(body_tokens))
         notes = tuple(self._footnotes(note_tokens))
         return Body(blocks, notes, self.heading_ids, self.links)
 
-    def _check_footnote_labels(self, text: str, tokens: Sequence[Token],
-                               env: dict[str, Any]) -> None:
-        """Warn about a reference without a definition (markdown-it leaves it as text) and
-        a definition never referenced (markdown-it drops it)."""
+    def _check_text(self, text: str, tokens: Sequence[Token], env: dict[str, Any]) -> None:
+        """Warn about Markdown that markdown-it left as text or dropped: a footnote
+        reference without a definition, a definition never referenced, a link or image
+        it could not read, a container it does not know."""
         for block in tokens:
             if block.type != "inline" or not block.children:
                 continue
+            if block.content.startswith(":::"):
+                first = block.content.splitlines()[0]
+                self.diag.warn(f"'{first}' is not a container this pipeline knows (it would be "
+                               "printed as written): a pull quote is '::: pullquote Name', the "
+                               "quotation, then ':::'", self.path, self._line_in(block, first))
             for child in block.children:
                 if child.type != "text":
                     continue
                 for found in _UNPARSED_LINK.finditer(child.content):
-                    kind = "an image" if found.group().startswith("!") else "a link"
-                    self.diag.warn(f"{found.group()!r} is not read as {kind}: Markdown allows "
-                                   "no space in a path (write it in <...>, as "
-                                   "'(<images/my photo.jpg>)', or rename the file)", self.path,
-                                   self._line_in(block, found.group()))
+                    self._unparsed_link(found, self._line_in(block, found.group()))
                 for found in _FOOTNOTE_REF.finditer(child.content):
                     label = found.group(1)
                     line = self._line_in(block, found.group())
@@ -166,6 +170,10 @@ class BodyConverter:
             if tok.map:
                 self._line = self.offset + tok.map[0] + 1
             end = _closing(tokens, i) if tok.nesting == 1 else i
+            if tok.type == "container_pullquote_open" and tokens[end].markup != ":::":
+                self.diag.warn("the pull quote opened here is never closed, so everything "
+                               "after it is part of the quote: add a line ':::' after the "
+                               "quotation", self.path, self._line)
             inner = tokens[i + 1 : end]
             block = self._block(tok, inner)
             if block is not None:
@@ -208,11 +216,25 @@ class BodyConverter:
         return None
 
     def _line_in(self, block: Token, text: str) -> int:
-        """The file line of ``text`` inside the inline ``block``."""
+        """The file line of ``text`` inside the inline ``block`` (its first line when the
+        text is not found as written)."""
         if not block.map:
             return self._line
         at = max(block.content.find(text), 0)
         return self.offset + block.map[0] + 1 + block.content.count("\n", 0, at)
+
+    def _unparsed_link(self, found: re.Match[str], line: int) -> None:
+        """A ``[text](target)`` markdown-it left as text: a space in the path, or a URL
+        it refuses (``javascript:``)."""
+        target = found.group("target").strip()
+        scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", target)
+        kind = "an image" if found.group().startswith("!") else "a link"
+        if scheme and scheme.group(1).lower() not in ("http", "https", "mailto"):
+            self.diag.error(_scheme_message(target, scheme.group(1).lower()), self.path, line)
+        elif re.search(r"\s", target):
+            self.diag.warn(f"{found.group()!r} is not read as {kind}: Markdown allows no space "
+                           "in a path (write it in <...>, as '(<images/my photo.jpg>)', or "
+                           "rename the file)", self.path, line)
 
     def _check_callout(self, inner: Sequence[Token]) -> None:
         """A GitHub/Obsidian callout (``> [!NOTE]``) is not ours: say what is."""
@@ -227,6 +249,7 @@ class BodyConverter:
                        f"quote remove '{marker}'", self.path, self._line)
 
     def _paragraph(self, inline: Token) -> m.Block:
+        self._inline = inline
         children = inline.children or []
         if len(children) == 1 and children[0].type == "image":
             image = self._figure_image(children[0])
@@ -255,6 +278,7 @@ class BodyConverter:
             self.diag.warn("a '#' heading in the body is set as a subhead: the title comes from "
                            "the front matter; use '##' for subheads", self.path, self._line)
             level = 2
+        self._inline = inline
         children = self._inlines(inline.children or [])
         base = m.heading_id(self.owner, slugify(m.plain_text(children)))
         ident, n = base, 2
@@ -278,6 +302,7 @@ class BodyConverter:
                                                                  ("th_open", "td_open")):
                     style = str(opener.attrs.get("style", ""))
                     align = style.removeprefix("text-align:") if style else ""
+                    self._inline = cell_tokens[0]
                     cells.append(m.TableCell(self._inlines(cell_tokens[0].children or []), align))
                 section.append(tuple(cells))
         return m.Table(tuple(head), tuple(body))
@@ -324,7 +349,7 @@ class BodyConverter:
             elif kind == "hardbreak":
                 out.append(m.LineBreak())
             elif kind == "html_inline":
-                self._raw_html(tok.content)
+                self._raw_html(tok.content, self._here(tok.content))
                 out.append(m.Text(tok.content))
             elif kind == "footnote_ref":
                 md_id = int(tok.meta["id"])
@@ -332,7 +357,8 @@ class BodyConverter:
                 out.append(m.FootnoteRef(number, m.footnote_id(self.owner, number)))
             elif kind == "image":
                 self.diag.error("an image must stand alone in its paragraph (it becomes a figure "
-                                "with a caption)", self.path, self._line)
+                                "with a caption)", self.path,
+                                self._here(str(tok.attrs.get("src", ""))))
             else:
                 out.append(m.Text(tok.content))
             i += 1
@@ -340,22 +366,21 @@ class BodyConverter:
 
     def _link(self, tok: Token, children: tuple[m.Inline, ...]) -> m.Link:
         href = str(tok.attrs.get("href", ""))
+        line = self._here(unquote(href))
         title = str(tok.attrs.get("title", "") or "")
         scheme = href.split(":", 1)[0].lower() if ":" in href else ""
         if scheme in ("http", "https", "mailto"):
             return m.Link(href, children, title)
         if scheme:
-            self.diag.error(f"link '{href}' uses the '{scheme}:' scheme: only http, https, "
-                            "mailto and links to articles or headings are allowed",
-                            self.path, self._line)
+            self.diag.error(_scheme_message(href, scheme), self.path, line)
             return m.Link("#", children, title)
         target = self._internal_target(href)
         if target is None:
             self.diag.error(f"broken link '{href}': link to another article as 'file.md' or "
                             "'file.md#heading', or to a heading here as '#heading'",
-                            self.path, self._line)
+                            self.path, line)
             return m.Link("#", children, title)
-        self.links.append(LinkTarget(target, self._line, href))
+        self.links.append(LinkTarget(target, line, href))
         return m.Link(f"#{target}", children, title)
 
     def _internal_target(self, href: str) -> str | None:
@@ -368,10 +393,24 @@ class BodyConverter:
         owner = m.article_id(slug)
         return m.heading_id(owner, slugify(fragment)) if fragment else owner
 
-    def _raw_html(self, content: str) -> None:
+    def _here(self, text: str) -> int:
+        """The file line of ``text`` in the inline block being converted."""
+        return self._line_in(self._inline, text) if self._inline is not None else self._line
+
+    def _raw_html(self, content: str, line: int | None = None) -> None:
+        """Warn once per line (``<b>bold</b>`` is one problem, not two)."""
+        line = line or self._line
+        if line in self._html_lines:
+            return
+        self._html_lines.add(line)
         snippet = content.strip().splitlines()[0][:40] if content.strip() else content
         self.diag.warn(f"raw HTML {snippet!r} is shown as text, not markup: use Markdown",
-                       self.path, self._line)
+                       self.path, line)
+
+
+def _scheme_message(href: str, scheme: str) -> str:
+    return (f"link '{href}' uses the '{scheme}:' scheme: only http, https, mailto and links "
+            "to articles or headings are allowed")
 
 
 def _merge_text(nodes: list[m.Inline]) -> tuple[m.Inline, ...]:

@@ -36,7 +36,7 @@ ARTICLE_OPTIONAL = ("dek", "photo_credit", "lead_image", "slug")
 IMAGE_REQUIRED = ("file",)
 IMAGE_OPTIONAL = ("alt", "caption", "credit")  # images.load_image insists on alt
 _NUMBER_PREFIX = re.compile(r"^\d+[-_]")
-_TICKER_TABLE = re.compile(r"^\s*\[\[\s*ticker\s*\]\]", re.MULTILINE)
+_TICKER_TABLE = re.compile(r"^[ \t]*\[\[[ \t]*ticker[ \t]*\]\]", re.MULTILINE)
 # Files in articles/ that look meant as articles but are not read (only *.md is).
 _TEXT_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd", ".txt", ".text")
 
@@ -94,6 +94,7 @@ class IssueReader:
     def read(self, data: dict[str, Any], text: str) -> m.Issue | None:
         path = self.folder / ISSUE_FILE
         diag = self.diag
+        self._check_mojibake(path, text)
         check_keys(data, ISSUE_REQUIRED, ISSUE_OPTIONAL, path, text, diag, missing_line=1)
         self._check_month(data, path, text)
         sections = self._string_list(data, "sections", path, text)
@@ -109,7 +110,9 @@ class IssueReader:
             offset = (line_of_key(text, "editors_note") or 1) - 1
             editors_note = self._converter(m.EDITORS_NOTE_ID, path, offset, {}).convert(note).blocks
         articles = self._articles(sections)
-        self._check_sections(sections, articles, bool(editors_note), path, text)
+        # A 'sections' of the wrong type has its own error.
+        if isinstance(data.get("sections", []), list):
+            self._check_sections(sections, articles, bool(editors_note), path, text)
         archive = read_archive(self.root, self.month, self.publication, diag)
         if diag.errors:
             return None
@@ -129,6 +132,12 @@ class IssueReader:
             issn=string_field(data, "issn", path, text, diag) or self.publication.issn,
             number=string_field(data, "issue_number", path, text, diag) or None,
         )
+
+    def _check_mojibake(self, path: Path, text: str) -> None:
+        for found in find_mojibake(text):
+            self.diag.error(
+                f"mojibake {found.found!r} (CP949 read as Latin-1) should be {found.repaired!r}: "
+                f"run 'publisher check --fix {self.month}'", path, found.line)
 
     # -- issue.toml fields -------------------------------------------------
 
@@ -279,10 +288,7 @@ class IssueReader:
         text = read_text(path, self.diag)
         if text is None:
             return None
-        for found in find_mojibake(text):
-            self.diag.error(
-                f"mojibake {found.found!r} (CP949 read as Latin-1) should be {found.repaired!r}: "
-                f"run 'publisher check --fix {self.month}'", path, found.line)
+        self._check_mojibake(path, text)
         lines = text.splitlines(keepends=True)
         fence = lines[0].strip() if lines else ""
         if fence not in ("---", "+++"):
@@ -322,6 +328,9 @@ class IssueReader:
         if not isinstance(data, dict):
             self.diag.error("malformed front matter: expected 'key: value' lines", path, 2)
             return None, {}
+        for key, first, again in _repeated_keys(node):
+            self.diag.error(f"field '{key}' is given twice (also on line {first}): YAML keeps "
+                            "only the last; keep one", path, again)
         return data, _key_lines(node)
 
     def _toml(self, header: str, path: Path) -> tuple[dict[str, Any] | None, dict[str, int]]:
@@ -387,3 +396,18 @@ def _key_lines(node: yaml.Node | None, prefix: str = "") -> dict[str, int]:
                 lines[name] = key.start_mark.line + 2  # +1 for 1-based, +1 for the fence
                 lines.update(_key_lines(value, f"{name}."))
     return lines
+
+
+def _repeated_keys(node: yaml.Node | None, prefix: str = "") -> list[tuple[str, int, int]]:
+    """``(key, first line, repeated line)`` of every key given twice in a YAML mapping."""
+    found: list[tuple[str, int, int]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                name, line = f"{prefix}{key.value}", key.start_mark.line + 2
+                if name in seen:
+                    found.append((name, seen[name], line))
+                seen.setdefault(name, line)
+                found.extend(_repeated_keys(value, f"{name}."))
+    return found
