@@ -99,3 +99,14 @@ def test_no_straight_quote_survives_in_prose(text):
         assert "'" not in piece and '"' not in piece, (text, piece)
     smart = smarten(text.replace("\n", " "))
     assert "'" not in smart and '"' not in smart, (text, smart)
+
+
+def test_front_matter_prose_is_smartened(fixture_copy):
+    from publisher.reader import read_issue
+
+    path = fixture_copy.issues / "2024-01" / "articles" / "02-culture.md"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "title: Culture\n", "title: \"Rock 'n' roll in the '90s\"\n").replace(
+        "byline: Lee Jun-ho", "byline: Kim O'Brien"), encoding="utf-8")
+    culture = read_issue(fixture_copy.issues, m.Month(2024, 1)).articles[1]
+    assert (culture.title, culture.byline) == ("Rock ’n’ roll in the ’90s", "Kim O’Brien")

@@ -365,7 +365,7 @@ class IssueReader:
             slug=source.slug,
             title=smarten(fields["title"]),
             section=fields["section"],
-            byline=fields["byline"],
+            byline=smarten(fields["byline"]),
             dek=smarten(fields["dek"]),
             photo_credit=smarten(fields["photo_credit"]),
             lead_image=lead,
