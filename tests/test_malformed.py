@@ -263,6 +263,9 @@ CASES: dict[str, Case] = {
     "image: zero bytes": Case(figure_as(lambda _: b""), 28, ("is not a readable image file",)),
     "image: a format the formats cannot show": Case(
         figure_as(_bmp), 28, ("is BMP: use JPEG, PNG, GIF or WebP",)),
+    "image: a file: URL": Case(
+        replace(FEATURES, "images/figure.png", "file:///etc/passwd"), 28,
+        ("image 'file:///etc/passwd' uses the 'file:' scheme",)),
     "image: no alt text": Case(
         replace(FEATURES, "![A red test card]", "![]"), 28, ("no alt text",)),
     "image: inside a paragraph": Case(

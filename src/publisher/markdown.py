@@ -228,11 +228,13 @@ class BodyConverter:
         it refuses (``javascript:``)."""
         target = found.group("target").strip()
         scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", target)
-        kind = "an image" if found.group().startswith("!") else "a link"
+        kind = "image" if found.group().startswith("!") else "link"
         if scheme and scheme.group(1).lower() not in ("http", "https", "mailto"):
-            self.diag.error(_scheme_message(target, scheme.group(1).lower()), self.path, line)
+            self.diag.error(_scheme_message(target, scheme.group(1).lower(), kind), self.path,
+                            line)
         elif re.search(r"\s", target):
-            self.diag.warn(f"{found.group()!r} is not read as {kind}: Markdown allows no space "
+            what = "an image" if kind == "image" else "a link"
+            self.diag.warn(f"{found.group()!r} is not read as {what}: Markdown allows no space "
                            "in a path (write it in <...>, as '(<images/my photo.jpg>)', or "
                            "rename the file)", self.path, line)
 
@@ -408,7 +410,10 @@ class BodyConverter:
                        self.path, line)
 
 
-def _scheme_message(href: str, scheme: str) -> str:
+def _scheme_message(href: str, scheme: str, kind: str = "link") -> str:
+    if kind == "image":
+        return (f"image '{href}' uses the '{scheme}:' scheme: an image is a file of the issue "
+                "folder, as 'images/photo.jpg'")
     return (f"link '{href}' uses the '{scheme}:' scheme: only http, https, mailto and links "
             "to articles or headings are allowed")
 
