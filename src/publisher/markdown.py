@@ -228,6 +228,8 @@ class BodyConverter:
         it refuses (``javascript:``)."""
         target = found.group("target").strip()
         scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", target)
+        if scheme:  # the destination, without a title after it
+            target = target.split()[0]
         kind = "image" if found.group().startswith("!") else "link"
         if scheme and scheme.group(1).lower() not in ("http", "https", "mailto"):
             self.diag.error(_scheme_message(target, scheme.group(1).lower(), kind), self.path,
