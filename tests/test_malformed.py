@@ -443,3 +443,15 @@ def test_what_looks_wrong_but_is_right_checks_clean(name, workspace, cli):
     run = cli("check", MONTH, "--strict", paths=workspace)
     assert run.status == 0, run.err
     assert run.err_lines == []
+
+
+@pytest.mark.parametrize("command", ["check", "build"])
+@pytest.mark.parametrize("month", ["2023-13", "23-08", "foo"])
+def test_a_malformed_month_is_a_usage_error(command, month, workspace, cli):
+    """The command line's MONTH is checked before anything is read: exit 2 (usage)."""
+    before = snapshot(workspace.dist)
+    run = cli(command, month, paths=workspace)
+    assert run.status == 2 and "Traceback" not in run.err
+    (line,) = run.err_lines
+    assert line.startswith(f"error: month '{month}' ")
+    assert snapshot(workspace.dist) == before
