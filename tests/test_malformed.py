@@ -287,6 +287,9 @@ CASES: dict[str, Case] = {
     "link: to a missing subhead of another article": Case(
         replace(FEATURES, "02-culture.md#hanok", "02-culture.md#hanoi"), 15,
         ("broken link '02-culture.md#hanoi'",)),
+    "link: a reference with no definition": Case(
+        replace(CULTURE, "Text about culture.", "See [the site][site]."), 7,
+        ("'[the site][site]' is not read as a link", "'[site]: URL'"), warning=True),
     "link: a javascript: URL": Case(
         replace(CULTURE, "Text about culture.", "See [x](javascript:alert(1))."), 7,
         ("uses the 'javascript:' scheme",)),
@@ -432,6 +435,8 @@ ACCEPTED: dict[str, Edit] = {
               "byline: A. Writer\n---\n\nText.\n"),
         write("2024-01/articles/04-x.md", "---\ntitle: Nav\nsection: Culture\n"
               "byline: A. Writer\nslug: nav\n---\n\nText.\n")),
+    "a reference-style link": replace(CULTURE, "Text about culture.",
+                                      "See [the site][site].\n\n[site]: https://example.org"),
     "an elision and a quotation": replace(CULTURE, "Text about culture.",
                                           "Rock 'n' roll in the '90s: 'tis \"all\" 'fine'."),
 }

@@ -37,6 +37,8 @@ _FOOTNOTE_REF = re.compile(r"\[\^([^\]\s]+)\]")
 # A link or image markdown-it did not read (a space in its path, a javascript: URL): left
 # in the text as is.
 _UNPARSED_LINK = re.compile(r"!?\[[^\]\n]*\]\((?P<target>[^)\n]*)\)")
+# A reference-style link whose label has no definition: [text][label], [text][].
+_UNDEFINED_REFERENCE = re.compile(r"\[(?P<text>[^\]\n^]+)\]\[(?P<label>[^\]\n^]*)\]")
 # A GitHub/Obsidian callout's marker, first in a block quote: > [!NOTE], > [!pullquote]-
 _CALLOUT = re.compile(r"\[![A-Za-z][\w-]*\][+-]?")
 
@@ -143,6 +145,11 @@ class BodyConverter:
                     continue
                 for found in _UNPARSED_LINK.finditer(child.content):
                     self._unparsed_link(found, self._line_in(block, found.group()))
+                for found in _UNDEFINED_REFERENCE.finditer(child.content):
+                    label = found.group("label") or found.group("text")
+                    self.diag.warn(f"{found.group()!r} is not read as a link: there is no line "
+                                   f"'[{label}]: URL' defining it (it would be printed as "
+                                   "written)", self.path, self._line_in(block, found.group()))
                 for found in _FOOTNOTE_REF.finditer(child.content):
                     label = found.group(1)
                     line = self._line_in(block, found.group())
