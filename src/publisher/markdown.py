@@ -28,19 +28,10 @@ from mdit_py_plugins.attrs import attrs_plugin
 from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
+from publisher import markdown_lint as lint
 from publisher import model as m
 from publisher import typography
 from publisher.diagnostics import Diagnostics
-
-# A footnote reference markdown-it did not match (no definition): left in the text as is.
-_FOOTNOTE_REF = re.compile(r"\[\^([^\]\s]+)\]")
-# A link or image markdown-it did not read (a space in its path, a javascript: URL): left
-# in the text as is.
-_UNPARSED_LINK = re.compile(r"!?\[[^\]\n]*\]\((?P<target>[^)\n]*)\)")
-# A reference-style link whose label has no definition: [text][label], [text][].
-_UNDEFINED_REFERENCE = re.compile(r"\[(?P<text>[^\]\n^]+)\]\[(?P<label>[^\]\n^]*)\]")
-# A GitHub/Obsidian callout's marker, first in a block quote: > [!NOTE], > [!pullquote]-
-_CALLOUT = re.compile(r"\[![A-Za-z][\w-]*\][+-]?")
 
 ImageLoader = Callable[[str, str, tuple[m.Inline, ...], str, int], m.Image | None]
 
@@ -122,50 +113,11 @@ class BodyConverter:
     def convert(self, text: str) -> Body:
         env: dict[str, Any] = {}
         tokens = _MD.parse(text, env)
-        self._check_text(text, tokens, env)
+        lint.check_leftovers(text, tokens, env, self._place())
         body_tokens, note_tokens = _split_footnotes(tokens)
         blocks = tuple(self._blocks(body_tokens))
         notes = tuple(self._footnotes(note_tokens))
         return Body(blocks, notes, self.heading_ids, self.links)
-
-    def _check_text(self, text: str, tokens: Sequence[Token], env: dict[str, Any]) -> None:
-        """Warn about Markdown that markdown-it left as text or dropped: a footnote
-        reference without a definition, a definition never referenced, a link or image
-        it could not read, a container it does not know."""
-        for block in tokens:
-            if block.type != "inline" or not block.children:
-                continue
-            if block.content.startswith(":::"):
-                first = block.content.splitlines()[0]
-                self.diag.warn(f"'{first}' is not a container this pipeline knows (it would be "
-                               "printed as written): a pull quote is '::: pullquote Name', the "
-                               "quotation, then ':::'", self.path, self._line_in(block, first))
-            for child in block.children:
-                if child.type != "text":
-                    continue
-                for found in _UNPARSED_LINK.finditer(child.content):
-                    self._unparsed_link(found, self._line_in(block, found.group()))
-                for found in _UNDEFINED_REFERENCE.finditer(child.content):
-                    label = found.group("label") or found.group("text")
-                    self.diag.warn(f"{found.group()!r} is not read as a link: there is no line "
-                                   f"'[{label}]: URL' defining it (it would be printed as "
-                                   "written)", self.path, self._line_in(block, found.group()))
-                for found in _FOOTNOTE_REF.finditer(child.content):
-                    label = found.group(1)
-                    line = self._line_in(block, found.group())
-                    self.diag.warn(f"footnote [^{label}] has no definition (it would be printed "
-                                   f"as written): add a line '[^{label}]: the note' below the "
-                                   "text, or remove the reference", self.path, line)
-        refs = env.get("footnotes", {}).get("refs", {})
-        for key, md_id in refs.items():
-            if md_id >= 0:
-                continue
-            label = key.removeprefix(":")
-            match = re.search(rf"^ {{0,3}}\[\^{re.escape(label)}\]:", text, re.MULTILINE)
-            line = self.offset + text.count("\n", 0, match.start()) + 1 if match else None
-            self.diag.warn(f"footnote [^{label}] is never referenced (it would be left out): "
-                           f"put [^{label}] in the text where the note belongs, or remove it",
-                           self.path, line)
 
     # -- blocks ------------------------------------------------------------
 
@@ -195,7 +147,7 @@ class BodyConverter:
         if kind == "heading_open":
             return self._heading(tok, inner[0])
         if kind == "blockquote_open":
-            self._check_callout(inner)
+            lint.check_callout(inner, self._place())
             return m.BlockQuote(tuple(self._blocks(inner)))
         if kind == "container_pullquote_open":
             attribution = tok.info.strip().removeprefix("pullquote").strip()
@@ -222,42 +174,8 @@ class BodyConverter:
         self.diag.warn(f"unsupported Markdown construct '{kind}' left out", self.path, self._line)
         return None
 
-    def _line_in(self, block: Token, text: str) -> int:
-        """The file line of ``text`` inside the inline ``block`` (its first line when the
-        text is not found as written)."""
-        if not block.map:
-            return self._line
-        at = max(block.content.find(text), 0)
-        return self.offset + block.map[0] + 1 + block.content.count("\n", 0, at)
-
-    def _unparsed_link(self, found: re.Match[str], line: int) -> None:
-        """A ``[text](target)`` markdown-it left as text: a space in the path, or a URL
-        it refuses (``javascript:``)."""
-        target = found.group("target").strip()
-        scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", target)
-        if scheme:  # the destination, without a title after it
-            target = target.split()[0]
-        kind = "image" if found.group().startswith("!") else "link"
-        if scheme and scheme.group(1).lower() not in ("http", "https", "mailto"):
-            self.diag.error(_scheme_message(target, scheme.group(1).lower(), kind), self.path,
-                            line)
-        elif re.search(r"\s", target):
-            what = "an image" if kind == "image" else "a link"
-            self.diag.warn(f"{found.group()!r} is not read as {what}: Markdown allows no space "
-                           "in a path (write it in <...>, as '(<images/my photo.jpg>)', or "
-                           "rename the file)", self.path, line)
-
-    def _check_callout(self, inner: Sequence[Token]) -> None:
-        """A GitHub/Obsidian callout (``> [!NOTE]``) is not ours: say what is."""
-        first = next((t for t in inner if t.type == "inline"), None)
-        found = _CALLOUT.match(first.content) if first is not None else None
-        if found is None:
-            return
-        marker = found.group()
-        self.diag.warn(f"'> {marker}' is a GitHub/Obsidian callout, not supported here (it "
-                       f"would be printed as a quote starting '{marker}'): for a pull quote "
-                       "write '::: pullquote Name', the quotation, then ':::'; for a block "
-                       f"quote remove '{marker}'", self.path, self._line)
+    def _place(self) -> lint.Place:
+        return lint.Place(self.path, self.offset, self._line, self.diag)
 
     def _paragraph(self, inline: Token) -> m.Block:
         self._inline = inline
@@ -380,10 +298,10 @@ class BodyConverter:
         line = self._here(unquote(href))
         title = str(tok.attrs.get("title", "") or "")
         scheme = href.split(":", 1)[0].lower() if ":" in href else ""
-        if scheme in ("http", "https", "mailto"):
+        if scheme in lint.LINK_SCHEMES:
             return m.Link(href, children, title)
         if scheme:
-            self.diag.error(_scheme_message(href, scheme), self.path, line)
+            self.diag.error(lint.scheme_message(href, scheme), self.path, line)
             return m.Link("#", children, title)
         target = self._internal_target(href)
         if target is None:
@@ -406,7 +324,8 @@ class BodyConverter:
 
     def _here(self, text: str) -> int:
         """The file line of ``text`` in the inline block being converted."""
-        return self._line_in(self._inline, text) if self._inline is not None else self._line
+        inline = self._inline
+        return self._place().line_in(inline, text) if inline is not None else self._line
 
     def _raw_html(self, content: str, line: int | None = None) -> None:
         """Warn once per line (``<b>bold</b>`` is one problem, not two)."""
@@ -417,14 +336,6 @@ class BodyConverter:
         snippet = content.strip().splitlines()[0][:40] if content.strip() else content
         self.diag.warn(f"raw HTML {snippet!r} is shown as text, not markup: use Markdown",
                        self.path, line)
-
-
-def _scheme_message(href: str, scheme: str, kind: str = "link") -> str:
-    if kind == "image":
-        return (f"image '{href}' uses the '{scheme}:' scheme: an image is a file of the issue "
-                "folder, as 'images/photo.jpg'")
-    return (f"link '{href}' uses the '{scheme}:' scheme: only http, https, mailto and links "
-            "to articles or headings are allowed")
 
 
 def _merge_text(nodes: list[m.Inline]) -> tuple[m.Inline, ...]:
