@@ -38,10 +38,10 @@ def load_image(
     try:
         with PILImage.open(path) as img:
             fmt, (width, height) = img.format, img.size
+            damage = _damage(img)
     except (UnidentifiedImageError, OSError):
         diag.error(f"image '{reference}' is not a readable image file", source, line)
         return None
-    damage = _damage(path)
     if damage:
         diag.error(f"image '{reference}' is damaged ({damage}): export or copy it again",
                    source, line)
@@ -53,8 +53,9 @@ def load_image(
                    caption=caption, credit=credit)
 
 
-def _damage(path: Path) -> str | None:
-    """Why the image's pixels cannot be decoded (a truncated or corrupt file), or ``None``.
+def _damage(img: PILImage.Image) -> str | None:
+    """Why the opened image's pixels cannot be decoded (a file cut short or corrupt), or
+    ``None``.
 
     Opening reads only the header; the renderers decode the whole file, so a file cut
     short would fail there, far from the line that refers to it.
@@ -64,8 +65,7 @@ def _damage(path: Path) -> str | None:
     lenient = ImageFile.LOAD_TRUNCATED_IMAGES
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
-        with PILImage.open(path) as img:
-            img.load()
+        img.load()
     except (OSError, SyntaxError, ValueError) as exc:
         return str(exc) or type(exc).__name__
     finally:
