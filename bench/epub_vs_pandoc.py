@@ -56,7 +56,7 @@ def main() -> int:
     pages: dict[str, str] = {}
     page = 3
     for article in issue.articles:
-        pages[article.slug] = str(page)
+        pages[article.anchor] = str(page)
         for n, _ in enumerate(article.body, 1):
             pages[block_id(article, n)] = str(page + (n - 1) // 4)
         page += len(article.body) // 4 + 1

@@ -48,7 +48,7 @@ class PdfDigest(_Digest):
         ``context.shared``, as the real layout is)."""
         pages = context.shared.get("print-page-map")
         if pages is None:
-            pages = {a.slug: str(3 + n) for n, a in enumerate(context.issue.articles)}
+            pages = {a.anchor: str(3 + n) for n, a in enumerate(context.issue.articles)}
             context.shared["print-page-map"] = pages
         return {"print-page-map": pages}
 

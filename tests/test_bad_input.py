@@ -60,7 +60,7 @@ CASES = {
     "lead image without alt": (ARTICLE, "  alt: A green test card\n", "", "file: images/lead",
                                ("no alt text",)),
     "broken internal link": (CULTURE, "Text about culture.", "See [x](#nowhere).", "#nowhere",
-                             ("broken link", "culture-nowhere")),
+                             ("broken link '#nowhere'", "has no subhead 'nowhere'")),
     "link to a missing article": (CULTURE, "Text about culture.", "See [x](03-gone.md).",
                                   "03-gone", ("broken link",)),
     "mojibake": (CULTURE, "Text about culture.", "Korea\u00a1\u00afs culture.", "Korea",
@@ -96,17 +96,32 @@ def test_not_utf8_names_the_byte_and_line(fixture_copy, cli):
     _assert_one_error(run, path, 7, "not UTF-8", "0xE9")
 
 
+@pytest.mark.parametrize("command", ["check", "build", "new", "send"])
 @pytest.mark.parametrize("month, words", [
     ("2023-8", ("YYYY-MM",)),
+    ("23-08", ("YYYY-MM",)),
+    ("foo", ("YYYY-MM",)),
     ("2023-13", ("no month 13",)),
-    ("2030-01", ("no issue 2030-01", "available: 2023-12, 2024-01")),
+    ("2023-00", ("no month 00",)),
 ])
-def test_bad_month(month, words, fixture_copy, cli):
-    run = cli("build", month, paths=fixture_copy)
-    assert run.status == 1 and "Traceback" not in run.err
+def test_malformed_month_is_a_usage_error(command, month, words, fixture_copy, cli):
+    """A month that is not YYYY-MM is a usage error (exit 2) for every command taking one."""
+    before = sorted(p.relative_to(fixture_copy.issues) for p in fixture_copy.issues.rglob("*"))
+    run = cli(command, month, paths=fixture_copy)
+    assert run.status == 2 and "Traceback" not in run.err
     (line,) = run.err_lines
     for word in words:
         assert word in line
+    assert not fixture_copy.dist.exists()
+    assert sorted(p.relative_to(fixture_copy.issues)
+                  for p in fixture_copy.issues.rglob("*")) == before
+
+
+def test_month_without_an_issue_is_a_source_error(fixture_copy, cli):
+    run = cli("build", "2030-01", paths=fixture_copy)
+    assert run.status == 1 and "Traceback" not in run.err
+    (line,) = run.err_lines
+    assert "no issue 2030-01" in line and "available: 2023-12, 2024-01" in line
     assert not fixture_copy.dist.exists()
 
 

@@ -150,7 +150,7 @@ def test_independent_formats_render_in_parallel_processes(paths):
     assert out["epub"]["pid"] != os.getpid()
     # The EPUB's images are made in the worker before the page map exists ...
     assert out["epub"]["prepared"] == {"pid": out["epub"]["pid"], "map known": False}
-    assert out["epub"]["pages"] == {"korea-security-ties": "3"}
+    assert out["epub"]["pages"] == {"article-korea-security-ties": "3"}
     assert out["epub"]["handed"]  # ... which is then handed over, not laid out again
 
 
@@ -160,7 +160,7 @@ def test_the_epub_and_email_without_the_pdf_still_render_beside_the_layout(paths
     assert sorted(out) == ["email", "epub"]
     assert out["email"]["pid"] == out["epub"]["pid"] != os.getpid()
     assert out["epub"]["prepared"] == {"pid": out["epub"]["pid"], "map known": False}
-    assert out["epub"]["handed"] and out["epub"]["pages"] == {"korea-security-ties": "3"}
+    assert out["epub"]["handed"] and out["epub"]["pages"] == {"article-korea-security-ties": "3"}
 
 
 def test_serial_and_parallel_builds_are_identical_but_for_the_process(paths, tmp_path):
@@ -226,13 +226,14 @@ def test_an_epub_rebuilt_alone_takes_the_page_map_kept_from_the_print_build(path
     assert _names(build(AUG, paths)) == ["epub.json"]
     out = _outputs(paths)
     assert calls == []  # the print pages were not laid out again ...
-    assert out["epub"]["handed"] and out["epub"]["pages"] == {"korea-security-ties": "3"}
+    assert out["epub"]["handed"] and out["epub"]["pages"] == {"article-korea-security-ties": "3"}
     # ... but a change to what the print layout reads lays them out, and keeps the new map
     (paths.layouts / "print" / "base.html").write_text("changed")
     assert _names(build(AUG, paths)) == ["epub.json", "pdf.json"]
     assert len(calls) == 1  # laid out once, for the print PDF and the EPUB
     cache = json.loads((paths.dist / ".cache" / "2023-08.json").read_text())
-    assert cache["formats"]["pdf"]["layout"] == {"print-page-map": {"korea-security-ties": "3"}}
+    assert cache["formats"]["pdf"]["layout"] == {
+        "print-page-map": {"article-korea-security-ties": "3"}}
     calls.clear()
     assert _names(build(AUG, paths, force=True)) == ["email.json", "epub.json", "pdf.json"]
     assert len(calls) == 1  # --force lays out again

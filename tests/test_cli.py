@@ -85,7 +85,7 @@ def test_the_command_keeps_every_line_and_exit_status(project_copy):
     assert checked.returncode == 0
     assert "2023-08: 1 article(s), 5 archive entries: OK" in checked.stderr
     bad_month = _command("build", "2023-13", *where)
-    assert bad_month.returncode == 1
+    assert bad_month.returncode == 2
     assert bad_month.stderr.strip() == "error: month '2023-13' has no month 13: use 01 to 12"
     usage = _command("build", "2023-08", "--no-such-option")
     assert usage.returncode == 2 and "unrecognized arguments" in usage.stderr

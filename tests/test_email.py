@@ -197,7 +197,7 @@ def test_the_parts_of_the_page(aug, jan):
     assert pub.issue_url(JAN) in footer_links and placeholders.UNSUBSCRIBE_URL in footer_links
     assert f"Dear {placeholders.RECIPIENT_NAME}," in jan.words
     # Endnotes link both ways inside the email.
-    assert 'href="#features-fn1"' in jan.html and 'id="features-fn1"' in jan.html
+    assert 'href="#article-features--fn1"' in jan.html and 'id="article-features--fn1"' in jan.html
 
 
 def _image_files(built: Built) -> dict[str, bytes]:
@@ -363,14 +363,14 @@ def test_an_oversized_issue_is_cut_to_fit_and_keeps_its_footer(oversized):
     assert html.rstrip().endswith("</html>")
     page = "https://example.org/korea/2024-01/"
     continued = doc.xpath('//p[@class="continue"]/a/@href')
-    assert continued and all(href.startswith(page + "#long-") for href in continued)
+    assert continued and all(href.startswith(page + "#article-long-") for href in continued)
     # Every article is still there, by its title; the short ones are whole.
     for i in range(1, 7):
         assert f"Long Article {i}" in built.words
     assert "A hanok (한옥) is a traditional Korean house." in built.words
     # A link to a subhead the email no longer holds goes to the web page.
-    assert f"{page}#long-3" in continued
-    assert f'href="{page}#long-3-long-heading-3"' in html
+    assert f"{page}#article-long-3" in continued
+    assert f'href="{page}#article-long-3--h-long-heading-3"' in html
     warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
     cuts = [w for w in warnings if "over the 100.0 KB budget" in w]
     assert len(cuts) == 1 and "are cut to their leads with a link to the full text" in cuts[0]
@@ -381,7 +381,7 @@ def test_an_oversized_issue_is_cut_to_fit_and_keeps_its_footer(oversized):
     web_text = _normal(web.text_content())
     for i in range(1, 7):
         assert _normal(_long_paragraph(i * 100 + 59)) in web_text
-        assert web.get_element_by_id(f"long-{i}") is not None
+        assert web.get_element_by_id(f"article-long-{i}") is not None
     assert "Continue reading" not in web_text
 
 

@@ -36,11 +36,12 @@ JANUARY = m.Month(2024, 1)
 # A print page map as publisher.render.pdf.page_map gives it, made by hand:
 # features starts on page 3, culture on page 6, the page on which features ends.
 FIXTURE_PAGES = {
-    "features": "3", "features-b1": "3", "features-b2": "4", "features-a-table": "4",
-    "features-b3": "4", "features-b4": "5", "features-b5": "5", "features-b6": "6",
-    "features-fn1": "3",
-    "culture": "6", "culture-b1": "6", "culture-b2": "7", "culture-hanok": "7",
-    "culture-b3": "7",
+    "article-features": "3", "article-features--b1": "3", "article-features--b2": "4",
+    "article-features--h-a-table": "4", "article-features--b3": "4",
+    "article-features--b4": "5", "article-features--b5": "5", "article-features--b6": "6",
+    "article-features--fn1": "3",
+    "article-culture": "6", "article-culture--b1": "6", "article-culture--b2": "7",
+    "article-culture--h-hanok": "7", "article-culture--b3": "7",
 }
 
 
@@ -134,7 +135,7 @@ def test_no_mojibake_and_no_straight_quotes_in_prose(name: str,
 
 def test_hangul_survives_marked_as_korean(january: Epub) -> None:
     assert "A hanok (한옥) is a traditional Korean house." in january.text()
-    [span] = january.doc("culture.xhtml").xpath("//x:span[@lang='ko']", namespaces=NS)
+    [span] = january.doc("article-culture.xhtml").xpath("//x:span[@lang='ko']", namespaces=NS)
     assert span.text == "한옥"
     assert span.get("{http://www.w3.org/XML/1998/namespace}lang") == "ko"
 
@@ -230,7 +231,7 @@ def test_nav_landmarks_and_ncx(august: Epub) -> None:
     landmarks = {a.get(f"{{{NS['epub']}}}type"): a.get("href") for a in
                  nav.xpath("//x:nav[@epub:type='landmarks']//x:a", namespaces=NS)}
     assert set(landmarks) == {"cover", "toc", "bodymatter", "backmatter"}
-    assert landmarks["bodymatter"] == "korea-security-ties.xhtml"
+    assert landmarks["bodymatter"] == "article-korea-security-ties.xhtml"
     assert landmarks["backmatter"] == "archive.xhtml"
     for href in landmarks.values():
         assert august.href(href.split("#")[0]) in august.names
@@ -268,18 +269,18 @@ def test_archive_is_back_matter_with_download_links(august: Epub) -> None:
 
 def test_each_article_is_its_own_semantic_document(january: Epub) -> None:
     for slug in ("features", "culture"):
-        doc = january.doc(f"{slug}.xhtml")
-        [section] = doc.xpath(f"//x:section[@id='{slug}']", namespaces=NS)
+        doc = january.doc(f"article-{slug}.xhtml")
+        [section] = doc.xpath(f"//x:section[@id='article-{slug}']", namespaces=NS)
         assert section.get(f"{{{NS['epub']}}}type") == "chapter"
         assert doc.xpath("//x:h1/text()", namespaces=NS)
-    doc = january.doc("features.xhtml")
+    doc = january.doc("article-features.xhtml")
     figures = doc.xpath("//x:figure[x:img and x:figcaption]", namespaces=NS)
     assert len(figures) == 2
     assert [i.get("alt") for i in doc.xpath("//x:img", namespaces=NS)] == [
         "A green test card", "A red test card"]
     [ref] = doc.xpath("//x:a[@epub:type='noteref']", namespaces=NS)
     [note] = doc.xpath("//x:aside[@epub:type='footnote']", namespaces=NS)
-    assert ref.get("href") == f"features.xhtml#{note.get('id')}"
+    assert ref.get("href") == f"article-features.xhtml#{note.get('id')}"
     assert doc.xpath("//x:table/x:thead", namespaces=NS)
     assert doc.xpath("//x:aside[@epub:type='pullquote']", namespaces=NS)
 
@@ -307,7 +308,7 @@ def test_images_fit_reading_devices_and_the_book_is_small(august: Epub,
     for name in images:
         with Image.open(io.BytesIO(august.read(name))) as img:
             assert max(img.size) <= 1600, name
-    [img] = august.doc("korea-security-ties.xhtml").xpath("//x:img", namespaces=NS)
+    [img] = august.doc("article-korea-security-ties.xhtml").xpath("//x:img", namespaces=NS)
     with Image.open(io.BytesIO(august.read(august.href(img.get("src"))))) as file:
         assert (int(img.get("width")), int(img.get("height"))) == file.size == (1600, 1067)
     assert len(august_bytes) < 2 * 1024 * 1024
@@ -317,7 +318,7 @@ def test_only_files_from_the_issue_and_layouts(august: Epub, january: Epub) -> N
     assert sorted(august.names) == sorted([
         "mimetype", "META-INF/container.xml", "EPUB/content.opf", "EPUB/toc.ncx",
         "EPUB/nav.xhtml", "EPUB/css/style.css", "EPUB/cover.xhtml",
-        "EPUB/korea-security-ties.xhtml", "EPUB/archive.xhtml", "EPUB/colophon.xhtml",
+        "EPUB/article-korea-security-ties.xhtml", "EPUB/archive.xhtml", "EPUB/colophon.xhtml",
         "EPUB/images/cover-image.jpg", "EPUB/images/yoon-stoltenberg-placeholder.jpg"])
     assert august.read("EPUB/css/style.css") == (LAYOUTS / "epub" / "style.css").read_bytes()
     fixture_images = {p.name for p in (FIXTURES / "2024-01" / "images").iterdir()}
@@ -361,23 +362,25 @@ def test_page_list_follows_the_print_pages(january: Epub) -> None:
     nav = january.doc(january.nav_href)
     [page_list] = nav.xpath("//x:nav[@epub:type='page-list']", namespaces=NS)
     entries = [(a.text, a.get("href")) for a in page_list.xpath(".//x:a", namespaces=NS)]
-    assert entries == [("3", "features.xhtml#page-3"), ("4", "features.xhtml#page-4"),
-                       ("5", "features.xhtml#page-5"), ("6", "features.xhtml#page-6"),
-                       ("7", "culture.xhtml#page-7")]
+    features = "article-features.xhtml"
+    assert entries == [("3", f"{features}#page-3"), ("4", f"{features}#page-4"),
+                       ("5", f"{features}#page-5"), ("6", f"{features}#page-6"),
+                       ("7", "article-culture.xhtml#page-7")]
     markers = []
     for slug in ("features", "culture"):
-        doc = january.doc(f"{slug}.xhtml")
+        doc = january.doc(f"article-{slug}.xhtml")
         markers += _markers(doc)
         for span in doc.xpath("//x:span[@epub:type='pagebreak']", namespaces=NS):
             assert span.get("role") == "doc-pagebreak"
-    assert _markers(january.doc("features.xhtml"))[0][1] == FIXTURE_PAGES["features"]
+    features = january.doc("article-features.xhtml")
+    assert _markers(features)[0][1] == FIXTURE_PAGES["article-features"]
     # Each page break is marked once, where the page begins: culture starts on page 6,
     # which begins in features, so its first marker is page 7 (Ace flags unlisted repeats).
     assert markers == [("page-3", "3"), ("page-4", "4"), ("page-5", "5"), ("page-6", "6"),
                        ("page-7", "7")]
     # the table heading's page: the marker stands before the block that starts page 4
-    [marker] = january.doc("features.xhtml").xpath("//x:span[@id='page-4']", namespaces=NS)
-    assert marker.getnext().get("id") == "features-b2"
+    [marker] = features.xpath("//x:span[@id='page-4']", namespaces=NS)
+    assert marker.getnext().get("id") == "article-features--b2"
 
 
 def test_article_starts_match_the_print_pdf(august: Epub) -> None:
@@ -386,8 +389,8 @@ def test_article_starts_match_the_print_pdf(august: Epub) -> None:
     issue = read_issue(ISSUES, AUGUST)
     pages = pdf.page_map(BuildContext(issue=issue, layouts=LAYOUTS))
     for article in issue.articles:
-        doc = august.doc(f"{article.slug}.xhtml")
-        assert _markers(doc)[0][1] == pages[article.slug]
+        doc = august.doc(f"{article.anchor}.xhtml")
+        assert _markers(doc)[0][1] == pages[article.anchor]
 
 
 def test_a_page_map_naming_nothing_of_the_issue_declares_no_pages() -> None:

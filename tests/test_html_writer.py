@@ -29,30 +29,30 @@ def test_link_attributes_are_escaped():
 def test_print_footnotes_sit_at_the_call_site():
     article = _features()
     html = HtmlWriter(HtmlOptions(footnotes="print"), article.footnotes).blocks(article.body)
-    assert '<span class="footnote" id="features-fn1">The footnote’s text, with a ' in html
+    assert '<span class="footnote" id="article-features--fn1">The footnote’s text, with a ' in html
     assert HtmlWriter(HtmlOptions(footnotes="print")).footnotes(article.footnotes) == ""
 
 
 def test_epub_footnotes_are_noterefs_and_asides_in_xhtml():
     article = _features()
     options = HtmlOptions(footnotes="epub", xhtml=True,
-                          link_href=lambda url: f"features.xhtml{url}")
+                          link_href=lambda url: f"article-features.xhtml{url}")
     writer = HtmlWriter(options, article.footnotes)
     body = writer.blocks(article.body)
-    assert ('epub:type="noteref" role="doc-noteref" id="features-fn1-ref" '
-            'href="features.xhtml#features-fn1"') in body
+    assert ('epub:type="noteref" role="doc-noteref" id="article-features--fn1-ref" '
+            'href="article-features.xhtml#article-features--fn1"') in body
     images = re.findall(r"<img [^>]*>", body)
     assert "<br>" not in body and images and all(img.endswith("/>") for img in images)
     notes = writer.footnotes(article.footnotes)
     assert ('<aside class="footnote" epub:type="footnote" role="doc-footnote" '
-            'id="features-fn1">') in notes
+            'id="article-features--fn1">') in notes
 
 
 def test_endnotes_link_both_ways():
     article = _features()
     writer = HtmlWriter(HtmlOptions(), article.footnotes)
-    assert 'href="#features-fn1"' in writer.blocks(article.body)
-    assert 'href="#features-fn1-ref"' in writer.footnotes(article.footnotes)
+    assert 'href="#article-features--fn1"' in writer.blocks(article.body)
+    assert 'href="#article-features--fn1-ref"' in writer.footnotes(article.footnotes)
 
 
 def test_figure_table_and_pullquote():
@@ -69,7 +69,7 @@ def test_block_ids_are_stable_across_formats():
     xhtml = HtmlWriter(HtmlOptions(block_ids=True, xhtml=True, footnotes="epub"),
                        article.footnotes).body(article)
     for n in range(1, len(article.body) + 1):
-        assert f'id="features-b{n}"' in plain and f'id="features-b{n}"' in xhtml
-    assert '<p id="features-b1">' in plain
-    assert '<a id="features-b2"></a><h2 id="features-a-table">' in plain
-    assert '<figure class="figure" id="features-b5">' in plain
+        assert f'id="article-features--b{n}"' in plain and f'id="article-features--b{n}"' in xhtml
+    assert '<p id="article-features--b1">' in plain
+    assert '<a id="article-features--b2"></a><h2 id="article-features--h-a-table">' in plain
+    assert '<figure class="figure" id="article-features--b5">' in plain

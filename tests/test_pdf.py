@@ -189,7 +189,7 @@ def test_contents_gives_the_page_where_each_article_starts(built: Built) -> None
                      if i > contents and article.title in normalise(text)) + 1
         assert listed[article.title] == start, (article.title, listed)
         context = BuildContext(issue=issue, layouts=LAYOUTS)
-        assert page_map(context)[article.slug] == str(start)
+        assert page_map(context)[article.anchor] == str(start)
 
 
 def test_archive_lists_earlier_issues_newest_first(built: Built) -> None:
@@ -332,12 +332,15 @@ def test_markdown_file_url_is_never_fetched(project_copy: Paths, cli,
     article = project_copy.issues / MONTH / "articles" / "korea-security-ties.md"
     article.write_text(article.read_text() + "\n![The password file](file:///etc/passwd)\n")
     result = cli("build", MONTH, "--format", "pdf", "--force", paths=project_copy)
-    # The reader does not make an image of it (markdown-it refuses file: URLs), so
-    # nothing is fetched: the PDF shows the source text, never the file.
-    assert result.status == 0, result.err
-    assert asked and not [url for url in asked if "passwd" in url or url.startswith("file:")]
-    text = normalise("\n".join(page_texts(project_copy.dist / MONTH / f"korea-{MONTH}.pdf")))
-    assert "The password file" in text and "root:x:0:0" not in text
+    # markdown-it refuses file: URLs, leaving the text as written; the reader names it, on
+    # its line, and nothing is fetched or written.
+    assert result.status == 1, result.err
+    assert result.err_lines == [
+        f"error: {article}:{len(article.read_text().splitlines())}: image 'file:///etc/passwd' "
+        "uses the 'file:' scheme: an image is a file of the issue folder, as "
+        "'images/photo.jpg'"]
+    assert not [url for url in asked if "passwd" in url or url.startswith("file:")]
+    assert not (project_copy.dist / MONTH).exists()
 
 
 def test_character_without_glyph_fails_naming_it_and_the_file(project_copy: Paths) -> None:
@@ -370,7 +373,7 @@ def test_page_map_gives_the_printed_page_of_every_block(built: Built) -> None:
     assert context.shared["print-page-map"] is pages
     texts = [normalise(t) for t in page_texts(built.press)]
     for article in issue.articles:
-        numbers = [int(pages[article.slug])]
+        numbers = [int(pages[article.anchor])]
         for n, block in enumerate(article.body, 1):
             ident = block_id(article, n)
             numbers.append(int(pages[ident]))
@@ -382,7 +385,7 @@ def test_page_map_gives_the_printed_page_of_every_block(built: Built) -> None:
         assert numbers == sorted(numbers)  # the body runs forward through the pages
     assert set(pages) == {
         ident for article in issue.articles
-        for ident in (article.slug, *(block_id(article, n) for n in
+        for ident in (article.anchor, *(block_id(article, n) for n in
                                       range(1, len(article.body) + 1)),
                       *(h.id for h in article.headings))}
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
+
+import pytest
 
 from conftest import FIXTURES, ISSUES, seed_sentences
 from publisher import model as m
 from publisher.diagnostics import Diagnostics
+from publisher.errors import PublisherError
 from publisher.reader import read_issue
 
 
@@ -80,9 +84,10 @@ def test_fixture_issue_has_every_construct():
     assert isinstance(first, m.Paragraph)
     assert "says “hello” and it’s fine." in m.plain_text(first.children)
     refs = [n for n in first.children if isinstance(n, m.FootnoteRef)]
-    assert refs == [m.FootnoteRef(1, "features-fn1")]
+    assert refs == [m.FootnoteRef(1, "article-features--fn1")]
     links = [n.url for n in first.children if isinstance(n, m.Link)]
-    assert links == ["#features-a-table", "#culture", "#culture-hanok"]
+    assert links == ["#article-features--h-a-table", "#article-culture",
+                     "#article-culture--h-hanok"]
     (note,) = features.footnotes
     assert note.number == 1 and "footnote’s text" in _text_of(note.children)
     table = features.body[2]
@@ -116,5 +121,131 @@ def test_raw_html_is_text_and_warned(fixture_copy):
     issue = read_issue(fixture_copy.issues, m.Month(2024, 1), diag)
     text = _text_of(issue.articles[1].body)
     assert "<script>alert(1)</script>" in text and "<b>bold</b>" in text
-    assert len(diag.warnings) == 3
+    # one warning a line: <b>bold</b> is one problem
+    assert [w.location.line for w in diag.warnings] == [13, 15]
     assert all("raw HTML" in w.message and w.location.path == path for w in diag.warnings)
+
+
+def _warnings_of(fixture_copy, body: str) -> tuple[Path, list[str]]:
+    path = fixture_copy.issues / "2024-01" / "articles" / "02-culture.md"
+    path.write_text(path.read_text(encoding="utf-8") + body, encoding="utf-8")
+    diag = Diagnostics()
+    read_issue(fixture_copy.issues, m.Month(2024, 1), diag)
+    assert diag.errors == []
+    assert all(w.location.path == path for w in diag.warnings)
+    return path, [f"{w.location.line}: {w.message}" for w in diag.warnings]
+
+
+def test_footnote_reference_without_definition_warns_at_its_line(fixture_copy):
+    # 02-culture.md has 11 lines; the appended text starts on line 12.
+    _, warnings = _warnings_of(fixture_copy, "\nA claim.[^1]\nAnd another[^missing] one.\n\n"
+                                             "[^1]: Defined.\n")
+    assert warnings == ["14: footnote [^missing] has no definition (it would be printed as "
+                        "written): add a line '[^missing]: the note' below the text, or remove "
+                        "the reference"]
+
+
+def test_footnote_definition_never_referenced_warns_at_its_line(fixture_copy):
+    _, warnings = _warnings_of(fixture_copy, "\nA claim.[^1]\n\n[^1]: Defined.\n"
+                                             "[^orphan]: Never used.\n")
+    assert warnings == ["16: footnote [^orphan] is never referenced (it would be left out): put "
+                        "[^orphan] in the text where the note belongs, or remove it"]
+
+
+def test_footnote_label_in_code_is_not_a_reference(fixture_copy):
+    _, warnings = _warnings_of(fixture_copy, "\nWrite `[^1]` for a note.\n")
+    assert warnings == []
+
+
+@pytest.mark.parametrize("marker", ["[!NOTE]", "[!pullquote]", "[!warning]-", "[!TIP]+"])
+def test_callout_warns_naming_the_pullquote_syntax(marker, fixture_copy):
+    _, warnings = _warnings_of(fixture_copy, f"\nText.\n\n> {marker} Yoon Suk Yeol\n> Quoted.\n")
+    (warning,) = warnings
+    assert warning.startswith(f"15: '> {marker}' is a GitHub/Obsidian callout")
+    assert "'::: pullquote Name'" in warning and "':::'" in warning
+
+
+def test_plain_block_quote_is_no_callout(fixture_copy):
+    _, warnings = _warnings_of(fixture_copy, "\n> [A link](https://example.org) quoted.\n")
+    assert warnings == []
+
+
+def _issue_toml(fixture_copy) -> Path:
+    return fixture_copy.issues / "2024-01" / "issue.toml"
+
+
+def test_articles_need_a_sections_list(fixture_copy):
+    path = _issue_toml(fixture_copy)
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'sections = ["Features", "Culture"]\n', ""), encoding="utf-8")
+    diag = Diagnostics()
+    with pytest.raises(PublisherError):
+        read_issue(fixture_copy.issues, m.Month(2024, 1), diag)
+    (error,) = diag.errors
+    assert (error.location.path, error.location.line) == (path, 1)
+    assert error.message == ("no 'sections' list: list the articles' sections in the order the "
+                             'issue sets them, e.g. sections = ["Features", "Culture"]')
+
+
+def test_a_section_listed_twice_is_an_error(fixture_copy):
+    path = _issue_toml(fixture_copy)
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'sections = ["Features", "Culture"]', 'sections = ["Features", "Culture", "Features"]'),
+        encoding="utf-8")
+    diag = Diagnostics()
+    with pytest.raises(PublisherError):
+        read_issue(fixture_copy.issues, m.Month(2024, 1), diag)
+    (error,) = diag.errors
+    assert (error.location.line, error.message) == (
+        4, "section 'Features' is listed twice in 'sections': list it once")
+
+
+def test_an_issue_of_only_an_editors_note_needs_no_sections(fixture_copy):
+    path = _issue_toml(fixture_copy)
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'sections = ["Features", "Culture"]\n', ""), encoding="utf-8")
+    for article in (fixture_copy.issues / "2024-01" / "articles").glob("*.md"):
+        article.unlink()
+    diag = Diagnostics()
+    issue = read_issue(fixture_copy.issues, m.Month(2024, 1), diag)
+    assert issue.articles == () and issue.sections == () and issue.editors_note
+    assert diag.errors == [] and diag.warnings == []
+
+
+def test_an_issue_with_nothing_in_it_warns(fixture_copy):
+    path = _issue_toml(fixture_copy)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[:text.index("editors_note")] + text[text.index("[cover_image]"):],
+                    encoding="utf-8")
+    for article in (fixture_copy.issues / "2024-01" / "articles").glob("*.md"):
+        article.unlink()
+    diag = Diagnostics()
+    read_issue(fixture_copy.issues, m.Month(2024, 1), diag)
+    (warning,) = diag.warnings
+    assert warning.location.path == path and "no articles" in warning.message
+
+
+@pytest.mark.parametrize("name", ["03-draft.markdown", "03-draft.txt", "03-draft.MD"])
+def test_a_file_not_ending_in_md_is_named(name, fixture_copy):
+    path = fixture_copy.issues / "2024-01" / "articles" / name
+    path.write_text("---\ntitle: Draft\n---\n", encoding="utf-8")
+    diag = Diagnostics()
+    issue = read_issue(fixture_copy.issues, m.Month(2024, 1), diag)
+    assert len(issue.articles) == 2
+    (warning,) = diag.warnings
+    assert warning.location.path == path and "only files ending in '.md'" in warning.message
+
+
+def test_a_path_with_a_space_is_named_and_the_angle_bracket_form_works(fixture_copy):
+    import shutil
+
+    images = fixture_copy.issues / "2024-01" / "images"
+    shutil.copy(images / "figure.png", images / "서울 사진.png")
+    _, warnings = _warnings_of(fixture_copy, "\n![Seoul](images/서울 사진.png)\n\n"
+                                             "![Seoul](<images/서울 사진.png>)\n")
+    assert warnings == ["13: '![Seoul](images/서울 사진.png)' is not read as an image: Markdown "
+                        "allows no space in a path (write it in <...>, as "
+                        "'(<images/my photo.jpg>)', or rename the file)"]
+    issue = read_issue(fixture_copy.issues, m.Month(2024, 1))
+    figure = issue.articles[1].body[-1]
+    assert isinstance(figure, m.Figure) and figure.image.path.name == "서울 사진.png"

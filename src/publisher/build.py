@@ -75,11 +75,13 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
         progress.info("%s is up to date (%s); --force rebuilds it", month, ", ".join(wanted))
         return []
 
-    from publisher.reader import read_issue  # after the cache: the reader imports a lot
+    # After the cache: the reader imports a lot.
     from publisher.render.templates import layout_errors
+    from publisher.validate import FONT_FORMATS, check_issue
 
     progress.info("reading %s", month)
-    issue = read_issue(paths.issues, month, diag)
+    issue = check_issue(paths.issues, paths.layouts, month, diag,
+                        glyphs=not FONT_FORMATS.isdisjoint(stale))
     diag.raise_if_strict(strict)
 
     context = BuildContext(issue=issue, layouts=paths.layouts)

@@ -186,14 +186,14 @@ def _report(diag: Diagnostics) -> None:
 
 
 def _check(args: argparse.Namespace, paths: Paths) -> int:
-    from publisher.reader import read_issue
+    from publisher.validate import check_issue
 
     month = Month.from_argument(args.month)
     if args.fix:
         _fix_mojibake(paths.issues, month)
     diag = Diagnostics()
     try:
-        issue = read_issue(paths.issues, month, diag)
+        issue = check_issue(paths.issues, paths.layouts, month, diag)
     finally:
         _report(diag)
     diag.raise_if_strict(args.strict)

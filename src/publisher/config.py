@@ -7,7 +7,7 @@ from typing import Any
 
 from publisher.diagnostics import Diagnostics
 from publisher.model import Publication, TrimSize
-from publisher.sources import check_keys, load_toml, string_field
+from publisher.sources import check_keys, line_of_key, load_toml, string_field
 
 CONFIG_NAME = "publication.toml"
 
@@ -24,7 +24,7 @@ def load_publication(issues_root: Path, diag: Diagnostics) -> Publication | None
     if loaded is None:
         return None
     data, text = loaded
-    check_keys(data, REQUIRED, OPTIONAL, path, text, diag)
+    check_keys(data, REQUIRED, OPTIONAL, path, text, diag, missing_line=1)
     values = {key: string_field(data, key, path, text, diag) for key in REQUIRED}
     trim = _trim(data.get("trim", {}), path, text, diag)
     if diag.errors or trim is None:
@@ -47,7 +47,8 @@ def load_publication(issues_root: Path, diag: Diagnostics) -> Publication | None
 
 def _trim(raw: Any, path: Path, text: str, diag: Diagnostics) -> TrimSize | None:
     if not isinstance(raw, dict):
-        diag.error("'trim' must be a table with width_mm, height_mm, bleed_mm", path)
+        diag.error("'trim' must be a table with width_mm, height_mm, bleed_mm", path,
+                   line_of_key(text, "trim"))
         return None
     check_keys(raw, (), TRIM_KEYS, path, text, diag)
     sizes: dict[str, float] = {}
@@ -55,7 +56,8 @@ def _trim(raw: Any, path: Path, text: str, diag: Diagnostics) -> TrimSize | None
         if key in raw:
             value = raw[key]
             if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-                diag.error(f"trim.{key} must be a positive number of millimetres", path)
+                diag.error(f"trim.{key} must be a positive number of millimetres", path,
+                           line_of_key(text, key))
                 return None
             sizes[key] = float(value)
     return TrimSize(**sizes)

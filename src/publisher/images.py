@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import UnidentifiedImageError
+from PIL import Image as PILImage
+from PIL import ImageFile, UnidentifiedImageError
 
 from publisher import imaging
 from publisher import model as m
@@ -36,7 +37,7 @@ def load_image(
         diag.error(f"image '{reference}' has no alt text: describe it for readers who cannot "
                    "see it", source, line)
     try:
-        fmt, width, height = imaging.measure(path)
+        fmt, width, height = imaging.measure(path)  # the header only
     except (UnidentifiedImageError, OSError):
         diag.error(f"image '{reference}' is not a readable image file", source, line)
         return None
@@ -48,6 +49,35 @@ def load_image(
         report = diag.error if problem.error else diag.warn
         report(f"image '{reference}' {problem.message}", source, line)
         if problem.error:
-            return None
+            return None  # never decoded: that is the bomb
+    try:
+        with imaging.opened(path) as img:
+            damage = _damage(img)
+    except (UnidentifiedImageError, OSError):
+        damage = "it cannot be decoded"
+    if damage:
+        diag.error(f"image '{reference}' is damaged ({damage}): export or copy it again",
+                   source, line)
+        return None
     return m.Image(path=path, src=reference, alt=alt.strip(), width=width, height=height,
                    caption=caption, credit=credit)
+
+
+def _damage(img: PILImage.Image) -> str | None:
+    """Why the opened image's pixels cannot be decoded (a file cut short or corrupt), or
+    ``None``.
+
+    Opening reads only the header; the renderers decode the whole file, so a file cut
+    short would fail there, far from the line that refers to it.
+    """
+    # WeasyPrint sets Pillow's LOAD_TRUNCATED_IMAGES for the whole process when imported:
+    # a file cut short would then decode silently, half grey.
+    lenient = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        img.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        return str(exc) or type(exc).__name__
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = lenient
+    return None

@@ -19,6 +19,8 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -26,7 +28,9 @@ from mdit_py_plugins.attrs import attrs_plugin
 from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
+from publisher import markdown_lint as lint
 from publisher import model as m
+from publisher import typography
 from publisher.diagnostics import Diagnostics
 
 ImageLoader = Callable[[str, str, tuple[m.Inline, ...], str, int], m.Image | None]
@@ -38,6 +42,7 @@ def _parser() -> MarkdownIt:
     md.use(footnote_plugin)
     md.use(container_plugin, "pullquote")
     md.use(attrs_plugin)
+    typography.use(md)
     return md
 
 
@@ -63,6 +68,7 @@ class LinkTarget:
 
     target: str  # the id it points at, without '#'
     line: int
+    href: str = ""  # as written
 
 
 @dataclass
@@ -74,18 +80,22 @@ class Body:
 
 
 class BodyConverter:
-    """Walks markdown-it tokens of one article and builds model blocks."""
+    """Walks markdown-it tokens of one article and builds model blocks.
+
+    ``owner`` is the id the body's ids are made from (``article-<slug>``, or
+    ``editors-note``: see *Anchors* in :mod:`publisher.model`).
+    """
 
     def __init__(
         self,
-        slug: str,
+        owner: str,
         path: Path,
         line_offset: int,
         article_slugs: dict[str, str],
         load_image: ImageLoader,
         diag: Diagnostics,
     ):
-        self.slug = slug
+        self.owner = owner
         self.path = path
         self.offset = line_offset
         self.article_slugs = article_slugs  # file name -> slug
@@ -95,11 +105,15 @@ class BodyConverter:
         self.links: list[LinkTarget] = []
         self.footnote_numbers: dict[int, int] = {}  # markdown-it id -> number
         self._line = line_offset + 1
+        self._inline: Token | None = None  # the inline block being converted
+        self._html_lines: set[int] = set()
 
     # -- entry point -------------------------------------------------------
 
     def convert(self, text: str) -> Body:
-        tokens = _MD.parse(text)
+        env: dict[str, Any] = {}
+        tokens = _MD.parse(text, env)
+        lint.check_leftovers(text, tokens, env, self._place())
         body_tokens, note_tokens = _split_footnotes(tokens)
         blocks = tuple(self._blocks(body_tokens))
         notes = tuple(self._footnotes(note_tokens))
@@ -115,6 +129,10 @@ class BodyConverter:
             if tok.map:
                 self._line = self.offset + tok.map[0] + 1
             end = _closing(tokens, i) if tok.nesting == 1 else i
+            if tok.type == "container_pullquote_open" and tokens[end].markup != ":::":
+                self.diag.warn("the pull quote opened here is never closed, so everything "
+                               "after it is part of the quote: add a line ':::' after the "
+                               "quotation", self.path, self._line)
             inner = tokens[i + 1 : end]
             block = self._block(tok, inner)
             if block is not None:
@@ -129,6 +147,7 @@ class BodyConverter:
         if kind == "heading_open":
             return self._heading(tok, inner[0])
         if kind == "blockquote_open":
+            lint.check_callout(inner, self._place())
             return m.BlockQuote(tuple(self._blocks(inner)))
         if kind == "container_pullquote_open":
             attribution = tok.info.strip().removeprefix("pullquote").strip()
@@ -155,7 +174,11 @@ class BodyConverter:
         self.diag.warn(f"unsupported Markdown construct '{kind}' left out", self.path, self._line)
         return None
 
+    def _place(self) -> lint.Place:
+        return lint.Place(self.path, self.offset, self._line, self.diag)
+
     def _paragraph(self, inline: Token) -> m.Block:
+        self._inline = inline
         children = inline.children or []
         if len(children) == 1 and children[0].type == "image":
             image = self._figure_image(children[0])
@@ -174,8 +197,9 @@ class BodyConverter:
             if key not in known:
                 self.diag.warn(f"unknown image attribute '{key}' ignored", self.path, self._line)
         credit = smarten(str(tok.attrs.get("credit", "") or ""))
-        return self.load_image(str(tok.attrs.get("src", "")), tok.content, caption, credit,
-                               self._line)
+        # markdown-it percent-encodes the path (a space, Hangul): the file has the real name.
+        return self.load_image(unquote(str(tok.attrs.get("src", ""))), tok.content, caption,
+                               credit, self._line)
 
     def _heading(self, tok: Token, inline: Token) -> m.Heading:
         level = int(tok.tag[1])
@@ -183,8 +207,9 @@ class BodyConverter:
             self.diag.warn("a '#' heading in the body is set as a subhead: the title comes from "
                            "the front matter; use '##' for subheads", self.path, self._line)
             level = 2
+        self._inline = inline
         children = self._inlines(inline.children or [])
-        base = f"{self.slug}-{slugify(m.plain_text(children))}"
+        base = m.heading_id(self.owner, slugify(m.plain_text(children)))
         ident, n = base, 2
         while ident in self.heading_ids:
             ident, n = f"{base}-{n}", n + 1
@@ -206,6 +231,7 @@ class BodyConverter:
                                                                  ("th_open", "td_open")):
                     style = str(opener.attrs.get("style", ""))
                     align = style.removeprefix("text-align:") if style else ""
+                    self._inline = cell_tokens[0]
                     cells.append(m.TableCell(self._inlines(cell_tokens[0].children or []), align))
                 section.append(tuple(cells))
         return m.Table(tuple(head), tuple(body))
@@ -215,12 +241,10 @@ class BodyConverter:
         for note_tokens, opener in _children_with_opener(tokens, ("footnote_open",)):
             md_id = int(opener.meta["id"])
             number = self.footnote_numbers.get(md_id)
-            if number is None:  # defined but never referenced
-                self.diag.warn(f"footnote [^{opener.meta.get('label')}] is never referenced",
-                               self.path, self._line)
+            if number is None:  # markdown-it keeps only referenced notes; reported above
                 continue
             blocks = self._blocks([t for t in note_tokens if t.type != "footnote_anchor"])
-            notes.append(m.Footnote(number, f"{self.slug}-fn{number}", tuple(blocks)))
+            notes.append(m.Footnote(number, m.footnote_id(self.owner, number), tuple(blocks)))
         return sorted(notes, key=lambda n: n.number)
 
     # -- inlines -----------------------------------------------------------
@@ -254,15 +278,16 @@ class BodyConverter:
             elif kind == "hardbreak":
                 out.append(m.LineBreak())
             elif kind == "html_inline":
-                self._raw_html(tok.content)
+                self._raw_html(tok.content, self._here(tok.content))
                 out.append(m.Text(tok.content))
             elif kind == "footnote_ref":
                 md_id = int(tok.meta["id"])
                 number = self.footnote_numbers.setdefault(md_id, len(self.footnote_numbers) + 1)
-                out.append(m.FootnoteRef(number, f"{self.slug}-fn{number}"))
+                out.append(m.FootnoteRef(number, m.footnote_id(self.owner, number)))
             elif kind == "image":
                 self.diag.error("an image must stand alone in its paragraph (it becomes a figure "
-                                "with a caption)", self.path, self._line)
+                                "with a caption)", self.path,
+                                self._here(str(tok.attrs.get("src", ""))))
             else:
                 out.append(m.Text(tok.content))
             i += 1
@@ -270,37 +295,47 @@ class BodyConverter:
 
     def _link(self, tok: Token, children: tuple[m.Inline, ...]) -> m.Link:
         href = str(tok.attrs.get("href", ""))
+        line = self._here(unquote(href))
         title = str(tok.attrs.get("title", "") or "")
         scheme = href.split(":", 1)[0].lower() if ":" in href else ""
-        if scheme in ("http", "https", "mailto"):
+        if scheme in lint.LINK_SCHEMES:
             return m.Link(href, children, title)
         if scheme:
-            self.diag.error(f"link '{href}' uses the '{scheme}:' scheme: only http, https, "
-                            "mailto and links to articles or headings are allowed",
-                            self.path, self._line)
+            self.diag.error(lint.scheme_message(href, scheme), self.path, line)
             return m.Link("#", children, title)
         target = self._internal_target(href)
         if target is None:
             self.diag.error(f"broken link '{href}': link to another article as 'file.md' or "
                             "'file.md#heading', or to a heading here as '#heading'",
-                            self.path, self._line)
+                            self.path, line)
             return m.Link("#", children, title)
-        self.links.append(LinkTarget(target, self._line))
+        self.links.append(LinkTarget(target, line, href))
         return m.Link(f"#{target}", children, title)
 
     def _internal_target(self, href: str) -> str | None:
         file, _, fragment = href.partition("#")
         if not file:
-            return f"{self.slug}-{fragment}" if fragment else None
-        slug = self.article_slugs.get(Path(file).name)
+            return m.heading_id(self.owner, slugify(fragment)) if fragment else None
+        slug = self.article_slugs.get(Path(unquote(file)).name)
         if slug is None:
             return None
-        return f"{slug}-{fragment}" if fragment else slug
+        owner = m.article_id(slug)
+        return m.heading_id(owner, slugify(fragment)) if fragment else owner
 
-    def _raw_html(self, content: str) -> None:
+    def _here(self, text: str) -> int:
+        """The file line of ``text`` in the inline block being converted."""
+        inline = self._inline
+        return self._place().line_in(inline, text) if inline is not None else self._line
+
+    def _raw_html(self, content: str, line: int | None = None) -> None:
+        """Warn once per line (``<b>bold</b>`` is one problem, not two)."""
+        line = line or self._line
+        if line in self._html_lines:
+            return
+        self._html_lines.add(line)
         snippet = content.strip().splitlines()[0][:40] if content.strip() else content
         self.diag.warn(f"raw HTML {snippet!r} is shown as text, not markup: use Markdown",
-                       self.path, self._line)
+                       self.path, line)
 
 
 def _merge_text(nodes: list[m.Inline]) -> tuple[m.Inline, ...]:

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from publisher.errors import PublisherError
+from publisher.errors import UsageError
 
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -47,11 +47,11 @@ class Month:
 
     @classmethod
     def from_argument(cls, text: str) -> Month:
-        """A month named on the command line; a :class:`PublisherError` when malformed."""
+        """A month named on the command line; a :class:`UsageError` (exit 2) when malformed."""
         try:
             return cls.parse(text)
         except ValueError as exc:
-            raise PublisherError(str(exc)) from None
+            raise UsageError(str(exc)) from None
 
     @property
     def label(self) -> str:
@@ -260,6 +260,45 @@ class Footnote:
     children: tuple[Block, ...]
 
 
+# --- Anchors ---------------------------------------------------------------
+#
+# Every id an article's content gets lives in the article's own namespace, so that no
+# article (whatever its slug: ``cover``, ``nav``, ``footer``, ``print-pad``) can take an
+# id, or an EPUB file name, that a layout uses for its own, and no two articles can meet:
+#
+#   article-<slug>                 the article           (an EPUB's article-<slug>.xhtml)
+#   article-<slug>--title          its title
+#   article-<slug>--h-<subhead>    a subhead (``## Subhead``), -2, -3 ... when repeated
+#   article-<slug>--b<n>           its n-th top-level block
+#   article-<slug>--fn<n>          a footnote; ``--fn<n>-ref``: where it is referenced
+#
+# The editor's note uses ``editors-note`` in place of ``article-<slug>``.  A slug (and a
+# subhead's slug) never contains ``--``, so the part before the first ``--`` names the
+# owner and the part after it the kind: no two of these ids can be equal.  Layouts must
+# not give their own elements ids that start with ``article-``; a test checks them.
+
+ARTICLE_ID_PREFIX = "article-"
+EDITORS_NOTE_ID = "editors-note"
+
+
+def article_id(slug: str) -> str:
+    """``features`` -> ``article-features``."""
+    return f"{ARTICLE_ID_PREFIX}{slug}"
+
+
+def heading_id(owner: str, subhead: str) -> str:
+    """The id of a subhead (slugified) of ``owner`` (an article's id, or the note's)."""
+    return f"{owner}--h-{subhead}"
+
+
+def footnote_id(owner: str, number: int) -> str:
+    return f"{owner}--fn{number}"
+
+
+def block_id_of(owner: str, number: int) -> str:
+    return f"{owner}--b{number}"
+
+
 # --- Issue -----------------------------------------------------------------
 
 
@@ -275,6 +314,15 @@ class Article:
     photo_credit: str = ""
     lead_image: Image | None = None
     footnotes: tuple[Footnote, ...] = ()
+
+    @property
+    def anchor(self) -> str:
+        """The article's id in every format (``article-<slug>``, see *Anchors* above)."""
+        return article_id(self.slug)
+
+    @property
+    def title_id(self) -> str:
+        return f"{self.anchor}--title"
 
     @property
     def headings(self) -> tuple[Heading, ...]:

@@ -37,6 +37,9 @@ ARTICLE_OPTIONAL = ("dek", "photo_credit", "lead_image", "slug")
 IMAGE_REQUIRED = ("file",)
 IMAGE_OPTIONAL = ("alt", "caption", "credit")  # images.load_image insists on alt
 _NUMBER_PREFIX = re.compile(r"^\d+[-_]")
+_TICKER_TABLE = re.compile(r"^[ \t]*\[\[[ \t]*ticker[ \t]*\]\]", re.MULTILINE)
+# Files in articles/ that look meant as articles but are not read (only *.md is).
+_TEXT_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd", ".txt", ".text")
 
 
 def find_issue(root: Path, month: m.Month) -> Path:
@@ -92,7 +95,8 @@ class IssueReader:
     def read(self, data: dict[str, Any], text: str) -> m.Issue | None:
         path = self.folder / ISSUE_FILE
         diag = self.diag
-        check_keys(data, ISSUE_REQUIRED, ISSUE_OPTIONAL, path, text, diag)
+        self._check_mojibake(path, text)
+        check_keys(data, ISSUE_REQUIRED, ISSUE_OPTIONAL, path, text, diag, missing_line=1)
         self._check_month(data, path, text)
         sections = self._string_list(data, "sections", path, text)
         cover_lines = self._string_list(data, "cover_lines", path, text)
@@ -105,8 +109,11 @@ class IssueReader:
         if data.get("editors_note"):
             note = str(data["editors_note"])
             offset = (line_of_key(text, "editors_note") or 1) - 1
-            editors_note = self._converter("editors-note", path, offset, {}).convert(note).blocks
+            editors_note = self._converter(m.EDITORS_NOTE_ID, path, offset, {}).convert(note).blocks
         articles = self._articles(sections)
+        # A 'sections' of the wrong type has its own error.
+        if isinstance(data.get("sections", []), list):
+            self._check_sections(sections, articles, bool(editors_note), path, text)
         archive = read_archive(self.root, self.month, self.publication, diag)
         if diag.errors:
             return None
@@ -127,6 +134,12 @@ class IssueReader:
             number=string_field(data, "issue_number", path, text, diag) or None,
         )
 
+    def _check_mojibake(self, path: Path, text: str) -> None:
+        for found in find_mojibake(text):
+            self.diag.error(
+                f"mojibake {found.found!r} (CP949 read as Latin-1) should be {found.repaired!r}: "
+                f"run 'publisher check --fix {self.month}'", path, found.line)
+
     # -- issue.toml fields -------------------------------------------------
 
     def _check_month(self, data: dict[str, Any], path: Path, text: str) -> None:
@@ -141,6 +154,21 @@ class IssueReader:
         if declared != self.month:
             self.diag.error(f"month '{declared}' does not match the folder name '{self.month}'",
                             path, line_of_key(text, "month"))
+
+    def _check_sections(self, sections: list[str], articles: tuple[m.Article, ...],
+                        has_note: bool, path: Path, text: str) -> None:
+        """Every article's section is listed, once (an issue without articles needs none)."""
+        line = line_of_key(text, "sections") or 1
+        if articles and not sections:
+            used = ", ".join(f'"{s}"' for s in dict.fromkeys(a.section for a in articles))
+            self.diag.error("no 'sections' list: list the articles' sections in the order the "
+                            f"issue sets them, e.g. sections = [{used}]", path, line)
+        for name in sorted({s for s in sections if sections.count(s) > 1}):
+            self.diag.error(f"section '{name}' is listed twice in 'sections': list it once",
+                            path, line)
+        if not articles and not has_note and not self.diag.errors:
+            self.diag.warn("the issue has no articles (articles/*.md) and no editors_note: it "
+                           "has only its cover, ticker and archive", path)
 
     def _date(self, data: dict[str, Any], path: Path, text: str) -> dt.date:
         raw = data.get("date")
@@ -167,17 +195,24 @@ class IssueReader:
                             line_of_key(text, "ticker"))
             return ()
         items = []
-        for entry in raw:
+        # Each item's part of the text, from its [[ticker]] line: for the lines of its keys.
+        starts = [found.start() for found in _TICKER_TABLE.finditer(text)]
+        for n, entry in enumerate(raw):
+            start = starts[n] if n < len(starts) else 0
+            part, offset = text[start:], text.count("\n", 0, start)
+            line = offset + 1 if n < len(starts) else line_of_key(text, "ticker")
             if not isinstance(entry, dict):
-                self.diag.error("each [[ticker]] item needs a headline", path)
+                self.diag.error("each [[ticker]] item needs a headline", path, line)
                 continue
-            check_keys(entry, ("headline",), ("link",), path, text, self.diag, prefix="ticker.")
-            link = str(entry.get("link", "")).strip() or None
+            check_keys(entry, ("headline",), ("link",), path, part, self.diag,
+                       line_offset=offset, missing_line=line, prefix="ticker.")
+            headline = string_field(entry, "headline", path, part, self.diag, offset)
+            link = string_field(entry, "link", path, part, self.diag, offset) or None
             if link and not link.startswith(("https://", "http://")):
                 self.diag.error(f"ticker link '{link}' must be an http(s) URL", path,
-                                line_of_key(text, "link"))
-            if entry.get("headline"):
-                items.append(m.TickerItem(smarten(str(entry["headline"]).strip()), link))
+                                line_of_key(part, "link", offset))
+            if headline:
+                items.append(m.TickerItem(smarten(headline), link))
         return tuple(items)
 
     def _image_table(self, raw: Any, key: str, path: Path, text: str,
@@ -203,8 +238,11 @@ class IssueReader:
     def _articles(self, sections: list[str]) -> tuple[m.Article, ...]:
         folder = self.folder / "articles"
         files = sorted(p for p in folder.iterdir() if p.suffix == ".md" and p.is_file())
+        for other in sorted(folder.iterdir()):
+            if other.suffix != ".md" and other.suffix.lower() in _TEXT_SUFFIXES:
+                self.diag.warn(f"{other.name} is left out: only files ending in '.md' are "
+                               "articles (rename it to end in .md)", other)
         if not files:
-            self.diag.error("no articles: add Markdown files to articles/", folder)
             return ()
         sources = [s for s in (self._split(p) for p in files) if s is not None]
         unreadable = {p.name for p in files} - {s.path.name for s in sources}
@@ -218,16 +256,16 @@ class IssueReader:
         # Links into an article that could not be read are not reported as broken:
         # its own error says what to fix.
         slugs = {name: slugify(_NUMBER_PREFIX.sub("", Path(name).stem)) for name in unreadable}
-        unchecked = set(slugs.values())
+        unchecked = {m.article_id(slug) for slug in slugs.values()}
         slugs.update({s.path.name: s.slug for s in sources})
         articles: list[m.Article] = []
         link_checks = []
-        known_ids = set(slugs.values())
+        known_ids = {m.article_id(slug) for slug in slugs.values()}
         order = {name: i for i, name in enumerate(sections)}
         for source in sources:
             article, body = self._article(source, slugs)
             if article is None or body is None:
-                unchecked.add(source.slug)
+                unchecked.add(m.article_id(source.slug))
                 continue
             if sections and article.section not in order:
                 self.diag.error(f"section '{article.section}' is not in the 'sections' list of "
@@ -235,14 +273,15 @@ class IssueReader:
                                 source.meta_lines.get("section"))
             articles.append(article)
             known_ids |= body.heading_ids
-            known_ids |= {note.id for note in article.footnotes}
             link_checks.extend((source.path, link) for link in body.links)
         for path, link in link_checks:
-            into_unreadable = any(link.target == u or link.target.startswith(f"{u}-")
+            into_unreadable = any(link.target == u or link.target.startswith(f"{u}--")
                                   for u in unchecked)
             if link.target not in known_ids and not into_unreadable:
-                self.diag.error(f"broken link: nothing in this issue has the id '{link.target}'",
-                                path, link.line)
+                file, _, fragment = link.href.partition("#")
+                self.diag.error(f"broken link '{link.href}': {file or 'this article'} has no "
+                                f"subhead '{fragment}' (link to a subhead by its text, as "
+                                "'#united-response' for '## United Response')", path, link.line)
         articles.sort(key=lambda a: order.get(a.section, len(order)))
         return tuple(articles)
 
@@ -250,10 +289,7 @@ class IssueReader:
         text = read_text(path, self.diag)
         if text is None:
             return None
-        for found in find_mojibake(text):
-            self.diag.error(
-                f"mojibake {found.found!r} (CP949 read as Latin-1) should be {found.repaired!r}: "
-                f"run 'publisher check --fix {self.month}'", path, found.line)
+        self._check_mojibake(path, text)
         lines = text.splitlines(keepends=True)
         fence = lines[0].strip() if lines else ""
         if fence not in ("---", "+++"):
@@ -293,6 +329,9 @@ class IssueReader:
         if not isinstance(data, dict):
             self.diag.error("malformed front matter: expected 'key: value' lines", path, 2)
             return None, {}
+        for key, first, again in _repeated_keys(node):
+            self.diag.error(f"field '{key}' is given twice (also on line {first}): YAML keeps "
+                            "only the last; keep one", path, again)
         return data, _key_lines(node)
 
     def _toml(self, header: str, path: Path) -> tuple[dict[str, Any] | None, dict[str, int]]:
@@ -321,12 +360,13 @@ class IssueReader:
             diag.error("empty article: write the article text below the front matter", path,
                        source.body_offset + 1)
             return None, None
-        body = self._converter(source.slug, path, source.body_offset, slugs).convert(source.body)
+        body = self._converter(m.article_id(source.slug), path, source.body_offset,
+                               slugs).convert(source.body)
         article = m.Article(
             slug=source.slug,
             title=smarten(fields["title"]),
             section=fields["section"],
-            byline=fields["byline"],
+            byline=smarten(fields["byline"]),
             dek=smarten(fields["dek"]),
             photo_credit=smarten(fields["photo_credit"]),
             lead_image=lead,
@@ -336,7 +376,7 @@ class IssueReader:
         )
         return article, body
 
-    def _converter(self, slug: str, path: Path, offset: int, slugs: dict[str, str]
+    def _converter(self, owner: str, path: Path, offset: int, slugs: dict[str, str]
                    ) -> BodyConverter:
         folder, diag = self.folder, self.diag
 
@@ -344,7 +384,7 @@ class IssueReader:
                    line: int) -> m.Image | None:
             return load_image(folder, src, alt, caption, credit, path, line, diag)
 
-        return BodyConverter(slug, path, offset, slugs, loader, diag)
+        return BodyConverter(owner, path, offset, slugs, loader, diag)
 
 
 def _key_lines(node: yaml.Node | None, prefix: str = "") -> dict[str, int]:
@@ -357,3 +397,18 @@ def _key_lines(node: yaml.Node | None, prefix: str = "") -> dict[str, int]:
                 lines[name] = key.start_mark.line + 2  # +1 for 1-based, +1 for the fence
                 lines.update(_key_lines(value, f"{name}."))
     return lines
+
+
+def _repeated_keys(node: yaml.Node | None, prefix: str = "") -> list[tuple[str, int, int]]:
+    """``(key, first line, repeated line)`` of every key given twice in a YAML mapping."""
+    found: list[tuple[str, int, int]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                name, line = f"{prefix}{key.value}", key.start_mark.line + 2
+                if name in seen:
+                    found.append((name, seen[name], line))
+                seen.setdefault(name, line)
+                found.extend(_repeated_keys(value, f"{name}."))
+    return found

@@ -350,7 +350,7 @@ def _ids(issue: m.Issue) -> set[str]:
     """Every id the email's HTML holds, for internal links."""
     ids: set[str] = set()
     for article in issue.articles:
-        ids.add(article.slug)
+        ids.add(article.anchor)
         ids.update(b.id for b in m.walk_blocks(article.body) if isinstance(b, m.Heading))
         for note in article.footnotes:
             ids.update((note.id, f"{note.id}-ref"))

@@ -12,6 +12,7 @@ landmarks and the page list are written as the layout says.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import logging
@@ -94,7 +95,8 @@ class NavEntry:
 
 
 def _article_file(article: m.Article) -> str:
-    return f"{article.slug}.xhtml"
+    """``article-<slug>.xhtml``: no own document's name starts with ``article-``."""
+    return f"{article.anchor}.xhtml"
 
 
 def _id_files(issue: m.Issue) -> dict[str, str]:
@@ -102,7 +104,7 @@ def _id_files(issue: m.Issue) -> dict[str, str]:
     files: dict[str, str] = {}
     for article in issue.articles:
         name = _article_file(article)
-        files[article.slug] = name
+        files[article.anchor] = name
         for n, _ in enumerate(article.body, 1):
             files[block_id(article, n)] = name
         for heading in article.headings:
@@ -255,15 +257,32 @@ def _assets(context: BuildContext) -> tuple[dict[str, Asset], bytes]:
         return cached
     issue = context.issue
     images: dict[str, Asset] = {}
+    taken = {COVER_IMAGE}  # the composed cover's name is the package's own
     for image in issue.images:
         if image is issue.cover_image and not any(
                 image.path == other.path for a in issue.articles for other in a.images):
             continue  # only in the composed cover
         if image.path.as_posix() not in images:
-            images[image.path.as_posix()] = fit_image(image)
+            asset = fit_image(image)
+            href = _unique(asset.href, taken)
+            taken.add(href)
+            images[image.path.as_posix()] = dataclasses.replace(asset, href=href)
     assets = images, cover_jpeg(issue, context.layouts)
     context.shared[ASSETS_KEY] = assets
     return assets
+
+
+def _unique(href: str, taken: set[str]) -> str:
+    """``href``, or ``stem-2.ext``, ``stem-3.ext``...: two issue images can make one name
+    (``a b.jpg`` and ``a-b.jpg``; ``a.png`` re-encoded beside ``a.jpg``)."""
+    stem, dot, ext = href.rpartition(".")
+    if not dot:
+        stem, ext = href, ""
+    n = 1
+    while href in taken:
+        n += 1
+        href = f"{stem}-{n}{dot}{ext}"
+    return href
 
 
 def _environment(context: BuildContext) -> Any:
@@ -274,7 +293,7 @@ def _environment(context: BuildContext) -> Any:
         return cached
     issue = context.issue
     id_files = _id_files(issue)
-    slugs = {a.slug for a in issue.articles}
+    anchors = {a.anchor for a in issue.articles}
     images, _ = _assets(context)
 
     def link_href(url: str) -> str:
@@ -282,7 +301,7 @@ def _environment(context: BuildContext) -> Any:
         name = id_files.get(target)
         if name is None:
             return url
-        return name if target in slugs else f"{name}#{target}"
+        return name if target in anchors else f"{name}#{target}"
 
     def image_src(image: m.Image) -> str:
         asset = images.get(image.path.as_posix())
@@ -406,7 +425,7 @@ def _credits(issue: m.Issue) -> list[str]:
 
 
 def _toc(issue: m.Issue, docs: list[Doc], first_article: int) -> list[NavEntry]:
-    by_file = {a.slug + ".xhtml": a for a in issue.articles}
+    by_file = {_article_file(a): a for a in issue.articles}
     entries: list[NavEntry] = []
     for doc in docs[2:first_article]:
         entries.append(NavEntry(doc.title, doc.file_name))
@@ -485,9 +504,9 @@ def _book(issue: m.Issue, ident: str, summary: str, paginated: bool,
     meta("schema:accessibilityHazard", "none")
     meta("schema:accessibilitySummary", summary)
     meta("dcterms:conformsTo", CONFORMS_TO)
-    for asset in images.values():
-        book.add_item(epub.EpubImage(uid="img-" + re.sub(r"[^A-Za-z0-9]+", "-",
-                                                         asset.href.split("/", 1)[1]),
+    for n, asset in enumerate(images.values(), 1):
+        book.add_item(epub.EpubImage(uid=f"img-{n:02d}-" + re.sub(r"[^A-Za-z0-9]+", "-",
+                                                                 asset.href.split("/", 1)[1]),
                                      file_name=asset.href, media_type=asset.media_type,
                                      content=asset.data))
     return book

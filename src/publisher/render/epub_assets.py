@@ -24,6 +24,7 @@ LAYOUT_MEDIA_TYPES = {
     ".png": "image/png", ".svg": "image/svg+xml", ".webp": "image/webp", ".otf": "font/otf",
     ".ttf": "font/ttf", ".woff": "font/woff", ".woff2": "font/woff2",
 }
+_EXTENSIONS = {"JPEG": (".jpg", ".jpeg"), "PNG": (".png",), "GIF": (".gif",)}
 
 
 @dataclass(frozen=True)
@@ -55,15 +56,14 @@ def fit_image(image: m.Image) -> Asset:
                  and "icc_profile" not in img.info)
     if (fmt in _MEDIA_TYPES and max(size) <= MAX_EDGE and plain
             and image.path.stat().st_size <= KEEP_BYTES):
-        return Asset(asset_href(image), _MEDIA_TYPES[fmt], image.path.read_bytes(), *size)
+        # Named for what it is: a PNG saved as photo.jpg goes in as photo.png.
+        href = _with_extension(asset_href(image), _EXTENSIONS[fmt])
+        return Asset(href, _MEDIA_TYPES[fmt], image.path.read_bytes(), *size)
     frame = imaging.fit(imaging.load(image.path, within=(MAX_EDGE, MAX_EDGE)),
                         MAX_EDGE, MAX_EDGE)
     encoded = imaging.encode(frame, quality=JPEG_QUALITY, lossless=fmt in ("PNG", "GIF"))
-    href = asset_href(image)
-    stem, dot, _ = href.rpartition(".")
-    wanted = (".jpg", ".jpeg") if encoded.subtype == "jpeg" else (".png",)
-    if not href.lower().endswith(wanted):
-        href = f"{stem if dot else href}.{encoded.extension}"
+    wanted = (".jpg", ".jpeg") if encoded.subtype == "jpeg" else (f".{encoded.extension}",)
+    href = _with_extension(asset_href(image), wanted)
     return Asset(href, f"image/{encoded.subtype}", encoded.data, encoded.width, encoded.height)
 
 
@@ -78,6 +78,14 @@ def layout_assets(carried: list[Carried], taken: set[str]) -> list[Asset]:
         media = LAYOUT_MEDIA_TYPES[item.path.suffix.lower()]
         assets.append(Asset(item.href, media, item.path.read_bytes(), 0, 0))
     return assets
+
+
+def _with_extension(href: str, wanted: tuple[str, ...]) -> str:
+    """``href`` if it ends in one of ``wanted``, else with the first of them."""
+    if href.lower().endswith(wanted):
+        return href
+    stem, dot, _ = href.rpartition(".")
+    return f"{stem if dot else href}{wanted[0]}"
 
 
 def reproducible_zip(data: bytes, when: date) -> bytes:

@@ -42,7 +42,7 @@ class HtmlOptions:
     ``image_src``: the ``src`` of an image (a path, a URL, a ``cid:``).
     ``link_href``: rewrites internal links (``#id``), e.g. to ``chapter.xhtml#id``.
     ``block_ids``: give every top-level block of an article body the id
-    ``<slug>-b<n>`` (n from 1), the same in every format, so a place in the print
+    ``article-<slug>--b<n>`` (n from 1), the same in every format, so a place in the print
     layout (the page a block starts on) can be found again in the EPUB.
     """
 
@@ -55,7 +55,7 @@ class HtmlOptions:
 
 def block_id(article: m.Article, n: int) -> str:
     """The id of the n-th (from 1) top-level block of an article's body."""
-    return f"{article.slug}-b{n}"
+    return m.block_id_of(article.anchor, n)
 
 
 def attr(value: str) -> str:

@@ -33,6 +33,7 @@ from publisher import imaging
 from publisher import model as m
 from publisher.errors import PublisherError
 from publisher.forked import Forked
+from publisher.glyphs import text_sources
 from publisher.render import confine
 from publisher.render.base import BuildContext, Output
 from publisher.render.html import HtmlOptions, HtmlWriter, block_id
@@ -342,21 +343,12 @@ class _TextParser(HTMLParser):
 
 def _text_sources(context: BuildContext) -> list[Path]:
     """The source files whose text the layout sets, in the order to blame them."""
-    issue = context.issue
-    paths = [article.source for article in issue.articles]
-    paths.append(issue.source_dir / "issue.toml")
-    if issue.publication.source is not None:
-        paths.append(issue.publication.source)
-    root = issue.source_dir.parent
-    paths.extend(root / str(entry.month) / "issue.toml" for entry in issue.archive)
-    layout = context.layouts / FORMAT
-    paths.extend(sorted(layout.glob("*.html")))
-    return paths
+    return [*text_sources(context.issue), *sorted((context.layouts / FORMAT).glob("*.html"))]
 
 
 def _referable_ids(issue: m.Issue) -> Iterator[str]:
     for article in issue.articles:
-        yield article.slug
+        yield article.anchor
         for n, block in enumerate(article.body, 1):
             yield block_id(article, n)
             if isinstance(block, m.Heading):
