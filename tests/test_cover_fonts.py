@@ -68,12 +68,14 @@ def test_without_the_hangul_font_hangul_text_is_one_line_per_character(tmp_path,
         f"cover lines has no glyph in the fonts the layout declares "
         f"({layouts / 'fonts' / 'fonts.css'}), which the EPUB cover is set in: replace it, "
         "or declare a font that has it")
-    # and through the command line (the print layout's own glyph check may speak first)
+    # and through the command line, where the source's glyph check (publisher.glyphs)
+    # speaks first: the cover lines, and the article's Hangul too
     run = cli("build", "2024-01", "--format", "epub",
               paths=Paths(fixture_copy.issues, layouts, fixture_copy.dist))
     assert run.status == 1
-    assert run.err_lines and all(line.startswith(f"error: {toml}:3: character ")
-                                 for line in run.err_lines), run.err
+    article = fixture_copy.issues / "2024-01" / "articles" / "02-culture.md"
+    located = [line.split(": character ")[0] for line in run.err_lines]
+    assert set(located) == {f"error: {toml}:3", f"error: {article}:11"}, run.err
     assert "Traceback" not in run.err
     assert not fixture_copy.dist.exists()
 
