@@ -1,4 +1,4 @@
-"""QA scenarios for issue #13, each bounded to ~30 s; run: .venv/bin/python verify/scenarios.py NAME...
+"""QA scenarios for issue #13, each bounded to ~30 s; run: .venv/bin/python tools/verify/send/scenarios.py NAME...
 
 Prints one markdown table row per scenario: observed -> verdict.
 """
@@ -309,7 +309,7 @@ def rset_421():
 
 def sigkill_storm(short_lease: bool = False):
     """SIGKILL at random moments (lease renewals, claims, hand-overs), then run to the end.
-    ``short_lease``: through verify/pub_shortlease.py with a 0.4 s lease, renewed every
+    ``short_lease``: through tools/verify/send/pub_shortlease.py with a 0.4 s lease, renewed every
     0.1 s, so that most kills land in or near a renewal."""
     db = new_store("kills" + ("_lease" if short_lease else ""), 600)
     random.seed(13)
@@ -615,7 +615,7 @@ ALL.update({f.__name__: f for f in [same_instant_trials, disk_full, corrupt_stor
 
 def stopped_then_taken_over(trials: int = 4):
     """Ctrl-Z (SIGSTOP) a send for longer than its lease, start another, resume the first.
-    Uses verify/pub_shortlease.py (lease TTL 3 s instead of 60 s)."""
+    Uses tools/verify/send/pub_shortlease.py (lease TTL 3 s instead of 60 s)."""
     import harness
     wrapper = [sys.executable, str(Path(__file__).parent / "pub_shortlease.py")]
     worst, over, miss, notes = 0, 0, 0, []

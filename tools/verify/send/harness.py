@@ -29,9 +29,9 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 PUB = str(ROOT / ".venv/bin/publisher")
-SCRATCH = ROOT / "verify/.scratch"
+SCRATCH = Path(__file__).resolve().parent / ".scratch"
 PROJ = SCRATCH / "proj"  # issues/, layouts/, dist/2023-08/email.eml (built once)
 MONTH = "2023-08"
 SECRET = "qa-secret-0123456789abcdef"

@@ -1,5 +1,5 @@
 """The unsubscribe endpoint under attack and under a busy store, through the real
-``publisher serve`` on 127.0.0.1.  Run: .venv/bin/python verify/web_attacks.py"""
+``publisher serve`` on 127.0.0.1.  Run: .venv/bin/python tools/verify/send/web_attacks.py"""
 
 from __future__ import annotations
 
