@@ -19,7 +19,7 @@ run() {  # name; mutation in $2 (bash)
   cmsg=$(grep -v -e preflight /tmp/else.c | head -3 | tr '\n' '|' | cut -c1-300)
   printf '%s\tcheck=%s build=%s tb=%s dist=%s lines=%s\n\tCHECK: %s\n\tBUILD: %s\n' "$name" $rcc $rcb $tb $ch "$(grep -v preflight /tmp/else.o | grep -c .)" "$cmsg" "$msg"
   if [ -n "${EPUBCHECK:-}" ] && [ $rcb = 0 ]; then
-    printf '\tEPUBCHECK: %s\n' "$(timeout 200 $PY /work/wt/v12/verify/run_epubcheck.py dist/$M/*.epub 2>&1 | sed 's|^.*epub ||' | head -4 | tr '\n' '|' | cut -c1-400)"
+    printf '\tEPUBCHECK: %s\n' "$(timeout 200 $PY $(dirname "$0")/run_epubcheck.py dist/$M/*.epub 2>&1 | sed 's|^.*epub ||' | head -4 | tr '\n' '|' | cut -c1-400)"
     printf '\tQPDF: %s\n' "$(for f in dist/$M/*.pdf; do qpdf --check $f 2>&1 | tail -1; done | tr '\n' '|')"
   fi
   cd /tmp
