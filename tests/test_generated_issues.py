@@ -1,0 +1,423 @@
+"""Months nobody wrote by hand: generated issues, built as the README shows, every
+output read back.
+
+In a scratch copy of the project (``issues/`` and ``layouts/``, as a clone has them),
+each month after the newest one is started with ``publisher new MONTH``, filled by
+:mod:`issue_generator` (seeded), and built with ``python -m publisher build MONTH`` and
+every default (relative ``issues``, ``layouts``, ``dist``); some months in between are
+archive-only. Each built month is then checked: EPUBCheck with no error or warning,
+``qpdf --check`` on both PDFs, only the layout's fonts in the reader's PDF, every text of
+every article (sentences, footnotes, captions, credits, pull quotes, list items, table
+cells), the editor's note and the ticker in the reader's PDF, the EPUB and the email's
+text (an article the email's budget cut: its lead there, the rest on the web version
+the "continue reading" link opens), and the archive of earlier months in order. At the
+end every month rebuilds as "up to date" writing nothing, and the site's web versions
+hold the full text.
+
+The default run is short (3 months); ``PUBLISHER_GEN_MONTHS=12`` (or
+``PUBLISHER_GEN_LONG=1``, 12 months of any size) runs longer. A failure names its seed:
+``PUBLISHER_GEN_SEED=<seed>`` replays the same issues.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+import unicodedata
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import html as lxml_html
+
+from conftest import ISSUES, LAYOUTS
+from epub_support import NS, Epub, epubcheck
+from issue_generator import GenArticle, GenIssue, IssueGenerator, months_after, write_issue
+from publisher.catalog import issue_folders
+from publisher.model import Month
+
+TITLE = "KOREA"
+STEM = "korea"
+#: The families of layouts/fonts/fonts.css: no other font may be embedded.
+SHIPPED_FONTS = ("+Publisher-Serif", "+Publisher-Sans", "+Publisher-Hangul")
+#: What ``layouts/email/settings.toml`` says: the newest twelve earlier issues.
+EMAIL_ARCHIVE_ENTRIES = 12
+#: The print archive sets the newest five in full (publisher.render.pdf.ARCHIVE_FEATURED).
+PRINT_ARCHIVE_FEATURED = 5
+
+
+def _settings() -> tuple[int, int, bool]:
+    seed = int(os.environ.get("PUBLISHER_GEN_SEED") or random.SystemRandom().randrange(10**9))
+    long = os.environ.get("PUBLISHER_GEN_LONG", "") not in ("", "0")
+    months = int(os.environ.get("PUBLISHER_GEN_MONTHS") or (12 if long else 3))
+    return seed, months, long
+
+
+# -- running the publisher ---------------------------------------------------------
+
+
+@dataclass
+class Done:
+    status: int
+    err: str
+    seconds: float
+
+
+def publisher(cwd: Path, *args: str) -> Done:
+    """``python -m publisher ARGS`` in ``cwd``, as a user runs it (no path flags)."""
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "publisher", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600, check=False)
+    return Done(proc.returncode, proc.stderr, time.monotonic() - start)
+
+
+def run(*args: str | Path) -> str:
+    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, check=False,
+                          timeout=300)
+    assert done.returncode == 0, f"{args[0]} failed: {done.stderr}{done.stdout}"
+    return done.stdout
+
+
+# -- reading text back, and what may differ ------------------------------------------
+
+HANGUL = "\uac00-\ud7a3"
+LIGATURES = re.compile("[\ufb00-\ufb06]")
+
+
+def common(text: str) -> str:
+    """What is normalised on both sides (expected and found), for every format:
+    whitespace runs are one space; spacing around dashes is not compared (a line may
+    break after a dash, where the source has no space); nor is it between two Hangul
+    syllables (a line may break between them, without a hyphen)."""
+    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r" ?([–—]) ?", r"\1", text)
+    return re.sub(f"(?<=[{HANGUL}]) (?=[{HANGUL}])", "", text).strip()
+
+
+def pdf_text(pdf: Path, furniture: set[str], footnotes: list[str]) -> tuple[str, list[str]]:
+    """The reader's PDF as text, with the page furniture (running heads, folios) and
+    the footnotes (set at the page foot, so they can split a sentence that runs on to the
+    next page) taken out; returns the text and the footnotes that were not found.
+
+    Undone: ligatures (U+FB00-FB06, never in a source: the generator writes none),
+    soft hyphens, and WeasyPrint's automatic hyphenation (U+2010 at a line end, never
+    in a source); a hyphen of the text (``office-holder``) at a line end stays.
+    """
+    raw = run("pdftotext", "-raw", pdf, "-")
+    lines = []
+    for line in raw.replace("\f", "\n").splitlines():
+        bare = line.replace(" ", "")
+        if bare.isdigit() or bare in furniture:
+            continue
+        lines.append(line)
+    text = "\n".join(lines)
+    text = LIGATURES.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+    text = text.replace("\u00ad", "")
+    text = re.sub(r"(\w)-\n(\w)", r"\1-\2", text)
+    text = common(text)
+    missing = []
+    for note in footnotes:
+        # The note as set: "N. text", maybe hyphenated at its own line ends.
+        pattern = r"\d+\. " + "".join(
+            re.escape(c) + ("(?:\u2010 )?" if c.isalpha() else "") for c in common(note))
+        text, found = re.subn(pattern, " ", text, count=1)
+        if not found:
+            missing.append(note)
+    text = re.sub(r"(\w)\u2010 (\w)", r"\1\2", text)
+    return re.sub(r"\s+", " ", text), missing
+
+
+def epub_text(epub: Epub) -> str:
+    return common(epub.text())
+
+
+def email_text(text: str) -> str:
+    """email.txt: each link is followed by its URL (``words <URL>``); the URL goes."""
+    return common(re.sub(r" ?<(?:https?|mailto):[^>\s]*>", "", text))
+
+
+def html_text(path: Path) -> str:
+    tree = lxml_html.document_fromstring(path.read_bytes())
+    for dropped in tree.xpath("//head | //style | //script"):
+        dropped.drop_tree()
+    return common(tree.text_content())
+
+
+def absent(texts: list[str], haystack: str) -> list[str]:
+    return [t for t in texts if common(t) not in haystack]
+
+
+# -- what each month must contain ------------------------------------------------------
+
+
+def article_texts(article: GenArticle) -> list[str]:
+    texts = [article.title.final, *article.texts(), *article.footnote_texts()]
+    if article.dek is not None:
+        texts.append(article.dek.final)
+    if article.lead_image is not None and article.lead_image.caption:
+        texts.append(article.lead_image.caption)
+    return texts
+
+
+def issue_texts(issue: GenIssue) -> list[str]:
+    """What every format shows besides the articles: the note and the ticker."""
+    return [*(t for block in issue.editors_note for t in block.texts),
+            *(headline.final for headline, _ in issue.ticker)]
+
+
+def lead_texts(article: GenArticle) -> list[str]:
+    """What the email keeps of an article cut to its lead (publisher.render.email._cut):
+    the first paragraphs, up to about LEAD_CHARS characters, before any other block."""
+    from publisher.render.email import LEAD_CHARS
+
+    kept: list[str] = []
+    length = 0
+    started = False
+    for block in article.blocks:
+        if block.kind != "p" or (started and length >= LEAD_CHARS):
+            if started:
+                break
+            continue
+        started = True
+        kept += block.texts
+        length += len(" ".join(block.texts))
+    return kept
+
+
+def cuts(stderr: str) -> dict[str, str]:
+    """The articles the email's budget cut, from the build's warnings: slug -> level."""
+    found: dict[str, str] = {}
+    for line in stderr.splitlines():
+        match = re.search(r"budget: (.*) (?:is|are) cut to (its lead|their leads|its title "
+                          r"and dek|their titles and deks)", line)
+        if match:
+            level = "lead" if "lead" in match.group(2) else "teaser"
+            assert " more" not in match.group(1), f"more cuts than the warning names: {line}"
+            for slug in re.findall(r"'([^']+)'", match.group(1)):
+                found[slug] = level
+    return found
+
+
+# -- the test ---------------------------------------------------------------------------
+
+
+def test_generated_months_build_and_every_text_reaches_every_format(tmp_path):
+    seed, count, long = _settings()
+    started = time.monotonic()
+    try:
+        _months(tmp_path, seed, count, long)
+    except BaseException as exc:
+        exc.add_note(f"replay: PUBLISHER_GEN_SEED={seed} PUBLISHER_GEN_MONTHS={count}"
+                     f"{' PUBLISHER_GEN_LONG=1' if long else ''} "
+                     f".venv/bin/python -m pytest tests/{Path(__file__).name}")
+        raise
+    finally:
+        sys.stderr.write(f"generated issues: seed {seed}, {count} months, "
+                         f"{time.monotonic() - started:.1f} s\n")
+
+
+#: The short run's email budget (KB), set in the scratch copy's layouts/email/settings.toml:
+#: the shipped 100 KB takes some ten long articles to cross (a 40 s print layout), this
+#: one a few short ones. The long run keeps the shipped budget.
+SHORT_RUN_BUDGET_KB = 24
+
+
+def _plan(rng: random.Random, count: int, long: bool) -> list[tuple[bool, str]]:
+    """(archive-only, size) of each month: the first and last are full issues; the
+    short run has a small issue (under its budget) and medium ones (over it)."""
+    if long:
+        sizes = [rng.choice(("small", "medium", "large", "over-budget")) for _ in range(count)]
+    else:
+        sizes = ["small", *("medium" for _ in range(count - 1))]
+        rng.shuffle(sizes)
+    plan = []
+    for i, size in enumerate(sizes):
+        archive_only = 0 < i < count - 1 and rng.random() < (0.25 if long else 0.1)
+        plan.append((archive_only, size))
+    return plan
+
+
+def _months(tmp_path: Path, seed: int, count: int, long: bool) -> None:
+    started = time.monotonic()
+    project = tmp_path / "project"
+    shutil.copytree(ISSUES, project / "issues")
+    shutil.copytree(LAYOUTS, project / "layouts")
+    if not long:
+        settings = project / "layouts" / "email" / "settings.toml"
+        text = settings.read_text(encoding="utf-8")
+        assert "\nbudget_kb = 100\n" in text
+        settings.write_text(text.replace("\nbudget_kb = 100\n",
+                                         f"\nbudget_kb = {SHORT_RUN_BUDGET_KB}\n"),
+                            encoding="utf-8")
+    generator = IssueGenerator(seed, project / "layouts" / "fonts")
+    assert generator.vocab.dropped == ["韓國"], "the vocabulary has characters the fonts lack"
+    newest = max(issue_folders(project / "issues"))
+    plan = _plan(random.Random(seed), count, long)
+    built: list[tuple[GenIssue, Done]] = []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        checks: list[Future[None]] = []
+        for month, (archive_only, size) in zip(months_after(newest, count), plan,
+                                               strict=True):
+            issue = generator.issue(month, archive_only=archive_only, size=size)
+            sys.stderr.write(f"  {issue.describe()}\n")
+            if archive_only:
+                _archive_only(project, issue, generator)
+                continue
+            made = publisher(project, "new", str(month))
+            assert made.status == 0, made.err
+            write_issue(issue, project / "issues" / str(month), generator)
+            done = publisher(project, "build", str(month))
+            assert done.status == 0 and "Traceback" not in done.err, (
+                f"{month} did not build ({issue.describe()}):\n{done.err}")
+            assert not [line for line in done.err.splitlines() if line.startswith("error")]
+            built.append((issue, done))
+            sys.stderr.write(f"    built in {done.seconds:.1f} s\n")
+            # EPUBCheck and the text checks of this month run while the next one builds.
+            checks.append(pool.submit(_check_epub, project, month))
+            checks.append(pool.submit(_check_month, project, issue, done))
+        for check in checks:
+            check.result()
+    sys.stderr.write(f"  checked: {time.monotonic() - started:.1f} s\n")
+    _check_rebuilds(project, [issue.month for issue, _ in built])
+    _check_site(project, built)
+
+
+def _archive_only(project: Path, issue: GenIssue, generator: IssueGenerator) -> None:
+    """An archive-only month: only issue.toml (and a cover); building it is refused in
+    one line, and nothing is written."""
+    write_issue(issue, project / "issues" / str(issue.month), generator)
+    done = publisher(project, "build", str(issue.month))
+    assert done.status == 1, done.err
+    assert "archive-only" in done.err and "Traceback" not in done.err, done.err
+    assert len([line for line in done.err.splitlines() if line.startswith("error")]) == 1
+    assert not (project / "dist" / str(issue.month)).exists()
+
+
+def _check_epub(project: Path, month: Month) -> None:
+    started = time.monotonic()
+    result = epubcheck(project / "dist" / str(month) / f"{STEM}-{month}.epub")
+    sys.stderr.write(f"    EPUBCheck {month}: {time.monotonic() - started:.1f} s\n")
+    assert (result.fatals, result.errors, result.warnings) == (0, 0, 0), (
+        f"EPUBCheck on {month}:\n" + "\n".join(result.messages))
+
+
+def _earlier(project: Path, month: Month) -> list[Month]:
+    return sorted((m for m in issue_folders(project / "issues") if m < month), reverse=True)
+
+
+def _check_month(project: Path, issue: GenIssue, done: Done) -> None:
+    month = issue.month
+    out = project / "dist" / str(month)
+    reader, press = out / f"{STEM}-{month}.pdf", out / f"{STEM}-{month}-print.pdf"
+    for pdf in (reader, press):
+        assert "No syntax or stream encoding errors found" in run("qpdf", "--check", pdf)
+    fonts = run("pdffonts", reader).splitlines()[2:]
+    foreign = [f for f in fonts if not any(name in f for name in SHIPPED_FONTS)]
+    assert not foreign, f"{month}: fonts the layouts do not ship: {foreign}"
+
+    where = f"{month} ({issue.describe()})"
+    furniture = {f"{TITLE}·{month.label}".upper().replace(" ", ""), "BACKMATTER",
+                 *(s.upper().replace(" ", "") for s in issue.sections)}
+    every_note = [n for a in issue.articles for n in a.footnote_texts()]
+    pdf, notes_missing = pdf_text(reader, furniture, every_note)
+    assert not notes_missing, f"{where}: footnotes missing from the PDF: {notes_missing}"
+    epub = Epub((out / f"{STEM}-{month}.epub").read_bytes())
+    in_epub = epub_text(epub)
+    email = email_text((out / "email.txt").read_text(encoding="utf-8"))
+    cut = cuts(done.err)
+    for article in issue.articles:
+        texts = article_texts(article)
+        body = [t for t in texts if t not in article.footnote_texts()]
+        for name, found in (("reader's PDF", pdf), ("EPUB", in_epub)):
+            missing = absent(body if name.endswith("PDF") else texts, found)
+            assert not missing, (f"{where}: {len(missing)} of {len(texts)} texts of "
+                                 f"'{article.slug}' missing from the {name}, first: "
+                                 f"{missing[0]!r}")
+        level = cut.get(article.slug)
+        if level is None:
+            wanted = texts
+        elif level == "lead":
+            wanted = [article.title.final, *lead_texts(article)]
+        else:
+            wanted = [article.title.final]
+        missing = absent(wanted, email)
+        assert not missing, (f"{where}: {len(missing)} texts of '{article.slug}' (email "
+                             f"{level or 'uncut'}) missing from email.txt, first: "
+                             f"{missing[0]!r}")
+        if level is not None:
+            assert f"Continue reading “{article.title.final}”" in email, article.slug
+    others = issue_texts(issue)
+    for name, found in (("reader's PDF", pdf), ("EPUB", in_epub), ("email.txt", email)):
+        missing = absent(others, found)
+        assert not missing, f"{where}: editor's note or ticker missing from the {name}: {missing}"
+    if cut:
+        assert (out / "email-web.html").is_file(), f"{where}: cut, but no web version"
+        web = html_text(out / "email-web.html")
+        for article in issue.articles:
+            missing = absent(article_texts(article), web)
+            assert not missing, f"{where}: the web version lacks {missing[0]!r}"
+    else:
+        assert not (out / "email-web.html").exists()
+    _check_archive(project, month, epub, pdf, out)
+
+
+def _check_archive(project: Path, month: Month, epub: Epub, pdf: str, out: Path) -> None:
+    """Every earlier issue, newest first: all in the EPUB, the newest twelve in the email,
+    the newest five set in full in the PDF."""
+    earlier = [m.label for m in _earlier(project, month)]
+    archive = epub.doc("archive.xhtml") if earlier else None
+    listed = ([] if archive is None else
+              archive.xpath("//x:span[@class='month']/text()", namespaces=NS))
+    assert listed == earlier, f"{month}: the EPUB archive lists {listed}"
+    email = lxml_html.document_fromstring((out / "email.html").read_bytes())
+    in_email = [p.text_content().strip()
+                for p in email.xpath("//p[contains(@class, 'archive-month')]")]
+    assert in_email == earlier[:EMAIL_ARCHIVE_ENTRIES], f"{month}: the email lists {in_email}"
+    # Set in letter-spaced capitals: compared without spaces, in capitals.
+    spaced = pdf.replace(" ", "").upper()
+    at = spaced.index("FROMTHEARCHIVEEVERYEARLIERISSUE")  # its heading and introduction
+    positions = [spaced.find(label.replace(" ", "").upper(), at)
+                 for label in earlier[:PRINT_ARCHIVE_FEATURED]]
+    assert -1 not in positions and positions == sorted(positions), (
+        f"{month}: the print archive does not set {earlier[:PRINT_ARCHIVE_FEATURED]} in order")
+
+
+def _snapshot(dist: Path) -> dict[str, tuple[int, bytes]]:
+    return {str(p.relative_to(dist)): (p.stat().st_mtime_ns, p.read_bytes())
+            for p in sorted(dist.rglob("*")) if p.is_file()}
+
+
+def _check_rebuilds(project: Path, months: list[Month]) -> None:
+    """With every month built, each one rebuilds as up to date and writes nothing."""
+    before = _snapshot(project / "dist")
+    for month in months:
+        again = publisher(project, "build", str(month))
+        assert again.status == 0 and "up to date" in again.err, f"{month}: {again.err}"
+        assert "wrote" not in again.err, f"{month}: {again.err}"
+    assert _snapshot(project / "dist") == before, "an unchanged rebuild wrote files"
+
+
+def _check_site(project: Path, built: list[tuple[GenIssue, Done]]) -> None:
+    """The site's web version of each month holds every article in full: it is where
+    the email's "continue reading" links lead, ``<base_url>/<MONTH>/#<slug>``."""
+    done = publisher(project, "site")
+    assert done.status == 0 and "Traceback" not in done.err, done.err
+    for issue, _ in built:
+        page = project / "dist" / "site" / str(issue.month) / "index.html"
+        text = html_text(page)
+        tree = lxml_html.document_fromstring(page.read_bytes())
+        for article in issue.articles:
+            missing = absent(article_texts(article), text)
+            assert not missing, f"{issue.month}: the web page lacks {missing[0]!r}"
+            assert tree.xpath(f"//*[@id='{article.slug}']"), (
+                f"{issue.month}: the web page has no anchor #{article.slug}")
+    index = html_text(project / "dist" / "site" / "index.html")
+    labels = [m.label for m in sorted(issue_folders(project / "issues"), reverse=True)]
+    positions = [index.find(label) for label in labels]
+    assert -1 not in positions and positions == sorted(positions), "site index order"
+
