@@ -489,7 +489,8 @@ class IssueGenerator:
             parts.append(_same(f"and R&D, Q&A, {rng.choice(v.nouns)}"))
         ending = rng.random()
         if ending < 0.08:
-            parts[-1] = Piece(parts[-1].source + "...", parts[-1].final + "…")
+            if not parts[-1].source.endswith("..."):
+                parts[-1] = Piece(parts[-1].source + "...", parts[-1].final + "…")
             end, end_final = "", ""
         elif ending < 0.15:
             end = end_final = "?"
@@ -501,6 +502,8 @@ class IssueGenerator:
             words = words.replace("'", "’")
             words = words[0].upper() + words[1:]
             parts.append(Piece(f', {said} said: "{words}."', f", {said} said: “{words}.”"))
+            end = end_final = ""
+        elif parts[-1].source.endswith("..."):  # "wait...." is one ellipsis to the typographer
             end = end_final = ""
         else:
             end = end_final = "."

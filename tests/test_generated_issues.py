@@ -350,7 +350,7 @@ def _check_month(project: Path, issue: GenIssue, done: Done) -> None:
                              f"{level or 'uncut'}) missing from email.txt, first: "
                              f"{missing[0]!r}")
         if level is not None:
-            assert f"Continue reading “{article.title.final}”" in email, article.slug
+            assert common(f"Continue reading “{article.title.final}”") in email, article.slug
     others = issue_texts(issue)
     for name, found in (("reader's PDF", pdf), ("EPUB", in_epub), ("email.txt", email)):
         missing = absent(others, found)

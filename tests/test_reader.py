@@ -126,8 +126,9 @@ def test_hangul_subheads_and_file_names_keep_their_syllables_and_take_links(fixt
     non-ASCII, so ``[…](#김치-days)`` and ``[…](한옥.md)`` were broken links."""
     articles = fixture_copy.issues / "2024-01" / "articles"
     path = articles / "02-culture.md"
-    path.write_text(path.read_text(encoding="utf-8") + "\n## 김치 Days\n\nSee [the days](#김치-days)"
-                    " and [the house](한옥.md#마당).\n", encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8") + "\n## 김치 Days\n\n"
+                    "See [the days](#김치-days) and [the house](한옥.md#마당).\n",
+                    encoding="utf-8")
     (articles / "한옥.md").write_text("---\ntitle: Hanok\nsection: Culture\nbyline: Kim\n---\n\n"
                                       "## 마당\n\nThe yard.\n", encoding="utf-8")
     diag = Diagnostics()
