@@ -192,6 +192,7 @@ class Block:
     kind: str
     source: str  # its Markdown
     texts: list[str] = field(default_factory=list)  # final texts a reader must find
+    capitals: list[str] = field(default_factory=list)  # likewise, set in capitals in print
 
 
 @dataclass
@@ -226,6 +227,10 @@ class GenArticle:
         """Every final text of the body a reader must find, in order: sentences of
         paragraphs, pull quotes, block quotes, lists, captions, credits, table cells."""
         return [t for block in self.blocks for t in block.texts]
+
+    def capitals(self) -> list[str]:
+        """Texts the print layout sets in capitals: the byline, pull-quote attributions."""
+        return [self.byline, *(t for block in self.blocks for t in block.capitals)]
 
     def footnote_texts(self) -> list[str]:
         return [note.final for note in self.footnotes]
@@ -580,7 +585,8 @@ class IssueGenerator:
         who = self.rng.choice(self.vocab.names).replace("'", "’")
         quoted = Piece(f'"{text.source}"', f"“{text.final}”") if '"' not in text.source \
             and "“" not in text.source else text
-        return Block("pull", f"::: pullquote {who}\n{quoted.source}\n:::", [quoted.final, who])
+        return Block("pull", f"::: pullquote {who}\n{quoted.source}\n:::", [quoted.final],
+                     capitals=[who])
 
     def blockquote(self) -> Block:
         sentences = [self.sentence() for _ in range(self.rng.randint(1, 2))]

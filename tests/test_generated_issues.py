@@ -333,14 +333,16 @@ def _check_month(project: Path, issue: GenIssue, done: Done) -> None:
     for article in issue.articles:
         texts = article_texts(article)
         body = [t for t in texts if t not in article.footnote_texts()]
+        capitals = article.capitals()
         for name, found in (("reader's PDF", pdf), ("EPUB", in_epub)):
-            missing = absent(body if name.endswith("PDF") else texts, found)
+            missing = (absent(body + [c.upper() for c in capitals], found) if name.endswith("PDF")
+                       else absent(texts + capitals, found))
             assert not missing, (f"{where}: {len(missing)} of {len(texts)} texts of "
                                  f"'{article.slug}' missing from the {name}, first: "
                                  f"{missing[0]!r}")
         level = cut.get(article.slug)
         if level is None:
-            wanted = texts
+            wanted = texts + capitals
         elif level == "lead":
             wanted = [article.title.final, *lead_texts(article)]
         else:
