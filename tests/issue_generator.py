@@ -26,7 +26,7 @@ restriction when it lands):
 
 * elisions the typographer gets wrong (``'90s``, ``rock 'n' roll``: branch
   h12-source, "typographer elisions"): every apostrophe stands between two
-  letters or after an ``s``;
+  letters;
 * article slugs that collide with the EPUB's own documents (``cover``, ``nav``,
   ``colophon``...: h12-source, "EPUB document name collisions"): see
   :data:`RESERVED_SLUGS`;
@@ -165,15 +165,6 @@ class Vocabulary:
     sections: tuple[str, ...]
     credits: tuple[str, ...]
     link_hosts: tuple[str, ...]
-
-
-def _straight(text: str) -> str:
-    """How an editor types curly punctuation: straight quotes and apostrophes."""
-    return text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-
-
-def _curly_apostrophes(text: str) -> str:
-    return text.replace("'", "’")
 
 
 def _hangul_particle(word: str, with_final: str, without: str) -> str:

@@ -21,6 +21,8 @@ The default run is short (3 months); ``PUBLISHER_GEN_MONTHS=12`` (or
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import random
 import re
@@ -100,9 +102,9 @@ def common(text: str) -> str:
 
 
 def pdf_text(pdf: Path, furniture: set[str], footnotes: list[str]) -> tuple[str, list[str]]:
-    """The reader's PDF as text, with the page furniture (running heads, folios) and
-    the footnotes (set at the page foot, so they can split a sentence that runs on to the
-    next page) taken out; returns the text and the footnotes that were not found.
+    """The reader's PDF as text, with the page furniture (running heads, folios, list
+    markers) and the footnotes (set at the page foot, so they can split a sentence that
+    runs on to the next page) taken out; returns the text and the footnotes not found.
 
     Undone: ligatures (U+FB00-FB06, never in a source: the generator writes none),
     soft hyphens, and WeasyPrint's automatic hyphenation (U+2010 at a line end, never
@@ -112,7 +114,9 @@ def pdf_text(pdf: Path, furniture: set[str], footnotes: list[str]) -> tuple[str,
     lines = []
     for line in raw.replace("\f", "\n").splitlines():
         bare = line.replace(" ", "")
-        if bare.isdigit() or bare in furniture:
+        # Folios, running heads, and list markers (drawn after the page's text, so a
+        # sentence that runs on to the next page has them in between).
+        if bare.isdigit() or bare in furniture or re.fullmatch(r"•|\d+\.", bare):
             continue
         lines.append(line)
     text = "\n".join(lines)
@@ -336,6 +340,7 @@ def _check_month(project: Path, issue: GenIssue, done: Done) -> None:
     epub = Epub((out / f"{STEM}-{month}.epub").read_bytes())
     in_epub = epub_text(epub)
     email = email_text((out / "email.txt").read_text(encoding="utf-8"))
+    _check_message(out, where)
     pdf_bare = pdf.replace(" ", "")
     cut = cuts(done.err, out / "email.html")
     for article in issue.articles:
@@ -381,6 +386,17 @@ def _check_month(project: Path, issue: GenIssue, done: Done) -> None:
     else:
         assert not (out / "email-web.html").exists()
     _check_archive(project, month, epub, pdf, out)
+
+
+def _check_message(out: Path, where: str) -> None:
+    """email.eml: text then HTML, the very email.txt and email.html."""
+    message = email.message_from_bytes((out / "email.eml").read_bytes(),
+                                       policy=email.policy.default)
+    assert message.get_content_type() == "multipart/alternative", where
+    parts = [(p.get_content_type(), p.get_content()) for p in message.iter_parts()]
+    assert [kind for kind, _ in parts] == ["text/plain", "text/html"], where
+    assert parts[0][1] == (out / "email.txt").read_text(encoding="utf-8"), where
+    assert parts[1][1] == (out / "email.html").read_text(encoding="utf-8"), where
 
 
 def _check_archive(project: Path, month: Month, epub: Epub, pdf: str, out: Path) -> None:
