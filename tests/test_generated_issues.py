@@ -116,10 +116,10 @@ def pdf_text(pdf: Path, furniture: set[str], footnotes: list[str]) -> tuple[str,
         bare = line.replace(" ", "")
         # Folios, running heads, and list markers (drawn after the page's text, so a
         # sentence that runs on to the next page has them in between).
-        if bare.isdigit() or bare in furniture or re.fullmatch(r"•|\d+\.", bare):
+        if bare.isdigit() or bare in furniture or bare == "•":
             continue
         lines.append(line)
-    text = "\n".join(lines)
+    text = _drop_numbered_markers("\n".join(lines))
     text = LIGATURES.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
     text = text.replace("\u00ad", "")
     text = re.sub(r"(\w)-\n(\w)", r"\1-\2", text)
@@ -134,6 +134,17 @@ def pdf_text(pdf: Path, furniture: set[str], footnotes: list[str]) -> tuple[str,
             missing.append(note)
     text = re.sub(r"(\w)\u2010 (\w)", r"\1\2", text)
     return re.sub(r"\s+", " ", text), missing
+
+
+def _drop_numbered_markers(text: str) -> str:
+    """Take out the markers of an ordered list, "1." "2." ... each alone on its line,
+    two or more in a row (a line "2017." alone is the end of a sentence)."""
+    def drop(match: re.Match[str]) -> str:
+        numbers = [int(n) for n in re.findall(r"\d+", match.group())]
+        consecutive = numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+        return "\n" if consecutive else match.group()
+
+    return re.sub(r"(?m)(?:^\d+\.\n){2,}", drop, text + "\n").rstrip("\n")
 
 
 def epub_text(epub: Epub) -> str:
