@@ -103,8 +103,9 @@ def common(text: str) -> str:
 
 def pdf_text(pdf: Path, furniture: set[str], footnotes: list[str]) -> tuple[str, list[str]]:
     """The reader's PDF as text, with the page furniture (running heads, folios, list
-    markers) and the footnotes (set at the page foot, so they can split a sentence that
-    runs on to the next page) taken out; returns the text and the footnotes not found.
+    markers) and the footnotes (``footnotes``: their texts, numbered from 1 in this order;
+    set at the page foot, they can split a sentence that runs on to the next page) taken
+    out; returns the text and the footnotes not found.
 
     Undone: ligatures (U+FB00-FB06, never in a source: the generator writes none),
     soft hyphens, and WeasyPrint's automatic hyphenation (U+2010 at a line end, never
@@ -125,9 +126,9 @@ def pdf_text(pdf: Path, furniture: set[str], footnotes: list[str]) -> tuple[str,
     text = re.sub(r"(\w)-\n(\w)", r"\1-\2", text)
     text = common(text)
     missing = []
-    for note in footnotes:
+    for number, note in enumerate(footnotes, 1):
         # The note as set: "N. text", maybe hyphenated at its own line ends.
-        pattern = r"\d+\. " + "".join(
+        pattern = rf"(?<!\S){number}\. " + "".join(
             re.escape(c) + ("(?:\u2010 )?" if c.isalpha() else "") for c in common(note))
         text, found = re.subn(pattern, " ", text, count=1)
         if not found:
@@ -345,7 +346,9 @@ def _check_month(project: Path, issue: GenIssue, done: Done) -> None:
     where = f"{month} ({issue.describe()})"
     furniture = {f"{TITLE}·{month.label}".upper().replace(" ", ""), "BACKMATTER",
                  *(s.upper().replace(" ", "") for s in issue.sections)}
-    every_note = [n for a in issue.articles for n in a.footnote_texts()]
+    # The print numbers the notes through the issue, articles in section order.
+    order = sorted(issue.articles, key=lambda a: (issue.sections.index(a.section), a.file_name))
+    every_note = [n for a in order for n in a.footnote_texts()]
     pdf, notes_missing = pdf_text(reader, furniture, every_note)
     assert not notes_missing, f"{where}: footnotes missing from the PDF: {notes_missing}"
     epub = Epub((out / f"{STEM}-{month}.epub").read_bytes())
