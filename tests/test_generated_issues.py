@@ -353,7 +353,7 @@ def _check_month(project: Path, issue: GenIssue, done: Done) -> None:
     assert not notes_missing, f"{where}: footnotes missing from the PDF: {notes_missing}"
     epub = Epub((out / f"{STEM}-{month}.epub").read_bytes())
     in_epub = epub_text(epub)
-    email = email_text((out / "email.txt").read_text(encoding="utf-8"))
+    text_part = email_text((out / "email.txt").read_text(encoding="utf-8"))
     _check_message(out, where)
     pdf_bare = pdf.replace(" ", "")
     cut = cuts(done.err, out / "email.html")
@@ -379,16 +379,16 @@ def _check_month(project: Path, issue: GenIssue, done: Done) -> None:
             wanted = [article.title.final, *lead_texts(article)]
         else:  # its title and dek, or one of the cuts a warning does not name
             wanted = [article.title.final]
-        missing = absent(wanted, email)
+        missing = absent(wanted, text_part)
         assert not missing, (f"{where}: {len(missing)} texts of '{article.slug}' (email "
                              f"{level or 'uncut'}) missing from email.txt, first: "
                              f"{missing[0]!r}")
         if level is not None:
-            assert common(f"Continue reading “{article.title.final}”") in email, article.slug
+            assert common(f"Continue reading “{article.title.final}”") in text_part, article.slug
     others = issue_texts(issue)
     cover = [issue.cover_story.final, *(line.final for line in issue.cover_lines)]
-    for name, found, wanted in (("reader's PDF", pdf, others + cover),
-                                ("EPUB", in_epub, others), ("email.txt", email, others + cover)):
+    for name, found, wanted in (("reader's PDF", pdf, others + cover), ("EPUB", in_epub, others),
+                                ("email.txt", text_part, others + cover)):
         missing = absent(wanted, found)
         assert not missing, f"{where}: cover, note or ticker missing from the {name}: {missing}"
     if cut:
@@ -421,9 +421,9 @@ def _check_archive(project: Path, month: Month, epub: Epub, pdf: str, out: Path)
     listed = ([] if archive is None else
               archive.xpath("//x:span[@class='month']/text()", namespaces=NS))
     assert listed == earlier, f"{month}: the EPUB archive lists {listed}"
-    email = lxml_html.document_fromstring((out / "email.html").read_bytes())
+    message = lxml_html.document_fromstring((out / "email.html").read_bytes())
     in_email = [p.text_content().strip()
-                for p in email.xpath("//p[contains(@class, 'archive-month')]")]
+                for p in message.xpath("//p[contains(@class, 'archive-month')]")]
     assert in_email == earlier[:EMAIL_ARCHIVE_ENTRIES], f"{month}: the email lists {in_email}"
     # Set in letter-spaced capitals: compared without spaces, in capitals.
     spaced = pdf.replace(" ", "").upper()
