@@ -75,7 +75,7 @@ IMAGE_FORMATS = ("JPEG", "PNG", "GIF", *(("WEBP",) if features.check("webp") els
 #: Modes each format can hold.
 FORMAT_MODES = {
     "JPEG": ("RGB", "L", "CMYK"),
-    "PNG": ("RGB", "L", "RGBA", "P", "LA"),
+    "PNG": ("RGB", "L", "RGBA", "P", "LA", "I;16", "1"),
     "GIF": ("P", "L"),
     "WEBP": ("RGB", "RGBA"),
 }
@@ -678,6 +678,8 @@ def _picture(rng: random.Random, size: tuple[int, int], mode: str) -> Image.Imag
         return image
     if mode == "LA":
         return image.convert("L").convert("LA")
+    if mode == "I;16":  # a 16-bit grey PNG, its values over the whole 16-bit range
+        return image.convert("L").convert("I").point(lambda v: v * 257).convert("I;16")
     if mode == "P":
         return image.convert("P", palette=Image.Palette.ADAPTIVE, colors=rng.choice((4, 64, 256)))
     return image.convert(mode)
