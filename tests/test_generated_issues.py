@@ -133,8 +133,8 @@ def pdf_text(pdf: Path, furniture: set[str], footnotes: list[str]) -> tuple[str,
         text, found = re.subn(pattern, " ", text, count=1)
         if not found:
             missing.append(note)
-    text = re.sub(r"(\w)\u2010 (\w)", r"\1\2", text)
-    return re.sub(r"\s+", " ", text), missing
+    text = re.sub(r"(\w)\u2010 (\w)", r"\1\2", re.sub(r"\s+", " ", text))
+    return text, missing
 
 
 def _drop_numbered_markers(text: str) -> str:
