@@ -117,7 +117,7 @@ def pdf_text(pdf: Path, furniture: set[str], footnotes: list[str]) -> tuple[str,
         bare = line.replace(" ", "")
         # Folios, running heads, and list markers (drawn after the page's text, so a
         # sentence that runs on to the next page has them in between).
-        if bare.isdigit() or bare in furniture or bare == "•":
+        if not bare or bare.isdigit() or bare in furniture or bare == "•":
             continue
         lines.append(line)
     text = _drop_numbered_markers("\n".join(lines))
