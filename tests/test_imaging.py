@@ -114,3 +114,15 @@ def test_the_epub_keeps_a_small_plain_image_as_is_but_strips_one_with_metadata(
     made = fit_image(m.Image(tagged, "images/gps.jpg", "Tagged", 300, 200))
     assert made.data != tagged.read_bytes()
     assert not Image.open(io.BytesIO(made.data)).getexif()
+
+
+def test_a_16_bit_grey_png_keeps_its_greys(tmp_path: Path) -> None:
+    """Found by the generated issues: Pillow converts a 16-bit PNG (mode I;16) to RGB by
+    clipping every value over 255, so a grey ramp came out white in the EPUB and email."""
+    ramp = Image.new("I;16", (256, 8))
+    ramp.putdata([x * 257 for _ in range(8) for x in range(256)])
+    ramp.save(tmp_path / "ramp.png")
+    image = imaging.load(tmp_path / "ramp.png")
+    assert image.mode == "RGB"
+    greys = [image.getpixel((x, 4))[0] for x in (0, 64, 128, 192, 255)]
+    assert greys == [0, 64, 128, 192, 255]

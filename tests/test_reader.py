@@ -249,3 +249,25 @@ def test_a_path_with_a_space_is_named_and_the_angle_bracket_form_works(fixture_c
     issue = read_issue(fixture_copy.issues, m.Month(2024, 1))
     figure = issue.articles[1].body[-1]
     assert isinstance(figure, m.Figure) and figure.image.path.name == "서울 사진.png"
+
+
+def test_hangul_subheads_and_file_names_keep_their_syllables_and_take_links(fixture_copy):
+    """Found by the generated issues: a subhead in Hangul got an id of conjoining jamo
+    (``slugify`` decomposed the syllables), and markdown-it percent-encodes a link's
+    non-ASCII, so ``[…](#김치-days)`` and ``[…](한옥.md)`` were broken links."""
+    articles = fixture_copy.issues / "2024-01" / "articles"
+    path = articles / "02-culture.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\n## 김치 Days\n\n"
+                    "See [the days](#김치-days) and [the house](한옥.md#마당).\n",
+                    encoding="utf-8")
+    (articles / "한옥.md").write_text("---\ntitle: Hanok\nsection: Culture\nbyline: Kim\n---\n\n"
+                                      "## 마당\n\nThe yard.\n", encoding="utf-8")
+    diag = Diagnostics()
+    issue = read_issue(fixture_copy.issues, m.Month(2024, 1), diag)
+    assert diag.errors == []
+    culture = next(a for a in issue.articles if a.slug == "culture")
+    assert [h.id for h in culture.headings][-1] == "culture-김치-days"
+    links = [n.url for b in culture.body if isinstance(b, m.Paragraph)
+             for n in b.children if isinstance(n, m.Link)]
+    assert links[-2:] == ["#culture-김치-days", "#한옥-마당"]
+    assert any(a.slug == "한옥" for a in issue.articles)

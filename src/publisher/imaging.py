@@ -140,7 +140,7 @@ def load(path: Path, *, within: tuple[int, int] | None = None,
                 if scale < 1:
                     source.draft(None, (max(1, int(width * scale)), max(1, int(height * scale))))
             source.load()
-            image = _to_srgb(ImageOps.exif_transpose(source))
+            image = _to_srgb(_to_8_bits(ImageOps.exif_transpose(source)))
     except OSError as exc:
         raise PublisherError(f"cannot read the image: {exc}", path) from exc
     if has_alpha(image):
@@ -193,6 +193,19 @@ def has_alpha(image: Image.Image) -> bool:
     if image.mode in ("RGBA", "LA", "PA"):
         return image.getextrema()[-1][0] < 255  # type: ignore[index]
     return image.mode == "P" and "transparency" in image.info
+
+
+def _to_8_bits(image: Image.Image) -> Image.Image:
+    """A 16- or 32-bit grey image (a 16-bit PNG opens as ``I;16``) scaled to 8 bits:
+    Pillow's own conversion to RGB clips every value over 255, which turns it white."""
+    if image.mode not in ("I", "I;16", "I;16L", "I;16B", "I;16N"):
+        return image
+    if image.mode == "I":
+        _, high = image.getextrema()  # type: ignore[misc]
+        scale = 1 / 256 if high > 255 else 1  # 8-bit values kept in 32 bits stay as they are
+    else:
+        scale = 1 / 256
+    return image.convert("I").point(lambda value: value * scale).convert("L")
 
 
 def _swapped(image: Image.Image) -> bool:

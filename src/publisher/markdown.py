@@ -56,9 +56,15 @@ def smarten(text: str) -> str:
 
 
 def slugify(text: str) -> str:
-    """``United Response`` -> ``united-response``."""
+    """``United Response`` -> ``united-response``, ``Café`` -> ``cafe``, ``김치 Days`` ->
+    ``김치-days``.
+
+    Accents go (decomposed, then their combining marks dropped); what is left is composed
+    again, so a Hangul syllable stays one character (decomposed, it is two or three
+    conjoining jamo, which no editor types in a link).
+    """
     text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = unicodedata.normalize("NFC", "".join(ch for ch in text if not unicodedata.combining(ch)))
     return re.sub(r"[^\w]+", "-", text.lower(), flags=re.UNICODE).strip("-_") or "section"
 
 
@@ -313,7 +319,9 @@ class BodyConverter:
         return m.Link(f"#{target}", children, title)
 
     def _internal_target(self, href: str) -> str | None:
-        file, _, fragment = href.partition("#")
+        # markdown-it percent-encodes what is not ASCII (#김치 arrives as #%EA%B9%80%EC%B9%98):
+        # ids and file names are compared as the editor wrote them.
+        file, _, fragment = unicodedata.normalize("NFC", unquote(href)).partition("#")
         if not file:
             return m.heading_id(self.owner, slugify(fragment)) if fragment else None
         slug = self.article_slugs.get(Path(unquote(file)).name)
