@@ -44,7 +44,7 @@ from conftest import ISSUES, LAYOUTS, PROJECT
 from epub_support import NS, Epub, epubcheck
 from issue_generator import GenArticle, GenIssue, IssueGenerator, months_after, write_issue
 from publisher.catalog import issue_folders
-from publisher.model import Month
+from publisher.model import Month, article_id
 
 TITLE = "KOREA"
 STEM = "korea"
@@ -227,7 +227,7 @@ def cuts(stderr: str, email_html: Path) -> dict[str, str]:
     warnings name them), or "cut" (one of the "and N more" a warning does not name).
     The email's own "continue reading" links say which were cut."""
     tree = lxml_html.document_fromstring(email_html.read_bytes())
-    linked = {href.rpartition("#")[2] for href in
+    linked = {href.rpartition("#")[2].removeprefix(article_id("")) for href in
               tree.xpath("//p[contains(@class, 'continue')]/a/@href")}
     named: dict[str, str] = {}
     for line in stderr.splitlines():
@@ -478,8 +478,9 @@ def _check_site(project: Path, built: list[tuple[GenIssue, Done]]) -> None:
         for article in issue.articles:
             missing = absent(article_texts(article), text)
             assert not missing, f"{issue.month}: the web page lacks {missing[0]!r}"
-            assert tree.xpath(f"//*[@id='{article.slug}']"), (
-                f"{issue.month}: the web page has no anchor #{article.slug}")
+            anchor = article_id(article.slug)
+            assert tree.xpath(f"//*[@id='{anchor}']"), (
+                f"{issue.month}: the web page has no anchor #{anchor}")
     index = html_text(project / "dist" / "site" / "index.html")
     labels = [m.label for m in sorted(issue_folders(project / "issues"), reverse=True)]
     positions = [index.find(label) for label in labels]

@@ -266,8 +266,8 @@ def test_hangul_subheads_and_file_names_keep_their_syllables_and_take_links(fixt
     issue = read_issue(fixture_copy.issues, m.Month(2024, 1), diag)
     assert diag.errors == []
     culture = next(a for a in issue.articles if a.slug == "culture")
-    assert [h.id for h in culture.headings][-1] == "culture-김치-days"
+    assert [h.id for h in culture.headings][-1] == "article-culture--h-김치-days"
     links = [n.url for b in culture.body if isinstance(b, m.Paragraph)
              for n in b.children if isinstance(n, m.Link)]
-    assert links[-2:] == ["#culture-김치-days", "#한옥-마당"]
+    assert links[-2:] == ["#article-culture--h-김치-days", "#article-한옥--h-마당"]
     assert any(a.slug == "한옥" for a in issue.articles)
