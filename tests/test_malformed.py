@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,6 +178,15 @@ CASES: dict[str, Case] = {
     "issue.toml: mojibake": Case(
         replace(ISSUE, "Ticker item one", "Korea\u00a1\u00afs news"), 16,
         ("mojibake", "’", "check --fix")),
+    "issue.toml: a BEL through an escape": Case(
+        replace(ISSUE, '"Vol. 2 No. 1"', '"Vol. 2\\u0007 No. 1"'), 5,
+        ("U+0007 BELL", "escape in 'issue_number'", "delete it")),
+    "issue.toml: an ESC as it is": Case(
+        replace(ISSUE, "Ticker item one", "Ticker \x1b[1mitem one"), 16,
+        ("U+001B ESCAPE", "delete it")),
+    "issue.toml: a footnote marker in the cover story": Case(
+        replace(ISSUE, 'Year"\n', 'Year[^1]"\n'), 2,
+        ("footnote marker [^1] in 'cover_story'",), warning=True),
     "issue.toml: a character no font has": Case(
         replace(ISSUE, "Ticker item one", "Ticker ☃ one"), 16,
         ("character '☃' (U+2603 SNOWMAN) has no glyph",)),
@@ -191,7 +201,57 @@ CASES: dict[str, Case] = {
     "publication.toml: trim not a number": Case(
         append(PUBLICATION, '\n[trim]\nbleed_mm = "3mm"\n'), 12,
         ("trim.bleed_mm must be a positive number",)),
+    "publication.toml: an ESC through an escape": Case(
+        replace(PUBLICATION, '"1 Test Street', '"1 Test\\u001b Street'), 8,
+        ("U+001B ESCAPE", "delete it")),
+    "publication.toml: trim width 0": Case(
+        append(PUBLICATION, "\n[trim]\nwidth_mm = 0\n"), 12,
+        ("trim.width_mm = 0 is out of range", "from 50 to 1000")),
+    "publication.toml: trim height 1e9": Case(
+        append(PUBLICATION, "\n[trim]\nheight_mm = 1e9\n"), 12,
+        ("trim.height_mm = 1000000000.0 is out of range",)),
+    "publication.toml: trim width nan": Case(
+        append(PUBLICATION, "\n[trim]\nwidth_mm = nan\n"), 12, ("trim.width_mm = nan",)),
+    "publication.toml: trim height inf": Case(
+        append(PUBLICATION, "\n[trim]\nheight_mm = inf\n"), 12, ("trim.height_mm = inf",)),
+    "publication.toml: bleed 25 mm": Case(
+        append(PUBLICATION, "\n[trim]\nbleed_mm = 25\n"), 12, ("from 0 to 20",)),
+    "publication.toml: language en_US": Case(
+        replace(PUBLICATION, 'language = "en"', 'language = "en_US"'), 3,
+        ("language 'en_US' is not a BCP 47 language tag", "write 'en-US'")),
+    "publication.toml: language English": Case(
+        replace(PUBLICATION, 'language = "en"', 'language = "English"'), 3,
+        ("language 'English' is not a BCP 47", "'en', 'en-US' or 'ko'")),
+    "publication.toml: language english!!": Case(
+        replace(PUBLICATION, 'language = "en"', 'language = "english!!"'), 3,
+        ("language 'english!!' is not a BCP 47",)),
+    "publication.toml: language not registered": Case(
+        replace(PUBLICATION, 'language = "en"', 'language = "xx"'), 3,
+        ("language 'xx' is not a BCP 47",)),
+    # -- archive-only issues ------------------------------------------------------------
+    "archive: cover image missing": Case(
+        replace("2023-12/issue.toml", "pdf_url", 'cover_image = "images/nope.png"\npdf_url'), 3,
+        ("cover image 'images/nope.png' not found",)),
     # -- front matter ---------------------------------------------------------------------
+    "front matter: a BEL through a YAML escape": Case(
+        replace(CULTURE, "title: Culture", 'title: "Cul\\ature"'), 2,
+        ("U+0007 BELL", "escape in 'title'", "delete it")),
+    "front matter: a lone surrogate through a YAML escape": Case(
+        replace(CULTURE, "title: Culture", 'title: "Cul\\ud800ture"'), 2,
+        ("U+D800 a lone SURROGATE", "delete it")),
+    "front matter: a control character through a TOML escape": Case(
+        write(CULTURE, '+++\ntitle = "Cul\\u0008ture"\nsection = "Culture"\n'
+                       'byline = "Lee"\n+++\n\nText.\n\n## Hanok\n\nA hanok.\n'), 2,
+        ("U+0008 BACKSPACE",)),
+    "front matter: a footnote marker in the dek": Case(
+        replace(FEATURES, "dek: A dek -- with", "dek: A dek[^a] -- with"), 4,
+        ("footnote marker [^a] in 'dek' would be printed as written",), warning=True),
+    "front matter: a footnote marker in the title": Case(
+        replace(CULTURE, "title: Culture", "title: Culture[^1]"), 2,
+        ("footnote marker [^1] in 'title'",), warning=True),
+    "front matter: a footnote marker in the lead image's caption": Case(
+        replace(FEATURES, "caption: The lead caption.", "caption: The lead caption.[^2]"), 10,
+        ("footnote marker [^2] in 'lead_image.caption'",), warning=True),
     "front matter: invalid YAML": Case(
         replace(FEATURES, "section: Features", "section: [Features"), 3,
         ("malformed front matter",)),
@@ -241,6 +301,15 @@ CASES: dict[str, Case] = {
     "article: empty": Case(
         write(CULTURE, "---\ntitle: Culture\nsection: Culture\nbyline: Lee Jun-ho\n---\n\n"), 6,
         ("empty article",)),
+    "article: an ESC pasted from a terminal": Case(
+        replace(CULTURE, "Text about culture.", "Text \x1b[0m about \x1b[1m culture."), 7,
+        ("U+001B ESCAPE is a control character", "delete it")),
+    "article: two control characters on a line": Case(
+        replace(CULTURE, "Text about culture.", "Text\x07 about\x00 culture."), 7,
+        ("U+0007 BELL, U+0000 NULL are characters", "delete them")),
+    "article: a noncharacter": Case(
+        replace(CULTURE, "Text about culture.", "Text about\uffff culture."), 7,
+        ("U+FFFF a NONCHARACTER",)),
     "article: zero bytes": Case(write(CULTURE, b""), 1, ("missing front matter",)),
     "article: a file not ending in .md": Case(
         write("2024-01/articles/03-draft.markdown", "---\ntitle: Draft\n---\n"), None,
@@ -266,6 +335,12 @@ CASES: dict[str, Case] = {
     "image: a file: URL": Case(
         replace(FEATURES, "images/figure.png", "file:///etc/passwd"), 28,
         ("image 'file:///etc/passwd' uses the 'file:' scheme",)),
+    "image: named like an editor's litter": Case(
+        replace(FEATURES, "images/figure.png", "images/._figure.png"), 28,
+        ("named like a file an editor's system leaves behind", "rename it")),
+    "image: a footnote marker in its caption": Case(
+        replace(FEATURES, "The figure caption.", "The figure caption.[^9]"), 28,
+        ("footnote marker [^9] in 'caption'",), warning=True),
     "image: no alt text": Case(
         replace(FEATURES, "![A red test card]", "![]"), 28, ("no alt text",)),
     "image: inside a paragraph": Case(
@@ -303,6 +378,11 @@ CASES: dict[str, Case] = {
     "body: a footnote never referenced": Case(
         append(CULTURE, "\n[^1]: A note no text refers to.\n"), 13,
         ("footnote [^1] is never referenced",), warning=True),
+    "body: a footnote defined twice": Case(
+        both(replace(CULTURE, "Text about culture.", "Text about culture.[^1]"),
+             append(CULTURE, "\n[^1]: One.\n\n[^1]: Two.\n")), 15,
+        ("footnote [^1] is defined twice (also on line 13)", "would be left out"),
+        warning=True),
     "body: a GitHub callout": Case(
         append(CULTURE, "\n> [!NOTE]\n> Useful information.\n"), 13,
         ("'> [!NOTE]' is a GitHub/Obsidian callout", "'::: pullquote Name'"), warning=True),
@@ -440,6 +520,16 @@ ACCEPTED: dict[str, Edit] = {
     "an elision and a quotation": replace(CULTURE, "Text about culture.",
                                           "Rock 'n' roll in the '90s: 'tis \"all\" 'fine'."),
 }
+
+
+def _decomposed_file_name(root: Path) -> Path:
+    """The figure saved as macOS may name it (NFD: e + U+0301), referred to composed (NFC)."""
+    (root / FIGURE).rename(root / "2024-01/images" / unicodedata.normalize("NFD", "café.png"))
+    return replace(FEATURES, "images/figure.png", unicodedata.normalize("NFC", "images/café.png"))(
+        root)
+
+
+ACCEPTED["a file name decomposed (NFD) referred to composed (NFC)"] = _decomposed_file_name
 
 
 @pytest.mark.parametrize("name", list(ACCEPTED))
