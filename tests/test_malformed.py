@@ -550,3 +550,71 @@ def test_a_malformed_month_is_a_usage_error(command, month, workspace, cli):
     (line,) = run.err_lines
     assert line.startswith(f"error: month '{month}' ")
     assert snapshot(workspace.dist) == before
+
+
+# -- files that cannot be read ----------------------------------------------------------
+
+#: Root reads every file whatever its mode: run the command without the capabilities that
+#: let it (util-linux's setpriv), so that chmod 000 means what it means to an editor.
+UNPRIVILEGED = ("setpriv", "--inh-caps=-dac_override,-dac_read_search",
+                "--bounding-set=-dac_override,-dac_read_search")
+
+
+def _unprivileged_works(tmp_path: Path) -> None:
+    """Fail, loudly, when this machine cannot run a command without root's override."""
+    assert shutil.which("setpriv"), "setpriv (util-linux) is needed to test unreadable files"
+    probe = tmp_path / "probe"
+    probe.write_text("x")
+    probe.chmod(0)
+    result = subprocess.run([*UNPRIVILEGED, "cat", str(probe)], capture_output=True,
+                            check=False)
+    assert result.returncode != 0, "setpriv did not drop root's override of file modes"
+
+
+@pytest.mark.parametrize("command", ["check", "build"])
+@pytest.mark.parametrize("what", ["article", "image", "images folder", "layout"])
+def test_an_unreadable_file_is_a_read_error_not_a_write_error(what, command, workspace,
+                                                                tmp_path):
+    _unprivileged_works(tmp_path)
+    top = workspace.issues.parent
+    layouts = top / "layouts"
+    shutil.copytree(LAYOUTS, layouts)
+    before = snapshot(workspace.dist)
+    if what == "article":
+        locked, blamed = top / "issues" / CULTURE, f"issues/{CULTURE}: "
+        advice = "make the file readable"
+    elif what == "image":
+        locked, advice = top / "issues" / FIGURE, "make the file readable"
+        # check reads it from the article's line; build, keying the cache, from the file
+        blamed = f"issues/{FEATURES}:28: image 'images/figure.png': " if command == "check" \
+            else f"issues/{FIGURE}: "
+    elif what == "images folder":
+        locked = top / "issues" / "2024-01/images"
+        blamed = f"issues/{ISSUE}:11: image 'images/cover.png': " if command == "check" \
+            else "issues/2024-01/images: "
+        advice = "make the folder it is in readable" if command == "check" \
+            else "make the folder readable"
+    else:  # check reads no layout file
+        locked, blamed = layouts / "email" / "email.html", "layouts/email/email.html: "
+        advice = "make the file readable"
+    (top / "issues" / CULTURE).write_text((top / "issues" / CULTURE).read_text() + "\nMore.\n")
+    locked.chmod(0)
+    try:
+        result = subprocess.run(
+            [*UNPRIVILEGED, sys.executable, "-m", "publisher", command, MONTH, "--issues",
+             "issues", "--layouts", "layouts", "--dist", "dist"],
+            cwd=top, capture_output=True, text=True, check=False,
+            env={**os.environ, "PYTHONPATH": str(PROJECT / "src")}, timeout=300)
+    finally:
+        locked.chmod(0o755 if locked.is_dir() else 0o644)
+    if what == "layout" and command == "check":
+        assert result.returncode == 0, result.stderr
+        return
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "cannot write" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"error: {blamed}cannot read: Permission denied ({advice})", lines
+    # one line, or one per reference to a file of the folder (the cover, the lead, the figure)
+    assert len(lines) == (3 if what == "images folder" and command == "check" else 1), lines
+    assert all("cannot read: Permission denied" in line for line in lines), lines
+    assert snapshot(workspace.dist) == before

@@ -103,10 +103,10 @@ def normalised_match(root: Path, relative: Path) -> Path | None:
     folder's listing; ``None`` when there is none (or more than one)."""
     here = root
     for part in relative.parts:
-        if (here / part).exists():
-            here = here / part
-            continue
         try:
+            if (here / part).exists():
+                here = here / part
+                continue
             names = [child.name for child in here.iterdir()]
         except OSError:
             return None

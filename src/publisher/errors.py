@@ -100,8 +100,12 @@ _READ_ADVICE = {
 def read_advice(exc: OSError, path: Path | None = None) -> str:
     """``cannot read: Permission denied (make the file readable)``."""
     advice = _READ_ADVICE.get(exc.errno or 0, "check the file and run it again")
-    if path is not None and exc.errno in (errno.EACCES, errno.EPERM) and path.is_dir():
-        advice = "make the folder readable"
+    if path is not None and exc.errno in (errno.EACCES, errno.EPERM):
+        try:
+            if path.is_dir():
+                advice = "make the folder readable"
+        except OSError:  # the folder it is in cannot be searched
+            advice = "make the folder it is in readable"
     return f"cannot read: {exc.strerror or exc} ({advice})"
 
 
@@ -109,11 +113,7 @@ def read_error(exc: OSError, path: Path | None = None) -> ReadError:
     """One line for a source, layout or output that cannot be read: ``path: cannot read:
     Permission denied (make the file readable)``."""
     where = path if path is not None else (Path(exc.filename) if exc.filename else None)
-    try:
-        message = read_advice(exc, where)
-    except OSError:  # its folder cannot be searched either
-        message = read_advice(exc)
-    return ReadError(message, where)
+    return ReadError(read_advice(exc, where), where)
 
 
 #: What to do when the disk refuses a write, by errno.

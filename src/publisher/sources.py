@@ -204,7 +204,11 @@ def resolve_inside(folder: Path, reference: str) -> tuple[Path | None, str | Non
     target = (root / ref).resolve()
     if not target.is_relative_to(root):
         return None, "leaves the issue folder: use a file inside it"
-    if not target.exists():
+    try:
+        missing = not target.exists()
+    except OSError:  # a folder that cannot be searched: the caller's read reports it
+        missing = False
+    if missing:
         # A name saved decomposed (NFD, as macOS may) and written composed (NFC), or the
         # reverse: the same name to the editor, a different one to the file system.
         found = normalised_match(root, target.relative_to(root))
