@@ -181,6 +181,9 @@ CASES: dict[str, Case] = {
     "issue.toml: a BEL through an escape": Case(
         replace(ISSUE, '"Vol. 2 No. 1"', '"Vol. 2\\u0007 No. 1"'), 5,
         ("U+0007 BELL", "escape in 'issue_number'", "delete it")),
+    "issue.toml: an ESC through an escape in the second ticker item": Case(
+        replace(ISSUE, "item two, without", "item two\\u001b without"), "item two",
+        ("U+001B ESCAPE", "escape in 'ticker.headline'")),
     "issue.toml: an ESC as it is": Case(
         replace(ISSUE, "Ticker item one", "Ticker \x1b[1mitem one"), 16,
         ("U+001B ESCAPE", "delete it")),

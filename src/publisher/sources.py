@@ -132,8 +132,15 @@ def load_toml(path: Path, diag: Diagnostics) -> tuple[dict[str, Any], str] | Non
         reason = _TOML_AT.sub("", message).strip()
         diag.error(f"malformed TOML: {reason}", path, line)
         return None
-    check_values(data, path, lambda key: line_of_key(text, key.rpartition(".")[2]), diag)
+    check_values(data, path, lambda key: _escape_line(text, key.rpartition(".")[2]), diag)
     return data, text
+
+
+def _escape_line(text: str, key: str) -> int | None:
+    """The line where ``key`` is given a value with an escape in it (a ``[[ticker]]``
+    table repeats its keys), else where it is first given."""
+    found = re.search(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=[^\n]*\\", text, re.MULTILINE)
+    return text.count("\n", 0, found.start()) + 1 if found else line_of_key(text, key)
 
 
 def line_of_key(text: str, key: str, offset: int = 0) -> int | None:
