@@ -18,6 +18,7 @@ from conftest import ISSUES, LAYOUTS
 from fake_formats import FAKE_RENDERERS
 from publisher import render
 from publisher.build import Paths, build
+from publisher.errors import PublisherError
 from publisher.model import Month
 
 AUG = Month(2023, 8)
@@ -237,3 +238,52 @@ def test_an_epub_rebuilt_alone_takes_the_page_map_kept_from_the_print_build(path
     calls.clear()
     assert _names(build(AUG, paths, force=True)) == ["email.json", "epub.json", "pdf.json"]
     assert len(calls) == 1  # --force lays out again
+
+
+def _rename_photo(paths: Paths, new_name: str) -> Path:
+    """The 2023-08 photo renamed ``new_name``, every reference to it changed too."""
+    issue = paths.issues / "2023-08"
+    old = issue / PHOTO.removeprefix("2023-08/")
+    for source in [issue / "issue.toml", *(issue / "articles").glob("*.md")]:
+        source.write_text(source.read_text().replace(old.name, new_name))
+    return old.rename(old.with_name(new_name))
+
+
+def test_a_dot_named_image_counts_like_any_other(paths):
+    """The reader reads ``images/.lead.jpg`` when an article names it: so does the key."""
+    photo = _rename_photo(paths, ".lead.jpg")
+    assert build(AUG, paths)
+    photo.write_bytes(photo.read_bytes() + b"\0")
+    assert _names(build(AUG, paths)) == ["email.json", "epub.json", "pdf.json"]
+
+
+def test_an_editors_litter_rebuilds_nothing(paths):
+    build(AUG, paths)
+    images = paths.issues / "2023-08" / "images"
+    (images / ".DS_Store").write_bytes(b"\0Bud1")
+    (images / "._photo.jpg").write_bytes(b"\0\5\26\7")
+    assert build(AUG, paths) == []
+
+
+def test_an_image_swapped_for_a_symlink_out_of_the_issue_is_not_up_to_date(paths, tmp_path):
+    """The same bytes, read from outside the issue: the reader refuses it, so the build must
+    read it again rather than answer from the cache."""
+    build(AUG, paths)
+    photo = paths.issues / PHOTO
+    outside = tmp_path / "outside.jpg"
+    shutil.copyfile(photo, outside)
+    photo.unlink()
+    photo.symlink_to(outside)
+    with pytest.raises(PublisherError, match="leaves the issue folder"):
+        build(AUG, paths)
+
+
+def test_a_symlink_inside_the_issue_keys_where_it_leads(paths):
+    build(AUG, paths)
+    photo = paths.issues / PHOTO
+    twin = photo.with_name("twin.jpg")
+    shutil.copyfile(photo, twin)
+    photo.unlink()
+    photo.symlink_to(twin.name)  # the same bytes, from another file of the issue
+    assert _names(build(AUG, paths)) == ["email.json", "epub.json", "pdf.json"]
+    assert build(AUG, paths) == []

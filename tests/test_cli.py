@@ -4,6 +4,8 @@ make targets."""
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT
+from publisher import cli as cli_module
 from publisher import options
 from publisher.cli import _parser
 from publisher.errors import PublisherError
@@ -241,3 +244,23 @@ def test_a_pipe_read_to_the_end_is_a_success(tmp_path):
                            str(db)], cwd=PROJECT, capture_output=True, check=False)
     assert done.returncode == 0 and done.stderr == b""
     assert done.stdout.count(b"\n") == 20_000
+
+
+@pytest.mark.parametrize("code, expected", [
+    (errno.ENOSPC, "error: /x/tmpfile: cannot write: No space left on device (free some "
+                   "space and run it again)"),
+    (errno.EACCES, "error: /x/tmpfile: cannot read or write: Permission denied (check its "
+                   "permissions and the disk)"),
+])
+def test_an_oserror_from_a_library_is_a_write_only_when_only_a_write_gets_it(
+        code, expected, cli, monkeypatch):
+    """Reads and writes of the pipeline raise their own errors (ReadError, WriteError); what
+    a library's own file raises is called a write only for an errno that only a write gets:
+    an EACCES may be either, and is not reported as 'cannot write'."""
+    def refused(*args, **kwargs):
+        raise OSError(code, os.strerror(code), "/x/tmpfile")
+
+    monkeypatch.setattr(cli_module, "build", refused)
+    run = cli("build", "2023-08")
+    assert run.status == 1
+    assert run.err.splitlines() == [expected]

@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,6 +178,18 @@ CASES: dict[str, Case] = {
     "issue.toml: mojibake": Case(
         replace(ISSUE, "Ticker item one", "Korea\u00a1\u00afs news"), 16,
         ("mojibake", "’", "check --fix")),
+    "issue.toml: a BEL through an escape": Case(
+        replace(ISSUE, '"Vol. 2 No. 1"', '"Vol. 2\\u0007 No. 1"'), 5,
+        ("U+0007 BELL", "escape in 'issue_number'", "delete it")),
+    "issue.toml: an ESC through an escape in the second ticker item": Case(
+        replace(ISSUE, "item two, without", "item two\\u001b without"), "item two",
+        ("U+001B ESCAPE", "escape in 'ticker.headline'")),
+    "issue.toml: an ESC as it is": Case(
+        replace(ISSUE, "Ticker item one", "Ticker \x1b[1mitem one"), 16,
+        ("U+001B ESCAPE", "delete it")),
+    "issue.toml: a footnote marker in the cover story": Case(
+        replace(ISSUE, 'Year"\n', 'Year[^1]"\n'), 2,
+        ("footnote marker [^1] in 'cover_story'",), warning=True),
     "issue.toml: a character no font has": Case(
         replace(ISSUE, "Ticker item one", "Ticker ☃ one"), 16,
         ("character '☃' (U+2603 SNOWMAN) has no glyph",)),
@@ -191,7 +204,57 @@ CASES: dict[str, Case] = {
     "publication.toml: trim not a number": Case(
         append(PUBLICATION, '\n[trim]\nbleed_mm = "3mm"\n'), 12,
         ("trim.bleed_mm must be a positive number",)),
+    "publication.toml: an ESC through an escape": Case(
+        replace(PUBLICATION, '"1 Test Street', '"1 Test\\u001b Street'), 8,
+        ("U+001B ESCAPE", "delete it")),
+    "publication.toml: trim width 0": Case(
+        append(PUBLICATION, "\n[trim]\nwidth_mm = 0\n"), 12,
+        ("trim.width_mm = 0 is out of range", "from 50 to 1000")),
+    "publication.toml: trim height 1e9": Case(
+        append(PUBLICATION, "\n[trim]\nheight_mm = 1e9\n"), 12,
+        ("trim.height_mm = 1000000000.0 is out of range",)),
+    "publication.toml: trim width nan": Case(
+        append(PUBLICATION, "\n[trim]\nwidth_mm = nan\n"), 12, ("trim.width_mm = nan",)),
+    "publication.toml: trim height inf": Case(
+        append(PUBLICATION, "\n[trim]\nheight_mm = inf\n"), 12, ("trim.height_mm = inf",)),
+    "publication.toml: bleed 25 mm": Case(
+        append(PUBLICATION, "\n[trim]\nbleed_mm = 25\n"), 12, ("from 0 to 20",)),
+    "publication.toml: language en_US": Case(
+        replace(PUBLICATION, 'language = "en"', 'language = "en_US"'), 3,
+        ("language 'en_US' is not a BCP 47 language tag", "write 'en-US'")),
+    "publication.toml: language English": Case(
+        replace(PUBLICATION, 'language = "en"', 'language = "English"'), 3,
+        ("language 'English' is not a BCP 47", "'en', 'en-US' or 'ko'")),
+    "publication.toml: language english!!": Case(
+        replace(PUBLICATION, 'language = "en"', 'language = "english!!"'), 3,
+        ("language 'english!!' is not a BCP 47",)),
+    "publication.toml: language not registered": Case(
+        replace(PUBLICATION, 'language = "en"', 'language = "xx"'), 3,
+        ("language 'xx' is not a BCP 47",)),
+    # -- archive-only issues ------------------------------------------------------------
+    "archive: cover image missing": Case(
+        replace("2023-12/issue.toml", "pdf_url", 'cover_image = "images/nope.png"\npdf_url'), 3,
+        ("cover image 'images/nope.png' not found",)),
     # -- front matter ---------------------------------------------------------------------
+    "front matter: a BEL through a YAML escape": Case(
+        replace(CULTURE, "title: Culture", 'title: "Cul\\ature"'), 2,
+        ("U+0007 BELL", "escape in 'title'", "delete it")),
+    "front matter: a lone surrogate through a YAML escape": Case(
+        replace(CULTURE, "title: Culture", 'title: "Cul\\ud800ture"'), 2,
+        ("U+D800 a lone SURROGATE", "delete it")),
+    "front matter: a control character through a TOML escape": Case(
+        write(CULTURE, '+++\ntitle = "Cul\\u0008ture"\nsection = "Culture"\n'
+                       'byline = "Lee"\n+++\n\nText.\n\n## Hanok\n\nA hanok.\n'), 2,
+        ("U+0008 BACKSPACE",)),
+    "front matter: a footnote marker in the dek": Case(
+        replace(FEATURES, "dek: A dek -- with", "dek: A dek[^a] -- with"), 4,
+        ("footnote marker [^a] in 'dek' would be printed as written",), warning=True),
+    "front matter: a footnote marker in the title": Case(
+        replace(CULTURE, "title: Culture", "title: Culture[^1]"), 2,
+        ("footnote marker [^1] in 'title'",), warning=True),
+    "front matter: a footnote marker in the lead image's caption": Case(
+        replace(FEATURES, "caption: The lead caption.", "caption: The lead caption.[^2]"), 10,
+        ("footnote marker [^2] in 'lead_image.caption'",), warning=True),
     "front matter: invalid YAML": Case(
         replace(FEATURES, "section: Features", "section: [Features"), 3,
         ("malformed front matter",)),
@@ -241,6 +304,15 @@ CASES: dict[str, Case] = {
     "article: empty": Case(
         write(CULTURE, "---\ntitle: Culture\nsection: Culture\nbyline: Lee Jun-ho\n---\n\n"), 6,
         ("empty article",)),
+    "article: an ESC pasted from a terminal": Case(
+        replace(CULTURE, "Text about culture.", "Text \x1b[0m about \x1b[1m culture."), 7,
+        ("U+001B ESCAPE is a control character", "delete it")),
+    "article: two control characters on a line": Case(
+        replace(CULTURE, "Text about culture.", "Text\x07 about\x00 culture."), 7,
+        ("U+0007 BELL, U+0000 NULL are characters", "delete them")),
+    "article: a noncharacter": Case(
+        replace(CULTURE, "Text about culture.", "Text about\uffff culture."), 7,
+        ("U+FFFF a NONCHARACTER",)),
     "article: zero bytes": Case(write(CULTURE, b""), 1, ("missing front matter",)),
     "article: a file not ending in .md": Case(
         write("2024-01/articles/03-draft.markdown", "---\ntitle: Draft\n---\n"), None,
@@ -266,6 +338,12 @@ CASES: dict[str, Case] = {
     "image: a file: URL": Case(
         replace(FEATURES, "images/figure.png", "file:///etc/passwd"), 28,
         ("image 'file:///etc/passwd' uses the 'file:' scheme",)),
+    "image: named like an editor's litter": Case(
+        replace(FEATURES, "images/figure.png", "images/._figure.png"), 28,
+        ("named like a file an editor's system leaves behind", "rename it")),
+    "image: a footnote marker in its caption": Case(
+        replace(FEATURES, "The figure caption.", "The figure caption.[^9]"), 28,
+        ("footnote marker [^9] in 'caption'",), warning=True),
     "image: no alt text": Case(
         replace(FEATURES, "![A red test card]", "![]"), 28, ("no alt text",)),
     "image: inside a paragraph": Case(
@@ -303,6 +381,11 @@ CASES: dict[str, Case] = {
     "body: a footnote never referenced": Case(
         append(CULTURE, "\n[^1]: A note no text refers to.\n"), 13,
         ("footnote [^1] is never referenced",), warning=True),
+    "body: a footnote defined twice": Case(
+        both(replace(CULTURE, "Text about culture.", "Text about culture.[^1]"),
+             append(CULTURE, "\n[^1]: One.\n\n[^1]: Two.\n")), 15,
+        ("footnote [^1] is defined twice (also on line 13)", "would be left out"),
+        warning=True),
     "body: a GitHub callout": Case(
         append(CULTURE, "\n> [!NOTE]\n> Useful information.\n"), 13,
         ("'> [!NOTE]' is a GitHub/Obsidian callout", "'::: pullquote Name'"), warning=True),
@@ -442,6 +525,16 @@ ACCEPTED: dict[str, Edit] = {
 }
 
 
+def _decomposed_file_name(root: Path) -> Path:
+    """The figure saved as macOS may name it (NFD: e + U+0301), referred to composed (NFC)."""
+    (root / FIGURE).rename(root / "2024-01/images" / unicodedata.normalize("NFD", "café.png"))
+    return replace(FEATURES, "images/figure.png", unicodedata.normalize("NFC", "images/café.png"))(
+        root)
+
+
+ACCEPTED["a file name decomposed (NFD) referred to composed (NFC)"] = _decomposed_file_name
+
+
 @pytest.mark.parametrize("name", list(ACCEPTED))
 def test_what_looks_wrong_but_is_right_checks_clean(name, workspace, cli):
     ACCEPTED[name](workspace.issues)
@@ -459,4 +552,72 @@ def test_a_malformed_month_is_a_usage_error(command, month, workspace, cli):
     assert run.status == 2 and "Traceback" not in run.err
     (line,) = run.err_lines
     assert line.startswith(f"error: month '{month}' ")
+    assert snapshot(workspace.dist) == before
+
+
+# -- files that cannot be read ----------------------------------------------------------
+
+#: Root reads every file whatever its mode: run the command without the capabilities that
+#: let it (util-linux's setpriv), so that chmod 000 means what it means to an editor.
+UNPRIVILEGED = ("setpriv", "--inh-caps=-dac_override,-dac_read_search",
+                "--bounding-set=-dac_override,-dac_read_search")
+
+
+def _unprivileged_works(tmp_path: Path) -> None:
+    """Fail, loudly, when this machine cannot run a command without root's override."""
+    assert shutil.which("setpriv"), "setpriv (util-linux) is needed to test unreadable files"
+    probe = tmp_path / "probe"
+    probe.write_text("x")
+    probe.chmod(0)
+    result = subprocess.run([*UNPRIVILEGED, "cat", str(probe)], capture_output=True,
+                            check=False)
+    assert result.returncode != 0, "setpriv did not drop root's override of file modes"
+
+
+@pytest.mark.parametrize("command", ["check", "build"])
+@pytest.mark.parametrize("what", ["article", "image", "images folder", "layout"])
+def test_an_unreadable_file_is_a_read_error_not_a_write_error(what, command, workspace,
+                                                                tmp_path):
+    _unprivileged_works(tmp_path)
+    top = workspace.issues.parent
+    layouts = top / "layouts"
+    shutil.copytree(LAYOUTS, layouts)
+    before = snapshot(workspace.dist)
+    if what == "article":
+        locked, blamed = top / "issues" / CULTURE, f"issues/{CULTURE}: "
+        advice = "make the file readable"
+    elif what == "image":
+        locked, advice = top / "issues" / FIGURE, "make the file readable"
+        # check reads it from the article's line; build, keying the cache, from the file
+        blamed = f"issues/{FEATURES}:28: image 'images/figure.png': " if command == "check" \
+            else f"issues/{FIGURE}: "
+    elif what == "images folder":
+        locked = top / "issues" / "2024-01/images"
+        blamed = f"issues/{ISSUE}:11: image 'images/cover.png': " if command == "check" \
+            else "issues/2024-01/images: "
+        advice = "make the folder it is in readable" if command == "check" \
+            else "make the folder readable"
+    else:  # check reads no layout file
+        locked, blamed = layouts / "email" / "email.html", "layouts/email/email.html: "
+        advice = "make the file readable"
+    (top / "issues" / CULTURE).write_text((top / "issues" / CULTURE).read_text() + "\nMore.\n")
+    locked.chmod(0)
+    try:
+        result = subprocess.run(
+            [*UNPRIVILEGED, sys.executable, "-m", "publisher", command, MONTH, "--issues",
+             "issues", "--layouts", "layouts", "--dist", "dist"],
+            cwd=top, capture_output=True, text=True, check=False,
+            env={**os.environ, "PYTHONPATH": str(PROJECT / "src")}, timeout=300)
+    finally:
+        locked.chmod(0o755 if locked.is_dir() else 0o644)
+    if what == "layout" and command == "check":
+        assert result.returncode == 0, result.stderr
+        return
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "cannot write" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"error: {blamed}cannot read: Permission denied ({advice})", lines
+    # one line, or one per reference to a file of the folder (the cover, the lead, the figure)
+    assert len(lines) == (3 if what == "images folder" and command == "check" else 1), lines
+    assert all("cannot read: Permission denied" in line for line in lines), lines
     assert snapshot(workspace.dist) == before

@@ -48,7 +48,8 @@ def read_entry(
     if raw_cover:
         cover, problem = resolve_inside(folder, str(raw_cover))
         if cover is None or not cover.is_file():
-            diag.error(f"cover image '{raw_cover}' {problem or 'not found'}", path)
+            line = line_of_key(text, "cover_image") or line_of_key(text, "file")
+            diag.error(f"cover image '{raw_cover}' {problem or 'not found'}", path, line)
             cover = None
     # Archive-only issues may name where they were published; otherwise (and for
     # every issue built here) the downloads live under the public base URL.

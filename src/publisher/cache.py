@@ -16,6 +16,7 @@ does, so unchanged files are not read again.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -26,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from publisher import __version__
-from publisher.catalog import archive_files
+from publisher.catalog import archive_files, ignored_name
+from publisher.errors import read_error
 from publisher.model import Month
 
 #: Which layout folders each format reads, beyond the shared partials and fonts.
@@ -50,12 +52,16 @@ class FileHasher:
     known: dict[str, list] = field(default_factory=dict)  # path -> [size, mtime_ns, sha]
 
     def file(self, path: Path) -> str:
-        stat = path.stat()
-        key = str(path.resolve())
-        remembered = self.known.get(key)
-        if remembered and remembered[0] == stat.st_size and remembered[1] == stat.st_mtime_ns:
-            return remembered[2]
-        return self.remember(path, path.read_bytes())
+        """The digest of ``path``; a file that cannot be read raises :class:`ReadError`."""
+        try:
+            stat = path.stat()
+            key = str(path.resolve())
+            remembered = self.known.get(key)
+            if remembered and remembered[0] == stat.st_size and remembered[1] == stat.st_mtime_ns:
+                return remembered[2]
+            return self.remember(path, path.read_bytes())
+        except OSError as exc:
+            raise read_error(exc, path) from None
 
     def remember(self, path: Path, data: bytes) -> str:
         """The digest of ``data``, just written to ``path``, remembered with its stat."""
@@ -66,13 +72,23 @@ class FileHasher:
 
 
 def _files(folder: Path) -> Iterator[Path]:
+    """Every file below ``folder`` but the litter of editors' systems (``.DS_Store``:
+    :func:`~publisher.catalog.ignored_name`, which the reader refuses to read), dot-files
+    included (``images/.lead.jpg`` is an image like another); a symlink to a folder is
+    one entry (:meth:`Inputs._digest` keys where it leads), not followed."""
     if not folder.is_dir():
         return
-    for root, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
-        for name in sorted(names):
-            if not name.startswith("."):
-                yield Path(root) / name
+
+    def unreadable(exc: OSError) -> None:
+        raise read_error(exc) from None
+
+    for root, dirs, names in os.walk(folder, onerror=unreadable):
+        here = Path(root)
+        linked = sorted(d for d in dirs if not ignored_name(d) and (here / d).is_symlink())
+        dirs[:] = sorted(d for d in dirs if not ignored_name(d) and d not in linked)
+        for name in sorted([*names, *linked]):
+            if not ignored_name(name):
+                yield here / name
 
 
 def _name_under(path: Path, base: Path) -> str:
@@ -93,10 +109,25 @@ class Inputs:
         self.hasher = hasher
 
     def _digest(self, label: str, paths: Iterable[Path], base: Path) -> str:
+        """Each file's name, where it really is when a symlink leads elsewhere (relative to
+        ``base``, or "outside": the reader refuses that), and its content."""
         h = hashlib.sha256(label.encode())
+        root = base.resolve()
         for path in paths:
-            h.update(f"\0{_name_under(path, base)}\0".encode())
-            h.update(self.hasher.file(path).encode())
+            name = _name_under(path, base)
+            h.update(f"\0{name}\0".encode())
+            try:
+                real = path.resolve()
+                is_file = path.is_file()
+            except (OSError, RuntimeError) as exc:  # a symlink loop, a folder not searchable
+                if isinstance(exc, OSError) and exc.errno not in (errno.ELOOP,):
+                    raise read_error(exc, path) from None
+                h.update(b"<loop>")
+                continue
+            if real != root / name:
+                where = real.relative_to(root).as_posix() if real.is_relative_to(root) else ""
+                h.update(f"->{where or '<outside>'}\0".encode())
+            h.update(self.hasher.file(path).encode() if is_file else b"<not a file>")
         return h.hexdigest()
 
     def source_key(self) -> str:

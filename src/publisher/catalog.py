@@ -13,12 +13,23 @@ when it is relative), so that callers can name files relative to it.
 from __future__ import annotations
 
 import tomllib
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 from publisher.model import Month
 
 ISSUE_FILE = "issue.toml"
+#: What an editor's system leaves in a folder and nothing reads: the build cache ignores
+#: them (a Finder's .DS_Store rebuilds nothing) and so the reader refuses to use one.
+IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", ".git", ".svn", ".hg",
+                           "__pycache__"})
+
+
+def ignored_name(name: str) -> bool:
+    """Whether a file or folder of this name is an editor's system's litter: ``.DS_Store``,
+    ``Thumbs.db``, macOS's ``._name`` resource forks, version control's folders."""
+    return name in IGNORED_NAMES or name.startswith("._")
 
 
 def issue_folders(root: Path) -> dict[Month, Path]:
@@ -61,6 +72,10 @@ def file_inside(folder: Path, reference: str) -> Path | None:
     path = folder / reference.strip()
     try:
         inside = path.resolve().is_relative_to(folder.resolve())
+        if inside and not path.exists():
+            found = normalised_match(folder.resolve(), path.resolve().relative_to(
+                folder.resolve()))
+            path = folder / found.relative_to(folder.resolve()) if found is not None else path
     except (OSError, RuntimeError):  # a symlink loop
         return None
     return path if inside and path.is_file() else None
@@ -81,3 +96,24 @@ def archive_files(root: Path, month: Month) -> list[Path]:
         if cover is not None:
             files.append(cover)
     return files
+
+
+def normalised_match(root: Path, relative: Path) -> Path | None:
+    """The file ``root / relative`` names, its every part matched in NFC against the
+    folder's listing; ``None`` when there is none (or more than one)."""
+    here = root
+    for part in relative.parts:
+        try:
+            if (here / part).exists():
+                here = here / part
+                continue
+            names = [child.name for child in here.iterdir()]
+        except OSError:
+            return None
+        wanted = unicodedata.normalize("NFC", part)
+        matches = [n for n in names if unicodedata.normalize("NFC", n) == wanted]
+        if len(matches) != 1:
+            return None
+        here = here / matches[0]
+    resolved = here.resolve()
+    return resolved if resolved.is_relative_to(root) else None

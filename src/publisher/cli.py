@@ -22,7 +22,14 @@ from publisher import __version__, options, render
 from publisher.build import Paths, build, write_atomic
 from publisher.commands import add_commands
 from publisher.diagnostics import Diagnostics
-from publisher.errors import DISK_ERRNOS, ExitStatus, PublisherError, UsageError, disk_error
+from publisher.errors import (
+    DISK_ERRNOS,
+    WRITE_ONLY_ERRNOS,
+    ExitStatus,
+    PublisherError,
+    UsageError,
+    disk_error,
+)
 from publisher.model import Month
 
 # The reader (markdown-it, YAML, Pillow) is imported by the commands that need it, so
@@ -76,11 +83,18 @@ def _main(argv: Sequence[str] | None) -> int:
             log.error("%s", line)
         return ExitStatus.USAGE if isinstance(exc, UsageError) else ExitStatus.ERROR
     except OSError as exc:
-        # The disk refused something outside the writes of publisher.atomic (a temporary
-        # file of a library, in this process or a forked worker): one line all the same.
+        # Reads of sources and layouts raise ReadError and the writes of publisher.atomic
+        # WriteError (both PublisherErrors, above).  What else the disk refuses (a temporary
+        # file of a library, in this process or a forked worker) is one line all the same:
+        # a write when only a write can get that errno, else named for what it is.
         if args.traceback or exc.errno not in DISK_ERRNOS:
             raise
-        log.error("%s", disk_error(exc))
+        if exc.errno in WRITE_ONLY_ERRNOS:
+            log.error("%s", disk_error(exc))
+        else:
+            where = f"{exc.filename}: " if exc.filename else ""
+            log.error("%scannot read or write: %s (check its permissions and the disk)",
+                      where, exc.strerror or exc)
         return ExitStatus.ERROR
     except KeyboardInterrupt:
         log.error("interrupted")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
+
+import langcodes
 
 from publisher.diagnostics import Diagnostics
 from publisher.model import Publication, TrimSize
@@ -15,6 +18,9 @@ REQUIRED = ("title", "publisher", "language", "base_url", "sender_name", "sender
             "postal_address")
 OPTIONAL = ("description", "copyright_holder", "issn", "trim")
 TRIM_KEYS = ("width_mm", "height_mm", "bleed_mm")
+#: What a trim may be, in millimetres: from a pocket booklet (50 mm, smaller than A7) to a
+#: poster (1000 mm, larger than A1's long edge); a bleed from none to 20 mm (3 mm is usual).
+TRIM_RANGES = {"width_mm": (50.0, 1000.0), "height_mm": (50.0, 1000.0), "bleed_mm": (0.0, 20.0)}
 
 
 def load_publication(issues_root: Path, diag: Diagnostics) -> Publication | None:
@@ -26,6 +32,8 @@ def load_publication(issues_root: Path, diag: Diagnostics) -> Publication | None
     data, text = loaded
     check_keys(data, REQUIRED, OPTIONAL, path, text, diag, missing_line=1)
     values = {key: string_field(data, key, path, text, diag) for key in REQUIRED}
+    if values["language"]:
+        _check_language(values["language"], path, line_of_key(text, "language"), diag)
     trim = _trim(data.get("trim", {}), path, text, diag)
     if diag.errors or trim is None:
         return None
@@ -59,5 +67,26 @@ def _trim(raw: Any, path: Path, text: str, diag: Diagnostics) -> TrimSize | None
                 diag.error(f"trim.{key} must be a positive number of millimetres", path,
                            line_of_key(text, key))
                 return None
+            low, high = TRIM_RANGES[key]
+            if not (math.isfinite(value) and low <= value <= high):
+                diag.error(f"trim.{key} = {value} is out of range: give a number of "
+                           f"millimetres from {low:g} to {high:g}", path, line_of_key(text, key))
+                return None
             sizes[key] = float(value)
     return TrimSize(**sizes)
+
+
+def _check_language(tag: str, path: Path, line: int | None, diag: Diagnostics) -> None:
+    """``language`` must be a valid BCP 47 tag (``en``, ``en-US``, ``ko``): the EPUB's
+    ``dc:language`` and every ``xml:lang``/``lang`` of the outputs carry it."""
+    if "_" not in tag and langcodes.tag_is_valid(tag):
+        return
+    try:
+        likely = langcodes.standardize_tag(tag.replace("_", "-"))
+    except ValueError:
+        likely = None
+    if likely and langcodes.tag_is_valid(likely):
+        hint = f"write '{likely}'"
+    else:
+        hint = "write a language code such as 'en', 'en-US' or 'ko'"
+    diag.error(f"language '{tag}' is not a BCP 47 language tag: {hint}", path, line)

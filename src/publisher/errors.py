@@ -80,6 +80,42 @@ class UsageError(PublisherError):
     """The command line asks for something that cannot be done (exit status 2)."""
 
 
+class WriteError(PublisherError):
+    """The disk refused a write (:func:`disk_error`)."""
+
+
+class ReadError(PublisherError):
+    """A file that had to be read could not be (:func:`read_error`)."""
+
+
+#: What to do when a file cannot be read, by errno.
+_READ_ADVICE = {
+    errno.EACCES: "make the file readable",
+    errno.EPERM: "make the file readable",
+    errno.EIO: "check the disk and run it again",
+    errno.ELOOP: "a symlink leads back to itself: replace it with the file",
+}
+
+
+def read_advice(exc: OSError, path: Path | None = None) -> str:
+    """``cannot read: Permission denied (make the file readable)``."""
+    advice = _READ_ADVICE.get(exc.errno or 0, "check the file and run it again")
+    if path is not None and exc.errno in (errno.EACCES, errno.EPERM):
+        try:
+            if path.is_dir():
+                advice = "make the folder readable"
+        except OSError:  # the folder it is in cannot be searched
+            advice = "make the folder it is in readable"
+    return f"cannot read: {exc.strerror or exc} ({advice})"
+
+
+def read_error(exc: OSError, path: Path | None = None) -> ReadError:
+    """One line for a source, layout or output that cannot be read: ``path: cannot read:
+    Permission denied (make the file readable)``."""
+    where = path if path is not None else (Path(exc.filename) if exc.filename else None)
+    return ReadError(read_advice(exc, where), where)
+
+
 #: What to do when the disk refuses a write, by errno.
 _DISK_ADVICE = {
     errno.ENOSPC: "free some space and run it again",
@@ -92,13 +128,16 @@ _DISK_ADVICE = {
 }
 #: The errnos that say the disk, not the program, is the problem.
 DISK_ERRNOS = frozenset(_DISK_ADVICE) | {errno.EIO, errno.EFBIG, errno.EMLINK}
+#: Of those, the ones only a write gets (a read is never refused for a full disk).
+WRITE_ONLY_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG,
+                               errno.EMLINK})
 
 
 def disk_error(exc: OSError, path: Path | None = None,
-               doing: str = "cannot write") -> PublisherError:
+               doing: str = "cannot write") -> WriteError:
     """One line for a write the disk refused: ``path: cannot write: No space left on
     device (free some space and run it again)``."""
     where = path if path is not None else (Path(exc.filename) if exc.filename else None)
     reason = exc.strerror or str(exc)
     advice = _DISK_ADVICE.get(exc.errno or 0, "check the disk and run it again")
-    return PublisherError(f"{doing}: {reason} ({advice})", where)
+    return WriteError(f"{doing}: {reason} ({advice})", where)

@@ -9,7 +9,9 @@ from PIL import ImageFile, UnidentifiedImageError
 
 from publisher import imaging
 from publisher import model as m
+from publisher.catalog import ignored_name
 from publisher.diagnostics import Diagnostics
+from publisher.errors import read_error
 from publisher.sources import resolve_inside
 
 SUPPORTED = {"JPEG", "PNG", "GIF", "WEBP"}
@@ -30,7 +32,20 @@ def load_image(
     if path is None:
         diag.error(f"image '{reference}' {problem}", source, line)
         return None
-    if not path.is_file():
+    ignored = [part for part in path.relative_to(issue_dir.resolve()).parts if ignored_name(part)]
+    if ignored:
+        diag.error(f"image '{reference}' is named like a file an editor's system leaves behind "
+                   f"('{ignored[0]}', which the build ignores): rename it", source, line)
+        return None
+    try:
+        is_file = path.is_file()
+        if is_file:
+            with path.open("rb"):
+                pass
+    except OSError as exc:  # its folder cannot be searched, or the file read
+        diag.error(f"image '{reference}': {read_error(exc, path).message}", source, line)
+        return None
+    if not is_file:
         diag.error(f"image '{reference}' not found in {issue_dir.name}/", source, line)
         return None
     if not alt.strip():

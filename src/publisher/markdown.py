@@ -197,6 +197,7 @@ class BodyConverter:
         caption = ()
         title = str(tok.attrs.get("title", "") or "")
         if title:
+            lint.check_plain_text(title, "caption", self.path, self._line, self.diag)
             caption = (m.Text(smarten(title)),)
         known = {"src", "alt", "title", "credit"}
         for key in tok.attrs:

@@ -25,6 +25,8 @@ LINK_SCHEMES = ("http", "https", "mailto")
 
 # A footnote reference markdown-it did not match (no definition).
 _FOOTNOTE_REF = re.compile(r"\[\^([^\]\s]+)\]")
+# A footnote definition at the start of a line: [^1]: the note.
+_FOOTNOTE_DEF = re.compile(r"^ {0,3}\[\^([^\]\s]+)\]:", re.MULTILINE)
 # A link or image markdown-it did not read (a space in its path, a javascript: URL).
 _UNPARSED_LINK = re.compile(r"!?\[[^\]\n]*\]\((?P<target>[^)\n]*)\)")
 # A reference-style link whose label has no definition: [text][label], [text][].
@@ -88,6 +90,30 @@ def check_leftovers(text: str, tokens: Sequence[Token], env: dict[str, Any],
         line = place.offset + text.count("\n", 0, match.start()) + 1 if match else None
         place.warn(f"footnote [^{label}] is never referenced (it would be left out): put "
                    f"[^{label}] in the text where the note belongs, or remove it", line)
+    _check_defined_twice(text, place)
+
+
+def _check_defined_twice(text: str, place: Place) -> None:
+    """A footnote defined twice: markdown-it keeps the first and drops the second."""
+    first: dict[str, int] = {}
+    for found in _FOOTNOTE_DEF.finditer(text):
+        label = found.group(1)
+        line = place.offset + text.count("\n", 0, found.start()) + 1
+        if label in first:
+            place.warn(f"footnote [^{label}] is defined twice (also on line {first[label]}): "
+                       "this definition would be left out; give it its own label or remove "
+                       "it", line)
+        first.setdefault(label, line)
+
+
+def check_plain_text(value: str, field: str, path: Path, line: int | None,
+                     diag: Diagnostics) -> None:
+    """A field that is plain text, not Markdown (a title, a dek, a caption): a footnote
+    marker there would be printed as written."""
+    for found in _FOOTNOTE_REF.finditer(value):
+        diag.warn(f"footnote marker {found.group()} in '{field}' would be printed as written "
+                  "(footnotes work in the article text only): move it into the text or remove "
+                  "it", path, line)
 
 
 def _check_text(content: str, block: Token, place: Place) -> None:

@@ -18,14 +18,22 @@ import yaml
 
 from publisher import model as m
 from publisher.archive import read_archive
-from publisher.catalog import ISSUE_FILE, is_archive_only, issue_folders
+from publisher.catalog import ISSUE_FILE, ignored_name, is_archive_only, issue_folders
 from publisher.config import load_publication
 from publisher.diagnostics import Diagnostics
 from publisher.errors import PublisherError
 from publisher.images import load_image
 from publisher.markdown import Body, BodyConverter, slugify, smarten
+from publisher.markdown_lint import check_plain_text
 from publisher.mojibake import find_mojibake
-from publisher.sources import check_keys, line_of_key, load_toml, read_text, string_field
+from publisher.sources import (
+    check_keys,
+    check_values,
+    line_of_key,
+    load_toml,
+    read_text,
+    string_field,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +108,10 @@ class IssueReader:
         self._check_month(data, path, text)
         sections = self._string_list(data, "sections", path, text)
         cover_lines = self._string_list(data, "cover_lines", path, text)
+        for key, values in (("cover_story", [str(data.get("cover_story", ""))]),
+                            ("cover_lines", cover_lines)):
+            for value in values:
+                check_plain_text(value, key, path, line_of_key(text, key), diag)
         date = self._date(data, path, text)
         cover_image = None
         if "cover_image" in data:
@@ -227,6 +239,8 @@ class IssueReader:
         if not raw.get("file"):
             return None
         caption = str(raw.get("caption", "") or "").strip()
+        check_plain_text(caption, f"{key}.caption", path,
+                         line_of_key(text, "caption", offset) or line, self.diag)
         return load_image(
             self.folder, str(raw["file"]), str(raw.get("alt", "") or ""),
             (m.Text(smarten(caption)),) if caption else (),
@@ -237,8 +251,11 @@ class IssueReader:
 
     def _articles(self, sections: list[str]) -> tuple[m.Article, ...]:
         folder = self.folder / "articles"
-        files = sorted(p for p in folder.iterdir() if p.suffix == ".md" and p.is_file())
-        for other in sorted(folder.iterdir()):
+        # An editor's system's litter (macOS's ._01-story.md) is no article: the build
+        # cache does not key on it either.
+        present = sorted(p for p in folder.iterdir() if not ignored_name(p.name))
+        files = [p for p in present if p.suffix == ".md" and p.is_file()]
+        for other in present:
             if other.suffix != ".md" and other.suffix.lower() in _TEXT_SUFFIXES:
                 self.diag.warn(f"{other.name} is left out: only files ending in '.md' are "
                                "articles (rename it to end in .md)", other)
@@ -332,7 +349,10 @@ class IssueReader:
         for key, first, again in _repeated_keys(node):
             self.diag.error(f"field '{key}' is given twice (also on line {first}): YAML keeps "
                             "only the last; keep one", path, again)
-        return data, _key_lines(node)
+        lines = _key_lines(node)
+        check_values(data, path, lambda key: lines.get(key) or lines.get(key.partition(".")[0]),
+                     self.diag)
+        return data, lines
 
     def _toml(self, header: str, path: Path) -> tuple[dict[str, Any] | None, dict[str, int]]:
         try:
@@ -342,6 +362,8 @@ class IssueReader:
             line = int(match.group(1)) + 1 if match else 1
             self.diag.error(f"malformed front matter: {str(exc).split(' (at')[0]}", path, line)
             return None, {}
+        check_values(data, path, lambda key: line_of_key(header, key.rpartition(".")[2], 1),
+                     self.diag)
         return data, {k: line_of_key(header, k, 1) or 1 for k in data}
 
     def _article(self, source: _Source, slugs: dict[str, str]
@@ -351,6 +373,8 @@ class IssueReader:
                    missing_line=1)
         fields = {k: string_field(meta, k, path, source.text, diag)
                   for k in ("title", "section", "byline", "dek", "photo_credit")}
+        for key, value in fields.items():
+            check_plain_text(value, key, path, source.meta_lines.get(key), diag)
         lead = None
         if "lead_image" in meta:
             lead = self._image_table(meta["lead_image"], "lead_image", path, source.text, 0,

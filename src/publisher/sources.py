@@ -8,14 +8,91 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from publisher.catalog import normalised_match
 from publisher.diagnostics import Diagnostics
+from publisher.errors import read_error
 
 _TOML_AT = re.compile(r"\(at line (\d+), column \d+\)")
+
+#: Characters no output can carry (XML 1.0 refuses them: the EPUB and the PDFs' HTML would
+#: fail far from the source): C0 controls but tab, line feed and carriage return; DELETE;
+#: the noncharacters U+FFFE and U+FFFF; lone surrogates (a YAML or TOML escape can make one).
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
+_C0_NAMES = (
+    "NULL", "START OF HEADING", "START OF TEXT", "END OF TEXT", "END OF TRANSMISSION",
+    "ENQUIRY", "ACKNOWLEDGE", "BELL", "BACKSPACE", "CHARACTER TABULATION", "LINE FEED",
+    "LINE TABULATION", "FORM FEED", "CARRIAGE RETURN", "SHIFT OUT", "SHIFT IN",
+    "DATA LINK ESCAPE", "DEVICE CONTROL ONE", "DEVICE CONTROL TWO", "DEVICE CONTROL THREE",
+    "DEVICE CONTROL FOUR", "NEGATIVE ACKNOWLEDGE", "SYNCHRONOUS IDLE",
+    "END OF TRANSMISSION BLOCK", "CANCEL", "END OF MEDIUM", "SUBSTITUTE", "ESCAPE",
+    "FILE SEPARATOR", "GROUP SEPARATOR", "RECORD SEPARATOR", "UNIT SEPARATOR",
+)
+
+
+def character_name(char: str) -> str:
+    """``U+001B ESCAPE``: a character named the way the Unicode charts name it."""
+    code = ord(char)
+    if code < 0x20:
+        name = _C0_NAMES[code]
+    elif code == 0x7F:
+        name = "DELETE"
+    elif 0xD800 <= code <= 0xDFFF:
+        name = "a lone SURROGATE"
+    elif code in (0xFFFE, 0xFFFF):
+        name = "a NONCHARACTER"
+    else:
+        name = unicodedata.name(char, "")
+    return f"U+{code:04X} {name}".rstrip()
+
+
+def forbidden_characters(text: str) -> list[str]:
+    """The characters of ``text`` no output can carry, each once, in order."""
+    return list(dict.fromkeys(_FORBIDDEN.findall(text)))
+
+
+def _forbidden_message(chars: list[str], how: str = "") -> str:
+    names = ", ".join(character_name(c) for c in chars)
+    some = "characters" if len(chars) > 1 else "a control character"
+    what = "them" if len(chars) > 1 else "it"
+    return (f"{names} {'are' if len(chars) > 1 else 'is'} {some} no output can carry{how}: "
+            f"delete {what}")
+
+
+def check_characters(text: str, path: Path, diag: Diagnostics) -> bool:
+    """Report each line of ``text`` with a character no output can carry (an ESC pasted
+    from a terminal, a BEL); ``True`` when there is none."""
+    if not _FORBIDDEN.search(text):
+        return True
+    for number, line in enumerate(text.split("\n"), 1):
+        chars = forbidden_characters(line)
+        if chars:
+            diag.error(_forbidden_message(chars), path, number)
+    return False
+
+
+def check_values(data: Any, path: Path, lines: Callable[[str], int | None],
+                 diag: Diagnostics, key: str = "") -> None:
+    """Report every string of parsed TOML or YAML that an escape (``"\\a"``,
+    ``"\\u0007"``) made into a character no output can carry, at the line of its key
+    (``lines(key)``, dotted for nested keys)."""
+    if isinstance(data, str):
+        chars = forbidden_characters(data)
+        if chars:
+            diag.error(_forbidden_message(chars, f" (written as an escape in '{key}')"),
+                       path, lines(key))
+    elif isinstance(data, dict):
+        for name, value in data.items():
+            check_values(name, path, lines, diag, key)
+            check_values(value, path, lines, diag, f"{key}.{name}" if key else str(name))
+    elif isinstance(data, list):
+        for value in data:
+            check_values(value, path, lines, diag, key)
 
 
 def read_text(path: Path, diag: Diagnostics) -> str | None:
@@ -23,7 +100,7 @@ def read_text(path: Path, diag: Diagnostics) -> str | None:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        diag.error(f"cannot read file: {exc.strerror}", path)
+        diag.error(read_error(exc, path).message, path)
         return None
     try:
         text = data.decode("utf-8")
@@ -36,7 +113,9 @@ def read_text(path: Path, diag: Diagnostics) -> str | None:
             line,
         )
         return None
-    return text.removeprefix("\ufeff")
+    text = text.removeprefix("\ufeff")
+    # Every source file is read here: refuse what no output can carry, at its line.
+    return text if check_characters(text, path, diag) else None
 
 
 def load_toml(path: Path, diag: Diagnostics) -> tuple[dict[str, Any], str] | None:
@@ -45,7 +124,7 @@ def load_toml(path: Path, diag: Diagnostics) -> tuple[dict[str, Any], str] | Non
     if text is None:
         return None
     try:
-        return tomllib.loads(text), text
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = _TOML_AT.search(message)
@@ -53,6 +132,15 @@ def load_toml(path: Path, diag: Diagnostics) -> tuple[dict[str, Any], str] | Non
         reason = _TOML_AT.sub("", message).strip()
         diag.error(f"malformed TOML: {reason}", path, line)
         return None
+    check_values(data, path, lambda key: _escape_line(text, key.rpartition(".")[2]), diag)
+    return data, text
+
+
+def _escape_line(text: str, key: str) -> int | None:
+    """The line where ``key`` is given a value with an escape in it (a ``[[ticker]]``
+    table repeats its keys), else where it is first given."""
+    found = re.search(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=[^\n]*\\", text, re.MULTILINE)
+    return text.count("\n", 0, found.start()) + 1 if found else line_of_key(text, key)
 
 
 def line_of_key(text: str, key: str, offset: int = 0) -> int | None:
@@ -123,4 +211,15 @@ def resolve_inside(folder: Path, reference: str) -> tuple[Path | None, str | Non
     target = (root / ref).resolve()
     if not target.is_relative_to(root):
         return None, "leaves the issue folder: use a file inside it"
+    try:
+        missing = not target.exists()
+    except OSError:  # a folder that cannot be searched: the caller's read reports it
+        missing = False
+    if missing:
+        # A name saved decomposed (NFD, as macOS may) and written composed (NFC), or the
+        # reverse: the same name to the editor, a different one to the file system.
+        found = normalised_match(root, target.relative_to(root))
+        if found is not None:
+            return found, None
     return target, None
+
