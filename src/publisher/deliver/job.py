@@ -171,6 +171,7 @@ class Send:
         self.store_timeout = store_timeout
         self.clock = clock
         self.lease = Lease(mailing.issue)
+        self.file_lock = store.FileLock(db_path)
         self.jobs: queue.Queue[_Item | None] = queue.Queue()
         self.results: queue.Queue[_Result] = queue.Queue()
         self.fatal = ""
@@ -190,6 +191,13 @@ class Send:
         self.stop.event.set()
 
     def run(self) -> Summary:
+        self.file_lock.acquire()  # before SQLite opens it: one send per store file
+        try:
+            return self._run_locked()
+        finally:
+            self.file_lock.release()
+
+    def _run_locked(self) -> Summary:
         db = self._open()
         try:
             with store.errors(self.db_path, self.store_timeout):
@@ -213,7 +221,8 @@ class Send:
                 for _ in range(self.connections)]
         try:
             for conn in pool:  # every connection works before anything is marked
-                conn.open()
+                if not conn.open(self.stop.event):
+                    break  # a signal: nothing is sent, the run ends as stopped
         except PublisherError as exc:
             for conn in pool:
                 conn.close()
@@ -256,6 +265,7 @@ class Send:
             raise self.crash
         summary.elapsed = self.clock() - start
         self._close(ledger, summary)
+        self._check_file()
         summary.error, summary.again = self.fatal, self.again
         summary.signal = self.stop.name
         return summary
@@ -321,12 +331,25 @@ class Send:
                         mine = self.lease.renew(db)
                 except store.StoreError:
                     continue
+                if not self._check_file():
+                    return
                 if not mine:
                     self._halt(f"another send took over {self.mailing.issue} (this one was "
                                "stopped longer than its lease lasts)")
                     return
         finally:
             db.close()
+
+    def _check_file(self) -> bool:
+        """Is the store's path still the file this send writes its ledger to?  If not
+        (removed, or replaced by a copy), stop: a later run must not trust that path."""
+        if self.file_lock.same_file():
+            return True
+        self._halt(f"the subscriber store {self.db_path} was removed or replaced during the "
+                   "send: this run's ledger went with the old file, and a send from what is "
+                   "there now could mail the same addresses again; put back the store the "
+                   "send was using before sending again", again=False)
+        return False
 
     # -- the main thread ------------------------------------------------------------
 
@@ -448,7 +471,10 @@ class Send:
                     continue
                 if self.limit.interval:
                     self._flush(ledger, carry)
-                    self.limit.wait()
+                    self.limit.wait(self.stop.event)
+                    if self.stop.event.is_set():
+                        self.results.put(_Result(item, UNSTARTED))
+                        continue
                 self._one(conn, ledger, item, carry)
         except BaseException as exc:
             self.crash = exc
@@ -480,7 +506,7 @@ class Send:
             return
         log.info("connection to %s lost (%s): reconnecting", self.settings.where, conn.lost)
         try:
-            conn.open()
+            conn.open(self.stop.event)  # False on a stop: _ready says so next
         except PublisherError as exc:
             if "login" in exc.message:  # a refused login does not mend itself
                 self._halt(exc.message, again=False)
