@@ -177,6 +177,7 @@ class Connection:
                 smtp = smtplib.SMTP_SSL(timeout=s.timeout, context=ssl.create_default_context())
             else:
                 smtp = smtplib.SMTP(timeout=s.timeout)
+            smtp._host = s.host  # what TLS checks the certificate against (as SMTP(host))
             opening.append(smtp)
             smtp.connect(s.host, s.port)
             # the final dot goes alone after the data: not held back for an ACK (Nagle)

@@ -117,8 +117,7 @@ class FileLock:
             holder = _flock_holder(st.st_ino)
             raise StoreError("another send is using this subscriber store"
                              + (f" (process {holder} on this host)" if holder else "")
-                             + ", maybe through another name for the file (a bind mount): "
-                               "wait for it to end, or stop it", self.path) from None
+                             + ": wait for it to end, or stop it", self.path) from None
         st = os.fstat(fd)
         self.fd, self.key = fd, (st.st_dev, st.st_ino)
 
