@@ -265,7 +265,8 @@ class Send:
             raise self.crash
         summary.elapsed = self.clock() - start
         self._close(ledger, summary)
-        self._check_file()
+        if not self.file_lock.same_file():
+            self._moved(db)
         summary.error, summary.again = self.fatal, self.again
         summary.signal = self.stop.name
         return summary
@@ -331,7 +332,8 @@ class Send:
                         mine = self.lease.renew(db)
                 except store.StoreError:
                     continue
-                if not self._check_file():
+                if not self.file_lock.same_file():  # removed or replaced: stop now
+                    self.stop.event.set()  # (said at the end, by _run_leased)
                     return
                 if not mine:
                     self._halt(f"another send took over {self.mailing.issue} (this one was "
@@ -340,16 +342,21 @@ class Send:
         finally:
             db.close()
 
-    def _check_file(self) -> bool:
-        """Is the store's path still the file this send writes its ledger to?  If not
-        (removed, or replaced by a copy), stop: a later run must not trust that path."""
-        if self.file_lock.same_file():
-            return True
-        self._halt(f"the subscriber store {self.db_path} was removed or replaced during the "
-                   "send: this run's ledger went with the old file, and a send from what is "
-                   "there now could mail the same addresses again; put back the store the "
-                   "send was using before sending again", again=False)
-        return False
+    def _moved(self, db: sqlite3.Connection) -> None:
+        """The store's path no longer names the file this send wrote its ledger to (it
+        was removed, or replaced by a copy): a send from what is there now could mail the
+        same addresses again.  This run's store, still open here, is saved beside it."""
+        saved = self.db_path.with_name(f"{self.db_path.name}.sent-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            db.execute("VACUUM INTO ?", (str(saved),))
+            where = (f"what this run recorded is saved as {saved.name}: put it back in place "
+                     f"of {self.db_path.name} (with no -wal or -shm file beside it)")
+        except sqlite3.Error as exc:
+            where = f"what this run recorded could not be saved ({exc})"
+        with self.lock:
+            self.fatal, self.again = (f"the subscriber store {self.db_path} was removed or "
+                                      f"replaced during the send; {where}, before sending "
+                                      "again"), False
 
     # -- the main thread ------------------------------------------------------------
 

@@ -291,8 +291,8 @@ class Connection:
             # the server is out of step; after the dot, only a 4xx or 5xx says the message
             # was not kept, so this one may have been: a lost reply, in doubt
             self.abort()
-            return Outcome(LOST, f"a reply that makes no sense: {reply}", in_doubt=bool(handed),
-                           handed=bool(handed))
+            why = "a reply that makes no sense" + (f": {reply}" if code >= 0 else "")
+            return Outcome(LOST, why, in_doubt=bool(handed), handed=bool(handed))
         if code == 421:  # a temporary refusal, and the server closes the connection
             self.abort()
             return Outcome(TEMPORARY, reply, handed=bool(handed))
