@@ -1,7 +1,8 @@
 """``publisher send``: mail one built issue to every subscriber, exactly once.
 
-The run takes the mailing's lease in the store (:mod:`publisher.deliver.lease`),
-then the main thread feeds the ledger's pending rows to a small pool of worker
+The run locks the store file (``flock``, whatever name it is reached by:
+:class:`publisher.deliver.store.FileLock`), takes the mailing's lease in the store
+(:mod:`publisher.deliver.lease`), then the main thread feeds the ledger's pending rows to a small pool of worker
 threads, one SMTP connection each.  A worker claims a row (``sending``: still
 subscribed, the lease still held), sends the data, commits ``handed``, sends the
 final dot, then commits the outcome (:mod:`publisher.deliver.ledger`).  The main
