@@ -2,16 +2,16 @@
 
 The run locks the store file (``flock``, whatever name it is reached by:
 :class:`publisher.deliver.store.FileLock`), takes the mailing's lease in the store
-(:mod:`publisher.deliver.lease`), then the main thread feeds the ledger's pending rows to a small pool of worker
-threads, one SMTP connection each.  A worker claims a row (``sending``: still
-subscribed, the lease still held), sends the data, commits ``handed``, sends the
-final dot, then commits the outcome (:mod:`publisher.deliver.ledger`).  The main
-thread schedules the retries of temporary failures, each message at most
-``retries`` tries in a run, whatever went wrong; the server's failures in a row
-pause every connection (:class:`publisher.deliver.smtp.Backoff`) and, past a
-limit, stop the run.  A store that stays busy or fills up, a signal, a fatal
-reply: the run stops after the messages in flight, and a later run of the same
-command picks up where it stopped.
+(:mod:`publisher.deliver.lease`), then the main thread feeds the ledger's pending
+rows to a small pool of worker threads, one SMTP connection each. A worker claims a
+row (``sending``: still subscribed, the lease still held), sends the data, commits
+``handed``, sends the final dot, then commits the outcome
+(:mod:`publisher.deliver.ledger`). The main thread schedules the retries of
+temporary failures, each message at most ``retries`` tries in a run, whatever went
+wrong; the server's failures in a row pause every connection
+(:class:`publisher.deliver.smtp.Backoff`) and, past a limit, stop the run. A store
+that stays busy or fills up, a signal, a fatal reply: the run stops after the
+messages in flight, and a later run of the same command picks up where it stopped.
 """
 
 from __future__ import annotations
