@@ -844,6 +844,7 @@ def mute_server() -> Iterator[tuple[socket.socket, int]]:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
+        listener.settimeout(60)  # a send that never connects fails the test, not hangs it
         yield listener, listener.getsockname()[1]
 
 
