@@ -818,7 +818,8 @@ def test_a_421_to_rset_closes_that_connection(room: Room) -> None:
     with smtp_server(server) as port:
         run = room.send(port=port)
     assert run.status == 0, run.err
-    assert server.connections == 2  # reopened after the 421, not used half-closed
+    assert server.connections == 2  # reopened after the 421, not used half-closed ...
+    assert {attempts for _, _, attempts in room.ledger().values()} == {1}  # ... for a try
     assert room.states()["failed"] == {refused}
     assert server.per_rcpt() == {a: 1 for a in room.addresses if a != refused}
 
