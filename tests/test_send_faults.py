@@ -693,7 +693,8 @@ def test_a_row_moves_only_along_the_machine_and_only_for_its_claimer(room: Room)
 
 STORE_COMMANDS = [("send", MONTH), ("send", MONTH, "--status"), ("send", MONTH, "--dry-run",
                   "eml"), ("subscribers", "count"), ("subscribers", "list"),
-                  ("subscribers", "unsubscribe", "reader0001@example.org")]
+                  ("subscribers", "unsubscribe", "reader0001@example.org"),
+                  ("subscribers", "export"), ("subscribers", "import", "subscribers.csv")]
 
 
 def test_a_store_with_two_names_is_refused_by_every_command(room: Room) -> None:
@@ -965,3 +966,23 @@ def test_a_store_removed_or_replaced_during_the_send_stops_it(room: Room, how: s
         run = room.send(port=port)
         assert run.status == 0, run.err
     assert server.per_rcpt() == {a: 1 for a in room.addresses}
+
+
+def test_status_says_what_becomes_of_a_message_in_flight(room: Room) -> None:
+    from publisher.deliver import lease, ledger
+
+    with contextlib.closing(sqlite3.connect(room.db, isolation_level=None)) as db:
+        ledger.ensure_schema(db)
+        mine = lease.Lease(MONTH)
+        mine.acquire(db)
+        book = ledger.Ledger(db, MONTH, mine.owner)
+        book.prepare(lambda key: f"<{key}>")
+        assert book.claim(1) == book.claim(2) == ledger.SENDING
+        book.hand_over(2)
+        mine.release(db)
+    lines = room.status().splitlines()
+    assert f"sending   {room.addresses[0]}  <{room.addresses[0]}> (in flight, or a send was " \
+           "killed: then not yet handed over, the next run sends it)" in lines
+    assert f"sending   {room.addresses[1]}  <{room.addresses[1]}> (handed over, awaiting the " \
+           "reply; or a send was killed: then in doubt, and the next run does not send it)" \
+           in lines
