@@ -9,8 +9,11 @@ service; or the same fault every time.  A fault is one of
 - ``data:<reply>``: answer ``<reply>`` after the data, the message not kept;
 - ``keep-drop``: keep the message, then drop the connection before the reply;
 - ``drop``: drop the connection after the data, the message not kept;
+- ``keep-reply:<line>``: keep the message, then answer ``<line>`` as it is (a line that
+  is no SMTP reply, a 3xx, a 6xx);
 
-and ``mail`` holds replies for the next MAIL commands, whoever they are for.
+``mail`` holds replies for the next MAIL commands, whoever they are for, and ``rset``
+for the next RSET commands (a ``421`` also closes the connection).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class Faulty(Recorder):
     once: dict[str, list[str]] = field(default_factory=dict)  # address -> faults, in turn
     always: dict[str, str] = field(default_factory=dict)  # address -> fault, every time
     mail: list[str] = field(default_factory=list)  # replies to the next MAIL commands
+    rset: list[str] = field(default_factory=list)  # replies to the next RSET commands
     connections: int = 0
     tries: Counter[str] = field(default_factory=Counter)  # RCPT commands per address
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -73,6 +77,14 @@ class Faulty(Recorder):
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
+    async def handle_RSET(self, server: object, session: Session,
+                          envelope: Envelope) -> str:
+        with self.lock:
+            reply = self.rset.pop(0) if self.rset else "250 OK"
+        if reply.startswith("421"):
+            _close_soon(server)
+        return reply
+
     async def handle_RCPT(self, server: object, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
         address = address.lower()
@@ -104,6 +116,8 @@ class Faulty(Recorder):
             for rcpt in envelope.rcpt_tos:
                 self.received.append(Received(rcpt.lower(), parse_header(data, "Message-ID"),
                                               data, tuple(envelope.mail_options)))
+        if fault.startswith("keep-reply:"):
+            return fault[11:]
         if fault == "keep-drop":
             server.transport.abort()  # type: ignore[attr-defined]
             return "421 4.3.0 dropped"

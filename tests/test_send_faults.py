@@ -313,7 +313,7 @@ def test_a_server_slower_than_the_timeout_puts_few_in_doubt(room: Room) -> None:
 # -- the store -----------------------------------------------------------------------
 
 def test_two_sends_through_a_symlink_one_refuses(room: Room) -> None:
-    """The 998 doubles: the lease is in the store, not keyed on the path as typed."""
+    """The 998 doubles: the send locks the file itself, not the path as typed."""
     link = room.db.with_name("link.sqlite")
     link.symlink_to(room.db.name)
     server = Faulty(delay=0.01)
@@ -324,9 +324,8 @@ def test_two_sends_through_a_symlink_one_refuses(room: Room) -> None:
         second = room.spawn(port=port, db=link)
         _, err = second.communicate(timeout=60)
         assert one_error((second.returncode, err), 1) == (
-            f"error: the send of 2023-08 is already running (process {first.pid} on "
-            f"{socket.gethostname()}, since " + err.split(", since ")[1].split(")")[0] +
-            "): wait for it to end, or stop it")
+            f"error: {room.db.name}: another send is using this subscriber store (process "
+            f"{first.pid} on this host): wait for it to end, or stop it")
         _, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     assert server.per_rcpt() == {a: 1 for a in room.addresses}
@@ -688,3 +687,302 @@ def test_a_row_moves_only_along_the_machine_and_only_for_its_claimer(room: Room)
         row = next(book.rows(ledger.SENDING))
         assert (row.attempts, row.in_doubt) == (2, 1)  # every claim a try
         mine.release(db)
+
+
+# -- one store file, one name ------------------------------------------------------------
+
+STORE_COMMANDS = [("send", MONTH), ("send", MONTH, "--status"), ("send", MONTH, "--dry-run",
+                  "eml"), ("subscribers", "count"), ("subscribers", "list"),
+                  ("subscribers", "unsubscribe", "reader0001@example.org"),
+                  ("subscribers", "export"), ("subscribers", "import", "subscribers.csv")]
+
+
+def test_a_store_with_two_names_is_refused_by_every_command(room: Room) -> None:
+    """Hard links: SQLite's WAL (its -wal and -shm, which hold the locks and the latest
+    commits) is kept per name, so two sends through two names both took the lease, sent
+    duplicates and corrupted the file.  Every command that opens the store refuses it."""
+    server = Faulty()
+    with smtp_server(server) as port:
+        room.send(port=port)
+        before = room.ledger()
+        link = room.db.with_name("hard.sqlite")
+        os.link(room.db, link)
+        for args in STORE_COMMANDS:
+            for db in (room.db, link):
+                os.environ["PUBLISHER_SMTP_PORT"] = str(port)
+                run = room.cli(*args, "--db", str(db), paths=room.paths)
+                assert one_error(run, 1, f"{db.name}: the subscriber store has 2 names "
+                                 "(hard links): a store must have one name") == (
+                    f"error: {db.name}: the subscriber store has 2 names (hard links): a "
+                    "store must have one name, as SQLite's write-ahead log is kept per "
+                    "name; remove the other links")
+    assert server.per_rcpt() == {a: 1 for a in room.addresses}
+    assert room.ledger() == before  # nothing changed
+
+
+def test_a_send_killed_then_run_again_through_a_hard_link_is_refused(room: Room) -> None:
+    """The 88-91 doubles: the killed run's last commits were in the -wal of its name."""
+    server = Faulty(delay=0.01)
+    with smtp_server(server) as port:
+        proc = room.spawn(port=port)
+        while len(server.received) < 30 and proc.poll() is None:
+            time.sleep(0.005)
+        proc.kill()
+        proc.communicate()
+        link = room.db.with_name("hard.sqlite")
+        os.link(room.db, link)
+        received = len(server.received)
+        os.environ["PUBLISHER_SMTP_PORT"] = str(port)
+        run = room.cli("send", MONTH, "--db", str(link), paths=room.paths)
+        one_error(run, 1, "hard.sqlite: the subscriber store has 2 names (hard links)")
+        assert len(server.received) == received
+        link.unlink()
+        run = room.send(port=port)
+        assert run.status in (0, 1), run.err
+    assert_guarantee(room, server)
+    assert set(room.states()) <= {"sent", "doubt"}
+
+
+def test_a_send_holds_an_os_lock_on_the_store_file_itself(room: Room) -> None:
+    """A bind mount gives the file a second name with a link count of 1: the send takes
+    ``flock`` on the file (its inode, whatever its name), before SQLite opens it."""
+    import fcntl
+
+    server = Faulty()
+    with smtp_server(server) as port, open(room.db, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as another send would, elsewhere
+        run = room.send(port=port)
+        assert one_error(run, 1) == (
+            f"error: {room.db.name}: another send is using this subscriber store (process "
+            f"{os.getpid()} on this host): wait for it to end, or stop it")
+        assert server.received == [] and room.ledger() == {}
+        fcntl.flock(held, fcntl.LOCK_UN)
+        run = room.send(port=port)
+        assert run.status == 0, run.err
+    assert server.per_rcpt() == {a: 1 for a in room.addresses}
+
+
+def test_two_sends_through_a_bind_mount_one_refuses(room: Room) -> None:
+    bound = room.db.with_name("bound.sqlite")
+    bound.touch()
+    mounted = subprocess.run(["mount", "--bind", str(room.db), str(bound)],
+                             capture_output=True, check=False)
+    if mounted.returncode:
+        pytest.skip("no bind mount here (needs root)")
+    try:
+        assert os.stat(bound).st_nlink == 1  # the link count does not see it
+        server = Faulty(delay=0.01)
+        with smtp_server(server) as port:
+            first = room.spawn(port=port)
+            while len(server.received) < 5 and first.poll() is None:
+                time.sleep(0.01)
+            second = room.spawn(port=port, db=bound)
+            _, err = second.communicate(timeout=60)
+            assert one_error((second.returncode, err), 1) == (
+                f"error: {bound.name}: another send is using this subscriber store (process "
+                f"{first.pid} on this host): wait for it to end, or stop it")
+            _, err = first.communicate(timeout=120)
+        assert first.returncode == 0, err
+        assert server.per_rcpt() == {a: 1 for a in room.addresses}
+        with contextlib.closing(sqlite3.connect(room.db)) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        subprocess.run(["umount", str(bound)], check=False)
+
+
+# -- replies that are no replies -----------------------------------------------------------
+
+@pytest.mark.parametrize("line", ["garbage reply", "354 what?", "600 odd", "199 early"])
+def test_a_reply_to_the_dot_that_is_not_2xx_4xx_or_5xx_leaves_the_message_in_doubt(
+        room: Room, line: str) -> None:
+    """After the final dot only a 4xx or 5xx says the server did not keep the message:
+    anything else is a lost reply, so --retry-failed must not send it again."""
+    odd = room.addresses[3]
+    server = Faulty(once={odd: [f"keep-reply:{line}"]})
+    with smtp_server(server) as port:
+        run = room.send(port=port)
+        assert one_error(run, 1) == IN_DOUBT
+        assert f"{odd}: in doubt: the connection was lost after the message was handed " \
+               "over (a reply that makes no sense" in run.err
+        assert room.states()["doubt"] == {odd}
+        run = room.send("--retry-failed", port=port)
+        assert run.status == 0, run.err
+    assert server.per_rcpt() == {a: 1 for a in room.addresses}
+    assert odd in in_doubt_listed(room)
+    assert_guarantee(room, server)
+
+
+def test_a_421_to_rset_closes_that_connection(room: Room) -> None:
+    refused = room.addresses[2]
+    server = Faulty(always={refused: "rcpt:550 5.1.1 no such user"},
+                    rset=["421 4.3.2 closing"])
+    with smtp_server(server) as port:
+        run = room.send(port=port)
+    assert run.status == 0, run.err
+    assert server.connections == 2  # reopened after the 421, not used half-closed ...
+    assert {attempts for _, _, attempts in room.ledger().values()} == {1}  # ... for a try
+    assert room.states()["failed"] == {refused}
+    assert server.per_rcpt() == {a: 1 for a in room.addresses if a != refused}
+
+
+# -- stops that wait on nothing ------------------------------------------------------------
+
+def test_a_slow_rate_does_not_hold_up_a_stop(room: Room) -> None:
+    server = Faulty()
+    with smtp_server(server) as port:
+        proc = room.spawn("--rate", "0.001", port=port)  # 1000 s between messages
+        while not server.received and proc.poll() is None:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert one_error((proc.returncode, err), 143) == (
+        "error: stopped by SIGTERM after the messages in flight: 1 sent, 199 left; run "
+        "'publisher send 2023-08' again to send the rest")
+
+
+@contextlib.contextmanager
+def mute_server() -> Iterator[tuple[socket.socket, int]]:
+    """A server that accepts the connection and never says a word."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.settimeout(60)  # a send that never connects fails the test, not hangs it
+        yield listener, listener.getsockname()[1]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_server_that_never_greets_does_not_hold_up_a_signal(room: Room,
+                                                               signum: int) -> None:
+    with mute_server() as (listener, port):
+        proc = room.spawn(port=port, PUBLISHER_SMTP_TIMEOUT="3600")
+        conn, _ = listener.accept()  # the send is waiting for the greeting now
+        with conn:
+            proc.send_signal(signum)
+            _, err = proc.communicate(timeout=60)
+    assert one_error((proc.returncode, err), 128 + signum) == (
+        f"error: stopped by {signal.Signals(signum).name} after the messages in flight: 0 "
+        "sent, 200 left; run 'publisher send 2023-08' again to send the rest")
+    assert room.states() == {"pending": set(room.addresses)}
+
+
+def test_opening_a_connection_gives_way_to_a_stop() -> None:
+    """What a worker's reconnect does: the opening waits on the stop, not the server."""
+    from publisher.deliver import smtp
+
+    with mute_server() as (listener, port):
+        conn = smtp.Connection(smtp.SmtpSettings("127.0.0.1", port, timeout=3600))
+        stop = threading.Event()
+        accepted: list[socket.socket] = []
+
+        def accept() -> None:  # the connection is made, and the greeting never comes
+            accepted.append(listener.accept()[0])
+            stop.set()
+
+        threading.Thread(target=accept, daemon=True).start()
+        assert conn.open(stop) is False
+        assert not conn.connected
+        for sock in accepted:
+            sock.close()
+
+
+# -- settings --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("PUBLISHER_SMTP_TIMEOUT", "nan", "a number from 0.001 to 3600"),
+    ("PUBLISHER_SMTP_TIMEOUT", "inf", "a number from 0.001 to 3600"),
+    ("PUBLISHER_SMTP_TIMEOUT", "1e300", "a number from 0.001 to 3600"),
+    ("PUBLISHER_SMTP_TIMEOUT", "0", "a number from 0.001 to 3600"),
+    ("PUBLISHER_SMTP_BACKOFF", "nan", "a number from 0 to 3600"),
+    ("PUBLISHER_SMTP_RETRIES", "0", "a whole number from 1 to 100"),
+    ("PUBLISHER_SMTP_RETRIES", "lots", "a whole number from 1 to 100"),
+    ("PUBLISHER_SMTP_PORT", "99999", "a whole number from 1 to 65535"),
+    ("PUBLISHER_STORE_TIMEOUT", "nan", "a number of seconds from 0 to 999999"),
+    ("PUBLISHER_STORE_TIMEOUT", "inf", "a number of seconds from 0 to 999999"),
+])
+def test_a_bad_setting_is_one_line_before_anything_is_done(
+        room: Room, monkeypatch: pytest.MonkeyPatch, key: str, value: str,
+        expected: str) -> None:
+    monkeypatch.setenv(key, value)
+    if key != "PUBLISHER_SMTP_PORT":
+        monkeypatch.setenv("PUBLISHER_SMTP_PORT", str(free_port()))
+    run = room.cli("send", MONTH, "--db", str(room.db), paths=room.paths)
+    assert one_error(run, 1) == f"error: {key} is {value!r}: expected {expected}"
+    assert room.ledger() == {}
+
+
+@pytest.mark.parametrize("rate", ["-5", "nan", "inf", "1e-300", "1e300"])
+def test_a_bad_rate_is_a_usage_error(room: Room, rate: str) -> None:
+    run = room.send("--rate", rate, port=free_port())
+    assert one_error(run, 2) == (
+        f"error: --rate is {float(rate):g}: give messages per second, from 0.001 to 100000 "
+        "(0: no limit)")
+    assert room.ledger() == {}
+
+
+# -- a corrupt store ---------------------------------------------------------------------------
+
+def test_a_corrupt_store_is_one_line_for_every_command(room: Room) -> None:
+    server = Faulty()
+    with smtp_server(server) as port:
+        assert room.send(port=port).status == 0
+        data = bytearray(room.db.read_bytes())
+        for page in range(2, len(data) // 4096):  # every page's cells, past its header
+            data[page * 4096 + 8:page * 4096 + 64] = b"\xff" * 56
+        room.db.write_bytes(bytes(data))
+        for args in STORE_COMMANDS:
+            os.environ["PUBLISHER_SMTP_PORT"] = str(port)
+            run = room.cli(*args, "--db", str(room.db), paths=room.paths)
+            line = one_error(run, 1, "subscribers.sqlite: ")
+            assert "malformed" in line or "not a database" in line, line
+    assert server.per_rcpt() == {a: 1 for a in room.addresses}
+
+
+# -- the store file goes away ------------------------------------------------------------------
+
+@pytest.mark.parametrize("how", ["removed", "replaced"])
+def test_a_store_removed_or_replaced_during_the_send_stops_it(room: Room, how: str) -> None:
+    server = Faulty(delay=0.02)
+    with smtp_server(server) as port:
+        proc = room.spawn(port=port)
+        while len(server.received) < 10 and proc.poll() is None:
+            time.sleep(0.005)
+        if how == "removed":
+            room.db.rename(room.db.with_name("elsewhere.sqlite"))
+        else:  # by a backup taken before the send
+            copy = room.db.with_name("copy.sqlite")
+            with contextlib.closing(sqlite3.connect(room.db)) as db:
+                db.execute("VACUUM INTO ?", (str(copy),))
+            os.replace(copy, room.db)
+        _, err = proc.communicate(timeout=120)
+        line = one_error((proc.returncode, err), 1)
+        saved = re.findall(r"saved as (\S+):", line)[0]
+        assert line == (
+            f"error: the subscriber store {room.db} was removed or replaced during the send; "
+            f"what this run recorded is saved as {saved}: put it back in place of "
+            f"{room.db.name} (with no -wal or -shm file beside it), before sending again")
+        for suffix in ("-wal", "-shm"):  # the old file's, beside the new one
+            room.db.with_name(room.db.name + suffix).unlink(missing_ok=True)
+        os.replace(room.db.with_name(saved), room.db)
+        run = room.send(port=port)
+        assert run.status == 0, run.err
+    assert server.per_rcpt() == {a: 1 for a in room.addresses}
+
+
+def test_status_says_what_becomes_of_a_message_in_flight(room: Room) -> None:
+    from publisher.deliver import lease, ledger
+
+    with contextlib.closing(sqlite3.connect(room.db, isolation_level=None)) as db:
+        ledger.ensure_schema(db)
+        mine = lease.Lease(MONTH)
+        mine.acquire(db)
+        book = ledger.Ledger(db, MONTH, mine.owner)
+        book.prepare(lambda key: f"<{key}>")
+        assert book.claim(1) == book.claim(2) == ledger.SENDING
+        book.hand_over(2)
+        mine.release(db)
+    lines = room.status().splitlines()
+    assert f"sending   {room.addresses[0]}  <{room.addresses[0]}> (in flight, or a send was " \
+           "killed: then not yet handed over, the next run sends it)" in lines
+    assert f"sending   {room.addresses[1]}  <{room.addresses[1]}> (handed over, awaiting the " \
+           "reply; or a send was killed: then in doubt, and the next run does not send it)" \
+           in lines

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ log = logging.getLogger("publisher")
 
 #: The subscriber store (with the send ledger), at the project's top level by default.
 DEFAULT_DB = Path("subscribers.sqlite")
+#: ``--rate``: messages per second, 0 for no limit, else within these bounds.
+MIN_RATE, MAX_RATE = 0.001, 100_000.0
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -95,12 +98,6 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                       help="send again the messages in doubt (the connection was lost after "
                            "the server had them, see --status): each may arrive twice")
     send.set_defaults(handler=_send)
-
-
-def _open_store(args: argparse.Namespace, *, create: bool = False) -> sqlite3.Connection:
-    from publisher import subscribers  # email-validator: loaded by these commands only
-
-    return subscribers.connect(args.db, create=create)
 
 
 @contextlib.contextmanager
@@ -193,7 +190,7 @@ def _send(args: argparse.Namespace, paths: Paths) -> int:
 
 def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
     from publisher import subscribers, tokens
-    from publisher.deliver import job, ledger, personalise, smtp
+    from publisher.deliver import job, ledger, personalise, smtp, store
 
     month = Month.from_argument(args.month)
     from publisher.reader import find_issue
@@ -204,16 +201,20 @@ def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
         if given and (args.status or args.dry_run or args.test):
             raise UsageError(f"{flag} goes with a real send, not with --status, --dry-run "
                              "or --test")
+    if args.rate != 0 and not (math.isfinite(args.rate) and MIN_RATE <= args.rate <= MAX_RATE):
+        raise UsageError(f"--rate is {args.rate:g}: give messages per second, from "
+                         f"{MIN_RATE:g} to {MAX_RATE:g} (0: no limit)")
+    real = not (args.status or args.dry_run or args.test)
+    # every setting checked before anything is opened or sent
+    settings = smtp.SmtpSettings.from_env() if real or args.test else None
+    store_timeout = store.timeout_from_env() if real else store.DEFAULT_TIMEOUT
     if args.status:
-        db = _open_store(args)
-        try:
+        with _store(args) as db:
             book = ledger.Ledger(db, str(month))
             if not book.exists():
                 raise PublisherError(f"{month} has not been sent yet", args.db)
             for line in job.status_lines(book):
                 sys.stdout.write(line + "\n")
-        finally:
-            db.close()
         return ExitStatus.OK
     diag = Diagnostics()
     publication = load_publication(paths.issues, diag)
@@ -223,39 +224,35 @@ def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
     template.date = formatdate(usegmt=True)  # the time it is sent, not the issue's date
     mailing = job.Mailing(str(month), template, publication, tokens.secret_from_env())
     if args.test:
-        settings = smtp.SmtpSettings.from_env()
+        assert settings is not None
         address = _valid_address(args.test)
         name = ""
         if args.db.exists():
-            db = _open_store(args)
-            found = subscribers.find(db, address)
-            db.close()
+            with _store(args) as db:
+                found = subscribers.find(db, address)
             if found is not None:  # the proof a subscriber would get
                 address, name = found.email, found.name
         reply = job.send_test(mailing, settings, address, name)
         log.info("sent a proof of %s to %s: %s", month, address, reply)
         return ExitStatus.OK
-    db = _open_store(args)
-    try:
-        if args.dry_run:
+    if args.dry_run:
+        with _store(args) as db:
             job.dry_run(db, mailing, args.dry_run)
-            return ExitStatus.OK
-    finally:
-        db.close()
-    settings = smtp.SmtpSettings.from_env()
-    return _send_all(args, month, mailing, settings)
+        return ExitStatus.OK
+    assert settings is not None
+    return _send_all(args, month, mailing, settings, store_timeout)
 
 
 def _send_all(args: argparse.Namespace, month: Month, mailing: Mailing,
-              settings: SmtpSettings) -> int:
+              settings: SmtpSettings, store_timeout: float) -> int:
     """The real send, stopped cleanly by SIGTERM or SIGINT; its summary and exit status."""
-    from publisher.deliver import job, store
+    from publisher.deliver import job
 
     stop = args.stop
     summary = job.Send(args.db, mailing, settings, connections=args.connections,
                        rate=args.rate, retry_failed=args.retry_failed,
                        resend_in_doubt=args.resend_in_doubt, stop=stop,
-                       store_timeout=store.timeout_from_env()).run()
+                       store_timeout=store_timeout).run()
     logging.getLogger("publisher.progress").info(
         "%s: %d sent, %d deferred, %d failed, %d in doubt, %d not yet sent in %.1f s", month,
         summary.sent, summary.deferred, summary.failed, summary.doubt, summary.pending,

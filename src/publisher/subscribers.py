@@ -13,6 +13,7 @@ import contextlib
 import csv
 import io
 import logging
+import os
 import sqlite3
 import unicodedata
 from collections.abc import Iterator
@@ -68,9 +69,7 @@ def connect(path: Path, *, create: bool = False,
     A statement waits up to ``timeout`` seconds (default :data:`BUSY_TIMEOUT`) for
     another connection's write to end, then fails with ``database is locked``.
     """
-    if not create and not path.exists():
-        raise PublisherError("no subscriber store here: import a CSV first "
-                             "('publisher subscribers import FILE.csv')", path)
+    check_path(path, create=create)
     try:
         db = sqlite3.connect(path, timeout=BUSY_TIMEOUT if timeout is None else timeout,
                              isolation_level=None, check_same_thread=False)
@@ -83,6 +82,29 @@ def connect(path: Path, *, create: bool = False,
     except sqlite3.DatabaseError as exc:
         raise PublisherError(f"cannot open the subscriber store: {exc}", path) from None
     return db
+
+
+def check_path(path: Path, *, create: bool = False) -> None:
+    """Refuse a store that is not there (unless it is to be created), and a store file
+    with more than one name (hard links).
+
+    SQLite keeps a WAL store's recent commits and its locks in ``-wal`` and ``-shm``
+    files named after the name the store was opened by: through two names, two
+    processes would each have their own, neither see the other's locks or commits,
+    and the file would end up corrupt (SQLite's "How To Corrupt An SQLite Database
+    File", "Multiple links to the same file").
+    """
+    if not create and not path.exists():
+        raise PublisherError("no subscriber store here: import a CSV first "
+                             "('publisher subscribers import FILE.csv')", path)
+    try:
+        links = os.stat(path).st_nlink
+    except OSError:
+        return  # sqlite3 says why it cannot be opened
+    if links > 1:
+        raise PublisherError(f"the subscriber store has {links} names (hard links): a store "
+                             "must have one name, as SQLite's write-ahead log is kept per "
+                             "name; remove the other links", path)
 
 
 @contextlib.contextmanager

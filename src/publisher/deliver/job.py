@@ -1,16 +1,17 @@
 """``publisher send``: mail one built issue to every subscriber, exactly once.
 
-The run takes the mailing's lease in the store (:mod:`publisher.deliver.lease`),
-then the main thread feeds the ledger's pending rows to a small pool of worker
-threads, one SMTP connection each.  A worker claims a row (``sending``: still
-subscribed, the lease still held), sends the data, commits ``handed``, sends the
-final dot, then commits the outcome (:mod:`publisher.deliver.ledger`).  The main
-thread schedules the retries of temporary failures, each message at most
-``retries`` tries in a run, whatever went wrong; the server's failures in a row
-pause every connection (:class:`publisher.deliver.smtp.Backoff`) and, past a
-limit, stop the run.  A store that stays busy or fills up, a signal, a fatal
-reply: the run stops after the messages in flight, and a later run of the same
-command picks up where it stopped.
+The run locks the store file (``flock``, whatever name it is reached by:
+:class:`publisher.deliver.store.FileLock`), takes the mailing's lease in the store
+(:mod:`publisher.deliver.lease`), then the main thread feeds the ledger's pending
+rows to a small pool of worker threads, one SMTP connection each. A worker claims a
+row (``sending``: still subscribed, the lease still held), sends the data, commits
+``handed``, sends the final dot, then commits the outcome
+(:mod:`publisher.deliver.ledger`). The main thread schedules the retries of
+temporary failures, each message at most ``retries`` tries in a run, whatever went
+wrong; the server's failures in a row pause every connection
+(:class:`publisher.deliver.smtp.Backoff`) and, past a limit, stop the run. A store
+that stays busy or fills up, a signal, a fatal reply: the run stops after the
+messages in flight, and a later run of the same command picks up where it stopped.
 """
 
 from __future__ import annotations
@@ -171,6 +172,7 @@ class Send:
         self.store_timeout = store_timeout
         self.clock = clock
         self.lease = Lease(mailing.issue)
+        self.file_lock = store.FileLock(db_path)
         self.jobs: queue.Queue[_Item | None] = queue.Queue()
         self.results: queue.Queue[_Result] = queue.Queue()
         self.fatal = ""
@@ -190,6 +192,13 @@ class Send:
         self.stop.event.set()
 
     def run(self) -> Summary:
+        self.file_lock.acquire()  # before SQLite opens it: one send per store file
+        try:
+            return self._run_locked()
+        finally:
+            self.file_lock.release()
+
+    def _run_locked(self) -> Summary:
         db = self._open()
         try:
             with store.errors(self.db_path, self.store_timeout):
@@ -213,7 +222,8 @@ class Send:
                 for _ in range(self.connections)]
         try:
             for conn in pool:  # every connection works before anything is marked
-                conn.open()
+                if not conn.open(self.stop.event):
+                    break  # a signal: nothing is sent, the run ends as stopped
         except PublisherError as exc:
             for conn in pool:
                 conn.close()
@@ -256,6 +266,8 @@ class Send:
             raise self.crash
         summary.elapsed = self.clock() - start
         self._close(ledger, summary)
+        if not self.file_lock.same_file():
+            self._moved(db)
         summary.error, summary.again = self.fatal, self.again
         summary.signal = self.stop.name
         return summary
@@ -321,12 +333,31 @@ class Send:
                         mine = self.lease.renew(db)
                 except store.StoreError:
                     continue
+                if not self.file_lock.same_file():  # removed or replaced: stop now
+                    self.stop.event.set()  # (said at the end, by _run_leased)
+                    return
                 if not mine:
                     self._halt(f"another send took over {self.mailing.issue} (this one was "
                                "stopped longer than its lease lasts)")
                     return
         finally:
             db.close()
+
+    def _moved(self, db: sqlite3.Connection) -> None:
+        """The store's path no longer names the file this send wrote its ledger to (it
+        was removed, or replaced by a copy): a send from what is there now could mail the
+        same addresses again.  This run's store, still open here, is saved beside it."""
+        saved = self.db_path.with_name(f"{self.db_path.name}.sent-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            db.execute("VACUUM INTO ?", (str(saved),))
+            where = (f"what this run recorded is saved as {saved.name}: put it back in place "
+                     f"of {self.db_path.name} (with no -wal or -shm file beside it)")
+        except sqlite3.Error as exc:
+            where = f"what this run recorded could not be saved ({exc})"
+        with self.lock:
+            self.fatal, self.again = (f"the subscriber store {self.db_path} was removed or "
+                                      f"replaced during the send; {where}, before sending "
+                                      "again"), False
 
     # -- the main thread ------------------------------------------------------------
 
@@ -448,7 +479,10 @@ class Send:
                     continue
                 if self.limit.interval:
                     self._flush(ledger, carry)
-                    self.limit.wait()
+                    self.limit.wait(self.stop.event)
+                    if self.stop.event.is_set():
+                        self.results.put(_Result(item, UNSTARTED))
+                        continue
                 self._one(conn, ledger, item, carry)
         except BaseException as exc:
             self.crash = exc
@@ -480,7 +514,7 @@ class Send:
             return
         log.info("connection to %s lost (%s): reconnecting", self.settings.where, conn.lost)
         try:
-            conn.open()
+            conn.open(self.stop.event)  # False on a stop: _ready says so next
         except PublisherError as exc:
             if "login" in exc.message:  # a refused login does not mend itself
                 self._halt(exc.message, again=False)

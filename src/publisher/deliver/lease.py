@@ -5,6 +5,11 @@ owner id, the host, the process id and its start time) and when the lease
 expires.  It is taken in a ``BEGIN IMMEDIATE`` transaction, so two senders on
 the same store, however its path is spelled (a symlink, a relative path), cannot
 both hold it; the holder renews it while it runs and deletes it when it ends.
+That holds only while both reach the file by one name: SQLite's WAL (its locks and
+latest commits) is kept per name, so through a hard link or a bind mount each
+would have its own.  Hence the store refuses a file with several links
+(:func:`publisher.subscribers.check_path`) and a send first takes ``flock`` on the
+file itself (:class:`publisher.deliver.store.FileLock`), whatever its name.
 A lease is free when it has expired, or when its holder was on this host and its
 process is gone (a SIGKILL): no waiting for the expiry then.  Every claim of a
 row checks the lease in the same transaction (:meth:`Ledger.claim`), so a sender

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import smtplib
 import socket
@@ -61,13 +62,13 @@ class SmtpSettings:
                                  f"{', '.join(TLS_MODES)}")
         return cls(
             host=host,
-            port=_number(env, "PUBLISHER_SMTP_PORT", DEFAULT_PORTS[tls], int),
+            port=_number(env, "PUBLISHER_SMTP_PORT", DEFAULT_PORTS[tls], int, 1, 65535),
             tls=tls,
             user=env.get("PUBLISHER_SMTP_USER", ""),
             password=env.get("PUBLISHER_SMTP_PASSWORD", ""),
-            retries=max(1, _number(env, "PUBLISHER_SMTP_RETRIES", 5, int)),
-            backoff=_number(env, "PUBLISHER_SMTP_BACKOFF", 2.0, float),
-            timeout=_number(env, "PUBLISHER_SMTP_TIMEOUT", 60.0, float) or 60.0,
+            retries=_number(env, "PUBLISHER_SMTP_RETRIES", 5, int, 1, 100),
+            backoff=_number(env, "PUBLISHER_SMTP_BACKOFF", 2.0, float, 0, 3600),
+            timeout=_number(env, "PUBLISHER_SMTP_TIMEOUT", 60.0, float, 0.001, 3600),
         )
 
     @property
@@ -79,16 +80,20 @@ class SmtpSettings:
         return float(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
 
 
-def _number(env: Mapping[str, str], key: str, default: Any, kind: type) -> Any:
+def _number(env: Mapping[str, str], key: str, default: Any, kind: type, low: float,
+            high: float) -> Any:
+    """A numeric setting, finite and between ``low`` and ``high``; else one line naming
+    the variable and the range it takes."""
     text = env.get(key, "").strip()
     if not text:
         return default
+    unit = "a whole number" if kind is int else "a number"
     try:
         value = kind(text)
     except ValueError:
-        raise PublisherError(f"{key} is {text!r}: expected a number") from None
-    if value < 0:
-        raise PublisherError(f"{key} is {text!r}: expected a positive number")
+        value = None
+    if value is None or not math.isfinite(value) or not low <= value <= high:
+        raise PublisherError(f"{key} is {text!r}: expected {unit} from {low:g} to {high:g}")
     return value
 
 
@@ -109,17 +114,72 @@ class Connection:
         self.smtp: smtplib.SMTP | None = None
         self.lost = ""  # why the connection was last lost
 
-    def open(self) -> None:
-        """Connect, secure and log in; a :class:`PublisherError` saying why not."""
+    def open(self, stop: threading.Event | None = None) -> bool:
+        """Connect, secure and log in; a :class:`PublisherError` saying why not.
+
+        With ``stop``: the opening runs in a thread of its own while the caller waits on
+        ``stop``, so that a signal is honoured at once even when the server accepts the
+        connection and never greets (or the network swallows it): then the half-open
+        connection is shut down and abandoned, and False is returned.
+        """
         self.close()
+        if stop is None:
+            self.smtp = self._connect([])
+            return True
+        opening: list[smtplib.SMTP] = []  # the connection being opened, to shut it down
+        found: list[smtplib.SMTP | PublisherError] = []
+        done = threading.Event()
+        guard = threading.Lock()
+
+        def run() -> None:
+            try:
+                smtp = self._connect(opening)
+            except PublisherError as exc:
+                found.append(exc)
+            except BaseException as exc:  # a bug: said in the caller's thread
+                found.append(PublisherError(f"cannot open a connection: {exc!r}"))
+            else:
+                with guard:
+                    if stop.is_set():  # abandoned meanwhile
+                        with contextlib.suppress(OSError):
+                            smtp.close()
+                    else:
+                        found.append(smtp)
+            finally:
+                done.set()
+
+        threading.Thread(target=run, daemon=True, name="smtp-open").start()
+        while not done.wait(0.05):
+            if stop.is_set():
+                break
+        with guard:
+            if not found or stop.is_set():
+                for smtp in opening:
+                    sock = getattr(smtp, "sock", None)
+                    if sock is not None:
+                        with contextlib.suppress(OSError):
+                            sock.shutdown(socket.SHUT_RDWR)
+                if found and isinstance(found[0], smtplib.SMTP):
+                    with contextlib.suppress(OSError):
+                        found[0].close()
+                return False
+        result = found[0]
+        if isinstance(result, PublisherError):
+            raise result
+        self.smtp = result
+        return True
+
+    def _connect(self, opening: list[smtplib.SMTP]) -> smtplib.SMTP:
         s = self.settings
+        smtp: smtplib.SMTP | None = None
         try:
             if s.tls == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout,
-                                                      context=ssl.create_default_context())
+                smtp = smtplib.SMTP_SSL(timeout=s.timeout, context=ssl.create_default_context())
             else:
-                smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-            self.smtp = smtp
+                smtp = smtplib.SMTP(timeout=s.timeout)
+            smtp._host = s.host  # what TLS checks the certificate against (as SMTP(host))
+            opening.append(smtp)
+            smtp.connect(s.host, s.port)
             # the final dot goes alone after the data: not held back for an ACK (Nagle)
             smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo()
@@ -135,20 +195,21 @@ class Connection:
             if self.eight_bit and not smtp.has_extn("8bitmime"):
                 raise PublisherError(f"the SMTP server {s.where} does not accept 8-bit "
                                      "messages (8BITMIME), and this email has 8-bit parts")
+            return smtp
         except PublisherError:
-            self.close()
+            _drop(smtp)
             raise
         except smtplib.SMTPAuthenticationError as exc:
-            self.close()
+            _drop(smtp)
             raise PublisherError(f"the SMTP server {s.where} refused the login of "
                                  f"{s.user!r}: {_reply(exc.smtp_code, exc.smtp_error)}"
                                  ) from None
         except smtplib.SMTPNotSupportedError:
-            self.close()
+            _drop(smtp)
             raise PublisherError(f"the SMTP server {s.where} does not offer AUTH: unset "
                                  "PUBLISHER_SMTP_USER, or use TLS") from None
         except (smtplib.SMTPException, OSError) as exc:
-            self.close()
+            _drop(smtp)
             raise PublisherError(f"cannot reach the SMTP server {s.where}: "
                                  f"{_describe(exc)}") from None
 
@@ -226,6 +287,12 @@ class Connection:
         reply = _reply(code, text)
         if 200 <= code < 300:
             return Outcome(SENT, reply, handed=True)
+        if not 400 <= code < 600:  # a line that is no reply (smtplib's -1), a 1xx, 3xx, 6xx:
+            # the server is out of step; after the dot, only a 4xx or 5xx says the message
+            # was not kept, so this one may have been: a lost reply, in doubt
+            self.abort()
+            why = "a reply that makes no sense" + (f": {reply}" if code >= 0 else "")
+            return Outcome(LOST, why, in_doubt=bool(handed), handed=bool(handed))
         if code == 421:  # a temporary refusal, and the server closes the connection
             self.abort()
             return Outcome(TEMPORARY, reply, handed=bool(handed))
@@ -248,11 +315,25 @@ class Connection:
                 "PUBLISHER_SMTP_USER and PUBLISHER_SMTP_PASSWORD")
 
     def _reset(self) -> None:
+        """RSET after a refusal; a connection that does not take it (a 421, any reply but
+        250, a lost line) is dropped, to be reopened."""
         try:
             if self.smtp is not None:
-                self.smtp.rset()
+                code, _ = self.smtp.rset()
+                if code != 250:
+                    self.abort()
         except (smtplib.SMTPException, OSError):
-            self.close()
+            self.abort()
+
+
+def _drop(smtp: smtplib.SMTP | None) -> None:
+    """Close a connection that failed to open: QUIT if it can, else just close."""
+    if smtp is None:
+        return
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
 
 
 def _data(smtp: smtplib.SMTP, stuffed: bytes, before_dot: Callable[[], None] | None,
@@ -338,7 +419,8 @@ class RateLimit:
         self.next = time.monotonic()
         self.lock = threading.Lock()
 
-    def wait(self) -> None:
+    def wait(self, stop: threading.Event) -> None:
+        """Until this message's turn (or ``stop`` is set: a stop is never held up)."""
         if not self.interval:
             return
         with self.lock:
@@ -346,4 +428,4 @@ class RateLimit:
             at = max(self.next, now)
             self.next = at + self.interval
         if at > now:
-            time.sleep(at - now)
+            stop.wait(at - now)

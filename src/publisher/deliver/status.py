@@ -34,8 +34,12 @@ def status_lines(ledger: Ledger) -> Iterator[str]:
         yield f"failed    {row.email}  {row.reply}"
     for row in ledger.rows(DEFERRED):
         yield f"deferred  {row.email}  after {row.attempts} attempt(s): {row.reply}"
-    for row in ledger.rows(SENDING, HANDED):
-        yield f"sending   {row.email}  {row.message_id} (in flight, or a send was killed)"
+    for row in ledger.rows(SENDING):
+        yield (f"sending   {row.email}  {row.message_id} (in flight, or a send was killed: "
+               "then not yet handed over, the next run sends it)")
+    for row in ledger.rows(HANDED):
+        yield (f"sending   {row.email}  {row.message_id} (handed over, awaiting the reply; "
+               "or a send was killed: then in doubt, and the next run does not send it)")
     for row in ledger.rows(in_doubt=True):
         high = row.copies[1]
         state = "not confirmed" if row.state == DOUBT else row.state

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -38,8 +39,8 @@ def timeout_from_env(environ: Mapping[str, str] | None = None) -> float:
     except ValueError:
         value = -1.0
     if not 0 <= value < 1e6:
-        raise PublisherError(f"PUBLISHER_STORE_TIMEOUT is {text!r}: expected seconds (a "
-                             "positive number)")
+        raise PublisherError(f"PUBLISHER_STORE_TIMEOUT is {text!r}: expected a number of "
+                             "seconds from 0 to 999999")
     return value
 
 
@@ -81,3 +82,69 @@ def open_store(path: Path, timeout: float) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+class FileLock:
+    """An OS lock on the store file itself, held for a whole send.
+
+    ``flock`` is keyed on the file (its inode), not on the name it was opened by, and
+    it is independent of SQLite's own (POSIX) locks: a second send reaching the same
+    file by another name (a bind mount; a hard link is refused earlier) cannot take
+    it, where SQLite's WAL, keyed on the name, would let both write and corrupt the
+    file.  The kernel drops it when the process ends, even by SIGKILL.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd = -1
+        self.key = (0, 0)
+
+    def acquire(self) -> None:
+        subscribers.check_path(self.path)  # there, and with one name
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise StoreError(f"cannot open the subscriber store: {exc.strerror}",
+                             self.path) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise StoreError(f"cannot lock the subscriber store: {exc.strerror}",
+                                 self.path) from None
+            st = os.stat(self.path)
+            holder = _flock_holder(st.st_ino)
+            raise StoreError("another send is using this subscriber store"
+                             + (f" (process {holder} on this host)" if holder else "")
+                             + ": wait for it to end, or stop it", self.path) from None
+        st = os.fstat(fd)
+        self.fd, self.key = fd, (st.st_dev, st.st_ino)
+
+    def same_file(self) -> bool:
+        """Does the store's path still name the file this send locked (not removed,
+        not replaced)?"""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == self.key
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # closing the only descriptor drops the flock
+            self.fd = -1
+
+
+def _flock_holder(inode: int) -> int:
+    """The process holding a flock on ``inode`` (Linux: /proc/locks); 0 where unknown."""
+    try:
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5].endswith(f":{inode}"):
+            with contextlib.suppress(ValueError):
+                return int(fields[4])
+    return 0
