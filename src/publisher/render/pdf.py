@@ -54,6 +54,27 @@ READER_JPEG_QUALITY = 82
 # Room outside the bleed for the crop marks: WeasyPrint draws them in the outer
 # half of the CSS bleed, so a CSS bleed of 2 x 6 mm puts them 6 mm off the trim.
 MARKS_MM = 12.0
+#: The language fontconfig takes as the default. A font with family names in several
+#: languages (NanumMyeongjo is also 나눔명조) is named after the one of the default
+#: language, and WeasyPrint embeds it under that name: under ko the Hangul font would be
+#: ``NanumMyeongjo``, not the layout's ``Publisher-Hangul``, and the PDF bytes would
+#: change with the reader's locale.
+FONT_LANGUAGE = "en"
+
+
+def pin_font_language() -> None:
+    """Make fontconfig's default language :data:`FONT_LANGUAGE`, whatever the locale.
+
+    fontconfig reads it from the environment, not from the C locale: ``FC_LANG``,
+    else ``LC_ALL``, ``LC_CTYPE``, ``LANG``, once per process, when it first matches a
+    font (not when WeasyPrint is imported). So ``FC_LANG`` is set before any font is
+    matched: here, on import (the one module that imports WeasyPrint), and again before
+    each layout. A forked process (the build's worker, the reader's PDF) inherits it.
+    """
+    os.environ["FC_LANG"] = FONT_LANGUAGE
+
+
+pin_font_language()
 
 
 @dataclass(frozen=True)
@@ -135,6 +156,7 @@ def print_document(context: BuildContext) -> weasyprint.Document:
     check_glyphs(css_content_text(layout / "print.css"), context.layouts / "fonts",
                  [layout / "print.css"], layout / "print.css")
     fetcher = ConfinedFetcher([issue.source_dir, context.layouts])
+    pin_font_language()
     fonts = FontConfiguration()
     profiles: dict[str, Any] = {}
     try:
