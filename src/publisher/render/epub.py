@@ -165,9 +165,11 @@ def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> byt
     images, cover = _assets(context)
     env = _environment(context)
     # Print pages only when the map names elements of this issue (an empty or
-    # foreign map would declare pages that the book cannot show).
-    paginated = page_map is not None and not _id_files(issue).keys().isdisjoint(page_map)
-    if page_map is not None and not paginated:
+    # foreign map would declare pages that the book cannot show); an issue with no
+    # articles has no element to map, and nothing to warn about.
+    mappable = _id_files(issue).keys()
+    paginated = page_map is not None and not mappable.isdisjoint(page_map)
+    if page_map is not None and not paginated and mappable:
         log.warning("the print page map names no element of %s: no print page numbers",
                     issue.month)
     summary = _accessibility_summary(issue, paginated)
