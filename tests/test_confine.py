@@ -236,6 +236,30 @@ def test_a_tracking_pixel_made_by_template_code_is_found_in_the_rendered_email(
     assert not fixture_copy.dist.exists()
 
 
+JOINED = '<img src="{{ "ht" ~ "tp://tracker.example/p.gif" }}" alt=""/>'
+
+
+@pytest.mark.parametrize("fmt, name, before", [
+    ("epub", "base.xhtml", "{% block content %}"),  # extended by every document
+    ("email", "email.html", '<div class="preheader no-text">'),
+    ("pdf", "cover.html", '  <header class="masthead">'),  # included by base.html
+])
+def test_an_address_joined_by_template_code_is_named_at_its_expression(
+        layouts_copy, fixture_copy, cli, fmt, name, before):
+    template = layouts_copy / FORMATS[fmt][0] / name
+    text = template.read_text(encoding="utf-8")
+    assert text.count(before) == 1
+    template.write_text(text.replace(before, JOINED + "\n" + before), encoding="utf-8")
+    line = text[: text.index(before)].count("\n") + 1
+    paths = Paths(fixture_copy.issues, layouts_copy, fixture_copy.dist)
+    run = cli("build", JAN, "--format", fmt, paths=paths)
+    assert run.status == 1
+    [error] = [e for e in run.err_lines if e.startswith("error:")]
+    assert error.startswith(f"error: {template}:{line}: "), error
+    assert "http://tracker.example/p.gif" in error
+    assert not fixture_copy.dist.exists()
+
+
 def _january(layouts: Path) -> BuildContext:
     return BuildContext(issue=read_issue(FIXTURES, Month(2024, 1)), layouts=layouts)
 

@@ -40,6 +40,7 @@ from publisher.render.layoutrefs import (
     css_references,
     markup_references,
 )
+from publisher.render.templates import Traced
 
 PARTIALS = "_partials"
 _SHARED_KEY = "layout-confined-{}"
@@ -209,12 +210,14 @@ def _shown(url: str) -> str:
 
 
 def check_output(policy: Policy, markup: str, allowed: Callable[[str], bool],
-                 blame: Path) -> None:
+                 blame: Path, traces: Sequence[Traced] = ()) -> None:
     """Refuse a resource in rendered ``markup`` that its renderer did not make.
 
     ``allowed(url)`` says whether the renderer made (or carries) ``url``; anything
     else came from the layout's template code.  The error names the layout file and
-    line that hold the address when it is written there, else ``blame``.
+    line that hold the address when it is written there, else the template file and
+    line of the expression that printed it (``traces``: the renders that made
+    ``markup``), else ``blame``.
     """
     problems = []
     for ref in markup_references(markup):
@@ -223,7 +226,7 @@ def check_output(policy: Policy, markup: str, allowed: Callable[[str], bool],
             continue
         if policy.data_urls and url.lower().startswith("data:"):
             continue
-        where, line = _find(url, layout_files(policy.layouts, policy.fmt), blame)
+        where, line = _find(url, layout_files(policy.layouts, policy.fmt), blame, traces)
         problems.append(PublisherError(
             f"{ref.what} '{_shown(url)}' is not a file of this {policy.fmt} layout or issue: "
             f"{policy.fix}", where, line))
@@ -231,26 +234,41 @@ def check_output(policy: Policy, markup: str, allowed: Callable[[str], bool],
         raise SourceErrors(_unique(problems))
 
 
-def _find(url: str, files: Sequence[Path], fallback: Path) -> tuple[Path, int | None]:
-    """The first layout file and line holding ``url`` as written, or the longest start
-    of it (up to a ``/``) that names a host at least: template code may have joined it."""
-    needles = [url]
+def _find(url: str, files: Sequence[Path], fallback: Path,
+          traces: Sequence[Traced] = ()) -> tuple[Path, int | None]:
+    """Where ``url`` comes from: the first layout file and line holding it as written
+    (a ``{% set %}`` of it); else the template and line of the expression that printed
+    it (a URL joined by template code: ``{{ "ht" ~ "tp://…" }}``, in an extended or
+    included template too); else the longest start of it (up to a ``/``) that names a
+    host at least, as written; else ``fallback``."""
+    found = _written(url, files)
+    if found is not None:
+        return found
+    for trace in traces:
+        printed = trace.where(url)
+        if printed is not None:
+            return printed
     scheme = _SCHEME.match(url)
     if scheme:
         shortest = scheme.end() + (3 if url[scheme.end():].startswith("//") else 1)
         cut = len(url)
         while (cut := url.rfind("/", 0, cut)) >= shortest - 1:
-            needles.append(url[: cut + 1])
-    for needle in needles:
-        for path in files:
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
-            at = text.find(needle)
-            if at >= 0:
-                return path, text.count("\n", 0, at) + 1
+            found = _written(url[: cut + 1], files)
+            if found is not None:
+                return found
     return fallback, None
+
+
+def _written(needle: str, files: Sequence[Path]) -> tuple[Path, int] | None:
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        at = text.find(needle)
+        if at >= 0:
+            return path, text.count("\n", 0, at) + 1
+    return None
 
 
 def _unique(problems: Iterable[PublisherError]) -> Iterator[PublisherError]:

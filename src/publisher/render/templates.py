@@ -8,7 +8,10 @@ by the filters of :func:`publisher.render.html.html_filters`.
 from __future__ import annotations
 
 import contextlib
+import html
 import os
+import re
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -84,11 +87,75 @@ class _Layout(jinja2.ChoiceLoader):
             raise
 
 
+class _CompileTime(Exception):
+    """Raised by :class:`_Recorder` when Jinja would fold a constant output at compile
+    time: Jinja then evaluates it when rendering (see ``_output_child_to_const``), where
+    its template line is known."""
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+class _Recorder:
+    """The environment's ``finalize``: notes each ``{{ … }}`` value that may hold an
+    address, with the template and line of the expression, during :func:`render_traced`."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, Any, int]] | None = None
+
+    def __call__(self, value: Any) -> Any:
+        frame = sys._getframe(1)
+        template = frame.f_globals.get("__jinja_template__")
+        if template is None:
+            raise _CompileTime
+        if self.records is not None and isinstance(value, str):
+            self.records.append((value, template, frame.f_lineno))
+        return value
+
+
+class Traced:
+    """A rendered template and the ``{{ … }}`` values it printed, each with the template
+    file and line of its expression (in an included, extended or imported template too)."""
+
+    def __init__(self, text: str, records: list[tuple[str, Any, int]]):
+        self.text = text
+        self._records = records
+
+    def where(self, url: str) -> tuple[Path, int] | None:
+        """The template file and line of the expression that printed ``url`` (or its
+        start, with the scheme: template code may join it from pieces), or ``None``."""
+        forms = {url, html.escape(url), html.escape(url, quote=False)}
+        found = [(len(value), n) for n, (value, _, _) in enumerate(self._records)
+                 if any(form in value for form in forms)
+                 or (_SCHEME.match(value) and url.startswith(value))]
+        if not found:
+            return None
+        _, n = min(found)  # the smallest value holding it: the expression that made it
+        _, template, code_line = self._records[n]
+        if not template.filename:
+            return None
+        return Path(template.filename), template.get_corresponding_lineno(code_line)
+
+
+def render_traced(template: jinja2.Template, **values: Any) -> Traced:
+    """``template.render(**values)``, with where each printed value came from."""
+    recorder = template.environment.finalize
+    if not isinstance(recorder, _Recorder):
+        return Traced(template.render(**values), [])
+    recorder.records = []
+    try:
+        return Traced(template.render(**values), recorder.records)
+    finally:
+        recorder.records = None
+
+
 def environment(layouts: Path, fmt: str, options: HtmlOptions) -> jinja2.Environment:
-    """A sandboxed-by-construction environment: autoescape on, undefined is an error."""
+    """A sandboxed-by-construction environment: autoescape on, undefined is an error;
+    :func:`render_traced` knows which expression printed what."""
     loader = _Layout(layouts, fmt)
     env = jinja2.Environment(
         loader=loader,
+        finalize=_Recorder(),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
