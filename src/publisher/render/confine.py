@@ -13,7 +13,10 @@ stylesheets they import) and refuses, each as one ``path:line: what to fix``:
 * ``data:`` where the format does not allow it;
 * an absolute path, a path that climbs out of the allowed folders with ``..``,
   a symlink that leads outside them, a file that is not there;
-* a layout file that is itself a symlink leading outside ``layouts/``.
+* a layout file that is itself a symlink leading outside ``layouts/``;
+* whatever its address, markup that makes a reader's program send a request of
+  its own (``ping``, a form's ``action``, ``<meta http-equiv=refresh>``,
+  ``<base href>``, ``<link rel=preconnect>``…: see :mod:`.layoutrefs`).
 
 Hyperlinks (``<a href>``: the unsubscribe link, the web version, downloads) are
 not resources and are never checked.  Template code in a value cannot be judged
@@ -158,6 +161,8 @@ def references(path: Path) -> list[Reference]:
 def _judge(policy: Policy, path: Path, ref: Reference,
            out_dir: str) -> PublisherError | Carried | None:
     """A reference's problem, the file it carries, or ``None`` (nothing to carry)."""
+    if ref.refused:
+        return _refused(ref, path, ref.line)
     url = _URL_NOISE.sub("", ref.literal_prefix).strip()
     if ref.dynamic and not (_SCHEME.match(url) or url.startswith(("/", "\\"))):
         return None  # decided by the template code: judged on the rendered output
@@ -197,6 +202,11 @@ def _judge(policy: Policy, path: Path, ref: Reference,
     return Carried(target, href, path, ref.line)
 
 
+def _refused(ref: Reference, path: Path, line: int | None) -> PublisherError:
+    return PublisherError(f"{ref.what} '{_shown(ref.url)}' {ref.refused}: remove it from "
+                          "the layout", path, line)
+
+
 def _error(policy: Policy, path: Path, ref: Reference, problem: str) -> PublisherError:
     return PublisherError(f"{ref.what} '{_shown(ref.url)}' {problem}: {policy.fix}",
                           path, ref.line)
@@ -222,6 +232,10 @@ def check_output(policy: Policy, markup: str, allowed: Callable[[str], bool],
     problems = []
     for ref in markup_references(markup):
         url = _URL_NOISE.sub("", ref.url).strip()
+        if ref.refused:  # made by template code (the template itself was checked)
+            problems.append(_refused(ref, *_find(ref.url, layout_files(
+                policy.layouts, policy.fmt), blame, traces)))
+            continue
         if not url or url.startswith("#") or allowed(url):
             continue
         if policy.data_urls and url.lower().startswith("data:"):
