@@ -68,6 +68,26 @@ HOSTILE_MARKUP = {
     "data url": '<img src="data:image/png;base64,iVBORw0KGgo=" alt="">',
 }
 
+#: Markup that makes a reader's program send a request of its own: refused whatever it
+#: names, a file of the layout included, in every format.
+REQUESTS = {
+    "a ping": '<a href="https://example.org/" ping="http://tracker.example/ping">a</a>',
+    "relative ping": '<a href="https://example.org/" ping="print.css">a</a>',
+    "area ping": '<map name="m"><area href="https://example.org/" ping="/p" alt="x"></map>',
+    "meta refresh": '<meta http-equiv="Refresh" content="0;url=http://example.org/r">',
+    "meta refresh, no url": '<meta http-equiv="refresh" content="30">',
+    "base href": '<base href="http://example.org/">',
+    "relative base href": '<base href="sub/">',
+    "form action": '<form action="http://example.org/f"><p>x</p></form>',
+    "button formaction": '<button formaction="https://example.org/f">x</button>',
+    "html manifest": '<html manifest="cache.appcache"></html>',
+    "dns-prefetch": '<link rel="dns-prefetch" href="//example.org">',
+    "preconnect": '<link rel="preconnect" href="https://example.org">',
+    "prefetch": '<link rel="prefetch" href="https://example.org/next.html">',
+    "preload of a layout file": '<link rel="preload" as="style" href="print.css">',
+    "template code in a ping": '<a href="#x" ping="{{ links.browser }}">a</a>',
+}
+
 #: Not resources, or judged only once rendered: never refused in the template.
 HARMLESS_MARKUP = [
     '<a href="http://example.org/">a hyperlink</a>',
@@ -122,6 +142,37 @@ def test_a_hostile_template_reference_is_one_line_naming_the_file(tmp_path, fmt,
     problems = _problems(tmp_path, fmt)
     assert len(problems) == 1, problems
     assert problems[0].startswith(f"{path}:3: "), problems
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("case", REQUESTS)
+def test_markup_that_makes_a_request_of_its_own_is_refused(tmp_path, fmt, case):
+    text = f"<p>one</p>\n<p>two</p>\n{REQUESTS[case]}\n"
+    path = _layout(tmp_path, fmt, FORMATS[fmt][2], text)
+    _layout(tmp_path, fmt, "print.css", "p { color: black }\n")
+    problems = _problems(tmp_path, fmt)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{path}:3: <"), problems
+    assert problems[0].endswith(": remove it from the layout"), problems
+
+
+def test_a_ping_made_by_template_code_is_found_in_the_rendered_email(
+        layouts_copy, fixture_copy, cli):
+    template = layouts_copy / "email" / "email.html"
+    text = template.read_text(encoding="utf-8")
+    old = '{{ issue.title }} · <a href="{{ links.browser }}">'
+    assert text.count(old) == 1
+    text = text.replace(old, '{% set track = \'ping="http://tracker.example/c"\' %}'
+                             + old[:-1] + " {{ track | safe }}>")
+    template.write_text(text, encoding="utf-8")
+    line = next(n for n, s in enumerate(text.splitlines(), 1) if "tracker.example" in s)
+    run = cli("build", JAN, "--format", "email",
+              paths=Paths(fixture_copy.issues, layouts_copy, fixture_copy.dist))
+    assert run.status == 1
+    assert run.err_lines == [
+        f"error: {template}:{line}: <a ping> 'http://tracker.example/c' is click tracking (a "
+        "request to it on every click): remove it from the layout"]
+    assert not fixture_copy.dist.exists()
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -233,6 +284,30 @@ def test_a_tracking_pixel_made_by_template_code_is_found_in_the_rendered_email(
         f"error: {template}:{line}: <img src> 'http://tracker.example/p.gif' is not a file of "
         "this email layout or issue: an email shows only the issue's own images; remove it "
         "from the layout"]
+    assert not fixture_copy.dist.exists()
+
+
+JOINED = '<img src="{{ "ht" ~ "tp://tracker.example/p.gif" }}" alt=""/>'
+
+
+@pytest.mark.parametrize("fmt, name, before", [
+    ("epub", "base.xhtml", "{% block content %}"),  # extended by every document
+    ("email", "email.html", '<div class="preheader no-text">'),
+    ("pdf", "cover.html", '  <header class="masthead">'),  # included by base.html
+])
+def test_an_address_joined_by_template_code_is_named_at_its_expression(
+        layouts_copy, fixture_copy, cli, fmt, name, before):
+    template = layouts_copy / FORMATS[fmt][0] / name
+    text = template.read_text(encoding="utf-8")
+    assert text.count(before) == 1
+    template.write_text(text.replace(before, JOINED + "\n" + before), encoding="utf-8")
+    line = text[: text.index(before)].count("\n") + 1
+    paths = Paths(fixture_copy.issues, layouts_copy, fixture_copy.dist)
+    run = cli("build", JAN, "--format", fmt, paths=paths)
+    assert run.status == 1
+    [error] = [e for e in run.err_lines if e.startswith("error:")]
+    assert error.startswith(f"error: {template}:{line}: "), error
+    assert "http://tracker.example/p.gif" in error
     assert not fixture_copy.dist.exists()
 
 

@@ -330,6 +330,56 @@ def test_placeholders_stay_whole_and_the_sender_can_fill_them(aug):
     assert "%%PUBLISHER_" not in html + sent.get_body(("plain",)).get_content()
 
 
+#: An editor's map link of 2 KB: longer than a line of an 8bit part (998 octets) may be.
+LONG_URL = "https://maps.example.org/place?q=" + "37.5665%2C126.9780," * 105
+
+
+def test_a_2_kb_url_builds_and_every_line_of_the_message_fits(tmp_path: Path) -> None:
+    assert len(LONG_URL) > 2000
+    shutil.copytree(FIXTURES, tmp_path / "issues")
+    article = tmp_path / "issues" / "2024-01" / "articles" / "02-culture.md"
+    article.write_text(article.read_text(encoding="utf-8")
+                       + f"\nThe way there is [on the map]({LONG_URL}).\n", encoding="utf-8")
+    built = _build(tmp_path, tmp_path / "issues", JAN)
+    raw = built.read("email.eml")
+    assert max(len(line) for line in raw.split(b"\n")) <= 998
+    message = parse_eml(built.dist / "email.eml")
+    assert message.defects == []
+    html_part, text_part = message.get_body(("html",)), message.get_body(("plain",))
+    # A part with a line too long for 8bit goes quoted-printable, at 76 characters a line.
+    for part in (html_part, text_part):
+        assert part["Content-Transfer-Encoding"] == "quoted-printable"
+        assert part.defects == []
+    body = raw.split(b"\n\n", 1)[1]
+    assert max(len(line) for line in body.split(b"\n")) <= 76
+    html, text = html_part.get_content(), text_part.get_content()
+    assert html == built.html and text == built.text
+    assert LONG_URL in lxml_html.document_fromstring(html).xpath("//a/@href")
+    assert f"<{LONG_URL}>" in text
+
+    # The sender fills the placeholders into the quoted-printable parts.
+    from publisher.deliver.personalise import Recipient, Template
+
+    recipient = Recipient("minji@example.com", "Kim Min-ji", "https://x.example/u?a=1&t=z",
+                          "mailto:u@x.example", "<1@x.example>")
+    sent = Template(raw).render(recipient)
+    assert max(len(line) for line in sent.split(b"\r\n")) <= 998
+    received = BytesParser(policy=policy.default).parsebytes(sent)
+    html = received.get_body(("html",)).get_content()
+    text = received.get_body(("plain",)).get_content()
+    assert "%%PUBLISHER_" not in html + text
+    assert "Dear Kim Min-ji," in _normal(html) and "Kim Min-ji" in text
+    assert 'href="https://x.example/u?a=1&amp;t=z"' in html
+    assert LONG_URL in lxml_html.document_fromstring(html).xpath("//a/@href")
+    assert f"<{LONG_URL}>" in text
+
+
+def test_an_email_that_fits_stays_8bit_with_its_placeholders_literal(aug):
+    message = parse_eml(aug.dist / "email.eml")
+    for part in (message.get_body(("html",)), message.get_body(("plain",))):
+        assert part["Content-Transfer-Encoding"] == "8bit"
+
+
 def test_text_part_holds_every_sentence_and_lists_links_as_urls(aug, jan):
     text = _normal(aug.text)
     for sentence in seed_sentences():

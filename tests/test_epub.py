@@ -9,6 +9,7 @@ markup is proven valid too.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import shutil
 import uuid
@@ -399,6 +400,24 @@ def test_a_page_map_naming_nothing_of_the_issue_declares_no_pages() -> None:
     assert book.opf.xpath("//dc:source", namespaces=NS) == []
     nav = book.doc(book.nav_href)
     assert nav.xpath("//x:nav[@epub:type='page-list']", namespaces=NS) == []
+
+
+def test_a_foreign_page_map_warns_but_an_issue_without_articles_has_nothing_to_map(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="publisher.render.epub"):
+        _january({"some-other-issue": "1"})
+    assert [r.getMessage() for r in caplog.records] == [
+        "the print page map names no element of 2024-01: no print page numbers"]
+    caplog.clear()
+    shutil.copytree(FIXTURES, tmp_path / "issues")
+    for article in (tmp_path / "issues" / "2024-01" / "articles").glob("*.md"):
+        article.unlink()
+    context = BuildContext(issue=read_issue(tmp_path / "issues", JANUARY), layouts=LAYOUTS)
+    assert context.issue.articles == ()
+    context.shared["print-page-map"] = {}  # what the print layout maps of no article
+    with caplog.at_level(logging.WARNING):
+        EpubRenderer().render(context)
+    assert [r.getMessage() for r in caplog.records if "page map" in r.getMessage()] == []
 
 
 def test_the_shared_page_map_is_used() -> None:

@@ -55,3 +55,30 @@ def test_a_template_mistake_in_the_forked_worker_keeps_its_line(layouts, fixture
         f"error: {template}:{line}: template error: 'publisher.model.Article object' has no "
         "attribute 'titel'"]
     assert not fixture_copy.dist.exists()
+
+
+@pytest.mark.parametrize("folder, name, fmt", [
+    ("epub", "style.css", "epub"),  # read by the forked worker
+    ("email", "email.html", "email"),
+    ("print", "article.html", "pdf"),  # included by base.html
+])
+def test_a_layout_file_that_is_a_folder_is_named(layouts, fixture_copy, cli, folder, name, fmt):
+    path = layouts / folder / name
+    path.unlink()
+    path.mkdir()
+    run = cli("build", "2024-01", "--format", fmt,
+              paths=Paths(fixture_copy.issues, layouts, fixture_copy.dist))
+    assert run.status == 1
+    assert [e for e in run.err_lines if e.startswith("error:")] == [
+        f"error: {path}: is a folder, not a template file: put the file there"]
+    assert not fixture_copy.dist.exists()
+
+
+def test_a_missing_main_template_is_named(layouts, fixture_copy, cli):
+    template = layouts / "email" / "email.html"
+    template.unlink()
+    run = cli("build", "2024-01", "--format", "email",
+              paths=Paths(fixture_copy.issues, layouts, fixture_copy.dist))
+    assert run.status == 1
+    assert run.err_lines == [
+        f"error: {template}: template error: no template 'email.html' in the layout"]

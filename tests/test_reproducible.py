@@ -3,8 +3,14 @@ and whether the formats render side by side or one after another."""
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import pypdf
 
 from conftest import ISSUES, LAYOUTS
 from publisher.build import Paths, build
@@ -31,3 +37,41 @@ def test_two_checkouts_in_different_places_build_the_same_bytes(tmp_path: Path) 
             "email.eml", "email.html", "email.txt"} <= set(outputs[0])
     for name, data in outputs[0].items():
         assert data == outputs[1][name], f"{name} differs between the two checkouts"
+
+
+#: A locale whose language gives the Hangul font another family name: fontconfig reads
+#: its default language from these variables (``FC_LANG`` first) whether or not the
+#: locale is installed, so no ko_KR locale need be generated to see the difference.
+KOREAN_LOCALE = {"LC_ALL": "ko_KR.UTF-8", "LANG": "ko_KR.UTF-8", "LANGUAGE": "ko",
+                 "FC_LANG": "ko"}
+
+
+def test_the_pdfs_are_the_same_bytes_in_every_locale(tmp_path: Path) -> None:
+    """fontconfig names a font after the family name of its default language
+    (NanumMyeongjo is also 나눔명조): the PDFs must not change with the locale."""
+    pdfs = []
+    for n, locale_env in enumerate(({"LC_ALL": "C", "LANG": "C"}, KOREAN_LOCALE)):
+        paths = _checkout(tmp_path / str(n))
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("LC_", "LANG", "FC_"))} | locale_env
+        subprocess.run([sys.executable, "-m", "publisher", "build", "2023-08", "-q",
+                        "--format", "pdf", "--issues", str(paths.issues),
+                        "--layouts", str(paths.layouts), "--dist", str(paths.dist)],
+                       env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        folder = paths.dist / "2023-08"
+        pdfs.append([(folder / name).read_bytes()
+                     for name in ("korea-2023-08-print.pdf", "korea-2023-08.pdf")])
+    for name, c, korean in zip(("print", "reader's"), pdfs[0], pdfs[1], strict=True):
+        assert _font_names(korean) == _font_names(c)
+        assert "Publisher-Hangul" in _font_names(c)
+        assert korean == c, f"the {name} PDF differs under {KOREAN_LOCALE}"
+
+
+def _font_names(pdf: bytes) -> set[str]:
+    """The families of the fonts a PDF embeds (``ABCDEF+Family`` without the subset tag)."""
+    names = set()
+    for page in pypdf.PdfReader(io.BytesIO(pdf)).pages:
+        fonts = page.get("/Resources", {}).get_object().get("/Font", {}).get_object()
+        for font in fonts.values():
+            names.add(str(font.get_object()["/BaseFont"])[1:].split("+", 1)[-1])
+    return names

@@ -19,8 +19,11 @@ How they are encoded: both text parts are UTF-8 with
 ``Content-Transfer-Encoding: 8bit`` and short lines (at most 998 octets, as
 8bit requires), so every token appears whole and literally in the serialized
 message: quoted-printable could split a token across a soft line break and
-base64 would hide it.  The images (``embed`` setting) are base64 parts
-without tokens.
+base64 would hide it.  The one exception: a part with a line that cannot be
+broken and is too long for 8bit (an editor's link of a kilobyte or more) is
+quoted-printable, and a token in it may be split by a soft line break: the
+way below (decoded parts) finds it all the same.  The images (``embed``
+setting) are base64 parts without tokens.
 
 The contract for the sender:
 

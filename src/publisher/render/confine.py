@@ -13,7 +13,10 @@ stylesheets they import) and refuses, each as one ``path:line: what to fix``:
 * ``data:`` where the format does not allow it;
 * an absolute path, a path that climbs out of the allowed folders with ``..``,
   a symlink that leads outside them, a file that is not there;
-* a layout file that is itself a symlink leading outside ``layouts/``.
+* a layout file that is itself a symlink leading outside ``layouts/``;
+* whatever its address, markup that makes a reader's program send a request of
+  its own (``ping``, a form's ``action``, ``<meta http-equiv=refresh>``,
+  ``<base href>``, ``<link rel=preconnect>``…: see :mod:`.layoutrefs`).
 
 Hyperlinks (``<a href>``: the unsubscribe link, the web version, downloads) are
 not resources and are never checked.  Template code in a value cannot be judged
@@ -40,6 +43,7 @@ from publisher.render.layoutrefs import (
     css_references,
     markup_references,
 )
+from publisher.render.templates import Traced
 
 PARTIALS = "_partials"
 _SHARED_KEY = "layout-confined-{}"
@@ -157,6 +161,8 @@ def references(path: Path) -> list[Reference]:
 def _judge(policy: Policy, path: Path, ref: Reference,
            out_dir: str) -> PublisherError | Carried | None:
     """A reference's problem, the file it carries, or ``None`` (nothing to carry)."""
+    if ref.refused:
+        return _refused(ref, path, ref.line)
     url = _URL_NOISE.sub("", ref.literal_prefix).strip()
     if ref.dynamic and not (_SCHEME.match(url) or url.startswith(("/", "\\"))):
         return None  # decided by the template code: judged on the rendered output
@@ -196,6 +202,11 @@ def _judge(policy: Policy, path: Path, ref: Reference,
     return Carried(target, href, path, ref.line)
 
 
+def _refused(ref: Reference, path: Path, line: int | None) -> PublisherError:
+    return PublisherError(f"{ref.what} '{_shown(ref.url)}' {ref.refused}: remove it from "
+                          "the layout", path, line)
+
+
 def _error(policy: Policy, path: Path, ref: Reference, problem: str) -> PublisherError:
     return PublisherError(f"{ref.what} '{_shown(ref.url)}' {problem}: {policy.fix}",
                           path, ref.line)
@@ -209,21 +220,27 @@ def _shown(url: str) -> str:
 
 
 def check_output(policy: Policy, markup: str, allowed: Callable[[str], bool],
-                 blame: Path) -> None:
+                 blame: Path, traces: Sequence[Traced] = ()) -> None:
     """Refuse a resource in rendered ``markup`` that its renderer did not make.
 
     ``allowed(url)`` says whether the renderer made (or carries) ``url``; anything
     else came from the layout's template code.  The error names the layout file and
-    line that hold the address when it is written there, else ``blame``.
+    line that hold the address when it is written there, else the template file and
+    line of the expression that printed it (``traces``: the renders that made
+    ``markup``), else ``blame``.
     """
     problems = []
     for ref in markup_references(markup):
         url = _URL_NOISE.sub("", ref.url).strip()
+        if ref.refused:  # made by template code (the template itself was checked)
+            problems.append(_refused(ref, *_find(ref.url, layout_files(
+                policy.layouts, policy.fmt), blame, traces)))
+            continue
         if not url or url.startswith("#") or allowed(url):
             continue
         if policy.data_urls and url.lower().startswith("data:"):
             continue
-        where, line = _find(url, layout_files(policy.layouts, policy.fmt), blame)
+        where, line = _find(url, layout_files(policy.layouts, policy.fmt), blame, traces)
         problems.append(PublisherError(
             f"{ref.what} '{_shown(url)}' is not a file of this {policy.fmt} layout or issue: "
             f"{policy.fix}", where, line))
@@ -231,26 +248,41 @@ def check_output(policy: Policy, markup: str, allowed: Callable[[str], bool],
         raise SourceErrors(_unique(problems))
 
 
-def _find(url: str, files: Sequence[Path], fallback: Path) -> tuple[Path, int | None]:
-    """The first layout file and line holding ``url`` as written, or the longest start
-    of it (up to a ``/``) that names a host at least: template code may have joined it."""
-    needles = [url]
+def _find(url: str, files: Sequence[Path], fallback: Path,
+          traces: Sequence[Traced] = ()) -> tuple[Path, int | None]:
+    """Where ``url`` comes from: the first layout file and line holding it as written
+    (a ``{% set %}`` of it); else the template and line of the expression that printed
+    it (a URL joined by template code: ``{{ "ht" ~ "tp://…" }}``, in an extended or
+    included template too); else the longest start of it (up to a ``/``) that names a
+    host at least, as written; else ``fallback``."""
+    found = _written(url, files)
+    if found is not None:
+        return found
+    for trace in traces:
+        printed = trace.where(url)
+        if printed is not None:
+            return printed
     scheme = _SCHEME.match(url)
     if scheme:
         shortest = scheme.end() + (3 if url[scheme.end():].startswith("//") else 1)
         cut = len(url)
         while (cut := url.rfind("/", 0, cut)) >= shortest - 1:
-            needles.append(url[: cut + 1])
-    for needle in needles:
-        for path in files:
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
-            at = text.find(needle)
-            if at >= 0:
-                return path, text.count("\n", 0, at) + 1
+            found = _written(url[: cut + 1], files)
+            if found is not None:
+                return found
     return fallback, None
+
+
+def _written(needle: str, files: Sequence[Path]) -> tuple[Path, int] | None:
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        at = text.find(needle)
+        if at >= 0:
+            return path, text.count("\n", 0, at) + 1
+    return None
 
 
 def _unique(problems: Iterable[PublisherError]) -> Iterator[PublisherError]:

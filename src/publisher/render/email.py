@@ -35,7 +35,7 @@ from publisher.render.email_inline import fold_lines, inline_css
 from publisher.render.email_mime import build_message
 from publisher.render.email_text import text_part
 from publisher.render.html import HtmlOptions
-from publisher.render.templates import environment
+from publisher.render.templates import Traced, environment, render_traced
 from publisher.sources import line_of_key
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,7 @@ class EmailParts:
     text: str
     shortened: dict[str, int]  # slug -> LEAD or TEASER
     full_html: str  # before any cut: the web version, where "continue reading" leads
+    traces: tuple[Traced, ...] = ()  # the renders, for where a value came from
 
 
 #: Written beside email.html when the email had to be shortened: the uncut HTML.
@@ -161,7 +162,7 @@ class EmailRenderer:
         made = {images.src(f) for f in images.files}
         for html in dict.fromkeys((parts.html, parts.full_html)):  # what template code made
             confine.check_output(policy, html, made.__contains__,
-                                 context.layouts / "email" / "email.html")
+                                 context.layouts / "email" / "email.html", parts.traces)
         subject = f"{pub.title} {issue.month.label}: {issue.cover_story}"
         # Only the images the final HTML shows (a cut article leaves its figures out),
         # and, when articles were cut, those of the full web version too.
@@ -197,9 +198,13 @@ def _fit(view: m.Issue, layouts: Path, settings: EmailSettings, images: EmailIma
     """Render, inline and measure; cut the longest articles until the HTML fits."""
     levels = {article.slug: FULL for article in view.articles}
     full_html = ""
+    traces: dict[str, Traced] = {}  # the first (uncut) and the last render
     while True:
         issue = _shortened(view, levels)
-        raw = _render(issue, layouts, settings, images, thumbs, levels)
+        traced = _render(issue, layouts, settings, images, thumbs, levels)
+        traces.setdefault("full", traced)
+        traces["last"] = traced
+        raw = traced.text
         html = fold_lines(inline_css(raw)).rstrip("\n") + "\n"
         size = len(html.encode())
         full_html = full_html or html
@@ -218,7 +223,8 @@ def _fit(view: m.Issue, layouts: Path, settings: EmailSettings, images: EmailIma
     if full_html != html:
         _warn_cuts(levels, len(full_html.encode()), size, settings.budget_bytes)
     shortened = {slug: level for slug, level in levels.items() if level != FULL}
-    return EmailParts(html, text_part(raw), shortened, full_html)
+    return EmailParts(html, text_part(raw), shortened, full_html,
+                      tuple(dict.fromkeys(traces.values())))
 
 
 def _warn_cuts(levels: dict[str, int], full: int, size: int, budget: int) -> None:
@@ -304,11 +310,11 @@ def _options(images: EmailImages, issue: m.Issue, levels: dict[str, int]) -> Htm
 
 
 def _render(issue: m.Issue, layouts: Path, settings: EmailSettings, images: EmailImages,
-            thumbs: dict[m.Month, Shown], levels: dict[str, int]) -> str:
+            thumbs: dict[m.Month, Shown], levels: dict[str, int]) -> Traced:
     pub = issue.publication
     env = environment(layouts, "email", _options(images, issue, levels))
-    template = env.get_template("email.html")
-    return template.render(
+    return render_traced(
+        env.get_template("email.html"),
         issue=issue,
         publication=pub,
         direction="rtl" if pub.language.split("-")[0].lower() in RTL_LANGUAGES else "ltr",

@@ -78,8 +78,6 @@ _TOKEN = re.compile(r"""<!--.*?-->|<(?:[^>"']|"[^"]*"|'[^']*')*>|[^<]+|<""", re.
 _TAG_NAME = re.compile(r"</?([a-zA-Z0-9]+)")
 #: Elements whose text keeps its line breaks: no folding inside them.
 _RAW = {"pre", "textarea", "script", "style"}
-#: RFC 5322 and RFC 2045: a line of an 8bit body part holds at most 998 octets.
-MAX_LINE_OCTETS = 998
 
 
 def fold_lines(html: str, width: int = 78) -> str:
@@ -89,7 +87,9 @@ def fold_lines(html: str, width: int = 78) -> str:
     ``script`` and ``style``) and between a tag's attributes, never inside an
     attribute value or a comment (MSO conditional comments stay whole).  So the
     HTML renders the same, and the email's HTML part can go as ``8bit`` with
-    short lines, every placeholder intact on one line.
+    short lines, every placeholder intact on one line.  A value longer than a
+    line (an editor's 2 KB map link) stays whole: the message then carries the
+    part quoted-printable (:mod:`publisher.render.email_mime`).
     """
     out: list[str] = []
     column = 0
@@ -131,12 +131,7 @@ def fold_lines(html: str, width: int = 78) -> str:
                     emit(" ")
             if piece:
                 emit(piece)
-    folded = "".join(out)
-    longest = max((len(line.encode()) for line in folded.splitlines()), default=0)
-    if longest > MAX_LINE_OCTETS:
-        raise PublisherError(f"the email HTML has a line of {longest} bytes that cannot be "
-                             f"broken (the limit is {MAX_LINE_OCTETS}): a very long URL?")
-    return folded
+    return "".join(out)
 
 
 def _split_tag(tag: str) -> list[str]:

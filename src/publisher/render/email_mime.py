@@ -6,11 +6,16 @@ HTML and its images (``cid:``), so a text-only reader never downloads them.
 
 Both text parts are UTF-8 with ``Content-Transfer-Encoding: 8bit`` and short
 lines (the text wrapped at 76 columns, the HTML folded at 78 where a line
-break changes nothing; never over the 998 octets 8bit allows): the
-serialized message holds every placeholder literally and whole,
-where quoted-printable could split one across a soft line break and base64
-would hide it.  See :mod:`publisher.placeholders` for the contract with the
-sender.  Everything is derived from the issue, so rebuilding gives the same
+break changes nothing): the serialized message holds every placeholder
+literally and whole, where quoted-printable could split one across a soft
+line break and base64 would hide it.  A line that cannot be broken and is
+longer than the 998 octets 8bit allows (RFC 5322 2.1.1; an editor's 2 KB map
+link, in the ``href`` and in the text's ``<URL>``) makes that part
+quoted-printable instead, at most 76 characters a line (RFC 2045 6.7), soft
+line breaks inside the long line: the decoded text is the same.  See
+:mod:`publisher.placeholders` for the contract with the sender.
+
+Everything is derived from the issue, so rebuilding gives the same
 bytes: the Date is the issue's date, the Message-ID and the MIME boundaries
 are digests of the content.
 """
@@ -29,6 +34,22 @@ from publisher import placeholders
 from publisher.model import Issue
 from publisher.render.email_images import EncodedImage
 
+#: RFC 5322 2.1.1 (and RFC 2045 for 8bit): a line holds at most 998 octets and its CRLF.
+MAX_LINE_OCTETS = 998
+#: RFC 2045 6.7: an encoded line of a quoted-printable body, soft line break included.
+QP_LINE = 76
+#: What the parts' bodies are encoded with: as the default policy, but quoted-printable
+#: lines of RFC 2045's 76 characters (the default's 78 is its header width). Headers are
+#: folded when the message is serialized, with the default policy.
+_BODY_POLICY = policy.default.clone(max_line_length=QP_LINE)
+
+
+def transfer_encoding(text: str) -> str:
+    """``8bit`` when every line fits in it (placeholders stay whole and literal), else
+    ``quoted-printable``."""
+    longest = max((len(line.encode()) for line in text.splitlines()), default=0)
+    return "8bit" if longest <= MAX_LINE_OCTETS else "quoted-printable"
+
 
 def build_message(issue: Issue, subject: str, text: str, html: str,
                   embedded: Sequence[EncodedImage] = ()) -> bytes:
@@ -42,7 +63,7 @@ def build_message(issue: Issue, subject: str, text: str, html: str,
     content_id = digest.hexdigest()
     domain = pub.sender_address.rpartition("@")[2] or "localhost"
 
-    msg = EmailMessage(policy=policy.default)
+    msg = EmailMessage(policy=_BODY_POLICY)
     msg["Subject"] = subject
     msg["From"] = Address(pub.sender_name, addr_spec=pub.sender_address)
     msg["To"] = placeholders.RECIPIENT_EMAIL
@@ -54,8 +75,8 @@ def build_message(issue: Issue, subject: str, text: str, html: str,
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Content-Language"] = pub.language
 
-    msg.set_content(text, subtype="plain", charset="utf-8", cte="8bit")
-    msg.add_alternative(html, subtype="html", charset="utf-8", cte="8bit")
+    msg.set_content(text, subtype="plain", charset="utf-8", cte=transfer_encoding(text))
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte=transfer_encoding(html))
     if embedded:
         html_part = msg.get_payload()[1]  # type: ignore[index]
         for image in embedded:

@@ -42,7 +42,7 @@ from publisher.render.epub_cover import cover_jpeg
 from publisher.render.epub_pages import XHTML, PageTarget, Paginator
 from publisher.render.epub_text import HANGUL_RUN, mark_language_of_parts
 from publisher.render.html import HtmlOptions, block_id
-from publisher.render.templates import environment
+from publisher.render.templates import Traced, environment, render_traced
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ class Doc:
     template: str
     values: dict[str, Any] = field(default_factory=dict)
     tree: Any = None  # lxml ElementTree, once rendered
+    trace: Traced | None = None  # where the rendered template's values came from
 
 
 @dataclass(frozen=True)
@@ -165,9 +166,11 @@ def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> byt
     images, cover = _assets(context)
     env = _environment(context)
     # Print pages only when the map names elements of this issue (an empty or
-    # foreign map would declare pages that the book cannot show).
-    paginated = page_map is not None and not _id_files(issue).keys().isdisjoint(page_map)
-    if page_map is not None and not paginated:
+    # foreign map would declare pages that the book cannot show); an issue with no
+    # articles has no element to map, and nothing to warn about.
+    mappable = _id_files(issue).keys()
+    paginated = page_map is not None and not mappable.isdisjoint(page_map)
+    if page_map is not None and not paginated and mappable:
         log.warning("the print page map names no element of %s: no print page numbers",
                     issue.month)
     summary = _accessibility_summary(issue, paginated)
@@ -178,7 +181,7 @@ def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> byt
     nav, colophon = docs[1], docs[-1]
     colophon.values.update(paginated=paginated, accessibility_summary=summary,
                            identifier=ident)
-    colophon.tree = _render_doc(env, colophon, common, images)
+    colophon.tree, colophon.trace = _render_doc(env, colophon, common, images)
     pages: list[PageTarget] = []
     if page_map is not None and paginated:
         paginator = Paginator(page_map)
@@ -197,8 +200,9 @@ def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> byt
     if back < len(docs):
         landmarks.append({"type": "backmatter", "href": docs[back].file_name,
                           "title": docs[back].title})
-    nav.tree = _parse(env.get_template("nav.xhtml").render(
-        **common, toc=toc, landmarks=landmarks, pages=pages), nav.file_name)
+    nav.trace = render_traced(env.get_template("nav.xhtml"), **common, toc=toc,
+                              landmarks=landmarks, pages=pages)
+    nav.tree = _parse(nav.trace.text, nav.file_name)
 
     book = _book(issue, ident, summary, paginated, images)
     book.set_cover(COVER_IMAGE, cover, create_page=False)
@@ -215,7 +219,8 @@ def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> byt
     for n, doc in enumerate(docs):
         content = _serialize(doc.tree)
         confine.check_output(policy, content.decode("utf-8"), _in_package(package),
-                             context.layouts / "epub" / doc.template)
+                             context.layouts / "epub" / doc.template,
+                             [doc.trace] if doc.trace else [])
         item = _Document(uid=f"doc-{n:02d}-{doc.file_name.rsplit('.', 1)[0]}",
                          file_name=doc.file_name, title=doc.title, content=content)
         if doc is nav:
@@ -348,15 +353,16 @@ def _documents(context: BuildContext) -> tuple[list[Doc], int, int]:
         "credits": _credits(issue)}))
     for doc in docs:
         if doc.template not in ("nav.xhtml", "colophon.xhtml"):
-            doc.tree = _render_doc(env, doc, common, images)
+            doc.tree, doc.trace = _render_doc(env, doc, common, images)
     return docs, first_article, back
 
 
 def _render_doc(env: Any, doc: Doc, common: Mapping[str, Any],
-                images: Mapping[str, Asset]) -> Any:
+                images: Mapping[str, Asset]) -> tuple[Any, Traced]:
     """``doc`` rendered from its template and parsed, Hangul runs marked ``lang="ko"``,
-    images given the scaled files' sizes."""
-    tree = _parse(env.get_template(doc.template).render(**common, **doc.values), doc.file_name)
+    images given the scaled files' sizes; and where the template's values came from."""
+    traced = render_traced(env.get_template(doc.template), **common, **doc.values)
+    tree = _parse(traced.text, doc.file_name)
     mark_language_of_parts(tree.getroot(), HANGUL_RUN, "ko")
     by_href = {asset.href: asset for asset in images.values()}
     for img in tree.iter(f"{{{XHTML}}}img"):
@@ -364,7 +370,7 @@ def _render_doc(env: Any, doc: Doc, common: Mapping[str, Any],
         if asset is not None:
             img.set("width", str(asset.width))
             img.set("height", str(asset.height))
-    return tree
+    return tree, traced
 
 
 class _Writer(epub.EpubWriter):

@@ -7,6 +7,13 @@ to show the page: a stylesheet (``<link>``, ``@import``), an image (``src``,
 *hyperlink* (``<a href>``, ``<link rel=alternate>``) is only followed when a
 reader chooses to: it is not a resource and is not listed here.
 
+Some markup makes a reader's program send a request of its own, whatever the
+address: ``ping`` (a request on every click: click tracking), a form's
+``action``/``formaction``, ``manifest``, ``<meta http-equiv=refresh>`` (a
+redirect), ``<base href>`` (every relative address leads elsewhere) and
+``<link rel=dns-prefetch|preconnect|prefetch|preload|prerender|modulepreload>``.
+No layout may use them: they are listed with :attr:`Reference.refused` saying why.
+
 Both CSS (tinycss2, escapes decoded as a browser decodes them) and HTML or
 XHTML (the standard library's tolerant parser, character references decoded)
 are read; Jinja2 template code in a value is kept as written and the value is
@@ -29,9 +36,19 @@ MARKUP_SUFFIXES = frozenset({".html", ".htm", ".xhtml", ".xml", ".svg"})
 
 #: Attributes whose value is fetched, on any element (HTML, SVG, VML).
 _RESOURCE_ATTRIBUTES = frozenset({"src", "srcset", "imagesrcset", "poster", "background",
-                                  "lowsrc", "dynsrc", "manifest", "xlink:href"})
+                                  "lowsrc", "dynsrc", "xlink:href"})
 #: Elements whose ``href`` is fetched (``<a href>`` is a hyperlink; ``<link>`` depends on rel).
-_HREF_RESOURCES = frozenset({"link", "image", "use", "feimage", "base", "script"})
+_HREF_RESOURCES = frozenset({"link", "image", "use", "feimage", "script"})
+#: Attributes that make the reader's program send a request of its own, on any element.
+_REQUEST_ATTRIBUTES = {
+    "ping": "is click tracking (a request to it on every click)",
+    "action": "sends a form to an address",
+    "formaction": "sends a form to an address",
+    "manifest": "makes the reader's program fetch an application cache",
+}
+#: ``<link rel=…>`` values that make the reader's program connect or fetch ahead.
+_REQUEST_RELS = frozenset({"dns-prefetch", "preconnect", "prefetch", "preload", "prerender",
+                           "modulepreload"})
 #: ``<link rel=…>`` values that make it a hyperlink, not a resource.
 _HYPERLINK_RELS = frozenset({"alternate", "author", "bookmark", "canonical", "external",
                              "help", "license", "me", "next", "nofollow", "noopener",
@@ -51,6 +68,7 @@ class Reference:
     line: int
     what: str  # how it is made: "url()", "@import", "<img src>", …
     dynamic: bool = False  # holds template code: judged on the rendered output
+    refused: str | None = None  # why no layout may have it at all, whatever it names
 
     @property
     def literal_prefix(self) -> str:
@@ -145,7 +163,11 @@ class _Parser(HTMLParser):
             if value is None:
                 continue
             at = line + _line_in_tag(raw, name)
-            if name == "style":
+            refused = _request(tag, name, values)
+            if refused is not None:
+                self.found.append(Reference(value, at, refused[0], _is_dynamic(value),
+                                            refused[1]))
+            elif name == "style":
                 self.found += css_references(value, at, declarations=True)
             elif name in ("srcset", "imagesrcset"):
                 for candidate in _srcset(value):
@@ -183,6 +205,25 @@ class _Parser(HTMLParser):
     def _add(self, value: str, line: int, what: str) -> None:
         if value.strip():
             self.found.append(Reference(value, line, what, _is_dynamic(value)))
+
+
+def _request(tag: str, name: str, values: dict[str, str]) -> tuple[str, str] | None:
+    """How an attribute makes the reader's program send a request of its own, and why
+    that is refused; ``None`` for any other attribute."""
+    if name in _REQUEST_ATTRIBUTES:
+        return f"<{tag} {name}>", _REQUEST_ATTRIBUTES[name]
+    if tag == "base" and name == "href":
+        return "<base href>", "makes every relative address of the page lead elsewhere"
+    if (tag == "meta" and name == "content"
+            and values.get("http-equiv", "").strip().lower() == "refresh"):
+        return ('<meta http-equiv="refresh">',
+                "reloads the page or sends the reader elsewhere on its own")
+    if tag == "link" and name == "href":
+        rels = sorted(_REQUEST_RELS.intersection(values.get("rel", "").lower().split()))
+        if rels:
+            return (f'<link rel="{rels[0]}">',
+                    "makes the reader's program connect or fetch ahead on its own")
+    return None
 
 
 def _is_hyperlink(rel: str) -> bool:

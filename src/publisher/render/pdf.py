@@ -41,7 +41,7 @@ from publisher.render.pdfkit.fetcher import ConfinedFetcher, ForbiddenURL, forbi
 from publisher.render.pdfkit.finish import print_finisher, reader_finisher
 from publisher.render.pdfkit.glyphs import check_glyphs
 from publisher.render.pdfkit.preflight import preflight
-from publisher.render.templates import environment
+from publisher.render.templates import environment, render_traced
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +49,33 @@ FORMAT = "print"
 PRINT_OPTIONS = HtmlOptions(footnotes="print", block_ids=True)
 PRESS_PROFILE = "--press"  # the @color-profile of print.css
 PAD_ID = "print-pad"  # the one blank page of the layout, repeated to pad
+TRACE_KEY = "print-html-trace"  # where print_html's values came from (in context.shared)
 READER_DPI = 150
 READER_JPEG_QUALITY = 82
 # Room outside the bleed for the crop marks: WeasyPrint draws them in the outer
 # half of the CSS bleed, so a CSS bleed of 2 x 6 mm puts them 6 mm off the trim.
 MARKS_MM = 12.0
+#: The language fontconfig takes as the default. A font with family names in several
+#: languages (NanumMyeongjo is also 나눔명조) is named after the one of the default
+#: language, and WeasyPrint embeds it under that name: under ko the Hangul font would be
+#: ``NanumMyeongjo``, not the layout's ``Publisher-Hangul``, and the PDF bytes would
+#: change with the reader's locale.
+FONT_LANGUAGE = "en"
+
+
+def pin_font_language() -> None:
+    """Make fontconfig's default language :data:`FONT_LANGUAGE`, whatever the locale.
+
+    fontconfig reads it from the environment, not from the C locale: ``FC_LANG``,
+    else ``LC_ALL``, ``LC_CTYPE``, ``LANG``, once per process, when it first matches a
+    font (not when WeasyPrint is imported). So ``FC_LANG`` is set before any font is
+    matched: here, on import (the one module that imports WeasyPrint), and again before
+    each layout. A forked process (the build's worker, the reader's PDF) inherits it.
+    """
+    os.environ["FC_LANG"] = FONT_LANGUAGE
+
+
+pin_font_language()
 
 
 @dataclass(frozen=True)
@@ -135,6 +157,7 @@ def print_document(context: BuildContext) -> weasyprint.Document:
     check_glyphs(css_content_text(layout / "print.css"), context.layouts / "fonts",
                  [layout / "print.css"], layout / "print.css")
     fetcher = ConfinedFetcher([issue.source_dir, context.layouts])
+    pin_font_language()
     fonts = FontConfiguration()
     profiles: dict[str, Any] = {}
     try:
@@ -153,7 +176,8 @@ def print_document(context: BuildContext) -> weasyprint.Document:
                                      stylesheets=stylesheets, output_intent=PRESS_PROFILE)
     except ForbiddenURL as exc:
         raise forbidden_error(exc, [*_text_sources(context), *sorted(layout.rglob("*"))],
-                              layout / "base.html") from None
+                              layout / "base.html",
+                              [t for t in (context.shared.get(TRACE_KEY),) if t]) from None
     if PRESS_PROFILE not in profiles:
         raise PublisherError(f"print.css declares no @color-profile {PRESS_PROFILE}: the print "
                              "PDF needs its CMYK output intent", layout / "print.css")
@@ -192,7 +216,8 @@ def print_html(context: BuildContext) -> str:
     issue = context.issue
     env = environment(context.layouts, FORMAT, PRINT_OPTIONS)
     env.filters["lede_and_rest"] = _lede_and_rest
-    html = env.get_template("base.html").render(
+    traced = render_traced(
+        env.get_template("base.html"),
         issue=issue,
         publication=issue.publication,
         archive=[_archive_view(e) for e in issue.archive.entries[:ARCHIVE_FEATURED]],
@@ -203,8 +228,8 @@ def print_html(context: BuildContext) -> str:
         authors=", ".join(issue.creators),
         credits=_credits(issue),
     )
-    context.shared["print-html"] = html
-    return html
+    context.shared["print-html"], context.shared[TRACE_KEY] = traced.text, traced
+    return traced.text
 
 
 #: The newest earlier issues the print archive sets in full (cover, QR code: one page); older

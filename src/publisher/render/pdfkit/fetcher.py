@@ -17,6 +17,7 @@ from urllib.request import url2pathname
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 from publisher.errors import PublisherError
+from publisher.render.templates import Traced
 
 _TEXT_SUFFIXES = {".html", ".css", ".md", ".toml", ".txt"}
 
@@ -96,8 +97,10 @@ class ConfinedFetcher(URLFetcher):
         return real
 
 
-def forbidden_error(exc: ForbiddenURL, searched: Iterable[Path], fallback: Path) -> PublisherError:
-    """A one-line error naming the source file (and line) that refers to ``exc.url``."""
+def forbidden_error(exc: ForbiddenURL, searched: Iterable[Path], fallback: Path,
+                    traces: Sequence[Traced] = ()) -> PublisherError:
+    """A one-line error naming the source file and line that refers to ``exc.url``: where
+    it is written, else the template expression that printed it (``traces``)."""
     needles = {exc.url, unquote(exc.url)}
     parts = urlsplit(exc.url)
     shown = exc.url
@@ -119,4 +122,8 @@ def forbidden_error(exc: ForbiddenURL, searched: Iterable[Path], fallback: Path)
             if at >= 0:
                 line = text.count("\n", 0, at) + 1
                 return PublisherError(f"refers to {shown}: {exc.reason}", path, line)
+    for trace in traces:
+        printed = trace.where(shown)
+        if printed is not None:
+            return PublisherError(f"refers to {shown}: {exc.reason}", *printed)
     return PublisherError(f"refers to {shown}: {exc.reason}", fallback)
