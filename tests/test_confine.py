@@ -355,3 +355,32 @@ def test_a_packed_layout_file_may_not_replace_the_books_own(layouts_copy):
     assert str(failure.value) == (
         f"{base}:{line}: 'css/style.css' would replace a file of the EPUB itself: give the "
         "layout file another name")
+
+
+@pytest.mark.parametrize(("value", "urls"), [
+    ("x.png 2x,http://tracker.example/p.gif", ["x.png", "http://tracker.example/p.gif"]),
+    ("a.png 1x, b.png 2x", ["a.png", "b.png"]),
+    ("a.png,b.png", ["a.png,b.png"]),  # no white space: one URL (the HTML standard)
+    ("a.png 100w (min(1,2)), b.png", ["a.png", "b.png"]),
+    ("  , a.png,, ", ["a.png"]),
+])
+def test_a_srcset_is_parsed_as_the_html_standard_does(value, urls):
+    from publisher.render.layoutrefs import _srcset
+
+    assert _srcset(value) == urls
+
+
+def test_a_tracker_as_the_last_srcset_candidate_is_refused_in_the_rendered_email(tmp_path):
+    from types import SimpleNamespace
+
+    from publisher.errors import SourceErrors
+    from publisher.render import confine, email
+
+    layouts = tmp_path / "layouts"
+    shutil.copytree(LAYOUTS, layouts)
+    policy = email.layout_policy(SimpleNamespace(layouts=layouts))
+    markup = '<img alt="" srcset="a.png 2x,https://tracker.example/p.gif">'
+    with pytest.raises(SourceErrors) as refused:
+        confine.check_output(policy, markup, lambda url: url == "a.png",
+                             layouts / "email" / "email.html")
+    assert "https://tracker.example/p.gif" in str(refused.value)

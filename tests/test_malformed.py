@@ -105,6 +105,20 @@ def _bmp(path: Path) -> bytes:
     return data
 
 
+def _png_with_a_huge_text_chunk(path: Path) -> bytes:
+    """A PNG with an ICC profile of 2 MB unpacked: Pillow raises ValueError (not OSError)
+    on opening it."""
+    import struct
+    import zlib
+
+    data = path.read_bytes()
+    body = b"icc\0\0" + zlib.compress(b"x" * 2_000_000)
+    chunk = (struct.pack(">I", len(body)) + b"iCCP" + body
+             + struct.pack(">I", zlib.crc32(b"iCCP" + body)))
+    end = 8 + 25  # the signature and the IHDR chunk
+    return data[:end] + chunk + data[end:]
+
+
 @dataclass(frozen=True)
 class Case:
     edit: Edit
@@ -333,6 +347,8 @@ CASES: dict[str, Case] = {
     "image: cut short": Case(
         figure_as(lambda p: p.read_bytes()[: p.stat().st_size // 2]), 28, ("is damaged",)),
     "image: zero bytes": Case(figure_as(lambda _: b""), 28, ("is not a readable image file",)),
+    "image: a PNG whose ICC chunk Pillow refuses (ValueError)": Case(
+        figure_as(_png_with_a_huge_text_chunk), 28, ("is not a readable image file",)),
     "image: a format the formats cannot show": Case(
         figure_as(_bmp), 28, ("is BMP: use JPEG, PNG, GIF or WebP",)),
     "image: a file: URL": Case(
@@ -409,6 +425,9 @@ CASES: dict[str, Case] = {
     "body: an emoji ZWJ sequence": Case(
         replace(CULTURE, "Text about culture.", "A family 👨‍👩‍👧."), 7,
         ("emoji sequence '👨‍👩‍👧'", "MAN + WOMAN + GIRL")),
+    "body: a joiner at the end of a line, after a character no font has": Case(
+        replace(CULTURE, "Text about culture.", "Text about culture ☃\u200d\nand more."), 7,
+        ("character '☃' (U+2603 SNOWMAN) has no glyph",)),
 }
 
 

@@ -70,8 +70,8 @@ def clusters(text: str) -> Iterator[str]:
             if (_is_variation_selector(char) or _is_skin_tone(char) or _is_tag(char)
                     or char == _KEYCAP or unicodedata.category(char) in ("Mn", "Me")):
                 j += 1
-            elif char == ZWJ and j + 1 < n:
-                j += 2
+            elif char == ZWJ and j + 1 < n and not text[j + 1].isspace():
+                j += 2  # a ZWJ joins two visible characters, never across a line
             else:
                 break
         yield text[i:j]
@@ -137,6 +137,8 @@ def glyph_errors(missing: Sequence[Missing], font_dir: Path, sources: Iterable[P
         where = [(path, text) for path, text in texts if item.cluster in text]
         for path, text in where:
             lines = [n for n, line in enumerate(text.splitlines(), 1) if item.cluster in line]
+            if not lines:  # a cluster across lines: blame the line where it starts
+                lines = [text.count("\n", 0, text.find(item.cluster)) + 1]
             more = ", ".join(map(str, lines[1:6])) + (", …" if len(lines) > 6 else "")
             also = f" (also on line{'s' if len(lines) > 2 else ''} {more})" if more else ""
             errors.append(PublisherError(message + also, path, lines[0]))

@@ -53,7 +53,7 @@ def load_image(
                    "see it", source, line)
     try:
         fmt, width, height = imaging.measure(path)  # the header only
-    except (UnidentifiedImageError, OSError):
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):  # Pillow refuses it
         diag.error(f"image '{reference}' is not a readable image file", source, line)
         return None
     if fmt not in SUPPORTED:
@@ -68,7 +68,7 @@ def load_image(
     try:
         with imaging.opened(path) as img:
             damage = _damage(img)
-    except (UnidentifiedImageError, OSError):
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):  # Pillow refuses it
         damage = "it cannot be decoded"
     if damage:
         diag.error(f"image '{reference}' is damaged ({damage}): export or copy it again",

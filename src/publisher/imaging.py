@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from publisher.errors import PublisherError
 
@@ -104,12 +104,16 @@ def measure(path: Path) -> tuple[str | None, int, int]:
 def _open_unguarded(path: Path) -> Image.Image:
     """``Image.open`` without Pillow's guard, which would raise or warn before the size
     is known (the process opens one image at a time: no thread sees the guard off)."""
-    most = Image.MAX_IMAGE_PIXELS
+    most, lenient = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
     Image.MAX_IMAGE_PIXELS = None
+    # WeasyPrint turns LOAD_TRUNCATED_IMAGES on for the whole process when imported, and
+    # with it Pillow quietly drops what it cannot read (an ICC profile over its limit):
+    # the same file must read the same in every process.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         return Image.open(path)
     finally:
-        Image.MAX_IMAGE_PIXELS = most
+        Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = most, lenient
 
 
 @contextlib.contextmanager
@@ -141,7 +145,7 @@ def load(path: Path, *, within: tuple[int, int] | None = None,
                     source.draft(None, (max(1, int(width * scale)), max(1, int(height * scale))))
             source.load()
             image = _to_srgb(_to_8_bits(ImageOps.exif_transpose(source)))
-    except OSError as exc:
+    except (OSError, SyntaxError, ValueError) as exc:  # what Pillow raises for a bad file
         raise PublisherError(f"cannot read the image: {exc}", path) from exc
     if has_alpha(image):
         return image.convert("RGBA")
@@ -169,7 +173,7 @@ def lossless(path: Path) -> bool:
     try:
         with opened(path) as source:
             return source.format in ("PNG", "GIF")
-    except OSError as exc:
+    except (OSError, SyntaxError, ValueError) as exc:  # what Pillow raises for a bad file
         raise PublisherError(f"cannot read the image: {exc}", path) from exc
 
 

@@ -238,10 +238,24 @@ def _line_in_tag(raw: str, name: str) -> int:
 
 
 def _srcset(value: str) -> list[str]:
-    """The URLs of a ``srcset``: comma-separated candidates, each a URL and a descriptor."""
+    """The URLs of a ``srcset``, parsed as the HTML standard's "parse a srcset attribute"
+    does (a candidate's descriptor is optional: ``a.png 2x,https://x/p.gif`` is two URLs)."""
     urls = []
-    for candidate in re.split(r",\s+|,(?=\S+\s)", value.strip()):
-        parts = candidate.strip().split()
-        if parts:
-            urls.append(parts[0])
+    i, n = 0, len(value)
+    while i < n:
+        while i < n and (value[i].isspace() or value[i] == ","):
+            i += 1
+        start = i
+        while i < n and not value[i].isspace():
+            i += 1
+        url = value[start:i]
+        if url.endswith(","):  # no descriptors: the candidate ends here
+            url = url.rstrip(",")
+        else:  # descriptors, up to the next comma outside parentheses
+            depth = 0
+            while i < n and (depth or value[i] != ","):
+                depth += {"(": 1, ")": -1}.get(value[i], 0) if depth or value[i] == "(" else 0
+                i += 1
+        if url:
+            urls.append(url)
     return urls
