@@ -481,3 +481,13 @@ def test_sigkill_at_any_moment_then_rerun_completes(mailroom: Mailroom, tmp_path
                 f"at most 0 extra (1 hand-over(s) with no reply)" in status
         interrupted += 0 < before < len(addresses)
     assert interrupted >= 8  # most kills landed in the middle of a send
+
+
+def test_dry_run_onto_a_file_is_one_line(mailroom: Mailroom, tmp_path: Path) -> None:
+    target = tmp_path / "out.eml"
+    target.write_bytes(b"kept")
+    run = mailroom.send("--dry-run", str(target))
+    assert run.status == 1 and "Traceback" not in run.err
+    (line,) = [x for x in run.err.splitlines() if x.startswith("error:")]
+    assert "out.eml: is not a folder" in line
+    assert target.read_bytes() == b"kept" and mailroom.ledger() == {}

@@ -83,8 +83,8 @@ class UnsubscribeApp:
             return self._page(start_response, "200 OK", "confirm", **values)
         try:
             self._unsubscribe(address)
-        except PublisherError:
-            log.exception("unsubscribe: the subscriber store cannot be opened")
+        except PublisherError as exc:  # said in one line, as the command line says it
+            log.error("unsubscribe: %s", exc)
             return self._page(start_response, "503 Service Unavailable", "unavailable")
         except sqlite3.Error as exc:  # busy beyond store_wait, a full disk...
             log.warning("unsubscribe: not recorded, the client is asked to try again: %s",

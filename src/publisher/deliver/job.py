@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from publisher import subscribers, tokens
+from publisher.atomic import write_atomic
 from publisher.deliver import smtp, store
 from publisher.deliver.lease import Lease
 from publisher.deliver.ledger import (
@@ -45,7 +46,7 @@ from publisher.deliver.ledger import (
 from publisher.deliver.personalise import Recipient, Template, message_id
 from publisher.deliver.status import status_lines
 from publisher.deliver.stopping import Stop
-from publisher.errors import PublisherError
+from publisher.errors import PublisherError, disk_error
 from publisher.model import Publication
 
 log = logging.getLogger(__name__)
@@ -92,14 +93,17 @@ class Mailing:
 
 def dry_run(db: sqlite3.Connection, mailing: Mailing, folder: Path) -> int:
     """Write every subscriber's message to ``folder`` (one .eml each); send nothing."""
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        raise PublisherError("is not a folder: give --dry-run a folder to write the "
+                             "messages to", folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise disk_error(exc, folder, "cannot create the folder") from None
     n = 0
     for sub in subscribers.subscribed(db):
         data = mailing.render(sub.email, sub.name)
-        path = folder / f"{sub.id:07d}.eml"
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        write_atomic(folder / f"{sub.id:07d}.eml", data, quiet=True)
         n += 1
     progress.info("wrote %d personalised message(s) to %s; nothing was sent", n, folder)
     return n
@@ -547,6 +551,10 @@ class Send:
             return
         if claim != SENDING:
             self.results.put(_Result(item, claim))  # UNSUBSCRIBED or GONE
+            return
+        if not self.file_lock.same_file():  # the store removed or replaced: send no more
+            self.stop.event.set()  # (said at the end, by _run_leased; the row stays
+            self.results.put(_Result(item, UNSTARTED))  # 'sending': the next run sends it)
             return
         item.tries += 1
         try:

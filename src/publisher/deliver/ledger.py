@@ -103,9 +103,13 @@ def ensure_schema(db: sqlite3.Connection) -> None:
                 db.execute(statement)
         if found is not None and f"'{DOUBT}'" not in found[0]:
             # the earlier version marked 'sending' only before the transaction: such a row
-            # may have been handed over, so it is recovered as in doubt
-            old = _COLUMNS.replace("state", "CASE state WHEN 'sending' THEN 'handed' "
-                                            "ELSE state END")
+            # may have been handed over, so it is recovered as in doubt; and it put rows
+            # it had recovered in doubt back to pending (in_doubt > 0): in doubt they stay,
+            # sent again only when the operator says so
+            old = _COLUMNS.replace(
+                "state", "CASE WHEN state = 'sending' THEN 'handed' "
+                         "WHEN state IN ('pending', 'deferred') AND in_doubt > 0 THEN 'doubt' "
+                         "ELSE state END", 1)
             db.execute(f"INSERT INTO deliveries ({_COLUMNS}) SELECT {old} "
                        "FROM deliveries_v1")
             db.execute("DROP TABLE deliveries_v1")
@@ -213,11 +217,14 @@ class Ledger:
                 (now(), self.issue)).rowcount, kept
 
     def resend_in_doubt(self) -> int:
-        """The operator's decision: the rows in doubt (still subscribed) back to ``pending``."""
+        """The operator's decision: the rows in doubt (still subscribed) back to ``pending``,
+        and those refused since an earlier hand-over in doubt (``--retry-failed`` keeps
+        them)."""
         with transaction(self.db):
             return self.db.execute(
                 "UPDATE deliveries SET state = 'pending', changed = ? "
-                "WHERE issue = ? AND state = 'doubt' AND subscriber_id IN "
+                "WHERE issue = ? AND (state = 'doubt' OR (state = 'failed' AND in_doubt > 0)) "
+                "AND subscriber_id IN "
                 "(SELECT id FROM subscribers WHERE status = 'subscribed')",
                 (now(), self.issue)).rowcount
 

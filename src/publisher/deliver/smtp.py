@@ -300,7 +300,7 @@ class Connection:
         if 400 <= code < 500:
             return Outcome(TEMPORARY, reply, handed=bool(handed))
         if code == 530 or (code == 550 and "5.7.0" in reply and "auth" in reply.lower()):
-            return Outcome(FATAL, self._needs_login(reply))
+            return Outcome(FATAL, self._needs_login(reply), handed=bool(handed))
         if stage == "MAIL":  # the server refuses our sender: no recipient is to blame
             return Outcome(FATAL, f"the SMTP server {self.settings.where} refused the "
                                   f"sender {sender}: {reply}")
