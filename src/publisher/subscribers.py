@@ -109,15 +109,19 @@ def check_path(path: Path, *, create: bool = False) -> None:
 
 @contextlib.contextmanager
 def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any error."""
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back on any error, a failed ``COMMIT``
+    (a full disk) included, so that the connection can be used again.  A failed
+    ``ROLLBACK`` is ignored, so that the error that caused it is the one raised; SQLite
+    may have rolled the transaction back itself (a full disk)."""
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        db.execute("COMMIT")
     except BaseException:
-        if db.in_transaction:  # SQLite may have rolled it back itself (a full disk)
-            db.execute("ROLLBACK")
+        if db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
 
 
 @contextlib.contextmanager
