@@ -509,7 +509,9 @@ class _FullDisk:
         if sql == "COMMIT":
             type(self).commits += 1
             if type(self).commits > self._after:
-                raise sqlite3.OperationalError("database or disk is full")
+                error = sqlite3.OperationalError("database or disk is full")
+                error.sqlite_errorcode, error.sqlite_errorname = sqlite3.SQLITE_FULL, "SQLITE_FULL"
+                raise error
         return self._db.execute(sql, *args)
 
     def __getattr__(self, name: str) -> object:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import logging
 import os
@@ -136,13 +137,34 @@ def store_errors(path: Path) -> Iterator[None]:
         raise PublisherError(describe(exc), path) from None
 
 
-def describe(exc: sqlite3.Error) -> str:
-    """What a failure of the store means, and what to do about it."""
+BUSY, FULL = "busy", "full"
+
+
+def failure(exc: BaseException) -> str | None:
+    """Which of the store's expected failures ``exc`` is: :data:`BUSY` (another process
+    holds the write lock), :data:`FULL` (no space left), or ``None`` (anything else).
+
+    Told from SQLite's primary result code (``sqlite_errorcode``), not from the message
+    text; an ``OSError`` from its errno.  The one test of both the commands
+    (:func:`describe`) and the sender (:func:`publisher.deliver.store.describe`).
+    """
+    if isinstance(exc, OSError):
+        return FULL if exc.errno == errno.ENOSPC else None
     code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # the primary result code
     if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return BUSY
+    if code == sqlite3.SQLITE_FULL:
+        return FULL
+    return None
+
+
+def describe(exc: sqlite3.Error) -> str:
+    """What a failure of the store means, and what to do about it."""
+    kind = failure(exc)
+    if kind == BUSY:
         return ("the subscriber store is busy (a send, an import or the unsubscribe "
                 "endpoint is writing to it): nothing was changed; try again in a moment")
-    if code == sqlite3.SQLITE_FULL:
+    if kind == FULL:
         return "the disk is full: nothing was changed; free some space and try again"
     return f"the subscriber store failed ({exc}): nothing was changed"
 
