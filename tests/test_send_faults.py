@@ -101,9 +101,7 @@ def make_store(db: Path, addresses: list[str]) -> None:
     csv_file = db.with_suffix(".csv")
     csv_file.write_text("email,name\n" + "".join(f"{a},Reader {i}\n"
                                                  for i, a in enumerate(addresses)))
-    store = subscribers.connect(db, create=True)
-    subscribers.import_csv(store, csv_file)
-    store.close()
+    subscribers.import_csv(csv_file, db)
 
 
 @pytest.fixture

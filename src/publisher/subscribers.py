@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from email_validator import EmailNotValidError, validate_email
 
-from publisher.errors import PublisherError, SourceErrors
+from publisher.errors import PublisherError
 
 if TYPE_CHECKING:
     from publisher import subscriber_csv
@@ -199,24 +199,38 @@ def check_name(name: str) -> str:
     return name
 
 
-def import_csv(db: sqlite3.Connection, path: Path, *,
+def import_csv(path: Path, db_path: Path, *,
                skip_bad: bool = False) -> subscriber_csv.ImportResult:
-    """Add or update the subscribers of a CSV, all in one transaction.
+    """Add or update the subscribers of a CSV in the store at ``db_path`` (created if
+    need be), all in one transaction: ``publisher subscribers import``.
 
-    Any bad row (each reported with its line) makes the import change nothing,
-    unless ``skip_bad``: then the bad rows are logged as warnings and the rest imported.
-    The file is read once (:mod:`publisher.subscriber_csv`; the command line uses it
-    directly, to report each bad row as it is found and create no store for a bad file).
+    Each bad row is logged with its line as soon as it is read; any makes the import
+    change nothing and create no store, unless ``skip_bad``: then the bad rows are
+    warnings and the rest is imported.  The file is read once
+    (:mod:`publisher.subscriber_csv`), so a pipe will do.  The store's failures (busy,
+    disk full) are one-line errors (:func:`store_errors`).
     """
     from publisher import subscriber_csv
 
-    errors: list[PublisherError] = []
-    with subscriber_csv.stage(path, errors.append) as staged:
-        if errors and not skip_bad:
-            raise SourceErrors(errors)
-        for error in errors:
+    if not path.exists() or path.is_dir():  # a file, or a pipe: `import <(...)`
+        raise PublisherError("no such file", path)
+
+    def report(error: PublisherError) -> None:  # each bad row as soon as it is read
+        if skip_bad:
             log.warning("%s (skipped)", error)
-        return staged.apply(db)
+        else:
+            log.error("%s", error)
+
+    with subscriber_csv.stage(path, report) as staged:
+        if staged.bad and not skip_bad:  # a file with bad rows creates no store
+            raise PublisherError(f"{staged.bad} bad row(s): nothing was imported "
+                                 "(--skip-bad imports the good rows)", path)
+        db = connect(db_path, create=True)
+        try:
+            with store_errors(db_path):
+                return staged.apply(db)
+        finally:
+            db.close()
 
 
 def subscribed(db: sqlite3.Connection) -> Iterator[Subscriber]:
