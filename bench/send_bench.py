@@ -52,9 +52,7 @@ def make_store(path: Path, n: int) -> None:
         out.write("email,name\n")
         for i in range(n):
             out.write(f"reader{i:06d}@example.org,Reader {i} 독자\n")
-    db = subscribers.connect(path, create=True)
-    subscribers.import_csv(db, csv_file)
-    db.close()
+    subscribers.import_csv(csv_file, path)
 
 
 def run(workdir: Path, count: int, connections: int) -> tuple[float, float, int]:

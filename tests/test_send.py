@@ -66,9 +66,7 @@ def make_store(db: Path, addresses: list[str]) -> None:
     csv_file = db.with_suffix(".csv")
     lines = ["email,name"] + [f"{a},Reader {i} 독자" for i, a in enumerate(addresses)]
     csv_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    store = subscribers.connect(db, create=True)
-    subscribers.import_csv(store, csv_file)
-    store.close()
+    subscribers.import_csv(csv_file, db)
 
 
 @pytest.fixture

@@ -101,9 +101,7 @@ def make_store(db: Path, addresses: list[str]) -> None:
     csv_file = db.with_suffix(".csv")
     csv_file.write_text("email,name\n" + "".join(f"{a},Reader {i}\n"
                                                  for i, a in enumerate(addresses)))
-    store = subscribers.connect(db, create=True)
-    subscribers.import_csv(store, csv_file)
-    store.close()
+    subscribers.import_csv(csv_file, db)
 
 
 @pytest.fixture
@@ -509,7 +507,9 @@ class _FullDisk:
         if sql == "COMMIT":
             type(self).commits += 1
             if type(self).commits > self._after:
-                raise sqlite3.OperationalError("database or disk is full")
+                error = sqlite3.OperationalError("database or disk is full")
+                error.sqlite_errorcode, error.sqlite_errorname = sqlite3.SQLITE_FULL, "SQLITE_FULL"
+                raise error
         return self._db.execute(sql, *args)
 
     def __getattr__(self, name: str) -> object:

@@ -233,8 +233,8 @@ def test_an_import_does_what_the_rules_say(existing: list[tuple[str, str, bool]]
         csv_file = Path(tmp) / "rows.csv"
         with csv_file.open("w", encoding="utf-8", newline="") as out:
             csv.writer(out).writerows([("email", "name"), *lines])
-        result = subscribers.import_csv(db, csv_file, skip_bad=True)
         db.close()
+        result = subscribers.import_csv(csv_file, db_path, skip_bad=True)
         expected, summary = _expected(list(before.values()), lines)
         assert rows(db_path) == expected
         assert (f"{result.added} added, {result.updated} updated, {result.unchanged} "

@@ -101,11 +101,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
 
 
 @contextlib.contextmanager
-def _store(args: argparse.Namespace, *, create: bool = False) -> Iterator[sqlite3.Connection]:
+def _store(args: argparse.Namespace) -> Iterator[sqlite3.Connection]:
     """The store, closed after use; its failures (busy, disk full) as one-line errors."""
     from publisher import subscribers
 
-    db = subscribers.connect(args.db, create=create)
+    db = subscribers.connect(args.db)
     try:
         with subscribers.store_errors(args.db):
             yield db
@@ -114,24 +114,10 @@ def _store(args: argparse.Namespace, *, create: bool = False) -> Iterator[sqlite
 
 
 def _subscribers_import(args: argparse.Namespace, paths: Paths) -> int:
-    from publisher import subscriber_csv
+    from publisher import subscribers
 
     path: Path = args.file
-    if not path.exists() or path.is_dir():  # a file, or a pipe: `import <(...)`
-        raise PublisherError("no such file", path)
-
-    def report(error: PublisherError) -> None:  # each bad row as soon as it is read
-        if args.skip_bad:
-            log.warning("%s (skipped)", error)
-        else:
-            log.error("%s", error)
-
-    with subscriber_csv.stage(path, report) as staged:
-        if staged.bad and not args.skip_bad:  # a file with bad rows creates no store
-            raise PublisherError(f"{staged.bad} bad row(s): nothing was imported "
-                                 "(--skip-bad imports the good rows)", path)
-        with _store(args, create=True) as db:
-            result = staged.apply(db)
+    result = subscribers.import_csv(path, args.db, skip_bad=args.skip_bad)
     log.info("%s: %d added, %d updated, %d unchanged, %d kept unsubscribed, %d duplicate "
              "row(s) merged, %d bad row(s) skipped", path, result.added, result.updated,
              result.unchanged, result.kept_unsubscribed, result.merged, result.skipped)

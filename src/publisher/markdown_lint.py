@@ -19,6 +19,7 @@ from typing import Any
 from markdown_it.token import Token
 
 from publisher.diagnostics import Diagnostics
+from publisher.sources import URL_SCHEME
 
 #: The URL schemes a link may have (beside links inside the issue).
 LINK_SCHEMES = ("http", "https", "mailto")
@@ -33,7 +34,6 @@ _UNPARSED_LINK = re.compile(r"!?\[[^\]\n]*\]\((?P<target>[^)\n]*)\)")
 _UNDEFINED_REFERENCE = re.compile(r"\[(?P<text>[^\]\n^]+)\]\[(?P<label>[^\]\n^]*)\]")
 # A GitHub/Obsidian callout's marker, first in a block quote: > [!NOTE], > [!pullquote]-
 _CALLOUT = re.compile(r"\[![A-Za-z][\w-]*\][+-]?")
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def _unparsed_link(found: re.Match[str], place: Place, line: int) -> None:
     """A ``[text](target)`` left as text: a space in the path, or a URL markdown-it
     refuses (``javascript:``, ``file:``)."""
     target = found.group("target").strip()
-    scheme = _SCHEME.match(target)
+    scheme = URL_SCHEME.match(target)
     if scheme:  # the destination, without a title after it
         target = target.split()[0]
     kind = "image" if found.group().startswith("!") else "link"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,14 +230,11 @@ def _timestamp(date: dt.date) -> dt.datetime:
 
 
 def _copy(source: Path, target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.is_file() and target.stat().st_size == source.stat().st_size and (
-            target.read_bytes() == source.read_bytes()):
+    """Copy ``source`` to ``target`` (:func:`write_atomic`), unless it is there already."""
+    data = source.read_bytes()
+    if target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data:
         return target
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, tmp)
-    tmp.replace(target)
-    return target
+    return write_atomic(target, data, quiet=True)
 
 
 def _environment(layouts: Path) -> jinja2.Environment:

@@ -20,6 +20,10 @@ from publisher.errors import read_error
 
 _TOML_AT = re.compile(r"\(at line (\d+), column \d+\)")
 
+#: A URL's scheme and its colon (RFC 3986 §3.1), group 1 the scheme: ``URL_SCHEME.match(url)``.
+#: The one pattern of the Markdown lint, the layouts' confinement and the template traces.
+URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+
 #: Characters no output can carry (XML 1.0 refuses them: the EPUB and the PDFs' HTML would
 #: fail far from the source): C0 controls but tab, line feed and carriage return; DELETE;
 #: the noncharacters U+FFFE and U+FFFF; lone surrogates (a YAML or TOML escape can make one).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import logging
 import os
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from email_validator import EmailNotValidError, validate_email
 
-from publisher.errors import PublisherError, SourceErrors
+from publisher.errors import PublisherError
 
 if TYPE_CHECKING:
     from publisher import subscriber_csv
@@ -109,15 +110,19 @@ def check_path(path: Path, *, create: bool = False) -> None:
 
 @contextlib.contextmanager
 def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any error."""
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back on any error, a failed ``COMMIT``
+    (a full disk) included, so that the connection can be used again.  A failed
+    ``ROLLBACK`` is ignored, so that the error that caused it is the one raised; SQLite
+    may have rolled the transaction back itself (a full disk)."""
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        db.execute("COMMIT")
     except BaseException:
-        if db.in_transaction:  # SQLite may have rolled it back itself (a full disk)
-            db.execute("ROLLBACK")
+        if db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
 
 
 @contextlib.contextmanager
@@ -132,13 +137,34 @@ def store_errors(path: Path) -> Iterator[None]:
         raise PublisherError(describe(exc), path) from None
 
 
-def describe(exc: sqlite3.Error) -> str:
-    """What a failure of the store means, and what to do about it."""
+BUSY, FULL = "busy", "full"
+
+
+def failure(exc: BaseException) -> str | None:
+    """Which of the store's expected failures ``exc`` is: :data:`BUSY` (another process
+    holds the write lock), :data:`FULL` (no space left), or ``None`` (anything else).
+
+    Told from SQLite's primary result code (``sqlite_errorcode``), not from the message
+    text; an ``OSError`` from its errno.  The one test of both the commands
+    (:func:`describe`) and the sender (:func:`publisher.deliver.store.describe`).
+    """
+    if isinstance(exc, OSError):
+        return FULL if exc.errno == errno.ENOSPC else None
     code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # the primary result code
     if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return BUSY
+    if code == sqlite3.SQLITE_FULL:
+        return FULL
+    return None
+
+
+def describe(exc: sqlite3.Error) -> str:
+    """What a failure of the store means, and what to do about it."""
+    kind = failure(exc)
+    if kind == BUSY:
         return ("the subscriber store is busy (a send, an import or the unsubscribe "
                 "endpoint is writing to it): nothing was changed; try again in a moment")
-    if code == sqlite3.SQLITE_FULL:
+    if kind == FULL:
         return "the disk is full: nothing was changed; free some space and try again"
     return f"the subscriber store failed ({exc}): nothing was changed"
 
@@ -173,24 +199,38 @@ def check_name(name: str) -> str:
     return name
 
 
-def import_csv(db: sqlite3.Connection, path: Path, *,
+def import_csv(path: Path, db_path: Path, *,
                skip_bad: bool = False) -> subscriber_csv.ImportResult:
-    """Add or update the subscribers of a CSV, all in one transaction.
+    """Add or update the subscribers of a CSV in the store at ``db_path`` (created if
+    need be), all in one transaction: ``publisher subscribers import``.
 
-    Any bad row (each reported with its line) makes the import change nothing,
-    unless ``skip_bad``: then the bad rows are logged as warnings and the rest imported.
-    The file is read once (:mod:`publisher.subscriber_csv`; the command line uses it
-    directly, to report each bad row as it is found and create no store for a bad file).
+    Each bad row is logged with its line as soon as it is read; any makes the import
+    change nothing and create no store, unless ``skip_bad``: then the bad rows are
+    warnings and the rest is imported.  The file is read once
+    (:mod:`publisher.subscriber_csv`), so a pipe will do.  The store's failures (busy,
+    disk full) are one-line errors (:func:`store_errors`).
     """
     from publisher import subscriber_csv
 
-    errors: list[PublisherError] = []
-    with subscriber_csv.stage(path, errors.append) as staged:
-        if errors and not skip_bad:
-            raise SourceErrors(errors)
-        for error in errors:
+    if not path.exists() or path.is_dir():  # a file, or a pipe: `import <(...)`
+        raise PublisherError("no such file", path)
+
+    def report(error: PublisherError) -> None:  # each bad row as soon as it is read
+        if skip_bad:
             log.warning("%s (skipped)", error)
-        return staged.apply(db)
+        else:
+            log.error("%s", error)
+
+    with subscriber_csv.stage(path, report) as staged:
+        if staged.bad and not skip_bad:  # a file with bad rows creates no store
+            raise PublisherError(f"{staged.bad} bad row(s): nothing was imported "
+                                 "(--skip-bad imports the good rows)", path)
+        db = connect(db_path, create=True)
+        try:
+            with store_errors(db_path):
+                return staged.apply(db)
+        finally:
+            db.close()
 
 
 def subscribed(db: sqlite3.Connection) -> Iterator[Subscriber]:

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from publisher.deliver.ledger import transaction
 from publisher.errors import PublisherError
+from publisher.subscribers import transaction
 
 TTL = 60.0  # seconds a lease lasts without renewal; renewed every TTL / 4
 _HELD: set[str] = set()  # the owners of the leases this process holds now

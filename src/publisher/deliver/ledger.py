@@ -30,12 +30,11 @@ LOCKED`` over the pending rows.
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from publisher.subscribers import now
+from publisher.subscribers import now, transaction
 
 PENDING, SENDING, HANDED = "pending", "sending", "handed"
 SENT, DEFERRED, FAILED, DOUBT = "sent", "deferred", "failed", "doubt"
@@ -67,21 +66,6 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (issue, state);
 """
 _COLUMNS = "issue, subscriber_id, email, message_id, state, attempts, in_doubt, reply, changed"
-
-
-@contextlib.contextmanager
-def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back on any error, a failed ``COMMIT``
-    (a full disk) included, so that the connection can be used again."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                db.execute("ROLLBACK")
-        raise
 
 
 def ensure_schema(db: sqlite3.Connection) -> None:

@@ -46,15 +46,15 @@ def timeout_from_env(environ: Mapping[str, str] | None = None) -> float:
 
 def describe(exc: BaseException, path: Path, timeout: float) -> StoreError:
     """One line for an error of the store."""
-    text = str(exc)
-    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+    kind = subscribers.failure(exc)
+    if kind == subscribers.BUSY:
         return StoreError(f"the subscriber store is busy: another process has held its "
                           f"write lock for over {timeout:g} s", path)
-    if "disk is full" in text or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
+    if kind == subscribers.FULL:
         return StoreError("the disk of the subscriber store is full", path)
     if isinstance(exc, PublisherError):
         return StoreError(exc.message, path)
-    return StoreError(f"cannot write the subscriber store: {text}", path)
+    return StoreError(f"cannot write the subscriber store: {exc}", path)
 
 
 @contextlib.contextmanager

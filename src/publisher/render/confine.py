@@ -44,10 +44,10 @@ from publisher.render.layoutrefs import (
     markup_references,
 )
 from publisher.render.templates import Traced
+from publisher.sources import URL_SCHEME
 
 PARTIALS = "_partials"
 _SHARED_KEY = "layout-confined-{}"
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _URL_NOISE = re.compile(r"[\t\n\r]")  # browsers drop these from a URL before reading it
 
 
@@ -164,13 +164,13 @@ def _judge(policy: Policy, path: Path, ref: Reference,
     if ref.refused:
         return _refused(ref, path, ref.line)
     url = _URL_NOISE.sub("", ref.literal_prefix).strip()
-    if ref.dynamic and not (_SCHEME.match(url) or url.startswith(("/", "\\"))):
+    if ref.dynamic and not (URL_SCHEME.match(url) or url.startswith(("/", "\\"))):
         return None  # decided by the template code: judged on the rendered output
     if ref.what.startswith("a malformed"):
         return _error(policy, path, ref, "is not a readable address")
     if not url or url.startswith("#"):
         return None  # the page itself (an SVG filter, a fragment)
-    scheme = _SCHEME.match(url)
+    scheme = URL_SCHEME.match(url)
     if scheme and scheme.group(1).lower() == "data":
         if policy.data_urls:
             return None
@@ -262,7 +262,7 @@ def _find(url: str, files: Sequence[Path], fallback: Path,
         printed = trace.where(url)
         if printed is not None:
             return printed
-    scheme = _SCHEME.match(url)
+    scheme = URL_SCHEME.match(url)
     if scheme:
         shortest = scheme.end() + (3 if url[scheme.end():].startswith("//") else 1)
         cut = len(url)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import html
 import os
-import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from jinja2.loaders import split_template_path
 
 from publisher.errors import PublisherError
 from publisher.render.html import HtmlOptions, html_filters
+from publisher.sources import URL_SCHEME
 
 
 class _Folder(jinja2.FileSystemLoader):
@@ -93,9 +93,6 @@ class _CompileTime(Exception):
     its template line is known."""
 
 
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-
-
 class _Recorder:
     """The environment's ``finalize``: notes each ``{{ … }}`` value that may hold an
     address, with the template and line of the expression, during :func:`render_traced`."""
@@ -127,7 +124,7 @@ class Traced:
         forms = {url, html.escape(url), html.escape(url, quote=False)}
         found = [(len(value), n) for n, (value, _, _) in enumerate(self._records)
                  if any(form in value for form in forms)
-                 or (_SCHEME.match(value) and url.startswith(value))]
+                 or (URL_SCHEME.match(value) and url.startswith(value))]
         if not found:
             return None
         _, n = min(found)  # the smallest value holding it: the expression that made it
