@@ -287,3 +287,36 @@ def test_a_symlink_inside_the_issue_keys_where_it_leads(paths):
     photo.symlink_to(twin.name)  # the same bytes, from another file of the issue
     assert _names(build(AUG, paths)) == ["email.json", "epub.json", "pdf.json"]
     assert build(AUG, paths) == []
+
+
+@pytest.mark.parametrize("parallel", ["worker", "serial"])
+def test_a_renderers_warning_is_shown_once_and_fails_strict(tmp_path, cli, monkeypatch,
+                                                           parallel):
+    """The email's budget cut is a renderer's warning: it goes through Diagnostics, so it
+    is shown once with the others and `build --strict` fails on it, writing nothing; the
+    same from the forked worker (the email renders beside the print layout) and in
+    process."""
+    if parallel == "serial":
+        monkeypatch.setattr("publisher.build.can_fork", lambda: False)
+    shutil.copytree(ISSUES, tmp_path / "issues")
+    layouts = tmp_path / "layouts"
+    shutil.copytree(LAYOUTS, layouts)
+    settings = layouts / "email" / "settings.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace(
+        "budget_kb = 100", "budget_kb = 12"), encoding="utf-8")
+    paths = Paths(tmp_path / "issues", layouts, tmp_path / "dist")
+
+    strict = cli("build", "2023-08", "--format", "email", "--format", "epub", "--strict",
+                 paths=paths)
+    assert strict.status == 1
+    said = [line for line in strict.err_lines if line.startswith("warning: email: ")]
+    assert said and all("over the 12.0 KB budget" in line for line in said), strict.err
+    assert strict.err_lines[-1] == (f"error: {len(said)} warning(s), and --strict fails on "
+                                    "them")
+    assert not (paths.dist / "2023-08").exists()
+
+    plain = cli("build", "2023-08", "--format", "email", "--format", "epub", paths=paths)
+    assert plain.status == 0, plain.err
+    cuts = [line for line in plain.err_lines if " is cut to " in line]
+    assert len(cuts) == 1 and cuts[0].startswith("warning: email: the HTML is ")
+    assert (paths.dist / "2023-08" / "email.eml").is_file()

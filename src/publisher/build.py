@@ -90,11 +90,16 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
     known = (cache.layout(LAYOUT_FORMAT, keys[LAYOUT_FORMAT])
              if LAYOUT_FORMAT in keys and LAYOUT_FORMAT not in stale and not force else None)
     laid_out_too = [LAYOUT_FORMAT] if FOLLOWS_LAYOUT & set(stale) and not known else []
-    with paused_gc(), layout_errors():
+    said: list[str] = []  # the renderers' warnings (the email's budget cuts, the preflight)
+    with paused_gc(), layout_errors(), renderer_warnings(said):
         check_layouts(context, [*stale, *laid_out_too])
-        outputs = render_formats(context, stale, parallel=parallel, known_layout=known)
+        outputs = render_formats(context, stale, parallel=parallel, known_layout=known,
+                                 said=said)
         laid_out = (render.renderer(LAYOUT_FORMAT).layout(context)  # type: ignore[attr-defined]
                     if LAYOUT_FORMAT in stale else None)
+    for message in said:  # through Diagnostics: shown with the others, fatal under --strict
+        diag.warn(message)
+    diag.raise_if_strict(strict)
 
     # Every output written aside first, then all renamed into place: a full disk or a
     # read-only dist/ leaves every earlier output as it was (publisher.atomic).
@@ -150,7 +155,8 @@ def _remove_outputs(target: Path, names: Iterable[str]) -> None:
 
 
 def render_formats(context: BuildContext, formats: Sequence[str], *, parallel: bool = True,
-                   known_layout: dict[str, Any] | None = None) -> dict[str, list[Output]]:
+                   known_layout: dict[str, Any] | None = None,
+                   said: list[str] | None = None) -> dict[str, list[Output]]:
     """Render each format, the print layout here and the others beside it.
 
     A forked worker starts at once with the formats that need nothing of the
@@ -159,6 +165,8 @@ def render_formats(context: BuildContext, formats: Sequence[str], *, parallel: b
     pages, hands their page map to the worker, and writes the two PDFs from
     that layout.  ``known_layout`` is what the print layout gives its followers when it
     is known already (from the cache): then the print pages are not laid out for them.
+    ``said``: the list :func:`renderer_warnings` collects into; the worker's warnings
+    are added to it.
     """
     if known_layout:
         context.shared.update(known_layout)
@@ -170,20 +178,25 @@ def render_formats(context: BuildContext, formats: Sequence[str], *, parallel: b
         ordered = [*here, *beside]  # the layout first: the followers reuse it
         return {name: _render(context, name) for name in ordered}
     results: dict[str, list[Output]] = {}
-    with Forked(_render_beside, context, beside, what="the worker rendering "
+    said = said if said is not None else []
+    with Forked(_render_beside, context, beside, said, what="the worker rendering "
                 + ", ".join(beside)) as worker:
         if following:
             # The print pages are laid out once, here; followers get their page map.
             worker.send(render.renderer(LAYOUT_FORMAT).layout(context))  # type: ignore[attr-defined]
         for name in here:
             results[name] = _render(context, name)
-        results.update(worker.result())
+        theirs, their_warnings = worker.result()
+        results.update(theirs)
+        said.extend(their_warnings)
     return {name: results[name] for name in formats}
 
 
-def _render_beside(inbox: Inbox, context: BuildContext,
-                   formats: Sequence[str]) -> dict[str, list[Output]]:
-    """The worker's part: independent formats, then the followers once the layout is in."""
+def _render_beside(inbox: Inbox, context: BuildContext, formats: Sequence[str],
+                   said: list[str]) -> tuple[dict[str, list[Output]], list[str]]:
+    """The worker's part: independent formats, then the followers once the layout is in;
+    with the warnings they gave (``said`` is the worker's copy of the collecting list)."""
+    before = len(said)
     independent = [f for f in formats if f not in FOLLOWS_LAYOUT]
     following = [f for f in formats if f in FOLLOWS_LAYOUT]
     from publisher.render.templates import layout_errors
@@ -197,7 +210,37 @@ def _render_beside(inbox: Inbox, context: BuildContext,
         if following:
             context.shared.update(inbox())
             results.update({name: _render(context, name) for name in following})
-    return results
+    return results, said[before:]
+
+
+@contextlib.contextmanager
+def renderer_warnings(said: list[str]) -> Iterator[None]:
+    """The renderers' warnings (logged under ``publisher.render``: the email's budget
+    cuts, the print preflight) collected into ``said`` instead of shown as they come, so
+    that the build passes them through :class:`Diagnostics` (``--strict`` fails on them).
+    Their other records go on to the project's handlers as before."""
+    logger = logging.getLogger("publisher.render")
+    collector = _Collector(said)
+    propagated = logger.propagate
+    logger.addHandler(collector)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(collector)
+        logger.propagate = propagated
+
+
+class _Collector(logging.Handler):
+    def __init__(self, said: list[str]) -> None:
+        super().__init__()
+        self.said = said
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno == logging.WARNING:
+            self.said.append(record.getMessage())
+        else:
+            logging.getLogger("publisher").handle(record)
 
 
 @contextlib.contextmanager
