@@ -80,6 +80,17 @@ def test_body_quotes_and_code():
     assert code == m.CodeBlock("code 'stays' \"straight\"")
 
 
+@pytest.mark.parametrize("source, expected", [
+    ("rock 'n'\nroll", "rock ’n’ roll"),  # the next word on the next line
+    ("fish 'n\nchips", "fish ’n chips"),
+    ("the letter 'n'\n\nNext.", "the letter ‘n’"),  # a paragraph ends: a quoted letter
+    ("the letter 'n'\n(said twice)", "the letter ‘n’ (said twice)"),
+])
+def test_an_elision_at_the_end_of_a_line(source, expected):
+    para = _convert(source)[0]
+    assert m.plain_text(para.children).replace("\n", " ") == expected
+
+
 def test_escaped_quote_stays_straight():
     (para,) = _convert('A \\"straight\\" mark.')
     assert m.plain_text(para.children) == 'A "straight" mark.'

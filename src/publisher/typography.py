@@ -34,14 +34,36 @@ _ELISION = re.compile(
     r"(?<![\w'’‘])'(?=(?:\d\d(?:s|th)?|" + "|".join(ELIDED_WORDS) + r")(?!\w))", re.IGNORECASE)
 # rock 'n' roll, fish 'n chips: 'n between words (a quoted letter, "the letter 'n'.", is not).
 _AND = re.compile(r"(?<![\w'’‘])'n(')?(?=\s+\w)", re.IGNORECASE)
+# the same at the end of a line, the next word on the next line (rock 'n'⏎roll)
+_AND_AT_END = re.compile(r"(?<![\w'’‘])'n(')?$", re.IGNORECASE)
 
 
 def elisions(state: StateCore) -> None:
     """Set the apostrophes of elisions at the start of a word as ’ (before smartquotes)."""
-    for token in _text_tokens(state.tokens):
-        if "'" in token.content:
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        children = block.children
+        for i, token in enumerate(children):
+            if token.type != "text" or "'" not in token.content:
+                continue
             text = _ELISION.sub(APOSTROPHE, token.content)
-            token.content = _AND.sub(lambda m: m.group().replace("'", APOSTROPHE), text)
+            text = _AND.sub(_curled, text)
+            if _a_word_follows(children, i):
+                text = _AND_AT_END.sub(_curled, text)
+            token.content = text
+
+
+def _curled(match: re.Match[str]) -> str:
+    return match.group().replace("'", APOSTROPHE)
+
+
+def _a_word_follows(children: list[Token], i: int) -> bool:
+    """Is the text token ``children[i]`` followed by a line break, then a word?"""
+    if i + 2 >= len(children) or children[i + 1].type not in ("softbreak", "hardbreak"):
+        return False
+    after = children[i + 2]
+    return after.type == "text" and after.content[:1].isalnum()
 
 
 def leftover_quotes(state: StateCore) -> None:
