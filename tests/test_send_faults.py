@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -691,7 +692,10 @@ def test_a_lease_is_free_once_its_holder_is_gone_or_silent(room: Room) -> None:
         assert lease.Lease(MONTH).acquire(db) is not None  # its process is gone: taken over
 
 
-def test_a_row_moves_only_along_the_machine_and_only_for_its_claimer(room: Room) -> None:
+@contextlib.contextmanager
+def _leased_ledger(room: Room) -> Iterator[Any]:
+    """The room's ledger of MONTH, prepared, under a lease this test holds (released at
+    the end of the block)."""
     from publisher.deliver import lease, ledger
 
     with contextlib.closing(sqlite3.connect(room.db, isolation_level=None)) as db:
@@ -700,6 +704,15 @@ def test_a_row_moves_only_along_the_machine_and_only_for_its_claimer(room: Room)
         mine.acquire(db)
         book = ledger.Ledger(db, MONTH, mine.owner)
         book.prepare(lambda key: f"<{key}>")
+        yield book
+        mine.release(db)
+
+
+def test_a_row_moves_only_along_the_machine_and_only_for_its_claimer(room: Room) -> None:
+    from publisher.deliver import ledger
+
+    with _leased_ledger(room) as book:
+        db = book.db
         other = ledger.Ledger(db, MONTH, "someone-else")
         assert other.claim(1) == "lease"  # no lease, no claim
         assert book.claim(1) == ledger.SENDING
@@ -715,7 +728,6 @@ def test_a_row_moves_only_along_the_machine_and_only_for_its_claimer(room: Room)
         assert book.resend_in_doubt() == 1 and book.claim(1) == ledger.SENDING
         row = next(book.rows(ledger.SENDING))
         assert (row.attempts, row.in_doubt) == (2, 1)  # every claim a try
-        mine.release(db)
 
 
 # -- one store file, one name ------------------------------------------------------------
@@ -988,17 +1000,11 @@ def test_a_store_removed_or_replaced_during_the_send_stops_it(room: Room, how: s
 
 
 def test_status_says_what_becomes_of_a_message_in_flight(room: Room) -> None:
-    from publisher.deliver import lease, ledger
+    from publisher.deliver import ledger
 
-    with contextlib.closing(sqlite3.connect(room.db, isolation_level=None)) as db:
-        ledger.ensure_schema(db)
-        mine = lease.Lease(MONTH)
-        mine.acquire(db)
-        book = ledger.Ledger(db, MONTH, mine.owner)
-        book.prepare(lambda key: f"<{key}>")
+    with _leased_ledger(room) as book:
         assert book.claim(1) == book.claim(2) == ledger.SENDING
         book.hand_over(2)
-        mine.release(db)
     lines = room.status().splitlines()
     assert f"sending   {room.addresses[0]}  <{room.addresses[0]}> (in flight, or a send was " \
            "killed: then not yet handed over, the next run sends it)" in lines
