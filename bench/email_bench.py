@@ -39,9 +39,10 @@ def main() -> None:
     month_text = sys.argv[1] if len(sys.argv) > 1 else "2023-08"
     start = time.perf_counter()
     from publisher import model
-    from publisher.reader import read_issue
-    from publisher.render import email, email_images
     from publisher.render.base import BuildContext
+    from publisher.render.email import images as email_images
+    from publisher.render.email import renderer as email
+    from publisher.source.reader import read_issue
 
     issue = read_issue(ROOT / "issues", model.Month.parse(month_text))
     read_time = time.perf_counter() - start

@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 from publisher.model import Month
-from publisher.reader import read_issue
 from publisher.render.base import BuildContext
-from publisher.render.epub import build_epub
+from publisher.render.epub.renderer import build_epub
 from publisher.render.html import block_id
+from publisher.source.reader import read_issue
 
 log = logging.getLogger("bench")
 PROJECT = Path(__file__).resolve().parent.parent
@@ -51,7 +51,7 @@ def main() -> int:
 
     issue = read_issue(PROJECT / "issues", Month.parse(args.month))
     context = BuildContext(issue=issue, layouts=PROJECT / "layouts")
-    # A stand-in page map, as publisher.render.pdf.page_map would give it: a new
+    # A stand-in page map, as publisher.render.pdf.renderer.page_map would give it: a new
     # page every four blocks, so pagination is part of the measured work.
     pages: dict[str, str] = {}
     page = 3

@@ -21,10 +21,10 @@ from weasyprint.text.fonts import FontConfiguration
 
 from publisher.diagnostics import Diagnostics
 from publisher.model import Month
-from publisher.reader import read_issue
 from publisher.render.base import BuildContext
-from publisher.render.pdf import FORMAT, PdfRenderer, page_css, print_html
-from publisher.render.pdfkit.fetcher import ConfinedFetcher
+from publisher.render.pdf.fetcher import ConfinedFetcher
+from publisher.render.pdf.renderer import FORMAT, PdfRenderer, page_css, print_html
+from publisher.source.reader import read_issue
 
 log = logging.getLogger("bench")
 ROOT = Path(__file__).resolve().parent.parent

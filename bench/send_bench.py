@@ -24,7 +24,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT / "tests"))
 
-from publisher import subscribers  # noqa: E402
+from publisher.deliver import subscribers  # noqa: E402
 from send_support import PNG, fake_eml, free_port  # noqa: E402
 
 SINK = """

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from publisher.build import Paths
-from publisher.cli import main
+from publisher.build.builder import Paths
+from publisher.cli.main import main
 
 PROJECT = Path(__file__).resolve().parent.parent
 ISSUES = PROJECT / "issues"
@@ -53,9 +53,9 @@ def browser() -> Iterator[Any]:
 def built_2023_08(tmp_path_factory: pytest.TempPathFactory) -> Paths:
     """A copy of the project's issues with every format of 2023-08 built and the site
     written: shared by the tests that need the whole thing (treat it as read-only)."""
-    from publisher.build import build
+    from publisher.build.builder import build
     from publisher.model import Month
-    from publisher.site import build_site
+    from publisher.site.pages import build_site
 
     root = tmp_path_factory.mktemp("built-2023-08")
     shutil.copytree(ISSUES, root / "issues")

@@ -21,10 +21,10 @@ def render() -> dict[str, bytes]:
     """The golden files' current contents: name -> bytes."""
     from publisher.diagnostics import Diagnostics
     from publisher.model import Month
-    from publisher.reader import read_issue
     from publisher.render.base import BuildContext
-    from publisher.render.email import EmailRenderer
-    from publisher.render.pdf import print_html
+    from publisher.render.email.renderer import EmailRenderer
+    from publisher.render.pdf.renderer import print_html
+    from publisher.source.reader import read_issue
 
     issue = read_issue(PROJECT / "issues", Month.parse(MONTH), Diagnostics())
     context = BuildContext(issue=issue, layouts=PROJECT / "layouts")

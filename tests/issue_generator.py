@@ -14,8 +14,8 @@ quotes, ``--``, ``...``, ``*emphasis*``, links: what an editor types) and its
 ellipsis, no markup). The tests look for the final text in every output, so the
 typographer is checked too, against an expectation it did not compute. Text uses
 only characters the layout's fonts have (the build refuses the others:
-:func:`publisher.fonts.uncovered`, the glyph check of
-:mod:`publisher.render.pdfkit.glyphs`); words with others are dropped from the
+:func:`publisher.render.fonts.uncovered`, the glyph check of
+:mod:`publisher.render.pdf.glyphs`); words with others are dropped from the
 vocabulary when the generator is made.
 
 Same seed, same issues: a failing run is replayed with its seed
@@ -32,7 +32,7 @@ restriction when it lands):
 
 Zero articles is not a valid issue (the reader refuses it: "no articles: add
 Markdown files to articles/"), so a full issue has at least one. TIFF is not an
-accepted image format (``publisher.images.SUPPORTED``), so none is written.
+accepted image format (``publisher.source.images.SUPPORTED``), so none is written.
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ from pathlib import Path
 import yaml
 from PIL import Image, ImageCms, ImageDraw, features
 
-from publisher.fonts import uncovered
-from publisher.markdown import slugify
 from publisher.model import Month
+from publisher.render.fonts import uncovered
+from publisher.source.markdown import slugify
 
 #: Names the EPUB package uses for its own documents: an article may have them (its
 #: documents and ids live in their own namespace), and some generated ones do.
@@ -65,7 +65,7 @@ RESERVED_SLUGS = frozenset({"cover", "nav", "colophon", "archive", "ticker", "ed
 #: tolerates; raise this when the print footnotes are fixed.
 MAX_FOOTNOTES_PER_ISSUE = 1
 
-#: Image formats the reader accepts (publisher.images.SUPPORTED) and Pillow can write here.
+#: Image formats the reader accepts (publisher.source.images.SUPPORTED) and Pillow can write here.
 IMAGE_FORMATS = ("JPEG", "PNG", "GIF", *(("WEBP",) if features.check("webp") else ()))
 #: Modes each format can hold.
 FORMAT_MODES = {

@@ -3,7 +3,7 @@
 The stand-in is built with the ``email`` package the way the email renderer
 builds the real one: multipart/related around multipart/alternative (a
 quoted-printable text part and a base64 HTML part) and a cid image, non-ASCII
-text, and the placeholders of :mod:`publisher.placeholders` in To,
+text, and the placeholders of :mod:`publisher.render.email.placeholders` in To,
 List-Unsubscribe, the greeting and the body links.
 """
 
@@ -25,7 +25,7 @@ from email.utils import formataddr
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
-from publisher import placeholders as ph
+from publisher.render.email import placeholders as ph
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"

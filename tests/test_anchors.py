@@ -21,11 +21,11 @@ from conftest import FIXTURES, LAYOUTS
 from epub_support import NS, Epub, epubcheck
 from publisher import model as m
 from publisher.diagnostics import Diagnostics
-from publisher.reader import read_issue
 from publisher.render.base import BuildContext
-from publisher.render.email import EmailRenderer
-from publisher.render.epub import EpubRenderer
-from publisher.render.pdf import print_html
+from publisher.render.email.renderer import EmailRenderer
+from publisher.render.epub.renderer import EpubRenderer
+from publisher.render.pdf.renderer import print_html
+from publisher.source.reader import read_issue
 
 JANUARY = m.Month(2024, 1)
 

@@ -17,7 +17,7 @@ import pytest
 from conftest import ISSUES, LAYOUTS
 from fake_formats import FAKE_RENDERERS
 from publisher import render
-from publisher.build import Paths, build
+from publisher.build.builder import Paths, build
 from publisher.errors import PublisherError
 from publisher.model import Month
 
@@ -297,7 +297,7 @@ def test_a_renderers_warning_is_shown_once_and_fails_strict(tmp_path, cli, monke
     same from the forked worker (the email renders beside the print layout) and in
     process."""
     if parallel == "serial":
-        monkeypatch.setattr("publisher.build.can_fork", lambda: False)
+        monkeypatch.setattr("publisher.build.builder.can_fork", lambda: False)
     shutil.copytree(ISSUES, tmp_path / "issues")
     layouts = tmp_path / "layouts"
     shutil.copytree(LAYOUTS, layouts)

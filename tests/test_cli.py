@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT
-from publisher import cli as cli_module
-from publisher import options
-from publisher.cli import _parser
+from publisher.cli import main as cli_module
+from publisher.cli import options
+from publisher.cli.main import _parser
 from publisher.errors import PublisherError
 
 ARTICLE = "2023-08/articles/korea-security-ties.md"
@@ -191,7 +191,7 @@ def test_quiet_and_verbose_work_before_a_nested_command(tmp_path, cli):
 # -- a reader that goes away: `| head` ------------------------------------------------
 
 def _store_of(path: Path, count: int) -> Path:
-    from publisher import subscribers
+    from publisher.deliver import subscribers
 
     db = subscribers.connect(path, create=True)
     db.executemany("INSERT INTO subscribers (email, email_key, name, created, changed) "
@@ -223,7 +223,7 @@ def test_a_closed_pipe_ends_subscribers_quietly(tmp_path, action):
 
 
 def test_a_closed_pipe_ends_send_status_quietly(tmp_path):
-    from publisher import subscribers
+    from publisher.deliver import subscribers
     from publisher.deliver.ledger import Ledger, ensure_schema
 
     db_path = _store_of(tmp_path / "s.sqlite", 20_000)

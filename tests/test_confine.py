@@ -13,13 +13,16 @@ import pytest
 
 from conftest import FIXTURES, LAYOUTS
 from epub_support import NS, Epub
-from publisher.build import Paths
+from publisher.build.builder import Paths
 from publisher.errors import PublisherError, SourceErrors
 from publisher.model import Month
-from publisher.reader import read_issue
-from publisher.render import confine, email, epub, pdf
+from publisher.render import confine
 from publisher.render.base import BuildContext
+from publisher.render.email import renderer as email
+from publisher.render.epub import renderer as epub
 from publisher.render.layoutrefs import css_references, markup_references
+from publisher.render.pdf import renderer as pdf
+from publisher.source.reader import read_issue
 
 JAN = "2024-01"
 ISSUE_DIR = FIXTURES / JAN
@@ -374,7 +377,8 @@ def test_a_tracker_as_the_last_srcset_candidate_is_refused_in_the_rendered_email
     from types import SimpleNamespace
 
     from publisher.errors import SourceErrors
-    from publisher.render import confine, email
+    from publisher.render import confine
+    from publisher.render.email import renderer as email
 
     layouts = tmp_path / "layouts"
     shutil.copytree(LAYOUTS, layouts)

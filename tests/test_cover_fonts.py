@@ -12,12 +12,12 @@ import pytest
 
 from conftest import FIXTURES, LAYOUTS
 from epub_support import Epub
-from publisher.build import Paths, build
+from publisher.build.builder import Paths, build
 from publisher.errors import PublisherError, SourceErrors
 from publisher.model import Month
-from publisher.reader import read_issue
-from publisher.render.epub_cover import cover_jpeg
+from publisher.render.epub.cover import cover_jpeg
 from publisher.render.fontfaces import declared_faces, matching
+from publisher.source.reader import read_issue
 
 JAN = Month(2024, 1)
 HANGUL_RULES = re.compile(r"/\* ---- Publisher Hangul.*", re.DOTALL)
@@ -68,7 +68,7 @@ def test_without_the_hangul_font_hangul_text_is_one_line_per_character(tmp_path,
         f"cover lines has no glyph in the fonts the layout declares "
         f"({layouts / 'fonts' / 'fonts.css'}), which the EPUB cover is set in: replace it, "
         "or declare a font that has it")
-    # and through the command line, where the source's glyph check (publisher.glyphs)
+    # and through the command line, where the source's glyph check (publisher.render.glyphs)
     # speaks first: the cover lines, and the article's Hangul too
     run = cli("build", "2024-01", "--format", "epub",
               paths=Paths(fixture_copy.issues, layouts, fixture_copy.dist))

@@ -20,9 +20,9 @@ import pytest
 from conftest import FIXTURES, LAYOUTS
 from fake_formats import FAKE_RENDERERS, NoSpaceEmail
 from publisher import render
-from publisher.build import Paths, build
-from publisher.forked import can_fork
+from publisher.build.builder import Paths, build
 from publisher.model import Month
+from publisher.render.forked import can_fork
 
 AUG = Month(2023, 8)
 READ_ONLY = ("Read-only file system (the file system is mounted read-only: make it writable "

@@ -38,14 +38,14 @@ from email_support import (
     related_images,
     with_data_urls,
 )
-from publisher import placeholders
-from publisher.build import Paths, build
+from publisher.build.builder import Paths, build
 from publisher.errors import PublisherError
 from publisher.model import Month
-from publisher.reader import read_issue
 from publisher.render.base import BuildContext
-from publisher.render.email import EmailRenderer, EmailSettings
-from publisher.render.email_inline import fold_lines, inline_css
+from publisher.render.email import placeholders
+from publisher.render.email.inline import fold_lines, inline_css
+from publisher.render.email.renderer import EmailRenderer, EmailSettings
+from publisher.source.reader import read_issue
 
 AUG = Month(2023, 8)
 JAN = Month(2024, 1)
@@ -140,7 +140,7 @@ def oversized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Built, list[log
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
     handler.emit = records.append  # type: ignore[method-assign]
-    logger = logging.getLogger("publisher.render.email")
+    logger = logging.getLogger("publisher.render.email.renderer")
     logger.addHandler(handler)
     try:
         built = _build(root, root / "issues", JAN)
@@ -300,7 +300,7 @@ def test_placeholders_stay_whole_and_the_sender_can_fill_them(aug):
     for part in (aug.html, aug.text):
         assert placeholders.RECIPIENT_NAME in part and placeholders.UNSUBSCRIBE_URL in part
 
-    # The sender's way (see publisher.placeholders): parse, replace in the decoded
+    # The sender's way (see publisher.render.email.placeholders): parse, replace in the decoded
     # headers and text parts, set them again.
     values = {
         placeholders.RECIPIENT_NAME: "Kim Min-ji",

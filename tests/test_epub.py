@@ -23,18 +23,18 @@ from PIL import Image
 from conftest import FIXTURES, ISSUES, LAYOUTS, seed_sentences
 from epub_support import NS, Epub, ace, epubcheck
 from publisher import model as m
-from publisher.build import Paths, build
-from publisher.reader import read_issue
+from publisher.build.builder import Paths, build
 from publisher.render import formats
 from publisher.render.base import BuildContext
-from publisher.render.epub import NAMESPACE, EpubRenderer, identifier, print_page_map
-from publisher.render.epub_pages import Paginator, marker_id
-from publisher.render.epub_text import HANGUL_RUN, mark_language_of_parts
+from publisher.render.epub.pages import Paginator, marker_id
+from publisher.render.epub.renderer import NAMESPACE, EpubRenderer, identifier, print_page_map
+from publisher.render.epub.text import HANGUL_RUN, mark_language_of_parts
+from publisher.source.reader import read_issue
 
 AUGUST = m.Month(2023, 8)
 JANUARY = m.Month(2024, 1)
 
-# A print page map as publisher.render.pdf.page_map gives it, made by hand:
+# A print page map as publisher.render.pdf.renderer.page_map gives it, made by hand:
 # features starts on page 3, culture on page 6, the page on which features ends.
 FIXTURE_PAGES = {
     "article-features": "3", "article-features--b1": "3", "article-features--b2": "4",
@@ -385,7 +385,7 @@ def test_page_list_follows_the_print_pages(january: Epub) -> None:
 
 
 def test_article_starts_match_the_print_pdf(august: Epub) -> None:
-    from publisher.render import pdf
+    from publisher.render.pdf import renderer as pdf
 
     issue = read_issue(ISSUES, AUGUST)
     pages = pdf.page_map(BuildContext(issue=issue, layouts=LAYOUTS))
@@ -404,7 +404,7 @@ def test_a_page_map_naming_nothing_of_the_issue_declares_no_pages() -> None:
 
 def test_a_foreign_page_map_warns_but_an_issue_without_articles_has_nothing_to_map(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="publisher.render.epub"):
+    with caplog.at_level(logging.WARNING, logger="publisher.render.epub.renderer"):
         _january({"some-other-issue": "1"})
     assert [r.getMessage() for r in caplog.records] == [
         "the print page map names no element of 2024-01: no print page numbers"]

@@ -6,7 +6,7 @@ import pytest
 from fontTools.ttLib import TTFont
 
 from conftest import LAYOUTS
-from publisher.fonts import codepoints, covered, font_files, uncovered
+from publisher.render.fonts import codepoints, covered, font_files, uncovered
 
 FONTS = font_files(LAYOUTS / "fonts")
 

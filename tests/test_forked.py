@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from publisher import forked
 from publisher.errors import PublisherError
-from publisher.forked import Forked
+from publisher.render import forked
+from publisher.render.forked import Forked
 
 
 def _pid_and_double(inbox, value):  # type: ignore[no-untyped-def]

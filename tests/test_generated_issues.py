@@ -43,8 +43,8 @@ from lxml import html as lxml_html
 from conftest import ISSUES, LAYOUTS, PROJECT
 from epub_support import NS, Epub, epubcheck
 from issue_generator import GenArticle, GenIssue, IssueGenerator, months_after, write_issue
-from publisher.catalog import issue_folders
 from publisher.model import Month, article_id
+from publisher.source.catalog import issue_folders
 
 TITLE = "KOREA"
 STEM = "korea"
@@ -52,7 +52,7 @@ STEM = "korea"
 SHIPPED_FONTS = ("+Publisher-Serif", "+Publisher-Sans", "+Publisher-Hangul")
 #: What ``layouts/email/settings.toml`` says: the newest twelve earlier issues.
 EMAIL_ARCHIVE_ENTRIES = 12
-#: The print archive sets the newest five in full (publisher.render.pdf.ARCHIVE_FEATURED).
+#: The print archive sets the newest five in full (publisher.render.pdf.renderer.ARCHIVE_FEATURED).
 PRINT_ARCHIVE_FEATURED = 5
 
 
@@ -204,9 +204,9 @@ def issue_texts(issue: GenIssue) -> list[str]:
 
 
 def lead_texts(article: GenArticle) -> list[str]:
-    """What the email keeps of an article cut to its lead (publisher.render.email._cut):
+    """What the email keeps of an article cut to its lead (publisher.render.email.renderer._cut):
     the first paragraphs, up to about LEAD_CHARS characters, before any other block."""
-    from publisher.render.email import LEAD_CHARS
+    from publisher.render.email.renderer import LEAD_CHARS
 
     kept: list[str] = []
     length = 0

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import LAYOUTS
 from publisher.errors import display_path
-from publisher.glyphs import clusters, missing_glyphs
+from publisher.render.glyphs import clusters, missing_glyphs
 
 FONTS = LAYOUTS / "fonts"
 CULTURE = "2024-01/articles/02-culture.md"

@@ -6,8 +6,8 @@ import re
 
 from conftest import FIXTURES
 from publisher import model as m
-from publisher.reader import read_issue
 from publisher.render.html import HtmlOptions, HtmlWriter
+from publisher.source.reader import read_issue
 
 
 def _features() -> m.Article:

@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 
 from conftest import LAYOUTS
-from publisher import imaging
 from publisher import model as m
 from publisher.errors import PublisherError
-from publisher.render.epub_assets import fit_image
+from publisher.render.epub.assets import fit_image
+from publisher.source import raster as imaging
 
 
 def _jpeg(path: Path, size: tuple[int, int], *, orientation: int = 1, mode: str = "RGB",

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from publisher import imaging
-from publisher.build import Paths
-from publisher.cli import main
+from publisher.build.builder import Paths
+from publisher.cli.main import main
 from publisher.errors import PublisherError
+from publisher.source import raster as imaging
 
 JAN = "2024-01"
 FEATURES = "2024-01/articles/01-features.md"

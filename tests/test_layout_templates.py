@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import LAYOUTS
-from publisher.build import Paths
-from publisher.forked import can_fork
+from publisher.build.builder import Paths
+from publisher.render.forked import can_fork
 
 TITLE = "{{ issue.title }} · <a href"
 

@@ -29,7 +29,7 @@ import pytest
 from PIL import Image
 
 from conftest import FIXTURES, LAYOUTS, PROJECT, Run
-from publisher.build import Paths, build
+from publisher.build.builder import Paths, build
 from publisher.errors import display_path
 from publisher.model import Month
 

@@ -1,5 +1,5 @@
 # The test data is curly quotes and CJK symbols: they are intended.
-"""Tests for publisher.mojibake (CP949 punctuation mis-decoded as Latin-1)."""
+"""Tests for publisher.source.mojibake (CP949 punctuation mis-decoded as Latin-1)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from publisher.mojibake import Mojibake, find_mojibake, repair
+from publisher.source.mojibake import Mojibake, find_mojibake, repair
 
 # ---------------------------------------------------------------------------
 # Helpers (the specification restated, independently of the implementation)

@@ -11,9 +11,9 @@ import zipfile
 from pathlib import Path
 
 from conftest import ISSUES, LAYOUTS
-from publisher.cache import FileHasher, format_keys
-from publisher.catalog import archive_files, earlier_issues
+from publisher.build.cache import FileHasher, format_keys
 from publisher.model import Month
+from publisher.source.catalog import archive_files, earlier_issues
 
 
 def _publisher(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

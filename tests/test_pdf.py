@@ -18,14 +18,14 @@ import pypdf
 import pytest
 
 from conftest import FIXTURES, ISSUES, LAYOUTS, seed_sentences
-from publisher.build import Paths, build
+from publisher.build.builder import Paths, build
 from publisher.diagnostics import Diagnostics
 from publisher.errors import PublisherError, display_path
 from publisher.model import Month
-from publisher.reader import read_issue
 from publisher.render.base import BuildContext
-from publisher.render.pdf import ARCHIVE_FEATURED, page_map, print_document
-from publisher.render.pdfkit.fetcher import ConfinedFetcher, ForbiddenURL
+from publisher.render.pdf.fetcher import ConfinedFetcher, ForbiddenURL
+from publisher.render.pdf.renderer import ARCHIVE_FEATURED, page_map, print_document
+from publisher.source.reader import read_issue
 
 MONTH = "2023-08"
 MM = 72 / 25.4
@@ -60,7 +60,7 @@ def fixture_built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Built, list
             records.append(record.getMessage())
 
     handler = Collect(logging.WARNING)
-    logger = logging.getLogger("publisher.render.pdfkit.preflight")
+    logger = logging.getLogger("publisher.render.pdf.preflight")
     logger.addHandler(handler)
     try:
         result = _build(tmp_path_factory.mktemp("fixture-pdf"), FIXTURES, "2024-01")
@@ -319,7 +319,7 @@ def test_source_referencing_etc_passwd_fails(project_copy: Paths, cli) -> None:
 
 def test_markdown_file_url_is_never_fetched(project_copy: Paths, cli,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from publisher.render.pdfkit.fetcher import ConfinedFetcher
+    from publisher.render.pdf.fetcher import ConfinedFetcher
 
     asked: list[str] = []
     fetch = ConfinedFetcher.fetch
@@ -407,7 +407,7 @@ def test_character_without_glyph_in_the_stylesheet_fails(tmp_path: Path) -> None
 def test_proof_writes_every_page_and_a_contact_sheet(built: Built, tmp_path: Path) -> None:
     from PIL import Image
 
-    from publisher.proof import proof
+    from publisher.build.proof import proof
 
     written = proof(built.press, tmp_path / "proof", dpi=30, thumb_height=120)
     pages = sorted((tmp_path / "proof").glob("page-*.png"))

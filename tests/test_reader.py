@@ -11,7 +11,7 @@ from conftest import FIXTURES, ISSUES, seed_sentences
 from publisher import model as m
 from publisher.diagnostics import Diagnostics
 from publisher.errors import PublisherError
-from publisher.reader import read_issue
+from publisher.source.reader import read_issue
 
 
 def _text_of(blocks: tuple[m.Block, ...]) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pypdf
 
 from conftest import ISSUES, LAYOUTS
-from publisher.build import Paths, build
+from publisher.build.builder import Paths, build
 from publisher.model import Month
 
 

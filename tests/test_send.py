@@ -24,8 +24,8 @@ import pytest
 import trustme
 
 from conftest import Run
-from publisher import tokens
-from publisher.build import Paths
+from publisher.build.builder import Paths
+from publisher.deliver import tokens
 from send_support import Recorder, bodies, fake_eml, free_port, parse, smtp_server
 
 SECRET = "test-secret-do-not-use-0123456789"
@@ -62,7 +62,7 @@ class Mailroom:
 
 
 def make_store(db: Path, addresses: list[str]) -> None:
-    from publisher import subscribers
+    from publisher.deliver import subscribers
     csv_file = db.with_suffix(".csv")
     lines = ["email,name"] + [f"{a},Reader {i} 독자" for i, a in enumerate(addresses)]
     csv_file.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -32,7 +32,7 @@ import pytest
 
 from conftest import Run
 from fault_support import Faulty
-from publisher.build import Paths
+from publisher.build.builder import Paths
 from send_support import fake_eml, free_port, smtp_server
 
 MONTH = "2023-08"
@@ -98,7 +98,7 @@ class Room:
 
 
 def make_store(db: Path, addresses: list[str]) -> None:
-    from publisher import subscribers
+    from publisher.deliver import subscribers
     csv_file = db.with_suffix(".csv")
     csv_file.write_text("email,name\n" + "".join(f"{a},Reader {i}\n"
                                                  for i, a in enumerate(addresses)))
@@ -518,7 +518,7 @@ class _FullDisk:
 
 
 def _commits_fail_after(monkeypatch: pytest.MonkeyPatch, after: int) -> None:
-    from publisher import subscribers
+    from publisher.deliver import subscribers
 
     real = subscribers.connect
     _FullDisk.commits = 0

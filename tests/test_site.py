@@ -16,10 +16,10 @@ import pytest
 from lxml import etree
 
 from conftest import seed_sentences
-from publisher import placeholders
-from publisher.build import Paths
+from publisher.build.builder import Paths
 from publisher.model import Month
-from publisher.site import build_site
+from publisher.render.email import placeholders
+from publisher.site.pages import build_site
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 MONTHS = ["2023-08", "2023-07", "2023-06", "2023-05", "2023-04", "2023-03"]

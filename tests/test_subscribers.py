@@ -19,10 +19,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from conftest import Run
-from publisher import placeholders, subscribers, tokens
+from publisher.deliver import subscribers, tokens
 from publisher.deliver.personalise import Recipient, Template, dot_stuff, message_id
 from publisher.errors import PublisherError
 from publisher.model import Publication
+from publisher.render.email import placeholders
 from send_support import bodies, fake_eml, parse
 
 SECRET = b"test-secret-0123456789"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from publisher import model as m
 from publisher.diagnostics import Diagnostics
-from publisher.markdown import BodyConverter, smarten
+from publisher.source.markdown import BodyConverter, smarten
 
 
 @pytest.mark.parametrize("source, expected", [
@@ -113,7 +113,7 @@ def test_no_straight_quote_survives_in_prose(text):
 
 
 def test_front_matter_prose_is_smartened(fixture_copy):
-    from publisher.reader import read_issue
+    from publisher.source.reader import read_issue
 
     path = fixture_copy.issues / "2024-01" / "articles" / "02-culture.md"
     path.write_text(path.read_text(encoding="utf-8").replace(

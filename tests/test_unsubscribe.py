@@ -21,11 +21,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import Run, seed_sentences
-from publisher import tokens
-from publisher.build import Paths
-from publisher.config import load_publication
+from publisher.build.builder import Paths
+from publisher.deliver import tokens
 from publisher.diagnostics import Diagnostics
 from publisher.model import Month
+from publisher.source.config import load_publication
 from send_support import Recorder, bodies, parse, smtp_server
 
 SECRET = "test-secret-for-the-unsubscribe-tests"

@@ -1,4 +1,4 @@
-"""The site application (``publisher.web``) and its endpoint under odd requests and a busy
+"""The site application (``publisher.site.app``) and its endpoint under odd requests and a busy
 store: no 500, no traceback, the security headers on every response.
 
 The application runs in process for the fuzzing, and behind the real threaded server
@@ -27,10 +27,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES, LAYOUTS
-from publisher import subscribers, tokens
-from publisher.build import Paths
-from publisher.web import make_preview_server, site_application
-from publisher.websecurity import ENDPOINT_POLICY, FILE_POLICY, PAGE_POLICY, SecureHeaders
+from publisher.build.builder import Paths
+from publisher.deliver import subscribers, tokens
+from publisher.site.app import make_preview_server, site_application
+from publisher.site.security import ENDPOINT_POLICY, FILE_POLICY, PAGE_POLICY, SecureHeaders
 
 SECRET = "test-secret-for-the-web-tests"
 ADDRESS = "reader@example.org"

@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from publisher.cli import run
+from publisher.cli.main import run
 
 run()

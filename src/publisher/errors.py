@@ -141,3 +141,11 @@ def disk_error(exc: OSError, path: Path | None = None,
     reason = exc.strerror or str(exc)
     advice = _DISK_ADVICE.get(exc.errno or 0, "check the disk and run it again")
     return WriteError(f"{doing}: {reason} ({advice})", where)
+
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 1024 / 1024:.2f} MB"

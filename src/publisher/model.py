@@ -19,8 +19,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from publisher.errors import UsageError
-
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -45,13 +43,6 @@ class Month:
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
 
-    @classmethod
-    def from_argument(cls, text: str) -> Month:
-        """A month named on the command line; a :class:`UsageError` (exit 2) when malformed."""
-        try:
-            return cls.parse(text)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
 
     @property
     def label(self) -> str:

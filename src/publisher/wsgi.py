@@ -1,24 +1,5 @@
-"""The site and its unsubscribe endpoint for any WSGI server.
+"""The WSGI entry point, ``gunicorn publisher.wsgi:application``: :mod:`publisher.site.wsgi`."""
 
-    PUBLISHER_SECRET=... PUBLISHER_ROOT=/srv/korea gunicorn publisher.wsgi:application
+from publisher.site.wsgi import application
 
-``PUBLISHER_ROOT`` is the project folder (with ``issues/``, ``layouts/`` and the
-built ``dist/site/``; default: the working directory); ``PUBLISHER_DB`` the
-subscriber store (default ``<root>/subscribers.sqlite``).  In production a web
-server usually serves ``dist/site/`` itself and passes only ``/unsubscribe`` here.
-"""
-
-from __future__ import annotations
-
-import os
-from pathlib import Path
-
-from publisher.build import Paths
-from publisher.web import site_application
-
-_root = Path(os.environ.get("PUBLISHER_ROOT", "."))
-application = site_application(
-    Paths(issues=_root / "issues", layouts=_root / "layouts", dist=_root / "dist"),
-    Path(os.environ.get("PUBLISHER_DB", str(_root / "subscribers.sqlite"))),
-    os.environ,
-)
+__all__ = ["application"]

@@ -27,9 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from publisher import subscribers, tokens
-from publisher.atomic import write_atomic
-from publisher.deliver import smtp, store
+from publisher.build.atomic import write_atomic
+from publisher.deliver import smtp, store, subscribers, tokens
 from publisher.deliver.lease import Lease
 from publisher.deliver.ledger import (
     DEFERRED,

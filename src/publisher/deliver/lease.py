@@ -8,7 +8,7 @@ both hold it; the holder renews it while it runs and deletes it when it ends.
 That holds only while both reach the file by one name: SQLite's WAL (its locks and
 latest commits) is kept per name, so through a hard link or a bind mount each
 would have its own.  Hence the store refuses a file with several links
-(:func:`publisher.subscribers.check_path`) and a send first takes ``flock`` on the
+(:func:`publisher.deliver.subscribers.check_path`) and a send first takes ``flock`` on the
 file itself (:class:`publisher.deliver.store.FileLock`), whatever its name.
 A lease is free when it has expired, or when its holder was on this host and its
 process is gone (a SIGKILL): no waiting for the expiry then.  Every claim of a
@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from publisher.deliver.subscribers import transaction
 from publisher.errors import PublisherError
-from publisher.subscribers import transaction
 
 TTL = 60.0  # seconds a lease lasts without renewal; renewed every TTL / 4
 _HELD: set[str] = set()  # the owners of the leases this process holds now

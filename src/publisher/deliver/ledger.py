@@ -34,7 +34,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from publisher.subscribers import now, transaction
+from publisher.deliver.subscribers import now, transaction
 
 PENDING, SENDING, HANDED = "pending", "sending", "handed"
 SENT, DEFERRED, FAILED, DOUBT = "sent", "deferred", "failed", "doubt"

@@ -25,8 +25,8 @@ from email.parser import BytesParser
 from email.utils import formataddr, formatdate, parseaddr, quote
 from pathlib import Path
 
-from publisher import placeholders
 from publisher.errors import PublisherError
+from publisher.render.email import placeholders
 
 #: What stands for the name in a greeting when a subscriber gave none.
 GENERIC_NAME = "reader"

@@ -18,8 +18,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from publisher import subscribers
-from publisher.deliver import lease, ledger
+from publisher.deliver import lease, ledger, subscribers
 from publisher.errors import PublisherError
 
 DEFAULT_TIMEOUT = 60.0

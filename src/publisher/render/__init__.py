@@ -14,9 +14,9 @@ from publisher.render.base import Renderer
 
 # format name -> "module:Class"
 RENDERERS: dict[str, str] = {
-    "pdf": "publisher.render.pdf:PdfRenderer",  # print and reader PDFs
-    "epub": "publisher.render.epub:EpubRenderer",  # EPUB 3, following the print pages
-    "email": "publisher.render.email:EmailRenderer",  # the HTML email
+    "pdf": "publisher.render.pdf.renderer:PdfRenderer",  # print and reader PDFs
+    "epub": "publisher.render.epub.renderer:EpubRenderer",  # EPUB 3, following the print pages
+    "email": "publisher.render.email.renderer:EmailRenderer",  # the HTML email
 }
 
 

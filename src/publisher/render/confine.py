@@ -44,7 +44,7 @@ from publisher.render.layoutrefs import (
     markup_references,
 )
 from publisher.render.templates import Traced
-from publisher.sources import URL_SCHEME
+from publisher.source.files import URL_SCHEME
 
 PARTIALS = "_partials"
 _SHARED_KEY = "layout-confined-{}"
@@ -87,9 +87,9 @@ class Policy:
 
 def keyed_folders(layouts: Path, fmt: str) -> tuple[Path, ...]:
     """The folders of ``layouts/`` a format's outputs are keyed on in the build cache
-    (:data:`publisher.cache.FORMAT_LAYOUTS`): the only ones its layout may refer into,
+    (:data:`publisher.build.cache.FORMAT_LAYOUTS`): the only ones its layout may refer into,
     so that a changed file always rebuilds what shows it."""
-    from publisher.cache import FORMAT_LAYOUTS, SHARED_LAYOUTS
+    from publisher.build.cache import FORMAT_LAYOUTS, SHARED_LAYOUTS
 
     return tuple(layouts / name for name in (*FORMAT_LAYOUTS.get(fmt, (fmt,)), *SHARED_LAYOUTS))
 

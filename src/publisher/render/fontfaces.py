@@ -17,7 +17,7 @@ from typing import Any
 import tinycss2
 
 from publisher.errors import PublisherError, display_path
-from publisher.fonts import codepoints
+from publisher.render.fonts import codepoints
 
 #: Font files FreeType (Pillow) reads.
 LOADABLE = (".otf", ".ttf", ".ttc", ".woff")

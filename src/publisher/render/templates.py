@@ -21,7 +21,7 @@ from jinja2.loaders import split_template_path
 
 from publisher.errors import PublisherError
 from publisher.render.html import HtmlOptions, html_filters
-from publisher.sources import URL_SCHEME
+from publisher.source.files import URL_SCHEME
 
 
 class _Folder(jinja2.FileSystemLoader):

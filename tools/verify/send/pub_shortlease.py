@@ -8,7 +8,7 @@ import sys
 from publisher.deliver import job, lease
 
 job.Lease = functools.partial(lease.Lease, ttl=float(os.environ.get("QA_LEASE_TTL", "3")))
-from publisher.cli import run  # noqa: E402
+from publisher.cli.main import run  # noqa: E402
 
 sys.argv[0] = "publisher"
 run()

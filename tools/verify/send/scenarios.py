@@ -394,7 +394,7 @@ def unreadable_store():
         r2 = send(d, sink.port)
         os.chmod(db, 0)
         r3 = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                             sys.executable, "-c", "import sys; from publisher.cli import run;"
+                             sys.executable, "-c", "import sys; from publisher.cli.main import run;"
                              " sys.argv=['publisher','send','2023-08','--db', sys.argv[1]]; run()",
                              str(db)], cwd=PROJ, env=env(sink.port), capture_output=True,
                             text=True, timeout=30)
@@ -598,7 +598,7 @@ def quiet_and_pipe():
     r2 = cli("subscribers", "import", "-q", str(db.parent / "subs.csv"), "--db", str(db))
     with Sink(lambda s, a, n, se: "data:550 5.1.1 nobody") as sink:
         send(db, sink.port)
-    p = subprocess.run(f"{sys.executable} -c 'import sys; from publisher.cli import run; "
+    p = subprocess.run(f"{sys.executable} -c 'import sys; from publisher.cli.main import run; "
                        f"sys.argv=[\"publisher\",\"send\",\"2023-08\",\"--status\",\"--db\",\"{db}\"]; run()' | head -1",
                        shell=True, cwd=PROJ, capture_output=True, text=True, timeout=30)
     ok = r.rc == 0 and r2.rc == 0 and "Traceback" not in p.stderr
@@ -702,7 +702,7 @@ def output_into_head():
     with Sink() as sink:
         e = env(sink.port)
         t0 = time.monotonic()
-        p = subprocess.run(f"'{sys.executable}' -c 'import sys; from publisher.cli import run; "
+        p = subprocess.run(f"'{sys.executable}' -c 'import sys; from publisher.cli.main import run; "
                            f"sys.argv=[\"publisher\",\"send\",\"2023-08\",\"--rate\",\"100\",\"--db\",\"{db}\"]; run()' 2>&1 | head -2; "
                            "echo rc=${PIPESTATUS[0]}", shell=True, executable="/bin/bash",
                            cwd=PROJ, env=e, capture_output=True, text=True, timeout=40)

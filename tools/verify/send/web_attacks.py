@@ -20,7 +20,7 @@ from harness import (PROJ, PUB, SECRET, Sink, addr, env, finish, free_port, ledg
                      new_store, row, start, subscribed, wait_for)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from publisher.tokens import make_token  # noqa: E402
+from publisher.deliver.tokens import make_token  # noqa: E402
 
 LIST = "korea"
 SEC = ("X-Content-Type-Options", "Content-Security-Policy", "X-Frame-Options")

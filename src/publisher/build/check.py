@@ -1,0 +1,26 @@
+"""An issue read and checked as far as it can be without rendering: what ``check`` runs,
+and what ``build`` runs before it renders anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from publisher import model as m
+from publisher.diagnostics import Diagnostics
+from publisher.render.glyphs import check_issue_glyphs
+from publisher.source.reader import read_issue
+
+#: The formats that set the issue's text in the layout's own fonts (the EPUB: its cover);
+#: the email is read in the reader's fonts.
+FONT_FORMATS = frozenset({"pdf", "epub"})
+
+
+def check_issue(issues: Path, layouts: Path, month: m.Month, diag: Diagnostics, *,
+                glyphs: bool = True) -> m.Issue:
+    """The issue of ``month``, read and validated (its sources, then, with ``glyphs``, its
+    text against the layout's fonts); raise with every error found."""
+    issue = read_issue(issues, month, diag)
+    if glyphs:
+        check_issue_glyphs(issue, layouts, diag)
+        diag.raise_if_errors()
+    return issue

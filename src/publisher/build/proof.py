@@ -1,0 +1,87 @@
+"""Proofs of a built print PDF: a PNG of every page and a contact sheet of spreads.
+
+``python -m publisher.build.proof dist/2023-08/korea-2023-08-print.pdf`` writes
+``dist/2023-08/proof/page-01.png`` … (the whole sheet: bleed and crop marks
+included) and ``contact-sheet.png`` (pages cut to the trim, set as the reader
+sees them: the cover alone, then facing pages).  Rasterised with pypdfium2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def proof(pdf_path: Path, out_dir: Path, dpi: int = 100, thumb_height: int = 420) -> list[Path]:
+    import pypdfium2 as pdfium
+    from PIL import Image, ImageDraw
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("page-*.png"):
+        old.unlink()
+    pdf = pdfium.PdfDocument(str(pdf_path))
+    written: list[Path] = []
+    trimmed: list[Image.Image] = []
+    scale = dpi / 72
+    for index in range(len(pdf)):
+        page = pdf[index]
+        left, _bottom, _right, top = page.get_mediabox()
+        t_left, t_bottom, t_right, t_top = page.get_trimbox()
+        image = page.render(scale=scale).to_pil()
+        path = out_dir / f"page-{index + 1:02d}.png"
+        image.save(path, optimize=True)
+        written.append(path)
+        box = (round((t_left - left) * scale), round((top - t_top) * scale),
+               round((t_right - left) * scale), round((top - t_bottom) * scale))
+        crop = image.crop(box)
+        trimmed.append(crop.resize((round(crop.width * thumb_height / crop.height), thumb_height)))
+    pdf.close()
+
+    # Spreads: the cover alone on the right, then (2, 3), (4, 5)…, the back cover alone.
+    spreads: list[list[int | None]] = [[None, 0]]
+    rest = list(range(1, len(trimmed)))
+    while rest:
+        pair: list[int | None] = [rest.pop(0), rest.pop(0) if rest else None]
+        spreads.append(pair)
+    page_w = trimmed[0].width
+    gap, per_row = 24, 4
+    rows = (len(spreads) + per_row - 1) // per_row
+    sheet_w = per_row * (2 * page_w) + (per_row + 1) * gap
+    sheet_h = rows * (thumb_height + gap + 18) + gap
+    sheet = Image.new("RGB", (sheet_w, sheet_h), (205, 205, 200))
+    draw = ImageDraw.Draw(sheet)
+    for n, spread in enumerate(spreads):
+        x = gap + (n % per_row) * (2 * page_w + gap)
+        y = gap + (n // per_row) * (thumb_height + gap + 18)
+        for side, index in enumerate(spread):
+            if index is None:
+                continue
+            sheet.paste(trimmed[index], (x + side * page_w, y))
+            draw.text((x + side * page_w + 4, y + thumb_height + 3), str(index + 1),
+                      fill=(40, 40, 40))
+    sheet_path = out_dir / "contact-sheet.png"
+    sheet.save(sheet_path, optimize=True)
+    written.append(sheet_path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m publisher.build.proof", description=__doc__)
+    parser.add_argument("pdf", type=Path, help="a built print PDF")
+    parser.add_argument("--out", type=Path, help="output folder (default: proof/ beside it)")
+    parser.add_argument("--dpi", type=int, default=100)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not args.pdf.is_file():
+        log.error("error: %s: no such PDF (build it first: make issue MONTH=...)", args.pdf)
+        return 1
+    written = proof(args.pdf, args.out or args.pdf.parent / "proof", args.dpi)
+    log.info("wrote %d page proofs and %s", len(written) - 1, written[-1])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,281 @@
+"""The ``subscribers`` and ``send`` commands of the command line.
+
+Kept apart from :mod:`publisher.cli.main`, which calls :func:`add_commands`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import math
+import sqlite3
+import sys
+from collections.abc import Iterator
+from email.utils import formatdate
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from publisher.build.builder import Paths
+from publisher.cli import options
+from publisher.diagnostics import Diagnostics
+from publisher.errors import ExitStatus, PublisherError, UsageError
+from publisher.model import Month
+from publisher.source.config import load_publication
+
+if TYPE_CHECKING:
+    from publisher.deliver.job import Mailing
+    from publisher.deliver.smtp import SmtpSettings
+
+log = logging.getLogger("publisher")
+
+#: The subscriber store (with the send ledger), at the project's top level by default.
+DEFAULT_DB = Path("subscribers.sqlite")
+#: ``--rate``: messages per second, 0 for no limit, else within these bounds.
+MIN_RATE, MAX_RATE = 0.001, 100_000.0
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                 common: argparse.ArgumentParser, nested: argparse.ArgumentParser) -> None:
+    """Add ``subscribers ...`` and ``send`` to the command line.
+
+    ``common`` holds the common options for a command, ``nested`` for an action of a
+    command group (:mod:`publisher.cli.options`).
+    """
+    store = argparse.ArgumentParser(add_help=False)
+    store.add_argument("--db", type=Path, default=DEFAULT_DB, metavar="PATH",
+                       help=f"the subscriber store (default: {DEFAULT_DB})")
+    subs = sub.add_parser("subscribers", parents=[common], help="manage subscribers",
+                          description="Import, list, count, export and unsubscribe "
+                                      "subscribers in the subscriber store.")
+    actions = subs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    imp = actions.add_parser("import", parents=[nested, store], help="add subscribers from CSV",
+                             description="Add the addresses of a CSV with a header row "
+                                         "'email' (and optionally 'name').  A file with a bad "
+                                         "row changes nothing, unless --skip-bad.")
+    imp.add_argument("file", type=Path, metavar="FILE.csv")
+    imp.add_argument("--skip-bad", action="store_true",
+                     help="import the good rows and report the bad ones as warnings")
+    imp.set_defaults(handler=_subscribers_import)
+    for name, handler, text in (("list", _subscribers_list, "list subscribed addresses"),
+                                ("count", _subscribers_count, "count subscribers"),
+                                ("export", _subscribers_export,
+                                 "write every address as CSV (email,name,status)")):
+        actions.add_parser(name, parents=[nested, store], help=text,
+                           description=text[0].upper() + text[1:] + ".").set_defaults(
+                               handler=handler)
+    unsub = actions.add_parser("unsubscribe", parents=[nested, store],
+                               help="unsubscribe an address",
+                               description="Mark an address unsubscribed: it is never mailed "
+                                           "again, and a later import does not add it back.")
+    unsub.add_argument("address", metavar="ADDRESS")
+    unsub.set_defaults(handler=_subscribers_unsubscribe)
+
+    send = sub.add_parser("send", parents=[common, store], help="email an issue to subscribers",
+                          description="Send dist/MONTH/email.eml to every subscriber over SMTP "
+                                      "(PUBLISHER_SMTP_HOST, _PORT, _TLS, _USER, _PASSWORD; "
+                                      "PUBLISHER_SECRET signs the unsubscribe links).  Run it "
+                                      "again after a crash, a stop or with deferred messages: "
+                                      "it sends what was not sent.  Exit status: 0 done, 1 "
+                                      "something left or in doubt, 130/143 stopped by "
+                                      "SIGINT/SIGTERM.")
+    send.add_argument("month", metavar="MONTH", help="the issue, as YYYY-MM")
+    mode = send.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", type=Path, metavar="DIR",
+                      help="write the personalised messages to DIR; send nothing")
+    mode.add_argument("--test", metavar="ADDRESS", help="send one proof to ADDRESS only")
+    mode.add_argument("--status", action="store_true",
+                      help="show the send's ledger: sent, deferred, failed, pending, and "
+                           "each address in doubt with the copies it may have")
+    send.add_argument("--rate", type=float, default=0.0, metavar="N",
+                      help="at most N messages per second (default: no limit)")
+    send.add_argument("--connections", type=int, default=1, choices=range(1, 11),
+                      metavar="N", help="SMTP connections at once, 1 to 10 (default: 1)")
+    send.add_argument("--retry-failed", action="store_true",
+                      help="send again the messages the server refused (5xx), once their "
+                           "cause is mended (a rejected sender, a full mailbox): they were "
+                           "not delivered, so nobody is mailed twice")
+    send.add_argument("--resend-in-doubt", action="store_true",
+                      help="send again the messages in doubt (the connection was lost after "
+                           "the server had them, see --status): each may arrive twice")
+    send.set_defaults(handler=_send)
+
+
+@contextlib.contextmanager
+def _store(args: argparse.Namespace) -> Iterator[sqlite3.Connection]:
+    """The store, closed after use; its failures (busy, disk full) as one-line errors."""
+    from publisher.deliver import subscribers
+
+    db = subscribers.connect(args.db)
+    try:
+        with subscribers.store_errors(args.db):
+            yield db
+    finally:
+        db.close()
+
+
+def _subscribers_import(args: argparse.Namespace, paths: Paths) -> int:
+    from publisher.deliver import subscribers
+
+    path: Path = args.file
+    result = subscribers.import_csv(path, args.db, skip_bad=args.skip_bad)
+    log.info("%s: %d added, %d updated, %d unchanged, %d kept unsubscribed, %d duplicate "
+             "row(s) merged, %d bad row(s) skipped", path, result.added, result.updated,
+             result.unchanged, result.kept_unsubscribed, result.merged, result.skipped)
+    return ExitStatus.OK
+
+
+def _subscribers_list(args: argparse.Namespace, paths: Paths) -> int:
+    from publisher.deliver import subscribers
+
+    with _store(args) as db:
+        for sub in subscribers.subscribed(db):
+            sys.stdout.write(f"{sub.email}\t{sub.name}\n" if sub.name else f"{sub.email}\n")
+    return ExitStatus.OK
+
+
+def _subscribers_count(args: argparse.Namespace, paths: Paths) -> int:
+    from publisher.deliver import subscribers
+
+    with _store(args) as db:
+        active, gone = subscribers.count(db)
+    sys.stdout.write(f"{active}\n")
+    log.info("%d subscribed, %d unsubscribed", active, gone)
+    return ExitStatus.OK
+
+
+def _subscribers_export(args: argparse.Namespace, paths: Paths) -> int:
+    from publisher.deliver import subscribers
+
+    with _store(args) as db:
+        n = subscribers.export_csv(db, sys.stdout)  # type: ignore[arg-type]
+    log.debug("exported %d address(es)", n)
+    return ExitStatus.OK
+
+
+def _subscribers_unsubscribe(args: argparse.Namespace, paths: Paths) -> int:
+    from publisher.deliver import subscribers
+
+    with _store(args) as db:
+        changed = subscribers.unsubscribe(db, args.address)
+    log.info("%s: %s", args.address.strip(),
+             "unsubscribed" if changed else "was already unsubscribed")
+    return ExitStatus.OK
+
+
+def _send(args: argparse.Namespace, paths: Paths) -> int:
+    """``publisher send``: a real send catches SIGTERM and SIGINT from its start (see
+    :mod:`publisher.deliver.stopping`); the other modes keep the default handling."""
+    from publisher.deliver import stopping
+
+    args.stop = stopping.Stop()
+    if args.status or args.dry_run or args.test:
+        return _send_modes(args, paths)
+    with stopping.on_signals(args.stop):
+        return _send_modes(args, paths)
+
+
+def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
+    from publisher.deliver import job, ledger, personalise, smtp, store, subscribers, tokens
+
+    month = options.month_argument(args.month)
+    from publisher.source.reader import find_issue
+
+    find_issue(paths.issues, month)
+    for flag, given in (("--retry-failed", args.retry_failed),
+                        ("--resend-in-doubt", args.resend_in_doubt)):
+        if given and (args.status or args.dry_run or args.test):
+            raise UsageError(f"{flag} goes with a real send, not with --status, --dry-run "
+                             "or --test")
+    if args.rate != 0 and not (math.isfinite(args.rate) and MIN_RATE <= args.rate <= MAX_RATE):
+        raise UsageError(f"--rate is {args.rate:g}: give messages per second, from "
+                         f"{MIN_RATE:g} to {MAX_RATE:g} (0: no limit)")
+    real = not (args.status or args.dry_run or args.test)
+    # every setting checked before anything is opened or sent
+    settings = smtp.SmtpSettings.from_env() if real or args.test else None
+    store_timeout = store.timeout_from_env() if real else store.DEFAULT_TIMEOUT
+    if args.status:
+        with _store(args) as db:
+            book = ledger.Ledger(db, str(month))
+            if not book.exists():
+                raise PublisherError(f"{month} has not been sent yet", args.db)
+            for line in job.status_lines(book):
+                sys.stdout.write(line + "\n")
+        return ExitStatus.OK
+    diag = Diagnostics()
+    publication = load_publication(paths.issues, diag)
+    diag.raise_if_errors()
+    assert publication is not None
+    template = personalise.load(paths.dist / str(month) / "email.eml")
+    template.date = formatdate(usegmt=True)  # the time it is sent, not the issue's date
+    mailing = job.Mailing(str(month), template, publication, tokens.secret_from_env())
+    if args.test:
+        assert settings is not None
+        address = _valid_address(args.test)
+        name = ""
+        if args.db.exists():
+            with _store(args) as db:
+                found = subscribers.find(db, address)
+            if found is not None:  # the proof a subscriber would get
+                address, name = found.email, found.name
+        reply = job.send_test(mailing, settings, address, name)
+        log.info("sent a proof of %s to %s: %s", month, address, reply)
+        return ExitStatus.OK
+    if args.dry_run:
+        with _store(args) as db:
+            job.dry_run(db, mailing, args.dry_run)
+        return ExitStatus.OK
+    assert settings is not None
+    return _send_all(args, month, mailing, settings, store_timeout)
+
+
+def _send_all(args: argparse.Namespace, month: Month, mailing: Mailing,
+              settings: SmtpSettings, store_timeout: float) -> int:
+    """The real send, stopped cleanly by SIGTERM or SIGINT; its summary and exit status."""
+    from publisher.deliver import job
+
+    stop = args.stop
+    summary = job.Send(args.db, mailing, settings, connections=args.connections,
+                       rate=args.rate, retry_failed=args.retry_failed,
+                       resend_in_doubt=args.resend_in_doubt, stop=stop,
+                       store_timeout=store_timeout).run()
+    logging.getLogger("publisher.progress").info(
+        "%s: %d sent, %d deferred, %d failed, %d in doubt, %d not yet sent in %.1f s", month,
+        summary.sent, summary.deferred, summary.failed, summary.doubt, summary.pending,
+        summary.elapsed)
+    left = summary.deferred + summary.pending
+    doubt = (f"{summary.doubt} message(s) in doubt (the connection was lost after the server "
+             f"had them): 'publisher send {month} --status' lists them, "
+             "--resend-in-doubt sends them again") if summary.doubt else ""
+    if summary.unrecorded:
+        doubt = "; ".join(filter(None, [doubt, (
+            f"the outcome of {summary.unrecorded} message(s) could not be recorded: the "
+            "next run lists those the server had in doubt")]))
+    again = f"run 'publisher send {month}' again"
+    if stop.signum:
+        log.error("%s", "; ".join(filter(None, [
+            f"stopped by {stop.name} after the messages in flight: {summary.sent} sent, "
+            f"{left} left", summary.error, doubt, f"{again} to send the rest"])))
+        return stop.status
+    if summary.error:
+        log.error("%s", "; ".join(filter(None, [
+            summary.error, doubt, f"{again} to send the rest" if summary.again and left
+            else "nothing was sent" if not summary.sent and not summary.doubt else ""])))
+        return ExitStatus.ERROR
+    if left or summary.doubt:
+        log.error("%s", "; ".join(filter(None, [
+            f"{left} message(s) deferred: {again} later" if left else "", doubt])))
+        return ExitStatus.ERROR
+    if summary.doubt_before:
+        log.warning("%d message(s) in doubt from an earlier run are not sent again: see "
+                    "--status; --resend-in-doubt sends them", summary.doubt_before)
+    return ExitStatus.OK
+
+
+def _valid_address(text: str) -> str:
+    from publisher.deliver import subscribers
+
+    try:
+        return subscribers.normalize_address(text)
+    except ValueError as exc:
+        raise PublisherError(f"invalid address {text.strip()!r}: {exc}") from None

@@ -1,0 +1,166 @@
+"""``publisher serve``: the site and the unsubscribe endpoint, for previewing.
+
+Both are plain WSGI applications, so they run under any WSGI server in
+production; :func:`serve` runs them on 127.0.0.1 with the standard library's
+server (threaded) for an editor's preview and for the tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import socketserver
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from publisher.build.builder import Paths
+from publisher.site.security import FILE_POLICY, PAGE_POLICY, SecureHeaders
+
+log = logging.getLogger(__name__)
+progress = logging.getLogger("publisher.progress")
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+TYPES = {".epub": "application/epub+zip", ".pdf": "application/pdf",
+         ".xml": "application/atom+xml", ".html": "text/html; charset=utf-8",
+         ".css": "text/css; charset=utf-8", ".txt": "text/plain; charset=utf-8"}
+
+
+#: A longer path names no file of the site (a name is at most 255 bytes).
+MAX_PATH = 1024
+
+
+class StaticFiles:
+    """Serves the files below ``root``; nothing outside it, no directory listings.
+
+    A path that cannot name a file (a NUL or other control character, bytes that are
+    not UTF-8) is a 400; one that names nothing here (``..``, too long) a 404.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
+            return _plain(start_response, "405 Method Not Allowed", "Method not allowed",
+                          [("Allow", "GET, HEAD")])
+        try:
+            path = _request_path(environ.get("PATH_INFO", "/"))
+        except ValueError:
+            return _plain(start_response, "400 Bad Request", "Bad request")
+        target = self._find(path)
+        try:
+            data = target.read_bytes() if target is not None else None
+        except OSError:
+            data = None
+        if target is None or data is None:
+            return _plain(start_response, "404 Not Found", "Not found")
+        media_type = TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]
+        policy = PAGE_POLICY if target.suffix == ".html" else FILE_POLICY
+        start_response("200 OK", [("Content-Type", media_type or "application/octet-stream"),
+                                  ("Content-Length", str(len(data))),
+                                  ("Content-Security-Policy", policy)])
+        return [data]
+
+    def _find(self, path: str) -> Path | None:
+        parts = [part for part in path.split("/") if part not in ("", ".")]
+        if ".." in parts or len(path) > MAX_PATH:
+            return None
+        try:
+            target = self.root.joinpath(*parts).resolve()
+            if not target.is_relative_to(self.root):  # a symbolic link out of the site
+                return None
+            if target.is_dir():
+                target = target / "index.html"
+            elif path.endswith("/"):  # a file asked for as a folder
+                return None
+            return target if target.is_file() else None
+        except OSError:  # a name too long for the file system, and the like
+            return None
+
+
+def _request_path(path_info: str) -> str:
+    """PATH_INFO (bytes as Latin-1, PEP 3333) as text; ``ValueError`` when it cannot be a
+    file's path."""
+    path = path_info.encode("latin-1").decode("utf-8")  # UnicodeError is a ValueError
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in path):
+        raise ValueError("a control character in the path")
+    return path
+
+
+def _plain(start_response: StartResponse, status: str, text: str,
+           headers: list[tuple[str, str]] | None = None) -> list[bytes]:
+    body = f"{text}\n".encode()
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                            ("Content-Length", str(len(body))), *(headers or [])])
+    return [body]
+
+
+class Router:
+    """Sends ``prefix`` paths to their application, everything else to ``default``."""
+
+    def __init__(self, default: WSGIApp, routes: dict[str, WSGIApp] | None = None):
+        self.default = default
+        self.routes = routes or {}
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        for prefix, app in self.routes.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return app(environ, start_response)
+        return self.default(environ, start_response)
+
+
+class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s - %s", self.address_string(), format % args)
+
+
+def site_application(paths: Paths, db: Path, environ: Mapping[str, str], *,
+                     store_wait: float | None = None) -> WSGIApp:
+    """``dist/site/`` with the unsubscribe endpoint at ``/unsubscribe``.
+
+    The endpoint needs the token secret (``PUBLISHER_SECRET``); without it the
+    site is served alone, with a warning, so a preview never needs the secret.
+    Every response carries the security headers (:mod:`publisher.site.security`).
+    ``store_wait``: how long the endpoint waits for a busy store before a 503
+    (default :data:`publisher.site.unsubscribe.STORE_WAIT`).
+    """
+    from publisher.deliver.tokens import SECRET_ENV, secret_from_env
+    from publisher.diagnostics import Diagnostics
+    from publisher.errors import PublisherError
+    from publisher.source.config import load_publication
+
+    site = paths.dist / "site"
+    if not (site / "index.html").is_file():
+        raise PublisherError(f"{site}/ has no index.html: run 'publisher site' first")
+    routes: dict[str, WSGIApp] = {}
+    if environ.get(SECRET_ENV):
+        from publisher.site.unsubscribe import UnsubscribeApp
+
+        diag = Diagnostics()
+        publication = load_publication(paths.issues, diag)
+        diag.raise_if_errors()
+        assert publication is not None
+        secret = secret_from_env(dict(environ))
+        routes["/unsubscribe"] = UnsubscribeApp(db, publication, secret, paths.layouts,
+                                                store_wait=store_wait)
+    else:
+        log.warning("%s is not set: serving the site without the unsubscribe endpoint",
+                    SECRET_ENV)
+    return SecureHeaders(Router(StaticFiles(site), routes))
+
+
+def make_preview_server(app: WSGIApp, port: int = 8000):  # type: ignore[no-untyped-def]
+    """A threaded server on 127.0.0.1 (port 0 picks a free one)."""
+    return make_server("127.0.0.1", port, app, server_class=_ThreadingServer,
+                       handler_class=_QuietHandler)

@@ -1,0 +1,92 @@
+"""The publication-wide settings, ``issues/publication.toml``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import langcodes
+
+from publisher.diagnostics import Diagnostics
+from publisher.model import Publication, TrimSize
+from publisher.source.files import check_keys, line_of_key, load_toml, string_field
+
+CONFIG_NAME = "publication.toml"
+
+REQUIRED = ("title", "publisher", "language", "base_url", "sender_name", "sender_address",
+            "postal_address")
+OPTIONAL = ("description", "copyright_holder", "issn", "trim")
+TRIM_KEYS = ("width_mm", "height_mm", "bleed_mm")
+#: What a trim may be, in millimetres: from a pocket booklet (50 mm, smaller than A7) to a
+#: poster (1000 mm, larger than A1's long edge); a bleed from none to 20 mm (3 mm is usual).
+TRIM_RANGES = {"width_mm": (50.0, 1000.0), "height_mm": (50.0, 1000.0), "bleed_mm": (0.0, 20.0)}
+
+
+def load_publication(issues_root: Path, diag: Diagnostics) -> Publication | None:
+    """Read ``publication.toml`` from the issues folder; ``None`` after an error."""
+    path = issues_root / CONFIG_NAME
+    loaded = load_toml(path, diag)
+    if loaded is None:
+        return None
+    data, text = loaded
+    check_keys(data, REQUIRED, OPTIONAL, path, text, diag, missing_line=1)
+    values = {key: string_field(data, key, path, text, diag) for key in REQUIRED}
+    if values["language"]:
+        _check_language(values["language"], path, line_of_key(text, "language"), diag)
+    trim = _trim(data.get("trim", {}), path, text, diag)
+    if diag.errors or trim is None:
+        return None
+    return Publication(
+        title=values["title"],
+        publisher=values["publisher"],
+        language=values["language"],
+        base_url=values["base_url"].rstrip("/"),
+        sender_name=values["sender_name"],
+        sender_address=values["sender_address"],
+        postal_address=values["postal_address"],
+        description=str(data.get("description", "")),
+        copyright_holder=str(data.get("copyright_holder", "") or values["publisher"]),
+        issn=str(data["issn"]) if data.get("issn") else None,
+        trim=trim,
+        source=path,
+    )
+
+
+def _trim(raw: Any, path: Path, text: str, diag: Diagnostics) -> TrimSize | None:
+    if not isinstance(raw, dict):
+        diag.error("'trim' must be a table with width_mm, height_mm, bleed_mm", path,
+                   line_of_key(text, "trim"))
+        return None
+    check_keys(raw, (), TRIM_KEYS, path, text, diag)
+    sizes: dict[str, float] = {}
+    for key in TRIM_KEYS:
+        if key in raw:
+            value = raw[key]
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                diag.error(f"trim.{key} must be a positive number of millimetres", path,
+                           line_of_key(text, key))
+                return None
+            low, high = TRIM_RANGES[key]
+            if not (math.isfinite(value) and low <= value <= high):
+                diag.error(f"trim.{key} = {value} is out of range: give a number of "
+                           f"millimetres from {low:g} to {high:g}", path, line_of_key(text, key))
+                return None
+            sizes[key] = float(value)
+    return TrimSize(**sizes)
+
+
+def _check_language(tag: str, path: Path, line: int | None, diag: Diagnostics) -> None:
+    """``language`` must be a valid BCP 47 tag (``en``, ``en-US``, ``ko``): the EPUB's
+    ``dc:language`` and every ``xml:lang``/``lang`` of the outputs carry it."""
+    if "_" not in tag and langcodes.tag_is_valid(tag):
+        return
+    try:
+        likely = langcodes.standardize_tag(tag.replace("_", "-"))
+    except ValueError:
+        likely = None
+    if likely and langcodes.tag_is_valid(likely):
+        hint = f"write '{likely}'"
+    else:
+        hint = "write a language code such as 'en', 'en-US' or 'ko'"
+    diag.error(f"language '{tag}' is not a BCP 47 language tag: {hint}", path, line)
