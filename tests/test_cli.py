@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT
-from publisher.cli import main as cli_module
+from publisher.cli import issue as cli_issue
 from publisher.cli import options
 from publisher.cli.main import _parser
 from publisher.errors import PublisherError
@@ -260,7 +260,7 @@ def test_an_oserror_from_a_library_is_a_write_only_when_only_a_write_gets_it(
     def refused(*args, **kwargs):
         raise OSError(code, os.strerror(code), "/x/tmpfile")
 
-    monkeypatch.setattr(cli_module, "build", refused)
+    monkeypatch.setattr(cli_issue, "build", refused)
     run = cli("build", "2023-08")
     assert run.status == 1
     assert run.err.splitlines() == [expected]

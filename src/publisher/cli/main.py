@@ -15,15 +15,12 @@ import os
 import select
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import NoReturn
 
-from publisher import __version__, render
-from publisher.build.atomic import write_atomic
-from publisher.build.builder import Paths, build
-from publisher.cli import options
-from publisher.cli.mailing import add_commands
-from publisher.diagnostics import Diagnostics
+from publisher import __version__
+from publisher.build.builder import Paths
+from publisher.cli import issue, options, send, site, subscribers
+from publisher.cli.console import configure_logging
 from publisher.errors import (
     DISK_ERRNOS,
     WRITE_ONLY_ERRNOS,
@@ -32,7 +29,6 @@ from publisher.errors import (
     UsageError,
     disk_error,
 )
-from publisher.model import Month
 
 # The reader (markdown-it, YAML, Pillow) is imported by the commands that need it, so
 # that an up-to-date `publisher build` answers from the cache at once.
@@ -74,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = options.merge(_parser().parse_args(argv))
-    _configure_logging(args.verbose - args.quiet)
+    configure_logging(args.verbose - args.quiet)
     paths = Paths(issues=args.issues, layouts=args.layouts, dist=args.dist)
     try:
         return int(args.handler(args, paths))
@@ -133,149 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     common = options.common(1)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = sub.add_parser("check", parents=[common], help="validate an issue source",
-                           description="Validate an issue: report every error and warning "
-                                       "with its file and line.")
-    check.add_argument("month", metavar="MONTH", help="the issue, as YYYY-MM")
-    check.add_argument("--fix", action="store_true",
-                       help="repair CP949 mojibake in place, then check again")
-    check.add_argument("--strict", action="store_true", help="fail on warnings too")
-    check.set_defaults(handler=_check)
-
-    build_cmd = sub.add_parser("build", parents=[common], help="build an issue's outputs",
-                               description="Build the outputs of an issue into dist/MONTH/.")
-    build_cmd.add_argument("month", metavar="MONTH", help="the issue, as YYYY-MM")
-    build_cmd.add_argument("--format", "-f", action="append", dest="formats",
-                           choices=render.formats() or None, metavar="FORMAT",
-                           help="build only this format (repeatable; available: "
-                                f"{', '.join(render.formats()) or 'none yet'})")
-    build_cmd.add_argument("--strict", action="store_true", help="fail on warnings too")
-    build_cmd.add_argument("--force", action="store_true",
-                           help="rebuild even what the cache says is up to date")
-    build_cmd.set_defaults(handler=_build)
-
-    site = sub.add_parser("site", parents=[common], help="build the download site",
-                          description="Build dist/site/: an index of every issue with its "
-                                      "downloads, the web version of each email, an Atom feed.")
-    site.set_defaults(handler=_site)
-
-    serve = sub.add_parser("serve", parents=[common], help="preview the site on 127.0.0.1",
-                           description="Serve dist/site/ on 127.0.0.1 for previewing.")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
-    serve.add_argument("--db", type=Path, default=Path("subscribers.sqlite"), metavar="PATH",
-                       help="the subscriber store the unsubscribe endpoint writes to "
-                            "(default: subscribers.sqlite); needs PUBLISHER_SECRET")
-    serve.set_defaults(handler=_serve)
-
-    new = sub.add_parser("new", parents=[common], help="start a new issue folder",
-                         description="Create issues/MONTH/ with an issue.toml and a sample "
-                                     "article to fill in.")
-    new.add_argument("month", metavar="MONTH", help="the new issue, as YYYY-MM")
-    new.set_defaults(handler=_new)
-
-    add_commands(sub, common, options.common(2))
+    issue.add_commands(sub, common)
+    site.add_commands(sub, common)
+    subscribers.add_commands(sub, common, options.common(2))
+    send.add_commands(sub, common)
     return parser
-
-
-def _configure_logging(level: int) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter())
-    root = logging.getLogger("publisher")
-    root.handlers[:] = [handler]
-    root.propagate = False
-    root.setLevel(logging.DEBUG if level > 0 else logging.INFO if level == 0 else logging.WARNING)
-
-
-class _Formatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
-        if record.levelno >= logging.ERROR:
-            return f"error: {message}"
-        if record.levelno >= logging.WARNING:
-            return f"warning: {message}"
-        return message
-
-
-def _report(diag: Diagnostics) -> None:
-    for warning in diag.warnings:
-        log.warning("%s", warning)
-
-
-def _check(args: argparse.Namespace, paths: Paths) -> int:
-    from publisher.build.check import check_issue
-
-    month = options.month_argument(args.month)
-    if args.fix:
-        _fix_mojibake(paths.issues, month)
-    diag = Diagnostics()
-    try:
-        issue = check_issue(paths.issues, paths.layouts, month, diag)
-    finally:
-        _report(diag)
-    diag.raise_if_strict(args.strict)
-    log.info("%s: %d article(s), %d archive entries: OK", month, len(issue.articles),
-             len(issue.archive))
-    return ExitStatus.OK
-
-
-def _fix_mojibake(root: Path, month: Month) -> None:
-    from publisher.source.mojibake import repair
-    from publisher.source.reader import find_issue
-
-    folder = find_issue(root, month)
-    for path in sorted([folder / "issue.toml", *folder.glob("articles/*.md")]):
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue  # the check that follows reports it
-        fixed = repair(text)
-        if fixed != text:
-            write_atomic(path, fixed.encode("utf-8"))
-            log.info("%s: repaired mojibake", path)
-
-
-def _build(args: argparse.Namespace, paths: Paths) -> int:
-    month = options.month_argument(args.month)
-    diag = Diagnostics()
-    try:
-        written = build(month, paths, args.formats, diag, strict=args.strict, force=args.force)
-    finally:
-        _report(diag)
-    log.debug("wrote %d file(s)", len(written))
-    return ExitStatus.OK
-
-
-def _site(args: argparse.Namespace, paths: Paths) -> int:
-    from publisher.site.pages import build_site
-
-    diag = Diagnostics()
-    try:
-        build_site(paths, diag)
-    finally:
-        _report(diag)
-    return ExitStatus.OK
-
-
-def _serve(args: argparse.Namespace, paths: Paths) -> int:
-    from publisher.site.app import make_preview_server, site_application
-
-    app = site_application(paths, args.db, os.environ)
-    with make_preview_server(app, args.port) as server:
-        host, port = server.server_address[:2]
-        log.info("serving %s at http://%s:%s/ (Ctrl-C stops)", paths.dist / "site", host, port)
-        sys.stdout.flush()
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            log.info("stopped")
-    return ExitStatus.OK
-
-
-def _new(args: argparse.Namespace, paths: Paths) -> int:
-    from publisher.source.scaffold import scaffold
-
-    month = options.month_argument(args.month)
-    folder = scaffold(paths.issues, month)
-    log.info("created %s: fill in issue.toml and articles/, then run 'publisher check %s'",
-             folder, month)
-    return ExitStatus.OK

@@ -1,23 +1,18 @@
-"""The ``subscribers`` and ``send`` commands of the command line.
-
-Kept apart from :mod:`publisher.cli.main`, which calls :func:`add_commands`.
-"""
+"""``publisher send``: email a built issue to the subscribers."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import math
-import sqlite3
 import sys
-from collections.abc import Iterator
 from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from publisher.build.builder import Paths
 from publisher.cli import options
+from publisher.cli.subscribers import open_store, store_option
 from publisher.diagnostics import Diagnostics
 from publisher.errors import ExitStatus, PublisherError, UsageError
 from publisher.model import Month
@@ -29,48 +24,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("publisher")
 
-#: The subscriber store (with the send ledger), at the project's top level by default.
-DEFAULT_DB = Path("subscribers.sqlite")
 #: ``--rate``: messages per second, 0 for no limit, else within these bounds.
 MIN_RATE, MAX_RATE = 0.001, 100_000.0
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
-                 common: argparse.ArgumentParser, nested: argparse.ArgumentParser) -> None:
-    """Add ``subscribers ...`` and ``send`` to the command line.
-
-    ``common`` holds the common options for a command, ``nested`` for an action of a
-    command group (:mod:`publisher.cli.options`).
-    """
-    store = argparse.ArgumentParser(add_help=False)
-    store.add_argument("--db", type=Path, default=DEFAULT_DB, metavar="PATH",
-                       help=f"the subscriber store (default: {DEFAULT_DB})")
-    subs = sub.add_parser("subscribers", parents=[common], help="manage subscribers",
-                          description="Import, list, count, export and unsubscribe "
-                                      "subscribers in the subscriber store.")
-    actions = subs.add_subparsers(dest="action", required=True, metavar="ACTION")
-    imp = actions.add_parser("import", parents=[nested, store], help="add subscribers from CSV",
-                             description="Add the addresses of a CSV with a header row "
-                                         "'email' (and optionally 'name').  A file with a bad "
-                                         "row changes nothing, unless --skip-bad.")
-    imp.add_argument("file", type=Path, metavar="FILE.csv")
-    imp.add_argument("--skip-bad", action="store_true",
-                     help="import the good rows and report the bad ones as warnings")
-    imp.set_defaults(handler=_subscribers_import)
-    for name, handler, text in (("list", _subscribers_list, "list subscribed addresses"),
-                                ("count", _subscribers_count, "count subscribers"),
-                                ("export", _subscribers_export,
-                                 "write every address as CSV (email,name,status)")):
-        actions.add_parser(name, parents=[nested, store], help=text,
-                           description=text[0].upper() + text[1:] + ".").set_defaults(
-                               handler=handler)
-    unsub = actions.add_parser("unsubscribe", parents=[nested, store],
-                               help="unsubscribe an address",
-                               description="Mark an address unsubscribed: it is never mailed "
-                                           "again, and a later import does not add it back.")
-    unsub.add_argument("address", metavar="ADDRESS")
-    unsub.set_defaults(handler=_subscribers_unsubscribe)
-
+                 common: argparse.ArgumentParser) -> None:
+    store = store_option()
     send = sub.add_parser("send", parents=[common, store], help="email an issue to subscribers",
                           description="Send dist/MONTH/email.eml to every subscriber over SMTP "
                                       "(PUBLISHER_SMTP_HOST, _PORT, _TLS, _USER, _PASSWORD; "
@@ -99,68 +59,6 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                       help="send again the messages in doubt (the connection was lost after "
                            "the server had them, see --status): each may arrive twice")
     send.set_defaults(handler=_send)
-
-
-@contextlib.contextmanager
-def _store(args: argparse.Namespace) -> Iterator[sqlite3.Connection]:
-    """The store, closed after use; its failures (busy, disk full) as one-line errors."""
-    from publisher.deliver import subscribers
-
-    db = subscribers.connect(args.db)
-    try:
-        with subscribers.store_errors(args.db):
-            yield db
-    finally:
-        db.close()
-
-
-def _subscribers_import(args: argparse.Namespace, paths: Paths) -> int:
-    from publisher.deliver import subscribers
-
-    path: Path = args.file
-    result = subscribers.import_csv(path, args.db, skip_bad=args.skip_bad)
-    log.info("%s: %d added, %d updated, %d unchanged, %d kept unsubscribed, %d duplicate "
-             "row(s) merged, %d bad row(s) skipped", path, result.added, result.updated,
-             result.unchanged, result.kept_unsubscribed, result.merged, result.skipped)
-    return ExitStatus.OK
-
-
-def _subscribers_list(args: argparse.Namespace, paths: Paths) -> int:
-    from publisher.deliver import subscribers
-
-    with _store(args) as db:
-        for sub in subscribers.subscribed(db):
-            sys.stdout.write(f"{sub.email}\t{sub.name}\n" if sub.name else f"{sub.email}\n")
-    return ExitStatus.OK
-
-
-def _subscribers_count(args: argparse.Namespace, paths: Paths) -> int:
-    from publisher.deliver import subscribers
-
-    with _store(args) as db:
-        active, gone = subscribers.count(db)
-    sys.stdout.write(f"{active}\n")
-    log.info("%d subscribed, %d unsubscribed", active, gone)
-    return ExitStatus.OK
-
-
-def _subscribers_export(args: argparse.Namespace, paths: Paths) -> int:
-    from publisher.deliver import subscribers
-
-    with _store(args) as db:
-        n = subscribers.export_csv(db, sys.stdout)  # type: ignore[arg-type]
-    log.debug("exported %d address(es)", n)
-    return ExitStatus.OK
-
-
-def _subscribers_unsubscribe(args: argparse.Namespace, paths: Paths) -> int:
-    from publisher.deliver import subscribers
-
-    with _store(args) as db:
-        changed = subscribers.unsubscribe(db, args.address)
-    log.info("%s: %s", args.address.strip(),
-             "unsubscribed" if changed else "was already unsubscribed")
-    return ExitStatus.OK
 
 
 def _send(args: argparse.Namespace, paths: Paths) -> int:
@@ -195,7 +93,7 @@ def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
     settings = smtp.SmtpSettings.from_env() if real or args.test else None
     store_timeout = store.timeout_from_env() if real else store.DEFAULT_TIMEOUT
     if args.status:
-        with _store(args) as db:
+        with open_store(args) as db:
             book = ledger.Ledger(db, str(month))
             if not book.exists():
                 raise PublisherError(f"{month} has not been sent yet", args.db)
@@ -214,7 +112,7 @@ def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
         address = _valid_address(args.test)
         name = ""
         if args.db.exists():
-            with _store(args) as db:
+            with open_store(args) as db:
                 found = subscribers.find(db, address)
             if found is not None:  # the proof a subscriber would get
                 address, name = found.email, found.name
@@ -222,7 +120,7 @@ def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
         log.info("sent a proof of %s to %s: %s", month, address, reply)
         return ExitStatus.OK
     if args.dry_run:
-        with _store(args) as db:
+        with open_store(args) as db:
             job.dry_run(db, mailing, args.dry_run)
         return ExitStatus.OK
     assert settings is not None
