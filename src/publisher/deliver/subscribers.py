@@ -245,7 +245,19 @@ def everyone(db: sqlite3.Connection) -> Iterator[Subscriber]:
 def _select(db: sqlite3.Connection, where: str) -> Iterator[Subscriber]:
     cursor = db.execute(f"SELECT id, email, name, status FROM subscribers {where} ORDER BY id")
     for row in cursor:
-        yield Subscriber(*row)
+        yield _subscriber(row)
+
+
+def _subscriber(row: tuple[object, ...]) -> Subscriber:
+    """A row as read; a row that breaks the schema's own rules (a NULL address, an
+    unknown status: a damaged page the file's checksums did not catch) is the store's
+    corruption, told as SQLite tells it, not a traceback further on."""
+    rid, email, name, status = row
+    if not (isinstance(rid, int) and isinstance(email, str) and email
+            and isinstance(name, str) and status in (SUBSCRIBED, UNSUBSCRIBED)):
+        raise sqlite3.DatabaseError(f"database disk image is malformed (subscriber row {rid!r} "
+                                    "is damaged)")
+    return Subscriber(rid, email, name, status)  # type: ignore[arg-type]
 
 
 def count(db: sqlite3.Connection) -> tuple[int, int]:
@@ -257,7 +269,7 @@ def count(db: sqlite3.Connection) -> tuple[int, int]:
 def find(db: sqlite3.Connection, address: str) -> Subscriber | None:
     row = db.execute("SELECT id, email, name, status FROM subscribers WHERE email_key = ?",
                      (address_key(address),)).fetchone()
-    return Subscriber(*row) if row else None
+    return _subscriber(row) if row else None
 
 
 def unsubscribe(db: sqlite3.Connection, address: str) -> bool:
