@@ -13,7 +13,7 @@ longer than the 998 octets 8bit allows (RFC 5322 2.1.1; an editor's 2 KB map
 link, in the ``href`` and in the text's ``<URL>``) makes that part
 quoted-printable instead, at most 76 characters a line (RFC 2045 6.7), soft
 line breaks inside the long line: the decoded text is the same.  See
-:mod:`publisher.render.email.placeholders` for the contract with the sender.
+:mod:`publisher.render.email.placeholders` for what the sender fills in.
 
 Everything is derived from the issue, so rebuilding gives the same
 bytes: the Date is the issue's date, the Message-ID and the MIME boundaries

@@ -25,23 +25,21 @@ quoted-printable, and a token in it may be split by a soft line break: the
 way below (decoded parts) finds it all the same.  The images (``embed``
 setting) are base64 parts without tokens.
 
-The contract for the sender:
+How the sender fills them in (:mod:`publisher.deliver.personalise`): it parses
+``email.eml`` once, keeps the bytes that are the same for everyone (every header and
+part without a token, every image, every boundary) serialized as they are, and for
+each subscriber joins the decoded pieces of the parts that hold a token with that
+subscriber's values and encodes just those parts again; it never re-renders or
+re-inlines.  What any sender must respect:
 
-1. Parse ``email.eml`` once with ``email.parser.BytesParser(policy=email.policy.default)``.
-2. For each subscriber, on a copy: replace the tokens in the decoded headers
-   (``msg.replace_header("To", ...)``; read a value as ``str(msg[name]).strip()``:
-   a header folded after its colon reads back with a leading space) and in the
-   decoded content of every ``text/*`` part (``part.get_content()``, replace,
-   ``part.set_content(new, subtype=part.get_content_subtype())``), so values with
-   ``=``, ``&`` or non-ASCII letters are encoded correctly; the email package picks
-   the transfer encoding again.  Replacing in the raw bytes also finds every token,
-   but only ASCII values without ``=`` are safe that way.
-3. ``RECIPIENT_NAME`` with no name: fill in a generic form of address (e.g.
-   ``reader``), never an empty string ("Dear ,").
-4. In HTML, escape the values (``html.escape``): a URL's ``&`` becomes ``&amp;``.
-5. ``Date`` is the issue's date and ``Message-ID`` a digest of the content, the
-   same in every copy: a sender may set the sending time, and a Message-ID
-   unique to each copy (RFC 5322), without touching anything else.
+1. Fill tokens in the decoded headers and the decoded content of the ``text/*``
+   parts, not in the raw bytes: values with ``=``, ``&`` or non-ASCII letters must
+   be encoded by the part's transfer encoding.
+2. ``RECIPIENT_NAME`` with no name: a generic form of address (e.g. ``reader``),
+   never an empty string ("Dear ,").
+3. In HTML, escape the values (``html.escape``): a URL's ``&`` becomes ``&amp;``.
+4. ``To``, ``Message-ID`` and ``Date`` are the sender's: the renderer's are
+   placeholders for the address, a digest of the content and the issue's date.
 """
 
 from __future__ import annotations
