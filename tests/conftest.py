@@ -20,6 +20,9 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "issues"
 # A copy of ../shared/seeds/korea-2023-08-raw.txt, the article as received (with its mojibake).
 SEED = Path(__file__).resolve().parent / "fixtures" / "seeds" / "korea-2023-08-raw.txt"
 
+# pg_server (a throwaway PostgreSQL cluster per session) and pg_url (an empty database).
+pytest_plugins = ["pg_fixtures"]
+
 
 @dataclass
 class Run:
