@@ -6,7 +6,6 @@ import argparse
 import logging
 import math
 import sys
-from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -105,7 +104,7 @@ def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
     diag.raise_if_errors()
     assert publication is not None
     template = personalise.load(paths.dist / str(month) / "email.eml")
-    template.date = formatdate(usegmt=True)  # the time it is sent, not the date
+    template.date = personalise.now_date()  # the time it is sent, not the date
     mailing = job.Mailing(str(month), template, publication, tokens.secret_from_env())
     if args.test:
         assert settings is not None
