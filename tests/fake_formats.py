@@ -6,12 +6,14 @@ should change an output does change it, and record the process that rendered the
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 
 from publisher import model as m
-from publisher.render.base import BuildContext, Output
+from publisher import render
+from publisher.render.base import BuildContext, Format, Output
 
 
 class _Digest:
@@ -79,10 +81,18 @@ class EmailDigest(_Digest):
     folder = "email"
 
 
-FAKE_RENDERERS = {
-    "pdf": "fake_formats:PdfDigest",
-    "epub": "fake_formats:EpubDigest",
-    "email": "fake_formats:EmailDigest",
+def faked(name: str, renderer: str) -> Format:
+    """The declaration of the real format ``name`` (its layouts, outputs, needs), rendered
+    by ``renderer`` (``"fake_formats:Class"``) instead."""
+    return dataclasses.replace(render.FORMATS[name], renderer=renderer)
+
+
+#: The real table of formats, each rendered by its digest: ``monkeypatch.setattr(render,
+#: "FORMATS", dict(FAKE_FORMATS))``.
+FAKE_FORMATS = {
+    "pdf": faked("pdf", "fake_formats:PdfDigest"),
+    "epub": faked("epub", "fake_formats:EpubDigest"),
+    "email": faked("email", "fake_formats:EmailDigest"),
 }
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ISSUES, LAYOUTS
-from fake_formats import FAKE_RENDERERS
+from fake_formats import FAKE_FORMATS, faked
 from publisher import render
 from publisher.build.builder import Paths, build
 from publisher.errors import PublisherError
@@ -26,7 +26,7 @@ AUG = Month(2023, 8)
 
 @pytest.fixture
 def paths(project_copy: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
-    monkeypatch.setattr(render, "RENDERERS", dict(FAKE_RENDERERS))
+    monkeypatch.setattr(render, "FORMATS", dict(FAKE_FORMATS))
     layouts = tmp_path / "layouts"
     for name in ("print", "epub", "email", "_partials"):
         (layouts / name).mkdir(parents=True)
@@ -180,7 +180,7 @@ def test_serial_and_parallel_builds_are_identical_but_for_the_process(paths, tmp
 
 
 def test_an_error_in_the_worker_process_keeps_its_location(paths, monkeypatch, cli):
-    monkeypatch.setitem(render.RENDERERS, "email", "fake_formats:FailingEmail")
+    monkeypatch.setitem(render.FORMATS, "email", faked("email", "fake_formats:FailingEmail"))
     run = cli("build", "2023-08", paths=paths)
     assert run.status == 1
     assert run.err_lines == [
@@ -204,7 +204,7 @@ def test_the_collector_is_paused_while_formats_render_and_back_afterwards(paths,
     build(AUG, paths, parallel=False)
     assert seen and not any(seen)  # every renderer ran with the collector off ...
     assert gc.isenabled()  # ... and it is on again after the build
-    monkeypatch.setitem(render.RENDERERS, "email", "fake_formats:FailingEmail")
+    monkeypatch.setitem(render.FORMATS, "email", faked("email", "fake_formats:FailingEmail"))
     with pytest.raises(Exception, match="no glyph"):
         build(AUG, paths, force=True, parallel=False)
     assert gc.isenabled()  # and after a failed one

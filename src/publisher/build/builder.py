@@ -35,12 +35,6 @@ from publisher.render.forked import Forked, Inbox, can_fork
 log = logging.getLogger(__name__)
 progress = logging.getLogger("publisher.progress")
 
-#: The format whose layout others follow, and the formats that need its page map
-#: (the EPUB's page-list gives the printed page numbers).
-LAYOUT_FORMAT = "pdf"
-FOLLOWS_LAYOUT = frozenset({"epub"})
-
-
 @dataclass(frozen=True)
 class Paths:
     """Where sources, layouts and outputs live (the project's top level by default)."""
@@ -59,14 +53,18 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
     """
     diag = diag if diag is not None else Diagnostics()
     wanted = list(dict.fromkeys(formats)) if formats else list(render.formats())
-    unknown = [f for f in wanted if f not in render.RENDERERS]
+    unknown = [f for f in wanted if f not in render.FORMATS]
     if unknown:
         known = ", ".join(render.formats()) or "none yet"
         raise UsageError(f"unknown format {', '.join(unknown)} (available: {known})")
 
     target = paths.dist / str(month)
     cache = BuildCache.load(paths.dist, str(month))
-    keyed = [*wanted, LAYOUT_FORMAT] if FOLLOWS_LAYOUT & set(wanted) else wanted
+    # The format whose print layout others follow (the EPUB's page-list gives the printed
+    # page numbers): keyed too, to find the layout kept from its last build.
+    following = {f for f in wanted if render.declared(f).follows_print}
+    layout_format = render.print_format().name if following else None
+    keyed = [*wanted, layout_format] if layout_format else wanted
     keys = format_keys(paths.issues, paths.layouts, str(month), keyed, cache.hasher)
     stale = [f for f in wanted
              if force or (strict and cache.formats.get(f, {}).get("warnings"))
@@ -76,27 +74,29 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
         return []
 
     # After the cache: the reader imports a lot.
-    from publisher.build.check import FONT_FORMATS, check_issue
+    from publisher.build.check import check_issue
     from publisher.render.templates import layout_errors
 
     progress.info("reading %s", month)
     issue = check_issue(paths.issues, paths.layouts, month, diag,
-                        glyphs=not FONT_FORMATS.isdisjoint(stale))
+                        glyphs=any(render.declared(f).glyph_check for f in stale))
     diag.raise_if_strict(strict)
 
     context = BuildContext(issue=issue, layouts=paths.layouts)
     # The print layout's page map, kept from the build that laid out these very inputs:
     # an EPUB rebuilt alone (its own layout changed) need not lay out the print pages.
-    known = (cache.layout(LAYOUT_FORMAT, keys[LAYOUT_FORMAT])
-             if LAYOUT_FORMAT in keys and LAYOUT_FORMAT not in stale and not force else None)
-    laid_out_too = [LAYOUT_FORMAT] if FOLLOWS_LAYOUT & set(stale) and not known else []
+    known = (cache.layout(layout_format, keys[layout_format])
+             if layout_format and layout_format not in stale and not force else None)
+    laid_out_too = ([layout_format] if layout_format and following & set(stale) and not known
+                    else [])
     said: list[str] = []  # the renderers' warnings (the email's budget cuts, the preflight)
     with paused_gc(), layout_errors(), renderer_warnings(said):
         check_layouts(context, [*stale, *laid_out_too])
         outputs = render_formats(context, stale, parallel=parallel, known_layout=known,
                                  said=said)
-        laid_out = (render.renderer(LAYOUT_FORMAT).layout(context)  # type: ignore[attr-defined]
-                    if LAYOUT_FORMAT in stale else None)
+        lays_out = [f for f in stale if render.declared(f).lays_out_print]
+        laid_out = (render.renderer(lays_out[0]).layout(context)  # type: ignore[attr-defined]
+                    if lays_out else None)
     for message in said:  # through Diagnostics: shown with the others, fatal under --strict
         diag.warn(message)
     diag.raise_if_strict(strict)
@@ -116,7 +116,7 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
                   for out in outputs[fmt]}
         _remove_outputs(target, cache.outputs(fmt).keys() - hashes.keys())
         cache.record(fmt, keys[fmt], hashes, len(diag.warnings),
-                     layout=laid_out if fmt == LAYOUT_FORMAT else None)
+                     layout=laid_out if render.declared(fmt).lays_out_print else None)
     write_atomic(cache.path, cache.dumps(), quiet=True)
     return written
 
@@ -170,9 +170,9 @@ def render_formats(context: BuildContext, formats: Sequence[str], *, parallel: b
     """
     if known_layout:
         context.shared.update(known_layout)
-    here = [f for f in formats if f == LAYOUT_FORMAT]
-    beside = [f for f in formats if f != LAYOUT_FORMAT]
-    following = [f for f in beside if f in FOLLOWS_LAYOUT]
+    here = [f for f in formats if render.declared(f).lays_out_print]
+    beside = [f for f in formats if f not in here]
+    following = [f for f in beside if render.declared(f).follows_print]
     nothing_to_overlap = not (here or following) or (known_layout and not here)
     if not parallel or not can_fork() or not beside or nothing_to_overlap:
         ordered = [*here, *beside]  # the layout first: the followers reuse it
@@ -183,7 +183,8 @@ def render_formats(context: BuildContext, formats: Sequence[str], *, parallel: b
                 + ", ".join(beside)) as worker:
         if following:
             # The print pages are laid out once, here; followers get their page map.
-            worker.send(render.renderer(LAYOUT_FORMAT).layout(context))  # type: ignore[attr-defined]
+            provider = render.renderer(render.print_format().name)
+            worker.send(provider.layout(context))  # type: ignore[attr-defined]
         for name in here:
             results[name] = _render(context, name)
         theirs, their_warnings = worker.result()
@@ -197,8 +198,8 @@ def _render_beside(inbox: Inbox, context: BuildContext, formats: Sequence[str],
     """The worker's part: independent formats, then the followers once the layout is in;
     with the warnings they gave (``said`` is the worker's copy of the collecting list)."""
     before = len(said)
-    independent = [f for f in formats if f not in FOLLOWS_LAYOUT]
-    following = [f for f in formats if f in FOLLOWS_LAYOUT]
+    independent = [f for f in formats if not render.declared(f).follows_print]
+    following = [f for f in formats if render.declared(f).follows_print]
     from publisher.render.templates import layout_errors
 
     with layout_errors():  # here, where the template's lines are known

@@ -9,7 +9,8 @@ libraries that render it.  The key and the outputs' own hashes are kept in
 output is missing or was changed by hand.
 
 This module is consulted before anything heavy is imported (WeasyPrint alone
-costs about a second), so it uses the standard library only.  File hashes are
+costs about a second), so it uses the standard library only, and of the formats
+their declarations (:mod:`publisher.render`), not their renderers.  File hashes are
 remembered with each file's size and modification time, the way git's index
 does, so unchanged files are not read again.
 """
@@ -26,18 +27,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from publisher import __version__
+from publisher import __version__, render
 from publisher.errors import read_error
 from publisher.model import Month
 from publisher.source.catalog import archive_files, ignored_name
 
-#: Which layout folders each format reads, beyond the shared partials and fonts.
-FORMAT_LAYOUTS: dict[str, tuple[str, ...]] = {
-    "pdf": ("print",),
-    "epub": ("epub", "print"),  # the EPUB's page-list follows the print layout
-    "email": ("email",),
-}
-SHARED_LAYOUTS = ("_partials", "fonts")
 #: Libraries whose version changes what a format renders.
 LIBRARIES = ("weasyprint", "pydyf", "ebooklib", "premailer", "markdown-it-py",
              "mdit-py-plugins", "jinja2", "pillow", "fonttools", "lxml", "cssutils",
@@ -140,7 +134,8 @@ class Inputs:
         return self._digest("sources", paths, self.issues)
 
     def layout_key(self, fmt: str) -> str:
-        folders = (*FORMAT_LAYOUTS.get(fmt, (fmt,)), *SHARED_LAYOUTS)
+        """The layout folders the format declares it reads (the shared ones too)."""
+        folders = render.declared(fmt).layout_folders
         paths = [p for name in folders for p in _files(self.layouts / name)]
         return self._digest(f"layouts:{fmt}", paths, self.layouts)
 

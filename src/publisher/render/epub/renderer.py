@@ -30,6 +30,7 @@ from lxml import etree
 from publisher import model as m
 from publisher.render import confine
 from publisher.render.base import BuildContext, Output
+from publisher.render.epub import EPUB
 from publisher.render.epub.assets import (
     LAYOUT_MEDIA_TYPES,
     Asset,
@@ -133,7 +134,7 @@ def layout_policy(context: BuildContext) -> confine.Policy:
     stylesheet_dir = posixpath.dirname(STYLESHEET)
     stylesheet = context.layouts / "epub" / "style.css"
     return confine.Policy(
-        "epub", context.layouts, confine.keyed_folders(context.layouts, "epub"),
+        "epub", context.layouts, confine.keyed_folders(context.layouts, EPUB),
         template_base=context.layouts / "epub",
         data_urls=False, suffixes=frozenset(LAYOUT_MEDIA_TYPES),
         fix="refer to a file in layouts/epub/ by a relative path (it is packed into the EPUB)",

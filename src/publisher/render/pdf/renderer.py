@@ -36,6 +36,7 @@ from publisher.render.base import BuildContext, Output
 from publisher.render.forked import Forked
 from publisher.render.glyphs import text_sources
 from publisher.render.html import HtmlOptions, HtmlWriter, block_id
+from publisher.render.pdf import PDF
 from publisher.render.pdf.fetcher import ConfinedFetcher, ForbiddenURL, forbidden_error
 from publisher.render.pdf.finish import print_finisher, reader_finisher
 from publisher.render.pdf.glyphs import check_glyphs
@@ -92,7 +93,7 @@ def layout_policy(context: BuildContext) -> confine.Policy:
     ``fonts/``, ``_partials/``) and the issue folder (the HTML's base URL), and to
     ``data:`` URLs; WeasyPrint fetches them confined."""
     source = context.issue.source_dir
-    roots = (*confine.keyed_folders(context.layouts, "pdf"), source)
+    roots = (*confine.keyed_folders(context.layouts, PDF), source)
     return confine.Policy(
         FORMAT, context.layouts, roots, template_base=source,
         data_urls=True, fix="refer to a file inside layouts/ or the issue folder by a "
