@@ -19,12 +19,14 @@ import pytest
 
 from conftest import FIXTURES, ISSUES, LAYOUTS, seed_sentences
 from publisher.build.builder import Paths, build
+from publisher.build.outputs import month_outputs
 from publisher.diagnostics import Diagnostics
 from publisher.errors import PublisherError, display_path
 from publisher.model import Month
 from publisher.render.base import BuildContext
 from publisher.render.pdf.fetcher import ConfinedFetcher, ForbiddenURL
 from publisher.render.pdf.renderer import ARCHIVE_FEATURED, page_map, print_document
+from publisher.source.config import load_publication
 from publisher.source.reader import read_issue
 
 MONTH = "2023-08"
@@ -41,8 +43,10 @@ class Built:
 def _build(root: Path, issues: Path, month: str) -> Built:
     paths = Paths(issues=issues, layouts=LAYOUTS, dist=root / "dist")
     build(Month.parse(month), paths, ["pdf"])
-    out = paths.dist / month
-    return Built(out / f"korea-{month}-print.pdf", out / f"korea-{month}.pdf", paths)
+    publication = load_publication(issues, Diagnostics())
+    assert publication is not None
+    out = month_outputs(paths.dist, publication, Month.parse(month))
+    return Built(out.path("pdf", "print"), out.path("pdf", "reader"), paths)
 
 
 @pytest.fixture(scope="session")

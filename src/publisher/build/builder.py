@@ -26,6 +26,7 @@ from typing import Any
 from publisher import render
 from publisher.build.atomic import Staged, write_atomic
 from publisher.build.cache import BuildCache, format_keys
+from publisher.build.outputs import month_folder
 from publisher.diagnostics import Diagnostics
 from publisher.errors import PublisherError, SourceErrors, UsageError, disk_error, human_size
 from publisher.model import Month
@@ -58,7 +59,7 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
         known = ", ".join(render.formats()) or "none yet"
         raise UsageError(f"unknown format {', '.join(unknown)} (available: {known})")
 
-    target = paths.dist / str(month)
+    target = month_folder(paths.dist, month)
     cache = BuildCache.load(paths.dist, str(month))
     # The format whose print layout others follow (the EPUB's page-list gives the printed
     # page numbers): keyed too, to find the layout kept from its last build.

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from publisher.build.builder import Paths
+from publisher.build.outputs import month_outputs
 from publisher.cli import options
 from publisher.diagnostics import Diagnostics
 from publisher.errors import ExitStatus, PublisherError, UsageError
@@ -206,7 +207,8 @@ def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
     publication = load_publication(paths.issues, diag)
     diag.raise_if_errors()
     assert publication is not None
-    template = personalise.load(paths.dist / str(month) / "email.eml")
+    built = month_outputs(paths.dist, publication, month)
+    template = personalise.load(built.path("email", "message"))
     template.date = formatdate(usegmt=True)  # the time it is sent, not the issue's date
     mailing = job.Mailing(str(month), template, publication, tokens.secret_from_env())
     if args.test:

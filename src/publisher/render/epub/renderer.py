@@ -156,7 +156,7 @@ class EpubRenderer:
     def render(self, context: BuildContext) -> list[Output]:
         issue = context.issue
         data = build_epub(context, print_page_map(context))
-        return [Output(issue.output_name("epub"), data)]
+        return [Output(EPUB.file_name("book", issue.publication, issue.month), data)]
 
 
 def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> bytes:

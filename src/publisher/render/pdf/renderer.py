@@ -126,7 +126,9 @@ class PdfRenderer:
                     issue.publication.trim.bleed_mm,
                     f"{issue.publication.base_url}/{issue.month}/print"))
             reader = reader_job.result()
-        return [Output(issue.output_name("print"), press), Output(issue.output_name("pdf"), reader)]
+        pub, month = issue.publication, issue.month
+        return [Output(PDF.file_name("print", pub, month), press),
+                Output(PDF.file_name("reader", pub, month), reader)]
 
 
 def _write_reader(document: weasyprint.Document) -> bytes:
