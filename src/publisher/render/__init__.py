@@ -10,7 +10,7 @@ and one line here.
 
 from __future__ import annotations
 
-from publisher.render.base import Format, Renderer
+from publisher.render.base import BuildContext, Format, LaysOutPrint, PrintLayout, Renderer
 from publisher.render.email import EMAIL
 from publisher.render.epub import EPUB
 from publisher.render.pdf import PDF
@@ -45,3 +45,13 @@ def print_format() -> Format:
                           + (", ".join(f.name for f in found) or "none"))
     return found[0]
 
+
+def print_layout(context: BuildContext) -> PrintLayout:
+    """Lay out the print pages of ``context.issue``, by the format that does: what the
+    build hands the formats that follow them (``context.print_layout``)."""
+    name = print_format().name
+    provider = renderer(name)
+    if not isinstance(provider, LaysOutPrint):
+        raise TypeError(f"the {name} format lays out the print pages, but its renderer "
+                        f"{type(provider).__name__} has no print_layout()")
+    return provider.print_layout(context)

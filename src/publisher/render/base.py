@@ -10,9 +10,10 @@ declarations; :mod:`publisher.render` lists them in build order.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from publisher.model import Issue, Month, Publication
 
@@ -51,9 +52,10 @@ class Format:
     covers them, and its layout may refer to files in them only.  ``glyph_check``: it
     sets the issue's text in the layout's own fonts, so the build checks every
     character against them first.  ``lays_out_print``: its renderer lays out the
-    print pages (``layout(context)``); ``follows_print``: it needs their page map,
-    which the build hands it (and its ``layouts`` must then include the print
-    layout's folders).
+    print pages and gives their :class:`PrintLayout` (:class:`LaysOutPrint`);
+    ``follows_print``: it needs that layout, which the build hands it as
+    :attr:`BuildContext.print_layout` (and its ``layouts`` must then include the
+    print layout's folders).
     """
 
     name: str
@@ -95,27 +97,46 @@ class Output:
     data: bytes
 
 
+@dataclass(frozen=True)
+class PrintLayout:
+    """What the print layout gives the formats that follow it: ``pages`` maps the id of
+    an element (article ids, heading ids, block ids) to the label of the printed page
+    it starts on.  Plain data: the build sends it to its worker process and keeps it
+    in the build cache."""
+
+    pages: Mapping[str, str]
+
+
 @dataclass
 class BuildContext:
-    """Everything a renderer may read, and a place to share work between formats.
+    """Everything a renderer may read, and a place for a format's own work.
 
     ``layouts`` is the folder of format layouts (with ``fonts/`` inside it); a
     renderer reads nothing outside the issue folder and ``layouts``.
+    ``print_layout`` is the print layout, which the build hands the formats that
+    follow it (``None`` until it is known).  ``shared`` keeps a format's own work for
+    the rest of the build, under keys of its own (the print document, the EPUB's
+    prepared documents); no format reads another's.
     """
 
     issue: Issue
     layouts: Path
+    print_layout: PrintLayout | None = None
     shared: dict[str, Any] = field(default_factory=dict)
 
 
 class Renderer(Protocol):
-    """A format: ``name`` is what ``--format`` takes.
-
-    The print format also has ``layout(context) -> dict``: it lays out the print
-    pages and returns what formats that follow them need (the page map), which
-    the build hands to those formats' worker processes as ``context.shared``.
-    """
+    """A format's renderer: ``name`` is what ``--format`` takes."""
 
     name: str
 
     def render(self, context: BuildContext) -> list[Output]: ...
+
+
+@runtime_checkable
+class LaysOutPrint(Protocol):
+    """The renderer of the format that lays out the print pages (``lays_out_print``)."""
+
+    def print_layout(self, context: BuildContext) -> PrintLayout:
+        """Lay out the print pages of ``context.issue``: what their followers need."""
+        ...

@@ -1,8 +1,10 @@
 """The print-ready PDF magazine and the reader's PDF, from one WeasyPrint layout.
 
-``layouts/print/`` is rendered ONCE into a :class:`weasyprint.Document` (cached in
-``context.shared`` for the other formats, see :func:`print_document` and
-:func:`page_map`); both PDFs are written from that one layout:
+``layouts/print/`` is rendered ONCE into a :class:`weasyprint.Document` (kept in
+``context.shared`` for the rest of the build, see :func:`print_document`); both PDFs
+are written from that one layout, and the formats that follow the print pages get
+its :class:`~publisher.render.base.PrintLayout` (:meth:`PdfRenderer.print_layout`,
+:func:`page_map`):
 
 * ``korea-<MONTH>-print.pdf``: trim + bleed + crop marks, PDF/X-4 with the CMYK
   output intent of ``layouts/print/icc/FOGRA39L.icc``, padded with blank pages
@@ -32,7 +34,7 @@ from weasyprint.text.fonts import FontConfiguration
 from publisher import model as m
 from publisher.errors import PublisherError
 from publisher.render import confine
-from publisher.render.base import BuildContext, Output
+from publisher.render.base import BuildContext, Output, PrintLayout
 from publisher.render.forked import Forked
 from publisher.render.glyphs import text_sources
 from publisher.render.html import HtmlOptions, HtmlWriter, block_id
@@ -106,9 +108,9 @@ class PdfRenderer:
     def layout_policy(self, context: BuildContext) -> confine.Policy:
         return layout_policy(context)
 
-    def layout(self, context: BuildContext) -> dict[str, Any]:
-        """Lay out the print pages; what other formats need of them (picklable)."""
-        return {"print-page-map": page_map(context)}
+    def print_layout(self, context: BuildContext) -> PrintLayout:
+        """Lay out the print pages (once a build); what the formats following them need."""
+        return PrintLayout(pages=page_map(context))
 
     def render(self, context: BuildContext) -> list[Output]:
         issue = context.issue
@@ -142,7 +144,7 @@ def _write_reader(document: weasyprint.Document) -> bytes:
             jpeg_quality=READER_JPEG_QUALITY)
 
 
-# --- the API other formats use --------------------------------------------------
+# --- the print layout ------------------------------------------------------------
 
 
 def print_document(context: BuildContext) -> weasyprint.Document:
@@ -190,21 +192,17 @@ def print_document(context: BuildContext) -> weasyprint.Document:
 
 
 def page_map(context: BuildContext) -> dict[str, str]:
-    """Element id -> printed folio of the page it starts on (cached in ``context.shared``).
+    """Element id -> printed folio of the page it starts on.
 
     The ids are those another format can refer to: article slugs, heading ids and
     the per-block ids ``<slug>-b<n>``.
     """
-    cached = context.shared.get("print-page-map")
-    if cached is not None:
-        return cached
     wanted = set(_referable_ids(context.issue))
     found: dict[str, str] = {}
     for number, page in enumerate(print_document(context).pages, 1):
         for anchor in page.anchors:
             if anchor in wanted and anchor not in found:
                 found[anchor] = str(number)
-    context.shared["print-page-map"] = found
     return found
 
 
