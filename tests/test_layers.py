@@ -30,7 +30,8 @@ LAYERS = {
     "cli": 6,
     "__main__": 7, "wsgi": 7,  # the entry points
 }
-FORMATS = ("pdf", "epub", "email")
+#: The formats' packages: every package of render/ (each declares its format).
+FORMATS = tuple(sorted(p.parent.name for p in (PACKAGE / "render").glob("*/__init__.py")))
 
 
 def _module_name(path: Path) -> str:
