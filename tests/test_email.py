@@ -39,6 +39,7 @@ from email_support import (
     with_data_urls,
 )
 from publisher.build.builder import Paths, build
+from publisher.build.outputs import month_folder
 from publisher.errors import PublisherError
 from publisher.model import Month
 from publisher.render.base import BuildContext
@@ -78,7 +79,7 @@ class Built:
 def _build(root: Path, issues: Path, month: Month, layouts: Path = LAYOUTS) -> Built:
     paths = Paths(issues=issues, layouts=layouts, dist=root / "dist")
     build(month, paths, ["email"], parallel=False)
-    return Built(paths.dist / str(month), paths, month)
+    return Built(month_folder(paths.dist, month), paths, month)
 
 
 def _embed_layouts(root: Path) -> Path:

@@ -402,15 +402,6 @@ class Issue:
             seen.setdefault(article.byline, None)
         return tuple(seen)
 
-    def output_name(self, kind: str) -> str:
-        """File name of an output: ``korea-2023-08.pdf``, ``korea-2023-08-print.pdf``."""
-        stem = f"{self.publication.file_stem}-{self.month}"
-        return {
-            "pdf": f"{stem}.pdf",
-            "print": f"{stem}-print.pdf",
-            "epub": f"{stem}.epub",
-        }[kind]
-
 
 def walk_blocks(blocks: tuple[Block, ...]):  # type: ignore[no-untyped-def]
     """Every block in ``blocks``, depth first, containers before contents."""

@@ -19,6 +19,7 @@ import jinja2
 
 from publisher.build.atomic import write_atomic
 from publisher.build.builder import Paths
+from publisher.build.outputs import month_outputs
 from publisher.diagnostics import Diagnostics
 from publisher.errors import human_size
 from publisher.model import ArchiveEntry, Month, Publication
@@ -93,37 +94,40 @@ def build_site(paths: Paths, diag: Diagnostics | None = None) -> list[Path]:
     return written
 
 
+#: The downloads of an issue: kind -> the output (format, role) the site publishes.
+DOWNLOADS = {"pdf": ("pdf", "reader"), "epub": ("epub", "book")}
+
+
 def _site_issue(entry: ArchiveEntry, folder: Path, publication: Publication, dist: Path,
                 site: Path, diag: Diagnostics) -> tuple[SiteIssue, list[Path]]:
     month = entry.month
-    built_dir = dist / str(month)
+    built = month_outputs(dist, publication, month)
     out_dir = site / str(month)
     written: list[Path] = []
     archive_only = is_archive_only(folder)
-    stem = f"{publication.file_stem}-{month}"
     downloads: dict[str, Download | None] = {}
     for kind, media_type, url in (("pdf", "application/pdf", entry.pdf_url),
                                   ("epub", "application/epub+zip", entry.epub_url)):
-        built = built_dir / f"{stem}.{kind}"
-        if built.is_file():
-            written.append(_copy(built, out_dir / built.name))
-            downloads[kind] = Download(f"{month}/{built.name}", url, built.stat().st_size,
+        output = built.path(*DOWNLOADS[kind])
+        if output.is_file():
+            written.append(_copy(output, out_dir / output.name))
+            downloads[kind] = Download(f"{month}/{output.name}", url, output.stat().st_size,
                                        media_type)
         elif archive_only:
             downloads[kind] = Download(url, url, None, media_type)
         else:
             downloads[kind] = None
     page = None
-    email = built_dir / "email.html"
-    if (built_dir / "email-web.html").is_file():  # the email was shortened to fit its budget
-        email = built_dir / "email-web.html"
+    email = built.path("email", "html")
+    if built.path("email", "web").is_file():  # the email was shortened to fit its budget
+        email = built.path("email", "web")
     if email.is_file():
         written.append(write_atomic(out_dir / "index.html",
                                     web_version(email, publication), quiet=True))
-        images = built_dir / "email-images"
+        images = built.path("email", "images")
         if images.is_dir():
             for image in sorted(images.iterdir()):
-                written.append(_copy(image, out_dir / "email-images" / image.name))
+                written.append(_copy(image, out_dir / images.name / image.name))
         page = f"{month}/index.html"
     if not archive_only and not (downloads["pdf"] and downloads["epub"] and page):
         diag.warn(f"{month} is not fully built: run 'make issue MONTH={month}' first",

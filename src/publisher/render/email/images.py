@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Literal
 
 from publisher import model as m
+from publisher.render.email import EMAIL
 from publisher.source import raster as imaging
 
 log = logging.getLogger(__name__)
 
 ImageMode = Literal["embed", "link"]
 #: Folder of the linked image files, inside dist/<MONTH>/ and under the issue's URL.
-IMAGE_FOLDER = "email-images"
+IMAGE_FOLDER = EMAIL.output("images").pattern
 
 
 @dataclass(frozen=True)
