@@ -3,11 +3,13 @@ the format renders in this process or in the forked worker."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+import publisher
 from conftest import LAYOUTS
 from publisher.build.builder import Paths
 from publisher.render.forked import can_fork
@@ -82,3 +84,22 @@ def test_a_missing_main_template_is_named(layouts, fixture_copy, cli):
     assert run.status == 1
     assert run.err_lines == [
         f"error: {template}: template error: no template 'email.html' in the layout"]
+
+
+def test_a_template_mistake_in_the_site_is_one_line_at_its_line(layouts, fixture_copy, cli):
+    template = layouts / "site" / "index.html"
+    line = _edit(template, "{{ issue.cover_story }}", "{{ issue.cover_storey }}")
+    run = cli("site", paths=Paths(fixture_copy.issues, layouts, fixture_copy.dist))
+    assert run.status == 1
+    assert [e for e in run.err_lines if e.startswith("error:")] == [
+        f"error: {template}:{line}: template error: 'publisher.site.pages.SiteIssue object' "
+        "has no attribute 'cover_storey'"]
+
+
+def test_one_environment_renders_every_template():
+    """The formats, the download site and the unsubscribe page share one Jinja2
+    environment factory (:func:`publisher.render.templates.environment`)."""
+    package = Path(publisher.__file__).parent
+    makers = sorted(p.relative_to(package).as_posix() for p in package.rglob("*.py")
+                    if re.search(r"\bEnvironment\(", p.read_text(encoding="utf-8")))
+    assert makers == ["render/templates.py"]

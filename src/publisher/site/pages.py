@@ -15,14 +15,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
-
 from publisher.build.atomic import write_atomic
 from publisher.build.builder import Paths
 from publisher.diagnostics import Diagnostics
 from publisher.errors import human_size
 from publisher.model import ArchiveEntry, Month, Publication
 from publisher.render.email import placeholders
+from publisher.render.templates import environment, layout_errors
 from publisher.source import raster as imaging
 from publisher.source.archive import read_entry
 from publisher.source.catalog import is_archive_only, issue_folders
@@ -77,15 +76,13 @@ def build_site(paths: Paths, diag: Diagnostics | None = None) -> list[Path]:
         issue, files = _site_issue(entry, folder, publication, paths.dist, site, diag)
         issues.append(issue)
         written.extend(files)
-    env = _environment(paths.layouts)
-    context = {"publication": publication, "issues": issues}
-    written.append(write_atomic(site / "index.html",
-                                env.get_template("index.html").render(context).encode()))
-    written.append(write_atomic(
-        site / "unsubscribe.html",
-        env.get_template("unsubscribe.html").render(publication=publication, state="static",
-                                                    address="", action="").encode(),
-        quiet=True))
+    env = environment(paths.layouts, "site", trailing_newline=False)
+    with layout_errors():
+        index = env.get_template("index.html").render(publication=publication, issues=issues)
+        unsubscribe = env.get_template("unsubscribe.html").render(
+            publication=publication, state="static", address="", action="")
+    written.append(write_atomic(site / "index.html", index.encode()))
+    written.append(write_atomic(site / "unsubscribe.html", unsubscribe.encode(), quiet=True))
     written.append(write_atomic(site / "site.css",
                                 (paths.layouts / "site" / "site.css").read_bytes(), quiet=True))
     written.append(write_atomic(site / "feed.xml", atom_feed(publication, issues)))
@@ -238,9 +235,3 @@ def _copy(source: Path, target: Path) -> Path:
     if target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data:
         return target
     return write_atomic(target, data, quiet=True)
-
-
-def _environment(layouts: Path) -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(layouts / "site"), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True,
-                              lstrip_blocks=True)
