@@ -50,14 +50,29 @@ class Download:
 
 @dataclass(frozen=True)
 class SiteIssue:
-    month: Month
-    cover_story: str
-    date: dt.date
+    """One issue as the site lists it: its archive entry, and what of it the site holds."""
+
+    entry: ArchiveEntry
     pdf: Download | None
     epub: Download | None
     page: str | None  # relative link to the web version
-    page_url: str
     cover: str | None  # relative link to the thumbnail
+
+    @property
+    def month(self) -> Month:
+        return self.entry.month
+
+    @property
+    def cover_story(self) -> str:
+        return self.entry.cover_story
+
+    @property
+    def page_url(self) -> str:
+        return self.entry.page_url
+
+    @property
+    def date(self) -> dt.date:
+        return self.entry.month.first_day
 
 
 def build_site(paths: Paths, diag: Diagnostics | None = None) -> list[Path]:
@@ -130,9 +145,7 @@ def _site_issue(entry: ArchiveEntry, folder: Path, publication: Publication, dis
         written.append(write_atomic(out_dir / "cover.jpg", thumbnail(entry.cover_image),
                                     quiet=True))
         cover = f"{month}/cover.jpg"
-    date = month.first_day
-    issue = SiteIssue(month, entry.cover_story, date, downloads["pdf"], downloads["epub"],
-                      page, entry.page_url, cover)
+    issue = SiteIssue(entry, downloads["pdf"], downloads["epub"], page, cover)
     return issue, written
 
 
