@@ -4,7 +4,8 @@ An index of every issue, newest first (cover, month, cover story, download
 links with sizes), a page per built issue that is the web version of its
 email, and an Atom feed whose entries carry the downloads as enclosures.
 Static files with relative links; it reads only ``issues/``, ``layouts/site/``
-and the built outputs in ``dist/<MONTH>/``.
+(with the partials it imports from ``layouts/_partials/``) and the built outputs in
+``dist/<MONTH>/``.
 """
 
 from __future__ import annotations
