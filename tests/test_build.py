@@ -115,6 +115,17 @@ def test_each_kind_of_input_invalidates_what_depends_on_it(paths, change, rebuil
                for name in rebuilt)
 
 
+def test_a_changed_partial_rebuilds_every_format(paths):
+    """``layouts/_partials/`` holds markup every format imports (the archive entry): the
+    cache keys each format on it, as on the format's own folder."""
+    build(AUG, paths)
+    assert build(AUG, paths) == []
+    (paths.layouts / "_partials" / "base.html").write_text("changed")
+    assert _names(build(AUG, paths)) == ["email.json", "epub.json", "pdf.json"]
+    assert build(AUG, paths) == []
+    (paths.layouts / "_partials" / "new.html").write_text("a new partial")
+    assert _names(build(AUG, paths)) == ["email.json", "epub.json", "pdf.json"]
+
 def test_a_later_issue_does_not_invalidate_an_earlier_one(paths):
     build(AUG, paths)
     shutil.copytree(paths.issues / "2023-07", paths.issues / "2023-09")

@@ -83,9 +83,11 @@ def _build(root: Path, issues: Path, month: Month, layouts: Path = LAYOUTS) -> B
 
 
 def _embed_layouts(root: Path) -> Path:
-    """A copy of the email layout set to embed its images instead of linking them."""
+    """A copy of the email layout (its folder and the partials it imports) set to embed
+    its images instead of linking them."""
     layouts = root / "layouts"
     shutil.copytree(LAYOUTS / "email", layouts / "email")
+    shutil.copytree(LAYOUTS / "_partials", layouts / "_partials")
     settings = layouts / "email" / "settings.toml"
     text = settings.read_text(encoding="utf-8").replace('images = "link"', 'images = "embed"')
     assert 'images = "embed"' in text

@@ -56,13 +56,16 @@ def _imports(path: Path) -> set[str]:
                 target = node.module or ""
             if target.split(".")[0] != "publisher":
                 continue
-            found.add(target)
-            # ``from publisher.render import confine``: the submodule is the target
+            # ``from publisher.render import confine``: the submodule is the target; the
+            # package itself only when a name is not a submodule
             for alias in node.names:
                 candidate = PACKAGE.parent / Path(*target.split("."), alias.name)
                 if candidate.with_suffix(".py").is_file() or (candidate / "__init__.py").is_file():
                     found.add(f"{target}.{alias.name}")
-    return found
+                else:
+                    found.add(target)
+    # A submodule's own packages are imported before it, always: not an arrow.
+    return {t for t in found if not module.startswith(t + ".")}
 
 
 MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
