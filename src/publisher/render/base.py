@@ -17,9 +17,11 @@ from typing import Any, Protocol, runtime_checkable
 
 from publisher.model import Issue, Month, Publication
 
+#: The folder of ``layouts/`` with the markup several formats share (the archive entry).
+PARTIALS = "_partials"
 #: The folders of ``layouts/`` every format reads besides its own: the partials the
 #: formats share and the fonts.
-SHARED_LAYOUTS = ("_partials", "fonts")
+SHARED_LAYOUTS = (PARTIALS, "fonts")
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from publisher.errors import PublisherError, SourceErrors, display_path
-from publisher.render.base import Format
+from publisher.render.base import PARTIALS, Format
 from publisher.render.layoutrefs import (
     CSS_SUFFIXES,
     MARKUP_SUFFIXES,
@@ -47,7 +47,6 @@ from publisher.render.layoutrefs import (
 from publisher.render.templates import Traced
 from publisher.source.files import URL_SCHEME
 
-PARTIALS = "_partials"
 _SHARED_KEY = "layout-confined-{}"
 _URL_NOISE = re.compile(r"[\t\n\r]")  # browsers drop these from a URL before reading it
 

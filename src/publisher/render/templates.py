@@ -21,6 +21,7 @@ import jinja2
 from jinja2.loaders import split_template_path
 
 from publisher.errors import PublisherError
+from publisher.render.base import PARTIALS
 from publisher.render.html import HtmlOptions, html_filters
 from publisher.source.files import URL_SCHEME
 
@@ -61,8 +62,8 @@ class _Layout(jinja2.ChoiceLoader):
 
     def __init__(self, layouts: Path, fmt: str):
         self.own = _Folder(layouts / fmt)
-        super().__init__([self.own, jinja2.PrefixLoader({"_partials": _Folder(
-            layouts / "_partials")})])
+        super().__init__([self.own, jinja2.PrefixLoader({PARTIALS: _Folder(
+            layouts / PARTIALS)})])
         self.layouts = layouts
 
     def get_source(self, environment: jinja2.Environment, template: str,
@@ -81,7 +82,7 @@ class _Layout(jinja2.ChoiceLoader):
             yield
         except jinja2.TemplateNotFound as exc:
             prefix, _, rest = template.partition("/")
-            folder = self.layouts / "_partials" if prefix == "_partials" and rest else None
+            folder = self.layouts / PARTIALS if prefix == PARTIALS and rest else None
             with contextlib.suppress(jinja2.TemplateNotFound):  # a name that climbs out
                 exc.path = (folder.joinpath(*split_template_path(rest))  # type: ignore[attr-defined]
                             if folder else self.own.path(template))
