@@ -62,11 +62,11 @@ class Mailroom:
 
 
 def make_store(db: Path, addresses: list[str]) -> None:
-    from publisher.deliver import subscribers
+    from publisher.deliver import csv_import
     csv_file = db.with_suffix(".csv")
     lines = ["email,name"] + [f"{a},Reader {i} 독자" for i, a in enumerate(addresses)]
     csv_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    subscribers.import_csv(csv_file, db)
+    csv_import.import_csv(csv_file, db)
 
 
 @pytest.fixture
@@ -405,9 +405,10 @@ def test_unreachable_server(mailroom: Mailroom) -> None:
 
 
 def test_one_send_at_a_time(mailroom: Mailroom) -> None:
+    from publisher.deliver import subscribers
     from publisher.deliver.lease import Lease
 
-    store = sqlite3.connect(mailroom.db, isolation_level=None)
+    store = subscribers.connect(mailroom.db)
     holder = Lease(MONTH)  # as a running send (this live process) holds it
     holder.acquire(store)
     started = store.execute("SELECT started FROM send_leases").fetchone()[0]
