@@ -114,7 +114,8 @@ def test_strict_fails_check_and_build_on_a_warning_and_writes_nothing(project_co
 # -- the common options, everywhere --------------------------------------------------
 
 #: A value for each positional argument, by its metavar.
-POSITIONALS = {"MONTH": "2023-08", "FILE.csv": "readers.csv", "ADDRESS": "ann@example.org"}
+POSITIONALS = {"MONTH": "2023-08", "FILE.csv": "readers.csv", "ADDRESS": "ann@example.org",
+               "FROM": "old.sqlite", "TO": "postgresql://db.example.org/korea"}
 
 
 def _leaf_commands() -> dict[tuple[str, ...], argparse.ArgumentParser]:
@@ -142,7 +143,7 @@ def test_every_command_is_covered():
     assert set(_leaf_commands()) == {
         ("check",), ("build",), ("site",), ("serve",), ("new",), ("subscribers", "import"),
         ("subscribers", "list"), ("subscribers", "count"), ("subscribers", "export"),
-        ("subscribers", "unsubscribe"), ("send",)}
+        ("subscribers", "unsubscribe"), ("send",), ("db", "upgrade"), ("db", "copy")}
 
 
 @pytest.mark.parametrize("words", sorted(_leaf_commands()), ids=" ".join)
@@ -224,11 +225,10 @@ def test_a_closed_pipe_ends_subscribers_quietly(tmp_path, action):
 
 def test_a_closed_pipe_ends_send_status_quietly(tmp_path):
     from publisher.deliver import subscribers
-    from publisher.deliver.ledger import Ledger, ensure_schema
+    from publisher.deliver.ledger import Ledger
 
     db_path = _store_of(tmp_path / "s.sqlite", 20_000)
     db = subscribers.connect(db_path)
-    ensure_schema(db)
     Ledger(db, "2023-08").prepare(lambda key: f"<{key}>")
     db.execute("UPDATE deliveries SET state = 'failed', reply = '550 5.1.1 no such mailbox'")
     db.close()

@@ -410,9 +410,10 @@ def test_unreachable_server(mailroom: Mailroom) -> None:
 
 
 def test_one_send_at_a_time(mailroom: Mailroom) -> None:
+    from publisher.deliver import subscribers
     from publisher.deliver.lease import Lease
 
-    store = sqlite3.connect(mailroom.db, isolation_level=None)
+    store = subscribers.connect(mailroom.db)
     holder = Lease(MONTH)  # as a running send (this live process) holds it
     holder.acquire(store)
     started = store.execute("SELECT started FROM send_leases").fetchone()[0]

@@ -626,9 +626,12 @@ def test_a_random_mix_of_faults_and_kills(room: Room, tmp_path: Path, seed: int)
 
 
 def test_a_ledger_from_the_earlier_version_is_brought_up_to_date(room: Room) -> None:
-    """A store whose ledger has the five states of before (no 'handed', 'doubt', owner)."""
+    """A store whose ledger has the five states of before (no 'handed', 'doubt', owner),
+    made before migrations (no version table): the first migration converts it."""
     with contextlib.closing(sqlite3.connect(room.db, isolation_level=None)) as db:
         db.executescript("""
+            DROP TABLE deliveries; DROP TABLE send_leases; DROP TABLE send_runs;
+            DROP TABLE schema_migrations;
             CREATE TABLE deliveries (
                 issue TEXT NOT NULL,
                 subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
@@ -649,8 +652,10 @@ def test_a_ledger_from_the_earlier_version_is_brought_up_to_date(room: Room) -> 
                    '2023-08-01T00:00:00Z'
             FROM subscribers;
         """)
+    # converted when first opened (here by --status): the 'sending' row as handed over, the
+    # pending row with a hand-over in doubt as in doubt
     assert room.status().splitlines()[0] == (
-        "2023-08: 149 pending, 1 sending, 50 sent, 0 deferred, 0 failed, 0 in doubt")
+        "2023-08: 148 pending, 1 sending, 50 sent, 0 deferred, 0 failed, 1 in doubt")
     server = Faulty()
     with smtp_server(server) as port:
         run = room.send(port=port)
@@ -667,12 +672,10 @@ def test_a_ledger_from_the_earlier_version_is_brought_up_to_date(room: Room) -> 
 
 
 def test_a_lease_is_free_once_its_holder_is_gone_or_silent(room: Room) -> None:
-    from publisher.deliver import lease, ledger
+    from publisher.deliver import lease, subscribers
     from publisher.errors import PublisherError
 
-    with contextlib.closing(sqlite3.connect(room.db, isolation_level=None)) as db:
-        ledger.ensure_schema(db)
-        lease.ensure_schema(db)
+    with contextlib.closing(subscribers.connect(room.db)) as db:
         elsewhere = lease.Lease(MONTH, host="elsewhere.example", pid=1)
         assert elsewhere.acquire(db) is None
         with pytest.raises(PublisherError, match=r"already running \(process 1 on "
@@ -696,10 +699,9 @@ def test_a_lease_is_free_once_its_holder_is_gone_or_silent(room: Room) -> None:
 def _leased_ledger(room: Room) -> Iterator[Any]:
     """The room's ledger of MONTH, prepared, under a lease this test holds (released at
     the end of the block)."""
-    from publisher.deliver import lease, ledger
+    from publisher.deliver import lease, ledger, subscribers
 
-    with contextlib.closing(sqlite3.connect(room.db, isolation_level=None)) as db:
-        ledger.ensure_schema(db)
+    with contextlib.closing(subscribers.connect(room.db)) as db:
         mine = lease.Lease(MONTH)
         mine.acquire(db)
         book = ledger.Ledger(db, MONTH, mine.owner)

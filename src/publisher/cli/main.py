@@ -19,7 +19,7 @@ from typing import NoReturn
 
 from publisher import __version__
 from publisher.build.builder import Paths
-from publisher.cli import issue, options, send, site, subscribers
+from publisher.cli import db, issue, options, send, site, subscribers
 from publisher.cli.console import configure_logging
 from publisher.errors import (
     DISK_ERRNOS,
@@ -73,6 +73,7 @@ def _main(argv: Sequence[str] | None) -> int:
     configure_logging(args.verbose - args.quiet)
     paths = Paths(issues=args.issues, layouts=args.layouts, dist=args.dist)
     try:
+        subscribers.resolve_store(args)
         return int(args.handler(args, paths))
     except PublisherError as exc:
         if args.traceback:
@@ -133,4 +134,5 @@ def _parser() -> argparse.ArgumentParser:
     site.add_commands(sub, common)
     subscribers.add_commands(sub, common, options.common(2))
     send.add_commands(sub, common)
+    db.add_commands(sub, common, options.common(2))
     return parser

@@ -96,7 +96,7 @@ def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
         with open_store(args) as db:
             book = ledger.Ledger(db, str(month))
             if not book.exists():
-                raise PublisherError(f"{month} has not been sent yet", args.db)
+                raise args.db.error(f"{month} has not been sent yet")
             for line in job.status_lines(book):
                 sys.stdout.write(line + "\n")
         return ExitStatus.OK
@@ -112,7 +112,7 @@ def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
         assert settings is not None
         address = _valid_address(args.test)
         name = ""
-        if args.db.exists():
+        if not args.db.is_sqlite or args.db.file.exists():
             with open_store(args) as db:
                 found = subscribers.find(db, address)
             if found is not None:  # the proof a subscriber would get

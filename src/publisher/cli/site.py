@@ -6,7 +6,6 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 
 from publisher.build.builder import Paths
 from publisher.cli.console import report
@@ -26,9 +25,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     serve = sub.add_parser("serve", parents=[common], help="preview the site on 127.0.0.1",
                            description="Serve dist/site/ on 127.0.0.1 for previewing.")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
-    serve.add_argument("--db", type=Path, default=Path("subscribers.sqlite"), metavar="PATH",
-                       help="the subscriber store the unsubscribe endpoint writes to "
-                            "(default: subscribers.sqlite); needs PUBLISHER_SECRET")
+    serve.add_argument("--db", default=None, metavar="PATH|URL",
+                       help="the subscriber store the unsubscribe endpoint writes to, a file "
+                            "or a postgresql:// URL (default: $PUBLISHER_DATABASE_URL, else "
+                            "subscribers.sqlite); needs PUBLISHER_SECRET")
     serve.set_defaults(handler=_serve)
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from publisher.build.builder import Paths
 from publisher.errors import ExitStatus
+
+if TYPE_CHECKING:
+    from publisher.deliver.db import Connection
 
 log = logging.getLogger("publisher")
 
@@ -19,12 +22,26 @@ log = logging.getLogger("publisher")
 DEFAULT_DB = Path("subscribers.sqlite")
 
 
+STORE_HELP = (f"the subscriber store: an SQLite file's path, or a postgresql:// URL "
+              f"(default: $PUBLISHER_DATABASE_URL, else {DEFAULT_DB})")
+
+
 def store_option() -> argparse.ArgumentParser:
-    """``--db PATH``, the subscriber store, for the commands that open it."""
+    """``--db PATH|URL``, the subscriber store, for the commands that open it; resolved
+    (with ``PUBLISHER_DATABASE_URL``) into a :class:`~publisher.deliver.db.Location` by
+    :func:`resolve_store` before the command runs."""
     store = argparse.ArgumentParser(add_help=False)
-    store.add_argument("--db", type=Path, default=DEFAULT_DB, metavar="PATH",
-                       help=f"the subscriber store (default: {DEFAULT_DB})")
+    store.add_argument("--db", default=None, metavar="PATH|URL", help=STORE_HELP)
     return store
+
+
+def resolve_store(args: argparse.Namespace) -> None:
+    """``args.db``: the store named by ``--db``, else ``PUBLISHER_DATABASE_URL``, else
+    the default file."""
+    if hasattr(args, "db"):
+        from publisher.deliver.db import from_env
+
+        args.db = from_env(args.db, default=DEFAULT_DB)
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -60,7 +77,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
 
 
 @contextlib.contextmanager
-def open_store(args: argparse.Namespace) -> Iterator[sqlite3.Connection]:
+def open_store(args: argparse.Namespace) -> Iterator[Connection]:
     """The store, closed after use; its failures (busy, disk full) as one-line errors."""
     from publisher.deliver import subscribers
 

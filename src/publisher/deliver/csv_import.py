@@ -7,7 +7,8 @@ checks each row, reports each bad one as it is found (``file:line``) and keeps
 the good ones, duplicates merged, in a temporary SQLite file rather than in
 memory.  :meth:`Staged.apply` then adds them to the store in one short
 transaction of set-based SQL, so the store's write lock is held for that only,
-not for the parsing.  Nothing reaches the store until the whole file is read:
+not for the parsing (on PostgreSQL the staged rows are copied into a temporary table of
+the same transaction first).  Nothing reaches the store until the whole file is read:
 a file with a bad row changes nothing unless the caller says otherwise.
 """
 
@@ -17,6 +18,7 @@ import contextlib
 import csv
 import io
 import logging
+import os
 import re
 import sqlite3
 import tempfile
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from publisher.deliver import subscribers
+from publisher.deliver.db import Connection, Location, locate
 from publisher.errors import PublisherError
 
 log = logging.getLogger(__name__)
@@ -57,13 +60,13 @@ SELECT count(*) FILTER (WHERE s.id IS NULL),
        count(*) FILTER (WHERE s.status = 'subscribed'
                         AND NOT (r.name != '' AND r.name != s.name)),
        count(*) FILTER (WHERE s.status = 'unsubscribed')
-FROM staging.rows AS r LEFT JOIN main.subscribers AS s ON s.email_key = r.key
+FROM {rows} AS r LEFT JOIN {subscribers} AS s ON s.email_key = r.key
 """
 # New addresses join in the file's order; a known one only takes a new, non-empty name
 # (an unsubscribed address stays unsubscribed).
 _APPLY = """
-INSERT INTO main.subscribers (email, email_key, name, created, changed)
-SELECT address, key, name, :stamp, :stamp FROM staging.rows WHERE true ORDER BY line
+INSERT INTO {subscribers} (email, email_key, name, created, changed)
+SELECT address, key, name, ?, ? FROM {rows} WHERE true ORDER BY line
 ON CONFLICT (email_key) DO UPDATE SET name = excluded.name, changed = excluded.changed
 WHERE excluded.name != '' AND excluded.name != subscribers.name
 """
@@ -88,28 +91,54 @@ class Staged:
     bad: int
     merged: int  # rows that repeated an earlier address
 
-    def apply(self, db: sqlite3.Connection) -> ImportResult:
+    def apply(self, db: Connection) -> ImportResult:
         """Add or update the staged subscribers in one transaction of the store ``db``."""
-        db.execute("ATTACH DATABASE ? AS staging", (str(self.file),))
-        try:
+        stamp = subscribers.now()
+        if db.is_sqlite:
+            names = {"rows": "staging.rows", "subscribers": "main.subscribers"}
+            db.execute("ATTACH DATABASE ? AS staging", (str(self.file),))
+            try:
+                with subscribers.transaction(db):
+                    added, updated, unchanged, kept = db.execute(
+                        _COUNTS.format(**names)).fetchone()
+                    db.execute(_APPLY.format(**names), (stamp, stamp))
+            finally:
+                db.execute("DETACH DATABASE staging")
+        else:
+            names = {"rows": "staging_rows", "subscribers": "subscribers"}
             with subscribers.transaction(db):
-                added, updated, unchanged, kept = db.execute(_COUNTS).fetchone()
-                db.execute(_APPLY, {"stamp": subscribers.now()})
-        finally:
-            db.execute("DETACH DATABASE staging")
+                db.execute("CREATE TEMP TABLE staging_rows (key TEXT PRIMARY KEY, address TEXT "
+                           "NOT NULL, name TEXT NOT NULL, line INTEGER NOT NULL) ON COMMIT DROP")
+                self._copy_into(db)
+                added, updated, unchanged, kept = db.execute(_COUNTS.format(**names)).fetchone()
+                db.execute(_APPLY.format(**names), (stamp, stamp))
         return ImportResult(added, updated, unchanged, kept, self.merged, self.bad)
 
+    def _copy_into(self, db: Connection) -> None:
+        """The staged rows into PostgreSQL's ``staging_rows`` (``COPY``, in one stream)."""
+        staged = sqlite3.connect(self.file)
+        try:
+            with db.raw.cursor() as cursor, cursor.copy(
+                    "COPY staging_rows (key, address, name, line) FROM STDIN") as copy:
+                for row in staged.execute("SELECT key, address, name, line FROM rows"):
+                    copy.write_row(row)
+        finally:
+            staged.close()
 
-def import_csv(path: Path, db_path: Path, *, skip_bad: bool = False) -> ImportResult:
-    """Add or update the subscribers of a CSV in the store at ``db_path`` (created if
-    need be), all in one transaction: ``publisher subscribers import``.
+
+def import_csv(path: Path, where: Location | str | os.PathLike[str], *,
+               skip_bad: bool = False) -> ImportResult:
+    """Add or update the subscribers of a CSV in the store ``where`` (an SQLite file,
+    created if need be, or a PostgreSQL URL), all in one transaction: ``publisher
+    subscribers import``.
 
     Each bad row is logged with its line as soon as it is read; any makes the import
     change nothing and create no store, unless ``skip_bad``: then the bad rows are
     warnings and the rest is imported.  The file is read once (:func:`stage`), so a
     pipe will do.  The store's failures (busy, disk full) are one-line errors
-    (:func:`~publisher.deliver.subscribers.store_errors`).
+    (:func:`publisher.deliver.subscribers.store_errors`).
     """
+    location = locate(where)
     if not path.exists() or path.is_dir():  # a file, or a pipe: `import <(...)`
         raise PublisherError("no such file", path)
 
@@ -123,9 +152,9 @@ def import_csv(path: Path, db_path: Path, *, skip_bad: bool = False) -> ImportRe
         if staged.bad and not skip_bad:  # a file with bad rows creates no store
             raise PublisherError(f"{staged.bad} bad row(s): nothing was imported "
                                  "(--skip-bad imports the good rows)", path)
-        db = subscribers.connect(db_path, create=True)
+        db = subscribers.connect(location, create=True)
         try:
-            with subscribers.store_errors(db_path):
+            with subscribers.store_errors(location):
                 return staged.apply(db)
         finally:
             db.close()

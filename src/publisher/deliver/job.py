@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from publisher.build.atomic import write_atomic
+from publisher.deliver import db as store_db
 from publisher.deliver import smtp, store, subscribers, tokens
+from publisher.deliver.db import Connection, Location
 from publisher.deliver.lease import Lease
 from publisher.deliver.ledger import (
     DEFERRED,
@@ -90,7 +92,7 @@ class Mailing:
         return self.template.render(self.recipient(email, name, msg_id), wire=wire)
 
 
-def dry_run(db: sqlite3.Connection, mailing: Mailing, folder: Path) -> int:
+def dry_run(db: Connection, mailing: Mailing, folder: Path) -> int:
     """Write every subscriber's message to ``folder`` (one .eml each); send nothing."""
     if folder.exists() and not folder.is_dir():
         raise PublisherError("is not a folder: give --dry-run a folder to write the "
@@ -158,12 +160,14 @@ class Summary:
 class Send:
     """One run of ``publisher send MONTH`` against an SMTP server."""
 
-    def __init__(self, db_path: Path, mailing: Mailing, settings: smtp.SmtpSettings, *,
+    def __init__(self, db_path: Location | Path | str, mailing: Mailing,
+                 settings: smtp.SmtpSettings, *,
                  connections: int = 1, rate: float = 0.0, retry_failed: bool = False,
                  resend_in_doubt: bool = False, stop: Stop | None = None,
                  store_timeout: float = store.DEFAULT_TIMEOUT,
                  clock: Callable[[], float] = time.monotonic):
-        self.db_path = db_path
+        self.location = store_db.locate(db_path)
+        self.db_path = self.location  # where the store's errors are said to be
         self.mailing = mailing
         self.settings = settings
         self.connections = max(1, connections)
@@ -175,7 +179,8 @@ class Send:
         self.store_timeout = store_timeout
         self.clock = clock
         self.lease = Lease(mailing.issue)
-        self.file_lock = store.FileLock(db_path)
+        # SQLite: one send per file, whatever name it is reached by
+        self.file_lock = store.FileLock(self.location.file) if self.location.is_sqlite else None
         self.jobs: queue.Queue[_Item | None] = queue.Queue()
         self.results: queue.Queue[_Result] = queue.Queue()
         self.fatal = ""
@@ -184,8 +189,12 @@ class Send:
         self.lock = threading.Lock()
         self.crash: BaseException | None = None  # a bug in a worker, raised in run()
 
-    def _open(self) -> sqlite3.Connection:
-        return store.open_store(self.db_path, self.store_timeout)
+    def _open(self) -> Connection:
+        return store.open_store(self.location, self.store_timeout)
+
+    def _same_file(self) -> bool:
+        """Does the store's path still name the file this send locked (SQLite)?"""
+        return self.file_lock is None or self.file_lock.same_file()
 
     def _halt(self, why: str, *, again: bool = True) -> None:
         """Stop the run after the messages in flight (the first reason is kept)."""
@@ -195,6 +204,8 @@ class Send:
         self.stop.event.set()
 
     def run(self) -> Summary:
+        if self.file_lock is None:
+            return self._run_locked()
         self.file_lock.acquire()  # before SQLite opens it: one send per store file
         try:
             return self._run_locked()
@@ -220,7 +231,7 @@ class Send:
         finally:
             db.close()
 
-    def _run_leased(self, db: sqlite3.Connection) -> Summary:
+    def _run_leased(self, db: Connection) -> Summary:
         pool = [smtp.Connection(self.settings, eight_bit=self.mailing.template.eight_bit)
                 for _ in range(self.connections)]
         try:
@@ -269,7 +280,7 @@ class Send:
             raise self.crash
         summary.elapsed = self.clock() - start
         self._close(ledger, summary)
-        if not self.file_lock.same_file():
+        if not self._same_file():
             self._moved(db)
         summary.error, summary.again = self.fatal, self.again
         summary.signal = self.stop.name
@@ -336,7 +347,7 @@ class Send:
                         mine = self.lease.renew(db)
                 except store.StoreError:
                     continue
-                if not self.file_lock.same_file():  # removed or replaced: stop now
+                if not self._same_file():  # removed or replaced: stop now
                     self.stop.event.set()  # (said at the end, by _run_leased)
                     return
                 if not mine:
@@ -346,19 +357,20 @@ class Send:
         finally:
             db.close()
 
-    def _moved(self, db: sqlite3.Connection) -> None:
+    def _moved(self, db: Connection) -> None:
         """The store's path no longer names the file this send wrote its ledger to (it
         was removed, or replaced by a copy): a send from what is there now could mail the
         same addresses again.  This run's store, still open here, is saved beside it."""
-        saved = self.db_path.with_name(f"{self.db_path.name}.sent-{time.strftime('%Y%m%d-%H%M%S')}")
+        path = self.location.file
+        saved = path.with_name(f"{path.name}.sent-{time.strftime('%Y%m%d-%H%M%S')}")
         try:
             db.execute("VACUUM INTO ?", (str(saved),))
             where = (f"what this run recorded is saved as {saved.name}: put it back in place "
-                     f"of {self.db_path.name} (with no -wal or -shm file beside it)")
+                     f"of {path.name} (with no -wal or -shm file beside it)")
         except sqlite3.Error as exc:
             where = f"what this run recorded could not be saved ({exc})"
         with self.lock:
-            self.fatal, self.again = (f"the subscriber store {self.db_path} was removed or "
+            self.fatal, self.again = (f"the subscriber store {path} was removed or "
                                       f"replaced during the send; {where}, before sending "
                                       "again"), False
 
@@ -551,7 +563,7 @@ class Send:
         if claim != SENDING:
             self.results.put(_Result(item, claim))  # UNSUBSCRIBED or GONE
             return
-        if not self.file_lock.same_file():  # the store removed or replaced: send no more
+        if not self._same_file():  # the store removed or replaced: send no more
             self.stop.event.set()  # (said at the end, by _run_leased; the row stays
             self.results.put(_Result(item, UNSTARTED))  # 'sending': the next run sends it)
             return

@@ -15,44 +15,27 @@ process is gone (a SIGKILL): no waiting for the expiry then.  Every claim of a
 row checks the lease in the same transaction (:meth:`Ledger.claim`), so a sender
 that lost its lease (stopped for longer than the lease lasts) sends nothing more.
 
-The same rows would be taken with ``INSERT ... ON CONFLICT`` in PostgreSQL.
+On PostgreSQL several senders share a mailing, each with a lease of its own
+(``send_leases`` is keyed by issue and owner), taken under an advisory lock on the
+mailing: see :mod:`publisher.deliver.ledger` for how they share the work.  Every run
+is also recorded in ``send_runs`` (who, since when, until when) for ``--status``.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from publisher.deliver.subscribers import transaction
+from publisher.deliver.db import Connection, now, transaction
 from publisher.errors import PublisherError
 
 TTL = 60.0  # seconds a lease lasts without renewal; renewed every TTL / 4
 _HELD: set[str] = set()  # the owners of the leases this process holds now
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS send_leases (
-    issue TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    host TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    pid_start TEXT NOT NULL DEFAULT '',
-    started TEXT NOT NULL,
-    expires REAL NOT NULL
-)
-"""
-
-
-def ensure_schema(db: sqlite3.Connection) -> None:
-    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-                  "name = 'send_leases'").fetchone() is None:
-        db.execute(SCHEMA)
-
 
 def _process_start(pid: int) -> str:
     """The start time of a process (Linux: /proc), to tell it from a later one with the
@@ -108,40 +91,55 @@ class Lease:
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
 
-    def acquire(self, db: sqlite3.Connection) -> Holder | None:
+    def acquire(self, db: Connection) -> Holder | None:
         """Take the lease; a dead holder's is taken over (returned, to be reported).
-        A :class:`PublisherError` naming the live holder when it is taken."""
-        ensure_schema(db)
+        On SQLite a :class:`PublisherError` names the live holder when there is one; on
+        PostgreSQL live holders send alongside."""
         with transaction(db):
-            row = db.execute("SELECT host, pid, pid_start, started, expires, owner FROM "
-                             "send_leases WHERE issue = ?", (self.issue,)).fetchone()
+            db.lock(f"mailing {self.issue}")
+            rows = db.execute("SELECT host, pid, pid_start, started, expires, owner FROM "
+                              "send_leases WHERE issue = ? ORDER BY started",
+                              (self.issue,)).fetchall()
             previous = None
-            if row is not None:
-                host, pid, start, started, expires, owner = row
-                previous = Holder(host, pid, started, expires)
-                dead = expires < time.time() or (host == self.host and (
-                    not _alive(pid, start) or (pid == self.pid and owner not in _HELD)))
-                if owner != self.owner and not dead:
+            for host, pid, start, started, expires, owner in rows:
+                if owner == self.owner:
+                    continue
+                holder = Holder(host, pid, started, expires)
+                if self.dead(host, pid, start, expires, owner):
+                    previous = previous or holder
+                    db.execute("DELETE FROM send_leases WHERE issue = ? AND owner = ?",
+                               (self.issue, owner))
+                elif not db.dialect.several_senders:
                     raise PublisherError(
-                        f"the send of {self.issue} is already running ({previous}): "
+                        f"the send of {self.issue} is already running ({holder}): "
                         f"wait for it to end, or stop it")
             stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-            db.execute("INSERT OR REPLACE INTO send_leases (issue, owner, host, pid, "
-                       "pid_start, started, expires) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            db.execute("INSERT INTO send_leases (issue, owner, host, pid, pid_start, started, "
+                       "expires) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (issue, owner) "
+                       "DO UPDATE SET expires = excluded.expires",
                        (self.issue, self.owner, self.host, self.pid,
                         _process_start(self.pid), stamp, time.time() + self.ttl))
+            db.execute("INSERT INTO send_runs (owner, issue, host, pid, started) "
+                       "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                       (self.owner, self.issue, self.host, self.pid, now()))
         _HELD.add(self.owner)
         return previous
 
-    def renew(self, db: sqlite3.Connection) -> bool:
+    def dead(self, host: str, pid: int, start: str, expires: float, owner: str) -> bool:
+        """Has the holder of a lease stopped (expired, or its process gone from this host)?"""
+        return expires < time.time() or (host == self.host and (
+            not _alive(pid, start) or (pid == self.pid and owner not in _HELD)))
+
+    def renew(self, db: Connection) -> bool:
         """Push the expiry on; False if the lease is no longer ours."""
         with transaction(db):
             return bool(db.execute("UPDATE send_leases SET expires = ? WHERE issue = ? AND "
                                    "owner = ?", (time.time() + self.ttl, self.issue,
                                                  self.owner)).rowcount)
 
-    def release(self, db: sqlite3.Connection) -> None:
+    def release(self, db: Connection) -> None:
         _HELD.discard(self.owner)  # even if the row stays (a full disk): this run is over
         with transaction(db):
             db.execute("DELETE FROM send_leases WHERE issue = ? AND owner = ?",
                        (self.issue, self.owner))
+            db.execute("UPDATE send_runs SET ended = ? WHERE owner = ?", (now(), self.owner))

@@ -19,8 +19,9 @@ One state machine per message::
   again.  Lost after it, the server may have kept the message: the row is
   ``doubt`` (``in_doubt`` counts such hand-overs) and is never sent again unless the
   operator asks (``--resend-in-doubt``).
-- A row found ``sending`` when a send starts had not been handed over: back to
-  ``pending``.  One found ``handed`` goes to ``doubt``.
+- A row found ``sending`` when a send starts, claimed by a sender that holds no lease
+  any more, had not been handed over: back to ``pending``.  One found ``handed`` goes
+  to ``doubt``.
 
 Every move is an ``UPDATE ... WHERE state = <from> AND owner = <claimer>``: a row
 changes only along the machine, and only for the sender that claimed it.  With a
@@ -30,11 +31,10 @@ LOCKED`` over the pending rows.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from publisher.deliver.subscribers import now, transaction
+from publisher.deliver.db import Connection, now, transaction
 
 PENDING, SENDING, HANDED = "pending", "sending", "handed"
 SENT, DEFERRED, FAILED, DOUBT = "sent", "deferred", "failed", "doubt"
@@ -47,57 +47,6 @@ MOVES: dict[str, frozenset[str]] = {
 #: What ``--status`` counts (``handed`` is shown with ``sending``: both are in flight).
 SHOWN = {PENDING: "pending", SENDING: "sending", SENT: "sent", DEFERRED: "deferred",
          FAILED: "failed", DOUBT: "in doubt"}
-
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS deliveries (
-    issue TEXT NOT NULL,
-    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
-    email TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending'
-        CHECK (state IN ({", ".join(f"'{s}'" for s in STATES)})),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    in_doubt INTEGER NOT NULL DEFAULT 0,
-    reply TEXT NOT NULL DEFAULT '',
-    owner TEXT NOT NULL DEFAULT '',
-    changed TEXT NOT NULL,
-    PRIMARY KEY (issue, subscriber_id)
-);
-CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (issue, state);
-"""
-_COLUMNS = "issue, subscriber_id, email, message_id, state, attempts, in_doubt, reply, changed"
-
-
-def ensure_schema(db: sqlite3.Connection) -> None:
-    """Create the ledger's table, or bring one made by an earlier version up to date
-    (new states, the ``owner`` column; its ``sending`` rows become ``handed``): a
-    no-op, without a write lock, when current."""
-    found = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND "
-                       "name = 'deliveries'").fetchone()
-    if found is not None and f"'{DOUBT}'" in found[0]:
-        return
-    with transaction(db):
-        found = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND "
-                           "name = 'deliveries'").fetchone()
-        if found is not None and f"'{DOUBT}'" not in found[0]:
-            db.execute("DROP INDEX IF EXISTS deliveries_state")
-            db.execute("ALTER TABLE deliveries RENAME TO deliveries_v1")
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                db.execute(statement)
-        if found is not None and f"'{DOUBT}'" not in found[0]:
-            # the earlier version marked 'sending' only before the transaction: such a row
-            # may have been handed over, so it is recovered as in doubt; and it put rows
-            # it had recovered in doubt back to pending (in_doubt > 0): in doubt they stay,
-            # sent again only when the operator says so
-            old = _COLUMNS.replace(
-                "state", "CASE WHEN state = 'sending' THEN 'handed' "
-                         "WHEN state IN ('pending', 'deferred') AND in_doubt > 0 THEN 'doubt' "
-                         "ELSE state END", 1)
-            db.execute(f"INSERT INTO deliveries ({_COLUMNS}) SELECT {old} "
-                       "FROM deliveries_v1")
-            db.execute("DROP TABLE deliveries_v1")
-
 
 class Conflict(Exception):
     """A row was not in the state its claimer left it in: another sender moved it."""
@@ -151,7 +100,7 @@ class Ledger:
     ``owner`` names the sender (its lease): the rows it claims carry it.
     """
 
-    def __init__(self, db: sqlite3.Connection, issue: str, owner: str = ""):
+    def __init__(self, db: Connection, issue: str, owner: str = ""):
         self.db = db
         self.issue = issue
         self.owner = owner
@@ -161,27 +110,33 @@ class Ledger:
         rows of those who unsubscribed, recover the rows of a sender that died.
         Call it holding the mailing's lease.  Returns (added, recovered)."""
         stamp = now()
-        self.db.create_function("publisher_message_id", 1, message_id, deterministic=True)
         with transaction(self.db):
+            self.db.lock(f"mailing {self.issue}")  # one sender prepares at a time
             resent = self.db.execute(
                 "UPDATE deliveries SET state = 'pending', owner = '', changed = ? "
-                "WHERE issue = ? AND state = 'sending'", (stamp, self.issue)).rowcount
+                "WHERE issue = ? AND state = 'sending' AND owner NOT IN "
+                "(SELECT owner FROM send_leases WHERE issue = ?)",
+                (stamp, self.issue, self.issue)).rowcount
             in_doubt = self.db.execute(
                 "UPDATE deliveries SET state = 'doubt', in_doubt = in_doubt + 1, owner = '', "
                 "reply = 'handed over when an earlier send stopped: no reply seen', "
-                "changed = ? WHERE issue = ? AND state = 'handed'",
-                (stamp, self.issue)).rowcount
+                "changed = ? WHERE issue = ? AND state = 'handed' AND owner NOT IN "
+                "(SELECT owner FROM send_leases WHERE issue = ?)",
+                (stamp, self.issue, self.issue)).rowcount
             self.db.execute(  # unsubscribed since the last run: not to be mailed
                 "DELETE FROM deliveries WHERE issue = ? AND state IN ('pending', 'deferred') "
                 "AND subscriber_id IN (SELECT id FROM subscribers WHERE status = "
                 "'unsubscribed')", (self.issue,))
-            added = self.db.execute(
-                "INSERT INTO deliveries (issue, subscriber_id, email, message_id, changed) "
-                "SELECT ?, s.id, s.email, publisher_message_id(s.email_key), ? "
-                "FROM subscribers s WHERE s.status = 'subscribed' AND NOT EXISTS "
+            new = self.db.execute(
+                "SELECT s.id, s.email, s.email_key FROM subscribers s "
+                "WHERE s.status = 'subscribed' AND NOT EXISTS "
                 "(SELECT 1 FROM deliveries d WHERE d.issue = ? AND d.subscriber_id = s.id) "
-                "ORDER BY s.id", (self.issue, stamp, self.issue)).rowcount
-        return added, Recovered(resent, in_doubt)
+                "ORDER BY s.id", (self.issue,)).fetchall()
+            self.db.executemany(
+                "INSERT INTO deliveries (issue, subscriber_id, email, message_id, changed) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [(self.issue, sid, email, message_id(key), stamp) for sid, email, key in new])
+        return len(new), Recovered(resent, in_doubt)
 
     def retry_failed(self) -> tuple[int, int]:
         """Put the messages the server refused back to ``pending`` (still subscribed only).
@@ -319,8 +274,7 @@ class Ledger:
             yield Row(*row)
 
     def exists(self) -> bool:
-        if self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-                           "name = 'deliveries'").fetchone() is None:
+        if "deliveries" not in self.db.tables():
             return False
         return self.db.execute("SELECT 1 FROM deliveries WHERE issue = ? LIMIT 1",
                                (self.issue,)).fetchone() is not None

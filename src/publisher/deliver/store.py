@@ -14,11 +14,12 @@ import contextlib
 import errno
 import fcntl
 import os
-import sqlite3
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from publisher.deliver import lease, ledger, subscribers
+from publisher.deliver import db as store_db
+from publisher.deliver import ledger, subscribers
+from publisher.deliver.db import Connection, Location
 from publisher.errors import PublisherError
 
 DEFAULT_TIMEOUT = 60.0
@@ -43,40 +44,44 @@ def timeout_from_env(environ: Mapping[str, str] | None = None) -> float:
     return value
 
 
-def describe(exc: BaseException, path: Path, timeout: float) -> StoreError:
+def describe(exc: BaseException, where: Location | Path, timeout: float) -> StoreError:
     """One line for an error of the store."""
+    location = store_db.locate(where)
     kind = subscribers.failure(exc)
     if kind == subscribers.BUSY:
-        return StoreError(f"the subscriber store is busy: another process has held its "
-                          f"write lock for over {timeout:g} s", path)
+        return location.error(f"the subscriber store is busy: another process has held its "
+                              f"write lock for over {timeout:g} s", StoreError)  # type: ignore[return-value]
     if kind == subscribers.FULL:
-        return StoreError("the disk of the subscriber store is full", path)
+        return location.error("the disk of the subscriber store is full", StoreError)  # type: ignore[return-value]
+    if kind == store_db.UNREACHABLE:
+        text = " ".join(str(exc).split())
+        return location.error(f"lost the subscriber store ({text}): check that its server "  # type: ignore[return-value]
+                              "is running", StoreError)
     if isinstance(exc, PublisherError):
-        return StoreError(exc.message, path)
-    return StoreError(f"cannot write the subscriber store: {exc}", path)
+        return location.error(exc.message, StoreError)  # type: ignore[return-value]
+    return location.error(f"cannot write the subscriber store: {exc}", StoreError)  # type: ignore[return-value]
 
 
 @contextlib.contextmanager
-def errors(path: Path, timeout: float) -> Iterator[None]:
+def errors(where: Location | Path, timeout: float) -> Iterator[None]:
     """Turn an error of the store into a :class:`StoreError`."""
     try:
         yield
     except StoreError:
         raise
     except ledger.Conflict:
-        raise StoreError("another send has taken over this mailing", path) from None
-    except (sqlite3.Error, OSError) as exc:
-        raise describe(exc, path, timeout) from None
+        raise store_db.locate(where).error("another send has taken over this mailing",
+                                           StoreError) from None
+    except (*store_db.ERRORS, OSError) as exc:
+        raise describe(exc, where, timeout) from None
 
 
-def open_store(path: Path, timeout: float) -> sqlite3.Connection:
-    """A connection for the sender: waits up to ``timeout`` s for the write lock."""
-    db = subscribers.connect(path)  # its own errors are one line already
+def open_store(where: Location | Path, timeout: float) -> Connection:
+    """A connection for the sender: waits up to ``timeout`` s for another's lock."""
+    db = subscribers.connect(where, timeout=timeout)  # its own errors are one line already
     try:
-        with errors(path, timeout):
-            db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-            ledger.ensure_schema(db)
-            lease.ensure_schema(db)
+        with errors(where, timeout):
+            db.set_timeout(timeout)
     except BaseException:
         db.close()
         raise

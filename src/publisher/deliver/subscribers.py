@@ -11,37 +11,30 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import errno
 import io
 import os
 import sqlite3
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
+from publisher.deliver import db as store_db
+from publisher.deliver.db import BUSY, FULL, Connection, Location, check_path, now, transaction
 from publisher.errors import PublisherError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BUSY", "FULL", "Connection", "Location", "Subscriber", "check_path", "connect",
+           "count", "describe", "everyone", "failure", "find", "now", "store_errors",
+           "subscribed", "transaction", "unsubscribe"]
 
 MAX_NAME_LENGTH = 200
 #: How long a command waits for another's write to the store before giving up.
-BUSY_TIMEOUT = 30.0
+BUSY_TIMEOUT = store_db.BUSY_TIMEOUT
 SUBSCRIBED = "subscribed"
 UNSUBSCRIBED = "unsubscribed"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS subscribers (
-    id INTEGER PRIMARY KEY,
-    email TEXT NOT NULL,
-    email_key TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL DEFAULT '',
-    status TEXT NOT NULL DEFAULT 'subscribed' CHECK (status IN ('subscribed', 'unsubscribed')),
-    created TEXT NOT NULL,
-    changed TEXT NOT NULL
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -52,106 +45,39 @@ class Subscriber:
     status: str
 
 
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def connect(path: Path, *, create: bool = False,
-            timeout: float | None = None) -> sqlite3.Connection:
-    """Open the store (WAL journal: a crash never corrupts it); create it if asked.
+def connect(where: Location | str | os.PathLike[str], *, create: bool = False,
+            timeout: float | None = None) -> Connection:
+    """Open the store (an SQLite file or a PostgreSQL URL, :mod:`publisher.deliver.db`),
+    its schema brought up to date; create an SQLite file if asked.
 
     A statement waits up to ``timeout`` seconds (default :data:`BUSY_TIMEOUT`) for
-    another connection's write to end, then fails with ``database is locked``.
+    another connection's write to end, then fails as busy.
     """
-    check_path(path, create=create)
-    try:
-        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT if timeout is None else timeout,
-                             isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: each commit survives a crash of the process (SIGKILL);
-        # only a power loss may lose the last commits.
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA foreign_keys=ON")
-        db.executescript(SCHEMA)
-    except sqlite3.DatabaseError as exc:
-        raise PublisherError(f"cannot open the subscriber store: {exc}", path) from None
-    return db
-
-
-def check_path(path: Path, *, create: bool = False) -> None:
-    """Refuse a store that is not there (unless it is to be created), and a store file
-    with more than one name (hard links).
-
-    SQLite keeps a WAL store's recent commits and its locks in ``-wal`` and ``-shm``
-    files named after the name the store was opened by: through two names, two
-    processes would each have their own, neither see the other's locks or commits,
-    and the file would end up corrupt (SQLite's "How To Corrupt An SQLite Database
-    File", "Multiple links to the same file").
-    """
-    if not create and not path.exists():
-        raise PublisherError("no subscriber store here: import a CSV first "
-                             "('publisher subscribers import FILE.csv')", path)
-    try:
-        links = os.stat(path).st_nlink
-    except OSError:
-        return  # sqlite3 says why it cannot be opened
-    if links > 1:
-        raise PublisherError(f"the subscriber store has {links} names (hard links): a store "
-                             "must have one name, as SQLite's write-ahead log is kept per "
-                             "name; remove the other links", path)
+    return store_db.connect(where, create=create, timeout=timeout)
 
 
 @contextlib.contextmanager
-def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back on any error, a failed ``COMMIT``
-    (a full disk) included, so that the connection can be used again.  A failed
-    ``ROLLBACK`` is ignored, so that the error that caused it is the one raised; SQLite
-    may have rolled the transaction back itself (a full disk)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                db.execute("ROLLBACK")
-        raise
-
-
-@contextlib.contextmanager
-def store_errors(path: Path) -> Iterator[None]:
+def store_errors(where: Location | str | os.PathLike[str]) -> Iterator[None]:
     """The store's failures (busy, disk full...) as one-line errors, for a command.
 
     Every change is made in a transaction, so a failure changes nothing.
     """
     try:
         yield
-    except sqlite3.Error as exc:
-        raise PublisherError(describe(exc), path) from None
-
-
-BUSY, FULL = "busy", "full"
+    except store_db.ERRORS as exc:
+        raise store_db.locate(where).error(describe(exc)) from None
 
 
 def failure(exc: BaseException) -> str | None:
     """Which of the store's expected failures ``exc`` is: :data:`BUSY` (another process
-    holds the write lock), :data:`FULL` (no space left), or ``None`` (anything else).
-
-    Told from SQLite's primary result code (``sqlite_errorcode``), not from the message
-    text; an ``OSError`` from its errno.  The one test of both the commands
-    (:func:`describe`) and the sender (:func:`publisher.deliver.store.describe`).
-    """
-    if isinstance(exc, OSError):
-        return FULL if exc.errno == errno.ENOSPC else None
-    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # the primary result code
-    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-        return BUSY
-    if code == sqlite3.SQLITE_FULL:
-        return FULL
-    return None
+    holds the write lock), :data:`FULL` (no space left), ``corrupt``, ``unreachable``,
+    or ``None`` (anything else); told by the backend's error codes, not the message
+    text (:mod:`publisher.deliver.db.dialect`).  The one test of both the commands
+    (:func:`describe`) and the sender (:func:`publisher.deliver.store.describe`)."""
+    return store_db.failure(exc)
 
 
-def describe(exc: sqlite3.Error) -> str:
+def describe(exc: BaseException) -> str:
     """What a failure of the store means, and what to do about it."""
     kind = failure(exc)
     if kind == BUSY:
@@ -159,9 +85,11 @@ def describe(exc: sqlite3.Error) -> str:
                 "endpoint is writing to it): nothing was changed; try again in a moment")
     if kind == FULL:
         return "the disk is full: nothing was changed; free some space and try again"
-    return f"the subscriber store failed ({exc}): nothing was changed"
-
-
+    if kind == store_db.UNREACHABLE:
+        text = " ".join(str(exc).split())
+        return (f"the subscriber store cannot be reached ({text}): nothing was changed; "
+                "check that its server is running and try again")
+    return f"the subscriber store failed ({' '.join(str(exc).split())}): nothing was changed"
 def normalize_address(text: str) -> str:
     """An address in the form it is stored and mailed in; ``ValueError`` when invalid.
 
@@ -192,19 +120,23 @@ def check_name(name: str) -> str:
     return name
 
 
-def subscribed(db: sqlite3.Connection) -> Iterator[Subscriber]:
+def subscribed(db: Connection) -> Iterator[Subscriber]:
     """Every subscribed address, in the order they joined."""
     return _select(db, "WHERE status = 'subscribed'")
 
 
-def everyone(db: sqlite3.Connection) -> Iterator[Subscriber]:
+def everyone(db: Connection) -> Iterator[Subscriber]:
     return _select(db, "")
 
 
-def _select(db: sqlite3.Connection, where: str) -> Iterator[Subscriber]:
+def _select(db: Connection, where: str) -> Iterator[Subscriber]:
     cursor = db.execute(f"SELECT id, email, name, status FROM subscribers {where} ORDER BY id")
     for row in cursor:
         yield _subscriber(row)
+
+
+class CorruptRow(sqlite3.DatabaseError):
+    """A row that breaks the schema's own rules: the store is damaged."""
 
 
 def _subscriber(row: tuple[object, ...]) -> Subscriber:
@@ -214,24 +146,24 @@ def _subscriber(row: tuple[object, ...]) -> Subscriber:
     rid, email, name, status = row
     if not (isinstance(rid, int) and isinstance(email, str) and email
             and isinstance(name, str) and status in (SUBSCRIBED, UNSUBSCRIBED)):
-        raise sqlite3.DatabaseError(f"database disk image is malformed (subscriber row {rid!r} "
-                                    "is damaged)")
+        raise CorruptRow(f"database disk image is malformed (subscriber row {rid!r} "
+                         "is damaged)")
     return Subscriber(rid, email, name, status)  # type: ignore[arg-type]
 
 
-def count(db: sqlite3.Connection) -> tuple[int, int]:
+def count(db: Connection) -> tuple[int, int]:
     """(subscribed, unsubscribed)."""
     found = dict(db.execute("SELECT status, count(*) FROM subscribers GROUP BY status"))
     return found.get(SUBSCRIBED, 0), found.get(UNSUBSCRIBED, 0)
 
 
-def find(db: sqlite3.Connection, address: str) -> Subscriber | None:
+def find(db: Connection, address: str) -> Subscriber | None:
     row = db.execute("SELECT id, email, name, status FROM subscribers WHERE email_key = ?",
                      (address_key(address),)).fetchone()
     return _subscriber(row) if row else None
 
 
-def unsubscribe(db: sqlite3.Connection, address: str) -> bool:
+def unsubscribe(db: Connection, address: str) -> bool:
     """Mark ``address`` unsubscribed (kept as such even if never subscribed); was it new?"""
     try:
         address = normalize_address(address)
@@ -239,18 +171,14 @@ def unsubscribe(db: sqlite3.Connection, address: str) -> bool:
         raise PublisherError(f"invalid address {address.strip()!r}: {exc}") from None
     key, stamp = address_key(address), now()
     with transaction(db):
-        found = db.execute("SELECT status FROM subscribers WHERE email_key = ?",
-                           (key,)).fetchone()
-        if found is None:
-            db.execute("INSERT INTO subscribers (email, email_key, status, created, changed)"
-                       " VALUES (?, ?, 'unsubscribed', ?, ?)", (address, key, stamp, stamp))
-            return True
-        db.execute("UPDATE subscribers SET status = 'unsubscribed', changed = ? "
-                   "WHERE email_key = ?", (stamp, key))
-        return bool(found[0] != UNSUBSCRIBED)
+        return bool(db.execute(
+            "INSERT INTO subscribers (email, email_key, status, created, changed) "
+            "VALUES (?, ?, 'unsubscribed', ?, ?) ON CONFLICT (email_key) DO UPDATE "
+            "SET status = 'unsubscribed', changed = excluded.changed "
+            "WHERE subscribers.status != 'unsubscribed'", (address, key, stamp, stamp)).rowcount)
 
 
-def export_csv(db: sqlite3.Connection, out: io.TextIOBase | io.StringIO) -> int:
+def export_csv(db: Connection, out: io.TextIOBase | io.StringIO) -> int:
     """Write every address (subscribed or not) as CSV: email,name,status."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["email", "name", "status"])

@@ -125,7 +125,7 @@ class _QuietHandler(WSGIRequestHandler):
         log.debug("%s - %s", self.address_string(), format % args)
 
 
-def site_application(paths: Paths, db: Path, environ: Mapping[str, str], *,
+def site_application(paths: Paths, db: Path | str, environ: Mapping[str, str], *,
                      store_wait: float | None = None) -> WSGIApp:
     """``dist/site/`` with the unsubscribe endpoint at ``/unsubscribe``.
 

@@ -14,19 +14,21 @@ link (built by :func:`publisher.deliver.tokens.unsubscribe_url`):
 Served through :func:`publisher.site.app.site_application`, every response carries the
 security headers of :mod:`publisher.site.security`.
 
-No cookie, no login.  Each request opens its own connection to the subscriber
-store (SQLite in WAL mode), so it runs under any threaded or forking WSGI server.
+No cookie, no login.  Each request takes a connection to the subscriber store: a new
+one for SQLite (WAL mode), one from a pool for PostgreSQL
+(:class:`publisher.deliver.db.Pool`), so the application runs under any threaded or
+forking WSGI server, and on PostgreSQL in several processes on several hosts.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from publisher.deliver import db as store_db
 from publisher.deliver import subscribers, tokens
 from publisher.errors import PublisherError
 from publisher.model import Publication
@@ -49,12 +51,13 @@ class UnsubscribeApp:
     process writing to it) before answering 503 with ``Retry-After``; the page asks
     to try again and its button repeats the request, which records the unsubscribe."""
 
-    def __init__(self, db_path: Path, publication: Publication, secret: bytes, layouts: Path,
-                 *, store_wait: float | None = None):
-        self.db_path = db_path
+    def __init__(self, db_path: store_db.Location | Path | str, publication: Publication,
+                 secret: bytes, layouts: Path, *, store_wait: float | None = None):
+        self.location = store_db.locate(db_path)
         self.publication = publication
         self.secret = secret
         self.store_wait = STORE_WAIT if store_wait is None else store_wait
+        self.pool = store_db.Pool(self.location, timeout=self.store_wait)
         self.env = environment(layouts, "site", trim=False, trailing_newline=False)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -85,7 +88,7 @@ class UnsubscribeApp:
         except PublisherError as exc:  # said in one line, as the command line says it
             log.error("unsubscribe: %s", exc)
             return self._page(start_response, "503 Service Unavailable", "unavailable")
-        except sqlite3.Error as exc:  # busy beyond store_wait, a full disk...
+        except store_db.ERRORS as exc:  # busy beyond store_wait, a full disk...
             log.warning("unsubscribe: not recorded, the client is asked to try again: %s",
                         exc)
             return self._page(start_response, "503 Service Unavailable", "busy",
@@ -93,12 +96,9 @@ class UnsubscribeApp:
         return self._page(start_response, "200 OK", "done", address=address)
 
     def _unsubscribe(self, address: str) -> None:
-        """Record it; SQLite retries a busy store for up to ``store_wait`` seconds."""
-        db = subscribers.connect(self.db_path, timeout=self.store_wait)
-        try:
+        """Record it; a busy store is waited for up to ``store_wait`` seconds."""
+        with self.pool.connection() as db:
             subscribers.unsubscribe(db, address)
-        finally:
-            db.close()
 
     @staticmethod
     def _read_body(environ: dict[str, Any]) -> bytes:

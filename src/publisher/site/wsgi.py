@@ -3,8 +3,9 @@
     PUBLISHER_SECRET=... PUBLISHER_ROOT=/srv/korea gunicorn publisher.wsgi:application
 
 ``PUBLISHER_ROOT`` is the project folder (with ``issues/``, ``layouts/`` and the
-built ``dist/site/``; default: the working directory); ``PUBLISHER_DB`` the
-subscriber store (default ``<root>/subscribers.sqlite``).  In production a web
+built ``dist/site/``; default: the working directory); ``PUBLISHER_DATABASE_URL`` the
+subscriber store, a ``postgresql://`` URL when several processes or hosts serve it (or
+``PUBLISHER_DB``, a file; default ``<root>/subscribers.sqlite``).  In production a web
 server usually serves ``dist/site/`` itself and passes only ``/unsubscribe`` here.
 """
 
@@ -19,6 +20,7 @@ from publisher.site.app import site_application
 _root = Path(os.environ.get("PUBLISHER_ROOT", "."))
 application = site_application(
     Paths(issues=_root / "issues", layouts=_root / "layouts", dist=_root / "dist"),
-    Path(os.environ.get("PUBLISHER_DB", str(_root / "subscribers.sqlite"))),
+    os.environ.get("PUBLISHER_DATABASE_URL", "").strip()
+    or os.environ.get("PUBLISHER_DB", "").strip() or _root / "subscribers.sqlite",
     os.environ,
 )

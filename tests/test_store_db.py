@@ -1,0 +1,261 @@
+"""The store's database layer: locations, migrations from the schema of before, both
+backends (SQLite and a real PostgreSQL server), ``publisher db upgrade|copy``."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conftest import Run
+from publisher.deliver import db, subscribers
+from publisher.deliver.db import migrate
+from publisher.errors import PublisherError
+
+# The schema as the code before migrations created it (subscribers.SCHEMA, ledger.SCHEMA
+# and lease.SCHEMA of that code), copied here as it was: a store made by it must upgrade.
+OLD_SUBSCRIBERS = """
+CREATE TABLE IF NOT EXISTS subscribers (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL,
+    email_key TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'subscribed' CHECK (status IN ('subscribed', 'unsubscribed')),
+    created TEXT NOT NULL,
+    changed TEXT NOT NULL
+);
+"""
+OLD_LEDGER = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    issue TEXT NOT NULL,
+    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+    email TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'sending', 'handed', 'sent', 'deferred', 'failed', 'doubt')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    in_doubt INTEGER NOT NULL DEFAULT 0,
+    reply TEXT NOT NULL DEFAULT '',
+    owner TEXT NOT NULL DEFAULT '',
+    changed TEXT NOT NULL,
+    PRIMARY KEY (issue, subscriber_id)
+);
+CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (issue, state);
+"""
+OLD_LEASES = """
+CREATE TABLE IF NOT EXISTS send_leases (
+    issue TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    pid_start TEXT NOT NULL DEFAULT '',
+    started TEXT NOT NULL,
+    expires REAL NOT NULL
+)
+"""
+# The first ledger, before 'handed' and 'doubt' (ledger.ensure_schema converted it ad hoc).
+FIRST_LEDGER = """
+CREATE TABLE deliveries (
+    issue TEXT NOT NULL,
+    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+    email TEXT NOT NULL, message_id TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'sending', 'sent', 'deferred', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0, in_doubt INTEGER NOT NULL DEFAULT 0,
+    reply TEXT NOT NULL DEFAULT '', changed TEXT NOT NULL,
+    PRIMARY KEY (issue, subscriber_id));
+CREATE INDEX deliveries_state ON deliveries (issue, state);
+"""
+STAMP = "2023-08-01T00:00:00.000000Z"
+
+
+def old_store(path: Path, ledger: str | None, *, leases: bool = False, n: int = 10) -> None:
+    """A store as the code before migrations left it, with ``n`` subscribers."""
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as old:
+        old.execute("PRAGMA journal_mode=WAL")
+        old.executescript(OLD_SUBSCRIBERS + (ledger or "") + (OLD_LEASES if leases else ""))
+        old.executemany("INSERT INTO subscribers (email, email_key, name, status, created, "
+                        "changed) VALUES (?, ?, ?, ?, ?, ?)",
+                        [(f"R{i}@example.org", f"r{i}@example.org", f"Reader {i}",
+                          "unsubscribed" if i == 3 else "subscribed", STAMP, STAMP)
+                         for i in range(1, n + 1)])
+        if ledger is not None:
+            old.execute("INSERT INTO deliveries (issue, subscriber_id, email, message_id, "
+                        "state, attempts, in_doubt, changed) SELECT '2023-08', id, email, "
+                        "'<' || id || '@old>', CASE WHEN id <= 4 THEN 'sent' WHEN id = 5 "
+                        "THEN 'sending' ELSE 'pending' END, CASE WHEN id <= 5 THEN 1 "
+                        "ELSE 0 END, CASE WHEN id IN (2, 7) THEN 1 ELSE 0 END, ? "
+                        "FROM subscribers", (STAMP,))
+        if leases:
+            old.execute("INSERT INTO send_leases VALUES ('2023-08', 'abc', 'elsewhere', 1, '', "
+                        "'2023-08-01 00:00:00 UTC', 1e12)")
+
+
+def table_sql(path: Path, name: str) -> str:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return str(conn.execute("SELECT sql FROM sqlite_master WHERE name = ?",
+                                (name,)).fetchone()[0])
+
+
+def test_the_migrations_are_numbered_from_one_without_gaps() -> None:
+    versions = [m.version for m in migrate.migrations()]
+    assert versions == list(range(1, len(versions) + 1))
+    assert all(m.title for m in migrate.migrations())
+
+
+def test_a_store_of_before_migrations_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    old_store(path, OLD_LEDGER, leases=True)
+    before = sorted(sqlite3.connect(path).execute("SELECT * FROM deliveries"))
+    with contextlib.closing(subscribers.connect(path)) as conn:
+        assert migrate.current(conn) == migrate.latest()
+        assert subscribers.count(conn) == (9, 1)
+        assert [s.email for s in subscribers.subscribed(conn)][:2] == ["R1@example.org",
+                                                                       "R2@example.org"]
+        assert sorted(conn.execute("SELECT * FROM deliveries")) == before
+        # the lease held then is kept (its holder may still be sending)
+        assert conn.execute("SELECT issue, owner, host FROM send_leases").fetchall() == [
+            ("2023-08", "abc", "elsewhere")]
+        applied = conn.execute("SELECT version, name FROM schema_migrations "
+                               "ORDER BY version").fetchall()
+        assert [v for v, _ in applied] == [m.version for m in migrate.migrations()]
+    assert "PRIMARY KEY (issue, owner)" in table_sql(path, "send_leases")
+    # opening it again changes nothing
+    with contextlib.closing(subscribers.connect(path)) as conn:
+        assert migrate.upgrade(conn) == []
+
+
+def test_the_first_ledger_is_converted_by_the_first_migration(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    old_store(path, FIRST_LEDGER)  # no lease table either: it was made when first needed
+    with contextlib.closing(subscribers.connect(path)) as conn:
+        rows = dict(conn.execute("SELECT subscriber_id, state FROM deliveries"))
+        # 'sending' may have been handed over; pending after a hand-over in doubt: doubt
+        assert rows == {1: "sent", 2: "sent", 3: "sent", 4: "sent", 5: "handed", 6: "pending",
+                        7: "doubt", 8: "pending", 9: "pending", 10: "pending"}
+        assert "deliveries_v1" not in conn.tables()
+        assert {"send_leases", "send_runs"} <= conn.tables()
+    assert "'doubt'" in table_sql(path, "deliveries")
+
+
+def test_a_store_with_subscribers_only_is_upgraded(tmp_path: Path, cli: Callable[..., Run]
+                                                    ) -> None:
+    path = tmp_path / "s.sqlite"
+    old_store(path, None)
+    run = cli("db", "upgrade", "--db", str(path))
+    assert run.status == 0, run.err
+    assert f"upgraded from schema version 0 to {migrate.latest()}" in run.err
+    assert "up to date" in cli("db", "upgrade", "--db", str(path)).err
+    assert cli("subscribers", "count", "--db", str(path)).out == "9\n"
+
+
+def test_a_store_newer_than_the_code_is_refused_in_one_line(tmp_path: Path,
+                                                             cli: Callable[..., Run]) -> None:
+    path = tmp_path / "s.sqlite"
+    old_store(path, None)
+    with contextlib.closing(subscribers.connect(path)) as conn:
+        conn.execute("INSERT INTO schema_migrations VALUES (999, 'v0999_future', ?)", (STAMP,))
+    run = cli("subscribers", "count", "--db", str(path))
+    assert run.status == 1 and run.err_lines == [
+        f"error: {path}: the subscriber store is at schema version 999, newer than this "
+        f"publisher knows ({migrate.latest()}): upgrade publisher to use it"]
+
+
+def test_a_failed_migration_changes_nothing(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "s.sqlite"
+    old_store(path, FIRST_LEDGER)
+    steps = migrate.migrations()
+
+    def broken(conn: db.Connection) -> None:
+        conn.execute("CREATE TABLE half_done (x INTEGER)")
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(migrate, "migrations", lambda: (
+        *steps, migrate.Migration(len(steps) + 1, "v9_broken", "broken", broken)))
+    with pytest.raises(PublisherError, match="cannot open the subscriber store: disk I/O"):
+        subscribers.connect(path)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (
+            len(steps),)
+        assert "half_done" not in {r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master")}
+
+
+def test_locations() -> None:
+    assert db.locate("subscribers.sqlite").path == Path("subscribers.sqlite")
+    url = "postgresql://ann:s3cret@db.example.org:5432/korea"
+    assert db.locate(url).url == url and str(db.locate(url)) == (
+        "postgresql://ann:***@db.example.org:5432/korea")
+    assert db.locate("postgres://db/x").kind == "postgres"
+    with pytest.raises(PublisherError, match="neither a file's path nor a postgresql:// URL"):
+        db.locate("mysql://db/x")
+    env = {"PUBLISHER_DATABASE_URL": url}
+    assert db.from_env(None, env).url == url
+    assert db.from_env("other.sqlite", env).path == Path("other.sqlite")
+    assert db.from_env(None, {}).path == Path("subscribers.sqlite")
+
+
+# -- PostgreSQL -------------------------------------------------------------------------
+
+def test_an_empty_postgresql_database_is_no_store_until_made_one(
+        pg_url: str, cli: Callable[..., Run], tmp_path: Path) -> None:
+    run = cli("subscribers", "count", "--db", pg_url)
+    assert run.status == 1 and len(run.err_lines) == 1
+    assert "no subscriber store in this database: import a CSV first" in run.err_lines[0]
+    assert cli("db", "upgrade", "--db", pg_url).status == 0
+    assert cli("subscribers", "count", "--db", pg_url).out == "0\n"
+    with contextlib.closing(subscribers.connect(pg_url)) as conn:
+        assert migrate.current(conn) == migrate.latest()
+        assert {"subscribers", "deliveries", "send_leases", "send_runs",
+                "schema_migrations"} <= conn.tables()
+
+
+def test_an_unreachable_postgresql_server_is_one_line(cli: Callable[..., Run]) -> None:
+    from send_support import free_port
+
+    url = f"postgresql://ann:s3cret@127.0.0.1:{free_port()}/korea"
+    run = cli("subscribers", "count", "--db", url)
+    assert run.status == 1 and len(run.err_lines) == 1 and "Traceback" not in run.err
+    line = run.err_lines[0]
+    assert line.startswith(f"error: postgresql://ann:***@127.0.0.1:{url.split(':')[3]}: "
+                           "cannot reach the subscriber store (")
+    assert "s3cret" not in run.err
+
+
+def _dump(where: str) -> dict[str, list[tuple[object, ...]]]:
+    with contextlib.closing(subscribers.connect(where)) as conn:
+        return {table: sorted(tuple(r) for r in conn.execute(f"SELECT * FROM {table}"))
+                for table in ("subscribers", "deliveries", "send_runs")}
+
+
+def test_db_copy_moves_a_store_to_postgresql_and_back(tmp_path: Path, pg_url: str,
+                                                     cli: Callable[..., Run]) -> None:
+    from publisher.deliver.lease import Lease
+    from publisher.deliver.ledger import Ledger
+
+    path = tmp_path / "s.sqlite"
+    old_store(path, FIRST_LEDGER, n=300)
+    with contextlib.closing(subscribers.connect(path)) as conn:
+        lease = Lease("2023-09")
+        lease.acquire(conn)
+        Ledger(conn, "2023-09", lease.owner).prepare(lambda key: f"<{key}>")
+        lease.release(conn)
+    run = cli("db", "copy", str(path), pg_url)
+    assert run.status == 0, run.err
+    assert "300 subscribers, 599 deliveries, 1 send_runs" in run.err
+    back = tmp_path / "back.sqlite"
+    assert cli("db", "copy", pg_url, str(back)).status == 0
+    assert _dump(str(path)) == _dump(pg_url) == _dump(str(back))
+    # the ids go on after the copied ones
+    assert cli("subscribers", "unsubscribe", "new@example.org", "--db", pg_url).status == 0
+    with contextlib.closing(subscribers.connect(pg_url)) as conn:
+        assert subscribers.find(conn, "new@example.org").id == 301  # type: ignore[union-attr]
+    # not into a store that has rows
+    run = cli("db", "copy", str(path), pg_url)
+    assert run.status == 1 and run.err_lines == [
+        f"error: {db.masked(pg_url)}: is not empty (subscribers has rows): copy into a new "
+        "file or an empty database"]
