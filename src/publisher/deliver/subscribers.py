@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import logging
 import os
 import sqlite3
 import unicodedata
