@@ -511,6 +511,7 @@ def test_the_email_layout_uses_only_email_safe_css(aug, jan):
     assert css_problems("@media (max-width: 400px) { .a { flex-direction: column } }", "t")
     assert css_problems('@font-face { font-family: X; src: url("x.woff2") }', "t")
     assert css_problems('@import url("https://fonts.googleapis.com/css?family=Inter");', "t")
+    assert css_problems(".a { word-break: break-word }", "t")
     assert declaration_problems("display:block; position:relative", "t")
     assert html_problems('<link rel="stylesheet" href="https://fonts.googleapis.com/x">', "t")
     assert css_problems(".a { display: block; color: #123456 }", "t") == []

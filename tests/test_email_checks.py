@@ -179,6 +179,22 @@ def test_axe_finds_no_violation(browser, emails, width, scheme):
     assert not found, json.dumps(found, indent=1, ensure_ascii=False)
 
 
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_long_url_and_name_wrap_instead_of_scrolling_sideways(browser, emails, width):
+    """Prose keeps whole words; a URL written as link text and the subscriber's name may
+    break anywhere (word-break: break-all, nothing wider), so a phone never scrolls."""
+    for email in emails:
+        page = _open(browser, email, width, "light")
+        try:
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, email.name
+            wide = page.evaluate("""w => Array.from(document.querySelectorAll('a.url, .recipient'))
+                .filter(e => e.getBoundingClientRect().right > w).map(e => e.textContent)""",
+                                 width)
+        finally:
+            page.close()
+        assert not wide, wide
+
+
 # -- contrast --------------------------------------------------------------------------
 
 #: Every element's own visible text: its colour and the first opaque background behind it.
