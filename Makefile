@@ -59,12 +59,20 @@ $(ACE): tools/ace/package.json tools/ace/package-lock.json
 	cd tools/ace && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	@touch $@
 
+# The email's external checks (npm), in tools/email-check/: axe-core, which the tests
+# inject into Debian's Chromium, and @jsx-email/doiuse-email (the caniemail.com data),
+# which they run with node.  No postinstall scripts, no browser download.
+EMAIL_CHECKS := tools/email-check/node_modules/.installed
+$(EMAIL_CHECKS): tools/email-check/package.json tools/email-check/package-lock.json
+	cd tools/email-check && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
 # The Debian packages the tests use (poppler-utils, qpdf, Chromium, Java, npm...):
 # installed with apt-get when missing and run as root; otherwise one line names the command.
 system-deps:
 	@sh tools/system-deps
 
-test: system-deps $(STAMP) $(ACE)
+test: system-deps $(STAMP) $(ACE) $(EMAIL_CHECKS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Rewrite tests/golden/ (the print HTML and email of 2023-08) after a meant change; review

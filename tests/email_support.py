@@ -84,6 +84,9 @@ def _check_declarations(items: list, where: str, problems: list[str]) -> None:
             problems.append(f"{line}: '{name}' is not email-safe")
         elif name == "display" and value in UNSAFE_DISPLAY:
             problems.append(f"{line}: 'display: {value}' is not email-safe")
+        elif name == "word-break" and value.startswith("break-word"):
+            problems.append(f"{line}: 'word-break: break-word' is deprecated (word-break: "
+                            "break-all where a long word may break anywhere)")
         if "var(" in value:
             problems.append(f"{line}: var() is not email-safe")
         if WEB_FONT.search(value):

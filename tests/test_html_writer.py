@@ -63,6 +63,28 @@ def test_figure_table_and_pullquote():
     assert '<p class="attribution">Kim Min-ji</p>' in html
 
 
+def test_html4_blocks_keep_the_semantics_without_html5_elements():
+    """The email's figures and pull quotes: no figure, figcaption or aside (mail clients
+    strip them), the same roles through ARIA."""
+    html = HtmlWriter(HtmlOptions(html4_blocks=True)).blocks(_features().body)
+    assert not re.search(r"<(figure|figcaption|aside|section)\b", html)
+    assert '<div class="figure" role="figure">' in html
+    assert '<div class="figcaption"><span class="caption">' in html
+    assert '<div class="pullquote" role="doc-pullquote">' in html
+    assert "<figure" in HtmlWriter().blocks(_features().body)  # the other formats' default
+
+
+def test_a_link_whose_text_is_its_address_gets_the_url_class():
+    options = HtmlOptions(url_class="url")
+    url = "https://example.org/a/long/path"
+    assert HtmlWriter(options).inline(m.Link(url, (m.Text(url),))) == (
+        f'<a href="{url}" class="url">{url}</a>')
+    mailto = m.Link("mailto:a@example.org", (m.Text("a@example.org"),))
+    assert 'class="url"' in HtmlWriter(options).inline(mailto)
+    assert "class" not in HtmlWriter(options).inline(m.Link(url, (m.Text("a page"),)))
+    assert "class" not in HtmlWriter().inline(m.Link(url, (m.Text(url),)))
+
+
 def test_block_ids_are_stable_across_formats():
     article = _features()
     plain = HtmlWriter(HtmlOptions(block_ids=True), article.footnotes).body(article)

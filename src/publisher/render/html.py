@@ -44,6 +44,13 @@ class HtmlOptions:
     ``block_ids``: give every top-level block of an article body the id
     ``article-<slug>--b<n>`` (n from 1), the same in every format, so a place in the print
     layout (the page a block starts on) can be found again in the EPUB.
+    ``html4_blocks``: no HTML5 sectioning elements (``figure``, ``figcaption``, ``aside``),
+    which Outlook for Windows, Yahoo and AOL strip (caniemail.com, "HTML5 semantics"):
+    a figure is a ``<div role="figure">`` with a ``<div class="figcaption">``, a pull
+    quote a ``<div role="doc-pullquote">`` (text repeated from the article, as the EPUB
+    marks it), for the email.
+    ``url_class``: the class of a link whose text is an address (its URL, or a mailto's
+    address), a long word the layout may let break anywhere.
     """
 
     footnotes: FootnoteStyle = "endnotes"
@@ -51,6 +58,8 @@ class HtmlOptions:
     image_src: Callable[[m.Image], str] = field(default=_image_path)
     link_href: Callable[[str], str] = field(default=_same)
     block_ids: bool = False
+    html4_blocks: bool = False
+    url_class: str = ""
 
 
 def block_id(article: m.Article, n: int) -> str:
@@ -123,8 +132,11 @@ class HtmlWriter:
                 if self.options.footnotes == "epub" else "")
         who = (f'\n<p class="attribution">{escape(quote.attribution, quote=False)}</p>'
                if quote.attribution else "")
-        return (f'<aside class="pullquote"{epub}>\n<p>{self.inlines(quote.children)}</p>{who}\n'
-                "</aside>")
+        tag = "aside"
+        if self.options.html4_blocks:
+            tag, epub = "div", ' role="doc-pullquote"'
+        return (f'<{tag} class="pullquote"{epub}>\n<p>{self.inlines(quote.children)}</p>{who}\n'
+                f"</{tag}>")
 
     def list(self, block: m.ListBlock) -> str:
         tag = "ol" if block.ordered else "ul"
@@ -145,6 +157,9 @@ class HtmlWriter:
 
     def figure(self, image: m.Image, css_class: str = "figure") -> str:
         caption = self.caption(image)
+        if self.options.html4_blocks:
+            return (f'<div class="{attr(css_class)}" role="figure">\n{self.image(image)}\n'
+                    f"{caption}</div>")
         return (f'<figure class="{attr(css_class)}">\n{self.image(image)}\n'
                 f"{caption}</figure>")
 
@@ -154,7 +169,11 @@ class HtmlWriter:
             parts.append(f'<span class="caption">{self.inlines(image.caption)}</span>')
         if image.credit:
             parts.append(f'<span class="credit">{escape(image.credit, quote=False)}</span>')
-        return f"<figcaption>{' '.join(parts)}</figcaption>\n" if parts else ""
+        if not parts:
+            return ""
+        if self.options.html4_blocks:
+            return f"<div class=\"figcaption\">{' '.join(parts)}</div>\n"
+        return f"<figcaption>{' '.join(parts)}</figcaption>\n"
 
     def table(self, table: m.Table) -> str:
         def row(cells: tuple[m.TableCell, ...], tag: str) -> str:
@@ -186,6 +205,9 @@ class HtmlWriter:
         if isinstance(node, m.Link):
             href = self.options.link_href(node.url) if node.internal else node.url
             title = f' title="{attr(node.title)}"' if node.title else ""
+            if self.options.url_class and m.plain_text(node.children) in (
+                    node.url, node.url.removeprefix("mailto:")):
+                title += f' class="{attr(self.options.url_class)}"'
             return f'<a href="{attr(href)}"{title}>{self.inlines(node.children)}</a>'
         if isinstance(node, m.SoftBreak):
             return "\n"

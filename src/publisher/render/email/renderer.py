@@ -304,7 +304,8 @@ def _options(images: EmailImages, issue: m.Issue, levels: dict[str, int]) -> Htm
         # A place the email leaves out (a subhead of a cut article) is on the web page.
         return url if url[1:] in present else f"{page}{url}"
 
-    return HtmlOptions(footnotes="endnotes", image_src=images.src_of, link_href=link_href)
+    return HtmlOptions(footnotes="endnotes", image_src=images.src_of, link_href=link_href,
+                       html4_blocks=True, url_class="url")
 
 
 def _render(issue: m.Issue, layouts: Path, settings: EmailSettings, images: EmailImages,
