@@ -24,17 +24,33 @@ One state machine per message::
   to ``doubt``.
 
 Every move is an ``UPDATE ... WHERE state = <from> AND owner = <claimer>``: a row
-changes only along the machine, and only for the sender that claimed it.  With a
-server-side store (PostgreSQL), the same claim is ``SELECT ... FOR UPDATE SKIP
-LOCKED`` over the pending rows.
+changes only along the machine, and only for the sender that claimed it.  A row keeps
+the owner of its last move (``--status`` counts each sender's work by it).
+
+**Several senders (PostgreSQL).**  Each sender holds a lease of its own
+(:mod:`publisher.deliver.lease`).  It *reserves* its next rows in small batches,
+``UPDATE ... SET owner = <me> WHERE ... IN (SELECT ... FOR UPDATE SKIP LOCKED)``: rows
+still to send whose owner is nobody or a sender without a lease, never a row another
+sender is reserving at that moment; then it claims, sends and records each as above
+(the claim also requires the row to be unowned, its own, or a dead sender's).  A
+sender that dies (its process gone from this host, or its lease not renewed for the
+lease's life) is *reaped* by the others: its lease deleted, its ``sending`` rows back
+to pending, its ``handed`` rows in doubt, its reserved rows free.  A sender that runs
+out of rows waits while other senders still have rows reserved or in flight, reaping the
+dead, so that the last live sender finishes the mailing.  On SQLite one sender holds the
+mailing at a time and reads its rows in order, without reserving them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from publisher.deliver.db import Connection, now, transaction
+
+if TYPE_CHECKING:
+    from publisher.deliver.lease import Holder, Lease
 
 PENDING, SENDING, HANDED = "pending", "sending", "handed"
 SENT, DEFERRED, FAILED, DOUBT = "sent", "deferred", "failed", "doubt"
@@ -79,6 +95,18 @@ class Row:
 
 
 @dataclass(frozen=True)
+class SenderProgress:
+    """One sender's run of a mailing, and the rows whose last move it made."""
+
+    host: str
+    pid: int
+    started: str
+    ended: str
+    running: bool  # holds its lease now
+    rows: dict[str, int]  # state -> rows
+
+
+@dataclass(frozen=True)
 class Recovered:
     resent: int    # left ``sending``: never handed over, sent again
     in_doubt: int  # left ``handed``: the server may have it
@@ -112,17 +140,7 @@ class Ledger:
         stamp = now()
         with transaction(self.db):
             self.db.lock(f"mailing {self.issue}")  # one sender prepares at a time
-            resent = self.db.execute(
-                "UPDATE deliveries SET state = 'pending', owner = '', changed = ? "
-                "WHERE issue = ? AND state = 'sending' AND owner NOT IN "
-                "(SELECT owner FROM send_leases WHERE issue = ?)",
-                (stamp, self.issue, self.issue)).rowcount
-            in_doubt = self.db.execute(
-                "UPDATE deliveries SET state = 'doubt', in_doubt = in_doubt + 1, owner = '', "
-                "reply = 'handed over when an earlier send stopped: no reply seen', "
-                "changed = ? WHERE issue = ? AND state = 'handed' AND owner NOT IN "
-                "(SELECT owner FROM send_leases WHERE issue = ?)",
-                (stamp, self.issue, self.issue)).rowcount
+            recovered = self._recover(stamp)
             self.db.execute(  # unsubscribed since the last run: not to be mailed
                 "DELETE FROM deliveries WHERE issue = ? AND state IN ('pending', 'deferred') "
                 "AND subscriber_id IN (SELECT id FROM subscribers WHERE status = "
@@ -136,7 +154,39 @@ class Ledger:
                 "INSERT INTO deliveries (issue, subscriber_id, email, message_id, changed) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [(self.issue, sid, email, message_id(key), stamp) for sid, email, key in new])
-        return len(new), Recovered(resent, in_doubt)
+        return len(new), recovered
+
+    def _recover(self, stamp: str) -> Recovered:
+        """The rows in flight of senders that hold no lease any more: ``sending`` back to
+        ``pending`` (never handed over), ``handed`` to ``doubt``."""
+        resent = self.db.execute(
+            "UPDATE deliveries SET state = 'pending', owner = '', changed = ? "
+            "WHERE issue = ? AND state = 'sending' AND owner NOT IN "
+            "(SELECT owner FROM send_leases WHERE issue = ?)",
+            (stamp, self.issue, self.issue)).rowcount
+        in_doubt = self.db.execute(
+            "UPDATE deliveries SET state = 'doubt', in_doubt = in_doubt + 1, "
+            "reply = 'handed over when an earlier send stopped: no reply seen', "
+            "changed = ? WHERE issue = ? AND state = 'handed' AND owner NOT IN "
+            "(SELECT owner FROM send_leases WHERE issue = ?)",
+            (stamp, self.issue, self.issue)).rowcount
+        return Recovered(resent, in_doubt)
+
+    def reap(self, lease: Lease) -> tuple[list[Holder], Recovered]:
+        """Delete the leases of the senders of this mailing that have died and recover
+        their rows (several senders); (who was reaped, what was recovered)."""
+        with transaction(self.db):
+            self.db.lock(f"mailing {self.issue}")
+            dead = lease.reap(self.db)
+            recovered = self._recover(now()) if dead else Recovered(0, 0)
+        return dead, recovered
+
+    def waiting_on_others(self) -> int:
+        """Rows other senders have reserved or have in flight (not those they deferred)."""
+        return int(self.db.execute(
+            "SELECT count(*) FROM deliveries WHERE issue = ? AND owner != '' AND owner != ? "
+            "AND state IN ('pending', 'sending', 'handed')",
+            (self.issue, self.owner)).fetchone()[0])
 
     def retry_failed(self) -> tuple[int, int]:
         """Put the messages the server refused back to ``pending`` (still subscribed only).
@@ -150,7 +200,7 @@ class Ledger:
                 "SELECT count(*) FROM deliveries WHERE issue = ? AND state = 'failed' "
                 "AND in_doubt > 0", (self.issue,)).fetchone()[0]
             return self.db.execute(
-                "UPDATE deliveries SET state = 'pending', reply = '', changed = ? "
+                "UPDATE deliveries SET state = 'pending', reply = '', owner = '', changed = ? "
                 "WHERE issue = ? AND state = 'failed' AND in_doubt = 0 AND subscriber_id IN "
                 "(SELECT id FROM subscribers WHERE status = 'subscribed')",
                 (now(), self.issue)).rowcount, kept
@@ -161,7 +211,7 @@ class Ledger:
         them)."""
         with transaction(self.db):
             return self.db.execute(
-                "UPDATE deliveries SET state = 'pending', changed = ? "
+                "UPDATE deliveries SET state = 'pending', owner = '', changed = ? "
                 "WHERE issue = ? AND (state = 'doubt' OR (state = 'failed' AND in_doubt > 0)) "
                 "AND subscriber_id IN "
                 "(SELECT id FROM subscribers WHERE status = 'subscribed')",
@@ -169,7 +219,11 @@ class Ledger:
 
     def to_send(self, after: int = 0, limit: int = 500) -> list[Delivery]:
         """The next rows to send (pending or deferred, still subscribed), by subscriber id.
-        A batch is a plan only: :meth:`claim` checks each row again when it is sent."""
+        A batch is a plan only: :meth:`claim` checks each row again when it is sent.
+        With several senders (PostgreSQL) the batch is reserved for this one (``after`` is
+        not used: rows a dead sender had are taken wherever they are)."""
+        if self.db.dialect.several_senders:
+            return self._reserve(limit)
         rows = self.db.execute(
             "SELECT d.subscriber_id, d.email, s.name, d.message_id, d.attempts "
             "FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id "
@@ -177,6 +231,21 @@ class Ledger:
             "AND s.status = 'subscribed' AND d.subscriber_id > ? "
             "ORDER BY d.subscriber_id LIMIT ?", (self.issue, after, limit)).fetchall()
         return [Delivery(*row) for row in rows]
+
+    def _reserve(self, limit: int) -> list[Delivery]:
+        with transaction(self.db):
+            rows = self.db.execute(
+                "UPDATE deliveries AS d SET owner = ? FROM subscribers AS s "
+                "WHERE s.id = d.subscriber_id AND d.issue = ? AND d.subscriber_id IN ("
+                "SELECT r.subscriber_id FROM deliveries r JOIN subscribers t "
+                "ON t.id = r.subscriber_id WHERE r.issue = ? "
+                "AND r.state IN ('pending', 'deferred') AND t.status = 'subscribed' "
+                "AND (r.owner = '' OR NOT EXISTS (SELECT 1 FROM send_leases l "
+                "WHERE l.issue = r.issue AND l.owner = r.owner)) "
+                "ORDER BY r.subscriber_id LIMIT ? FOR UPDATE OF r SKIP LOCKED) "
+                "RETURNING d.subscriber_id, d.email, s.name, d.message_id, d.attempts",
+                (self.owner, self.issue, self.issue, limit)).fetchall()
+        return sorted((Delivery(*row) for row in rows), key=lambda d: d.subscriber_id)
 
     # -- a sender's moves ------------------------------------------------------------
 
@@ -198,8 +267,11 @@ class Ledger:
                 "changed = ? WHERE issue = ? AND subscriber_id = ? "
                 "AND state IN ('pending', 'deferred') AND EXISTS (SELECT 1 FROM subscribers "
                 "WHERE id = ? AND status = 'subscribed') AND EXISTS (SELECT 1 FROM "
-                "send_leases WHERE issue = ? AND owner = ?)",
-                (self.owner, now(), self.issue, sid, sid, self.issue, self.owner)).rowcount:
+                "send_leases WHERE issue = ? AND owner = ?) AND (owner IN ('', ?) OR NOT "
+                "EXISTS (SELECT 1 FROM send_leases l WHERE l.issue = deliveries.issue AND "
+                "l.owner = deliveries.owner))",
+                (self.owner, now(), self.issue, sid, sid, self.issue, self.owner,
+                 self.owner)).rowcount:
             return SENDING
         if not self.holds_lease():
             return "lease"
@@ -229,9 +301,8 @@ class Ledger:
             raise ValueError(f"no move from {o.came_from} to {o.state}")
         if not self.db.execute(
                 "UPDATE deliveries SET state = ?, in_doubt = in_doubt + ?, reply = ?, "
-                "owner = CASE WHEN ? IN ('sending', 'handed') THEN owner ELSE '' END, "
                 "changed = ? WHERE issue = ? AND subscriber_id = ? AND state = ? AND owner = ?",
-                (o.state, int(o.state == DOUBT), o.reply, o.state, now(), self.issue,
+                (o.state, int(o.state == DOUBT), o.reply, now(), self.issue,
                  o.subscriber_id, o.came_from, self.owner)).rowcount:
             raise Conflict(f"row {o.subscriber_id} of {self.issue} is no longer "
                            f"{o.came_from} for this sender")
@@ -245,11 +316,30 @@ class Ledger:
                 "WHERE issue = ? AND state = 'sending' AND owner = ?",
                 (now(), self.issue, self.owner)).rowcount
             in_doubt = self.db.execute(
-                "UPDATE deliveries SET state = 'doubt', in_doubt = in_doubt + 1, owner = '', "
+                "UPDATE deliveries SET state = 'doubt', in_doubt = in_doubt + 1, "
                 "reply = 'handed over, its outcome could not be recorded', changed = ? "
                 "WHERE issue = ? AND state = 'handed' AND owner = ?",
                 (now(), self.issue, self.owner)).rowcount
+            self.db.execute(  # the rows it reserved or deferred: free for the others
+                "UPDATE deliveries SET owner = '' WHERE issue = ? AND owner = ? "
+                "AND state IN ('pending', 'deferred')", (self.issue, self.owner))
         return Recovered(resent, in_doubt)
+
+    def senders(self) -> list[SenderProgress]:
+        """Every sender of this mailing (oldest first) and what it has done."""
+        runs = self.db.execute(
+            "SELECT r.owner, r.host, r.pid, r.started, r.ended, "
+            "EXISTS (SELECT 1 FROM send_leases l WHERE l.issue = r.issue AND l.owner = r.owner) "
+            "FROM send_runs r WHERE r.issue = ? ORDER BY r.started, r.owner",
+            (self.issue,)).fetchall()
+        done: dict[str, dict[str, int]] = {}
+        for owner, state, n in self.db.execute(
+                "SELECT owner, state, count(*) FROM deliveries WHERE issue = ? AND owner != '' "
+                "GROUP BY owner, state", (self.issue,)):
+            done.setdefault(owner, {})[state] = int(n)
+        return [SenderProgress(host, int(pid), started, ended, bool(live),
+                               done.get(owner, {})) for owner, host, pid, started, ended, live
+                in runs]
 
     # -- reading ---------------------------------------------------------------------
 
