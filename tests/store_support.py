@@ -32,6 +32,12 @@ def target(request: pytest.FixtureRequest, path: Path) -> Path | str:
     return path
 
 
+def masked(url: str) -> str:
+    from publisher.deliver import db
+
+    return db.masked(url)
+
+
 def rows(where: Path | str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """The rows of a query (written with ``?``) on the store; [] when there is no store
     yet or the query's table is missing."""

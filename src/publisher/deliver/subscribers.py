@@ -54,7 +54,8 @@ def connect(where: Location | str | os.PathLike[str], *, create: bool = False,
     A statement waits up to ``timeout`` seconds (default :data:`BUSY_TIMEOUT`) for
     another connection's write to end, then fails as busy.
     """
-    return store_db.connect(where, create=create, timeout=timeout)
+    return store_db.connect(where, create=create,
+                            timeout=BUSY_TIMEOUT if timeout is None else timeout)
 
 
 @contextlib.contextmanager
