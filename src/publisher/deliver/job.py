@@ -394,7 +394,10 @@ class Send:
             if not halting and not fresh and not exhausted and self.clock() >= poll_at:
                 try:
                     with store.errors(self.db_path, self.store_timeout):
-                        batch = ledger.to_send(after)
+                        # several senders: small reservations, so that the work stays
+                        # shared to the end; one: the rows in order, 500 at a time
+                        batch = ledger.to_send(after, limit=max(16, 8 * self.connections)
+                                               if several else 500)
                         exhausted = not batch and not (several and self._others(ledger))
                 except store.StoreError as exc:
                     self._halt(str(exc))

@@ -154,6 +154,8 @@ class Ledger:
                 "INSERT INTO deliveries (issue, subscriber_id, email, message_id, changed) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [(self.issue, sid, email, message_id(key), stamp) for sid, email, key in new])
+        if new and not self.db.is_sqlite:  # the planner's statistics, for the claims
+            self.db.execute("ANALYZE deliveries")
         return len(new), recovered
 
     def _recover(self, stamp: str) -> Recovered:
@@ -233,13 +235,13 @@ class Ledger:
         return [Delivery(*row) for row in rows]
 
     def _reserve(self, limit: int) -> list[Delivery]:
+        # unsubscribed or not: the claim drops the row of an address unsubscribed since
         with transaction(self.db):
             rows = self.db.execute(
                 "UPDATE deliveries AS d SET owner = ? FROM subscribers AS s "
                 "WHERE s.id = d.subscriber_id AND d.issue = ? AND d.subscriber_id IN ("
-                "SELECT r.subscriber_id FROM deliveries r JOIN subscribers t "
-                "ON t.id = r.subscriber_id WHERE r.issue = ? "
-                "AND r.state IN ('pending', 'deferred') AND t.status = 'subscribed' "
+                "SELECT r.subscriber_id FROM deliveries r WHERE r.issue = ? "
+                "AND r.state IN ('pending', 'deferred') "
                 "AND (r.owner = '' OR NOT EXISTS (SELECT 1 FROM send_leases l "
                 "WHERE l.issue = r.issue AND l.owner = r.owner)) "
                 "ORDER BY r.subscriber_id LIMIT ? FOR UPDATE OF r SKIP LOCKED) "
@@ -256,23 +258,65 @@ class Ledger:
         not: ``unsubscribed`` (its row is dropped), ``gone`` (not to send any more) or
         ``lease`` (another sender holds the mailing).
         """
+        if self.db.dialect.several_senders and subscriber_id not in {
+                o.subscriber_id for o in done}:
+            return self._claim_at_once(subscriber_id, done)
         with transaction(self.db):
             for outcome in done:
                 self._move(outcome)
             return self._claim(subscriber_id)
 
-    def _claim(self, sid: int) -> str:
-        if self.db.execute(
-                "UPDATE deliveries SET state = 'sending', owner = ?, attempts = attempts + 1, "
-                "changed = ? WHERE issue = ? AND subscriber_id = ? "
-                "AND state IN ('pending', 'deferred') AND EXISTS (SELECT 1 FROM subscribers "
-                "WHERE id = ? AND status = 'subscribed') AND EXISTS (SELECT 1 FROM "
-                "send_leases WHERE issue = ? AND owner = ?) AND (owner IN ('', ?) OR NOT "
-                "EXISTS (SELECT 1 FROM send_leases l WHERE l.issue = deliveries.issue AND "
-                "l.owner = deliveries.owner))",
-                (self.owner, now(), self.issue, sid, sid, self.issue, self.owner,
-                 self.owner)).rowcount:
+    _CLAIM = ("UPDATE deliveries SET state = 'sending', owner = ?, attempts = attempts + 1, "
+              "changed = ? WHERE issue = ? AND subscriber_id = ? "
+              "AND state IN ('pending', 'deferred') AND EXISTS (SELECT 1 FROM subscribers "
+              "WHERE id = ? AND status = 'subscribed') AND EXISTS (SELECT 1 FROM "
+              "send_leases WHERE issue = ? AND owner = ?) AND (owner IN ('', ?) OR NOT "
+              "EXISTS (SELECT 1 FROM send_leases l WHERE l.issue = deliveries.issue AND "
+              "l.owner = deliveries.owner))")
+    _MOVE = ("UPDATE deliveries SET state = ?, in_doubt = in_doubt + ?, reply = ?, "
+             "changed = ? WHERE issue = ? AND subscriber_id = ? AND state = ? AND owner = ?")
+
+    def _claim_params(self, sid: int, stamp: str) -> tuple[object, ...]:
+        return (self.owner, stamp, self.issue, sid, sid, self.issue, self.owner, self.owner)
+
+    def _move_params(self, o: Outcome, stamp: str) -> tuple[object, ...]:
+        if o.state not in MOVES.get(o.came_from, ()):
+            raise ValueError(f"no move from {o.came_from} to {o.state}")
+        return (o.state, int(o.state == DOUBT), o.reply, stamp, self.issue, o.subscriber_id,
+                o.came_from, self.owner)
+
+    def _claim_at_once(self, sid: int, done: Sequence[Outcome]) -> str:
+        """PostgreSQL: the moves and the claim in one statement (one round trip, atomic by
+        itself).  A move that finds its row moved by another raises :class:`Conflict`
+        after the statement; the claim made with it stays this sender's ``sending`` row,
+        which :meth:`release` puts back (that happens only when its lease was lost, and
+        then the claim, which checks the lease, has claimed nothing)."""
+        stamp = now()
+        parts, params = [], []
+        for n, o in enumerate(done):
+            parts.append(f"m{n} AS ({self._MOVE} RETURNING 1)")
+            params.extend(self._move_params(o, stamp))
+        parts.append(f"c AS ({self._CLAIM} RETURNING 1)")
+        params.extend(self._claim_params(sid, stamp))
+        counts = ", ".join([*(f"(SELECT count(*) FROM m{n})" for n in range(len(done))),
+                            "(SELECT count(*) FROM c)"])
+        found = self.db.execute(f"WITH {', '.join(parts)} SELECT {counts}", params).fetchone()
+        for o, moved in zip(done, found[:-1], strict=True):
+            if not moved:
+                raise Conflict(f"row {o.subscriber_id} of {self.issue} is no longer "
+                               f"{o.came_from} for this sender")
+        if found[-1]:
             return SENDING
+        with transaction(self.db):
+            return self._unclaimed(sid)
+
+    def _claim(self, sid: int) -> str:
+        if self.db.execute(self._CLAIM, self._claim_params(sid, now())).rowcount:
+            return SENDING
+        return self._unclaimed(sid)
+
+    def _unclaimed(self, sid: int) -> str:
+        """Why ``sid`` could not be claimed (its row dropped if unsubscribed)."""
         if not self.holds_lease():
             return "lease"
         if self.db.execute(
@@ -289,21 +333,17 @@ class Ledger:
 
     def hand_over(self, subscriber_id: int) -> None:
         """``sending`` → ``handed``, committed: the final dot is about to go."""
-        with transaction(self.db):
-            self._move(Outcome(subscriber_id, SENDING, HANDED))
+        self.record(Outcome(subscriber_id, SENDING, HANDED))
 
     def record(self, outcome: Outcome) -> None:
+        if self.db.dialect.several_senders:  # one statement: atomic and committed alone
+            self._move(outcome)
+            return
         with transaction(self.db):
             self._move(outcome)
 
     def _move(self, o: Outcome) -> None:
-        if o.state not in MOVES.get(o.came_from, ()):
-            raise ValueError(f"no move from {o.came_from} to {o.state}")
-        if not self.db.execute(
-                "UPDATE deliveries SET state = ?, in_doubt = in_doubt + ?, reply = ?, "
-                "changed = ? WHERE issue = ? AND subscriber_id = ? AND state = ? AND owner = ?",
-                (o.state, int(o.state == DOUBT), o.reply, now(), self.issue,
-                 o.subscriber_id, o.came_from, self.owner)).rowcount:
+        if not self.db.execute(self._MOVE, self._move_params(o, now())).rowcount:
             raise Conflict(f"row {o.subscriber_id} of {self.issue} is no longer "
                            f"{o.came_from} for this sender")
 
