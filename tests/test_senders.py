@@ -165,3 +165,35 @@ def test_a_dead_senders_claims_are_released_after_its_lease_expires(
     rows = ledger(pg_url)
     assert rows[addresses[1]] == ("doubt", 1)
     assert all(rows[a] == ("sent", 0) for a in addresses if a != addresses[1])
+
+
+def test_a_lost_database_connection_stops_the_send_in_one_line(
+        project: Paths, pg_url: str, tmp_path: Path) -> None:
+    """The server ends every connection of the sender (a restart, a failover) mid-send:
+    one line, no traceback; the next run finishes, the guarantee kept."""
+    import psycopg
+
+    addresses = fill(pg_url, 400, tmp_path)
+    recorder = Recorder(delay=0.005)
+    with smtp_server(recorder) as port:
+        proc = sender(project, pg_url, port)
+        while len(recorder.received) < 50 and proc.poll() is None:
+            time.sleep(0.01)
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid != pg_backend_pid()")
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 1, err
+        text = err.decode()
+        assert "Traceback" not in text
+        lines = [line for line in text.splitlines() if line.startswith("error:")]
+        assert len(lines) == 1 and "lost the subscriber store (" in lines[0], text
+        assert "s3cret" not in text
+        again = sender(project, pg_url, port)
+        _, err = again.communicate(timeout=120)
+        assert again.returncode == 0, err
+    counts = recorder.per_rcpt()
+    rows = ledger(pg_url)
+    assert set(counts) | {a for a, (state, _) in rows.items() if state == "doubt"} == set(
+        addresses)
+    assert all(n == 1 for n in counts.values())

@@ -64,6 +64,10 @@ MOVES: dict[str, frozenset[str]] = {
 SHOWN = {PENDING: "pending", SENDING: "sending", SENT: "sent", DEFERRED: "deferred",
          FAILED: "failed", DOUBT: "in doubt"}
 
+#: Subscribers added to the ledger per statement by :meth:`Ledger.prepare`.
+PAGE = 5000
+
+
 class Conflict(Exception):
     """A row was not in the state its claimer left it in: another sender moved it."""
 
@@ -136,7 +140,9 @@ class Ledger:
     def prepare(self, message_id: Callable[[str], str]) -> tuple[int, Recovered]:
         """Add a pending row for every subscriber not yet in the ledger, drop the unsent
         rows of those who unsubscribed, recover the rows of a sender that died.
-        Call it holding the mailing's lease.  Returns (added, recovered)."""
+        Call it holding the mailing's lease.  Returns (added, recovered).  The Message-IDs
+        are made here (``message_id`` of each address's key), a page of subscribers at
+        a time."""
         stamp = now()
         with transaction(self.db):
             self.db.lock(f"mailing {self.issue}")  # one sender prepares at a time
@@ -145,18 +151,22 @@ class Ledger:
                 "DELETE FROM deliveries WHERE issue = ? AND state IN ('pending', 'deferred') "
                 "AND subscriber_id IN (SELECT id FROM subscribers WHERE status = "
                 "'unsubscribed')", (self.issue,))
-            new = self.db.execute(
-                "SELECT s.id, s.email, s.email_key FROM subscribers s "
-                "WHERE s.status = 'subscribed' AND NOT EXISTS "
-                "(SELECT 1 FROM deliveries d WHERE d.issue = ? AND d.subscriber_id = s.id) "
-                "ORDER BY s.id", (self.issue,)).fetchall()
-            self.db.executemany(
-                "INSERT INTO deliveries (issue, subscriber_id, email, message_id, changed) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [(self.issue, sid, email, message_id(key), stamp) for sid, email, key in new])
-        if new and not self.db.is_sqlite:  # the planner's statistics, for the claims
+            added, after = 0, 0
+            while new := self.db.execute(  # a page at a time: bounded memory
+                    "SELECT s.id, s.email, s.email_key FROM subscribers s "
+                    "WHERE s.status = 'subscribed' AND s.id > ? AND NOT EXISTS "
+                    "(SELECT 1 FROM deliveries d WHERE d.issue = ? AND d.subscriber_id = s.id) "
+                    "ORDER BY s.id LIMIT ?", (after, self.issue, PAGE)).fetchall():
+                self.db.executemany(
+                    "INSERT INTO deliveries (issue, subscriber_id, email, message_id, changed) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    [(self.issue, sid, email, message_id(key), stamp)
+                     for sid, email, key in new])
+                added += len(new)
+                after = new[-1][0]
+        if added and not self.db.is_sqlite:  # the planner's statistics, for the claims
             self.db.execute("ANALYZE deliveries")
-        return len(new), recovered
+        return added, recovered
 
     def _recover(self, stamp: str) -> Recovered:
         """The rows in flight of senders that hold no lease any more: ``sending`` back to

@@ -1,6 +1,7 @@
-"""The subscriber store: an embedded SQLite file (``subscribers.sqlite`` by default).
+"""The subscriber store: by default an embedded SQLite file (``subscribers.sqlite``), or a
+PostgreSQL database named by a URL (:mod:`publisher.deliver.db`).
 
-The same file holds the send ledger (:mod:`publisher.deliver.ledger`).  An
+The same store holds the send ledger (:mod:`publisher.deliver.ledger`).  An
 address is kept in its ASCII form (domain in IDNA), with a case-insensitive key
 so that ``Ann@Example.org`` and ``ann@example.org`` are one subscriber.  An
 unsubscribed address stays in the store, marked, so that no later import
