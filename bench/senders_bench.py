@@ -134,6 +134,10 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=20.0,
                         help="the remote sink's reply time in ms (default 20)")
     parser.add_argument("--senders", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"],
+                        choices=["sqlite", "postgres"])
+    parser.add_argument("--sinks", nargs="+", default=["instant", "remote"],
+                        choices=["instant", "remote"])
     args = parser.parse_args()
     pg_support.SETTINGS.update(fsync="on", full_page_writes="on", wal_level="replica",
                                max_wal_senders="10")
@@ -149,9 +153,11 @@ def main() -> None:
                              f"{os.cpu_count()} CPU(s)\n")
             for sink, count, delay in (("instant", args.count, 0.0),
                                        ("remote", args.remote_count, args.latency / 1000)):
+                if sink not in args.sinks:
+                    continue
                 csv_file = make_csv(workdir / f"readers-{count}.csv", count)
                 one = {}
-                for backend in ("sqlite", "postgres"):
+                for backend in args.backends:
                     for senders in args.senders:
                         if backend == "sqlite" and senders > 1:
                             continue  # one sender per SQLite mailing

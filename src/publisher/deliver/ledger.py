@@ -190,15 +190,17 @@ class Ledger:
         with transaction(self.db):
             self.db.lock(f"mailing {self.issue}")
             dead = lease.reap(self.db)
-            recovered = self._recover(now()) if dead else Recovered(0, 0)
+            recovered = self._recover(now())  # any sender's without a lease, not only these
         return dead, recovered
 
     def waiting_on_others(self) -> int:
-        """Rows other senders have reserved or have in flight (not those they deferred)."""
+        """Rows other live senders (holding a lease) have reserved or have in flight (not
+        those they deferred)."""
         return int(self.db.execute(
-            "SELECT count(*) FROM deliveries WHERE issue = ? AND owner != '' AND owner != ? "
-            "AND state IN ('pending', 'sending', 'handed')",
-            (self.issue, self.owner)).fetchone()[0])
+            "SELECT count(*) FROM deliveries WHERE issue = ? AND owner != ? "
+            "AND state IN ('pending', 'sending', 'handed') AND owner IN "
+            "(SELECT owner FROM send_leases WHERE issue = ?)",
+            (self.issue, self.owner, self.issue)).fetchone()[0])
 
     def retry_failed(self) -> tuple[int, int]:
         """Put the messages the server refused back to ``pending`` (still subscribed only).

@@ -67,7 +67,7 @@ def store_errors(where: Location | str | os.PathLike[str]) -> Iterator[None]:
     """
     try:
         yield
-    except store_db.ERRORS as exc:
+    except store_db.errors() as exc:
         raise store_db.locate(where).error(describe(exc)) from None
 
 
