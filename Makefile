@@ -97,8 +97,8 @@ serve: site
 	$(PUBLISHER) serve
 
 # make bench runs them all; each part alone: bench-pdf, bench-epub, bench-email, bench-send,
-# bench-import.
-.PHONY: bench bench-pdf bench-epub bench-email bench-send bench-import proof
+# bench-senders, bench-import.
+.PHONY: bench bench-pdf bench-epub bench-email bench-send bench-senders bench-import proof
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
@@ -107,6 +107,9 @@ bench-epub: $(STAMP)   # needs pandoc (apt-get install pandoc), for the comparis
 
 bench-send: $(STAMP)
 	$(BIN)/python bench/send_bench.py
+
+bench-senders: $(STAMP)   # 1, 2, 4 senders, SQLite vs PostgreSQL (a throwaway server)
+	$(BIN)/python bench/senders_bench.py
 
 bench-import: $(STAMP)
 	$(BIN)/python bench/import_bench.py

@@ -114,6 +114,7 @@ SUB_BENCHES = {
     "EPUB step vs pandoc": ["bench/epub_vs_pandoc.py", MONTH],
     "email build and premailer's share": ["bench/email_bench.py", MONTH],
     "sending to a local aiosmtpd sink": ["bench/send_bench.py"],
+    "1, 2 and 4 senders, SQLite vs PostgreSQL": ["bench/senders_bench.py"],
     "importing a CSV of 500,000 subscribers": ["bench/import_bench.py"],
 }
 

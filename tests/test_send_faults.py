@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 
+import store_support
 from conftest import Run
 from fault_support import Faulty
 from publisher.build.builder import Paths
@@ -50,7 +51,7 @@ class Room:
     """A project with a built email, a store of subscribers, the SMTP environment."""
 
     paths: Paths
-    db: Path
+    db: Path | str  # an SQLite file, or a PostgreSQL URL (store_support.BOTH)
     addresses: list[str]
     cli: Callable[..., Run]
     env: dict[str, str]
@@ -74,12 +75,9 @@ class Room:
 
     def ledger(self) -> dict[str, tuple[str, int, int]]:
         """address -> (state, in_doubt, attempts)."""
-        with contextlib.closing(sqlite3.connect(self.db)) as db:
-            if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'deliveries'").fetchone():
-                return {}
-            return {row[0]: row[1:] for row in db.execute(
-                "SELECT email, state, in_doubt, attempts FROM deliveries WHERE issue = ?",
-                (MONTH,))}
+        return {row[0]: row[1:] for row in store_support.rows(
+            self.db, "SELECT email, state, in_doubt, attempts FROM deliveries WHERE issue = ?",
+            (MONTH,))}
 
     def states(self) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
@@ -97,9 +95,9 @@ class Room:
         assert run.status == 0, run.err
 
 
-def make_store(db: Path, addresses: list[str]) -> None:
+def make_store(db: Path | str, addresses: list[str], csv_file: Path | None = None) -> None:
     from publisher.deliver import csv_import
-    csv_file = db.with_suffix(".csv")
+    csv_file = csv_file or Path(db).with_suffix(".csv")
     csv_file.write_text("email,name\n" + "".join(f"{a},Reader {i}\n"
                                                  for i, a in enumerate(addresses)))
     csv_import.import_csv(csv_file, db)
@@ -107,12 +105,13 @@ def make_store(db: Path, addresses: list[str]) -> None:
 
 @pytest.fixture
 def room(project_copy: Paths, tmp_path: Path, cli: Callable[..., Run],
-         monkeypatch: pytest.MonkeyPatch) -> Iterator[Room]:
+         monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Room]:
     eml = project_copy.dist / MONTH / "email.eml"
     eml.parent.mkdir(parents=True)
     eml.write_bytes(fake_eml(padding=4))
     addresses = [f"reader{i:04d}@example.org" for i in range(200)]
-    make_store(tmp_path / "subscribers.sqlite", addresses)
+    db = store_support.target(request, tmp_path / "subscribers.sqlite")
+    make_store(db, addresses, tmp_path / "subscribers.csv")
     for key in [k for k in os.environ if k.startswith("PUBLISHER_")]:
         monkeypatch.delenv(key)
     settings = {"PUBLISHER_SMTP_HOST": "127.0.0.1", "PUBLISHER_SMTP_TLS": "none",
@@ -122,7 +121,7 @@ def room(project_copy: Paths, tmp_path: Path, cli: Callable[..., Run],
     monkeypatch.setenv("PUBLISHER_SMTP_PORT", "0")  # each send sets it
     monkeypatch.chdir(tmp_path)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    yield Room(project_copy, tmp_path / "subscribers.sqlite", addresses, cli, env)
+    yield Room(project_copy, db, addresses, cli, env)
 
 
 def one_error(run: Run | tuple[int, str], status: int, start: str = "") -> str:
@@ -165,6 +164,7 @@ def assert_guarantee(room: Room, server: Faulty, *, resends: int = 0) -> None:
 
 # -- one fault at a time -------------------------------------------------------------
 
+@pytest.mark.parametrize("room", store_support.BOTH, indirect=True)
 def test_a_drop_after_the_data_sends_once_and_leaves_the_address_in_doubt(
         room: Room) -> None:
     """The 5,307 copies: the server keeps the message, then drops the line, every time."""
@@ -196,6 +196,7 @@ def test_a_drop_after_the_data_sends_once_and_leaves_the_address_in_doubt(
     assert_guarantee(room, server, resends=1)
 
 
+@pytest.mark.parametrize("room", store_support.BOTH, indirect=True)
 def test_a_second_doubt_is_counted_in_the_copies_status_gives(room: Room) -> None:
     victim = room.addresses[3]
     server = Faulty(always={victim: "keep-drop"})
@@ -212,6 +213,7 @@ def test_a_second_doubt_is_counted_in_the_copies_status_gives(room: Room) -> Non
                                    "data:421 4.3.2 shutting down",
                                    "rcpt:451 4.2.1 mailbox busy",
                                    "data:452 4.3.1 insufficient storage"])
+@pytest.mark.parametrize("room", store_support.BOTH, indirect=True)
 def test_a_temporary_reply_is_tried_a_bounded_number_of_times_then_deferred(
         room: Room, fault: str) -> None:
     """The 7,524 reconnects: a 421 at RCPT is a temporary reply, with backoff."""
@@ -282,6 +284,7 @@ def test_a_server_refusing_everything_stops_the_run_after_a_bounded_number_of_tr
     assert server.per_rcpt() == {a: 1 for a in room.addresses}
 
 
+@pytest.mark.parametrize("room", store_support.BOTH, indirect=True)
 def test_permanent_and_temporary_replies_per_address(room: Room) -> None:
     refused, busy = room.addresses[10], room.addresses[11]
     server = Faulty(always={refused: "rcpt:550 5.1.1 no such user",
@@ -357,6 +360,7 @@ def _a_second_send_through(room: Room, other: Path, shown: str) -> None:
     assert server.per_rcpt() == {a: 1 for a in room.addresses}
 
 
+@pytest.mark.parametrize("room", store_support.BOTH, indirect=True)
 def test_an_address_unsubscribed_during_the_send_is_not_mailed(room: Room) -> None:
     late = room.addresses[190]
     server = Faulty(delay=0.01)
@@ -528,7 +532,9 @@ def _commits_fail_after(monkeypatch: pytest.MonkeyPatch, after: int) -> None:
 
 # -- signals -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize(("room", "signum"), [("sqlite", signal.SIGTERM),
+                                             ("sqlite", signal.SIGINT),
+                                             ("postgres", signal.SIGTERM)], indirect=["room"])
 def test_a_signal_stops_after_the_messages_in_flight(room: Room, signum: int) -> None:
     server = Faulty(delay=0.02)
     with smtp_server(server) as port:
@@ -710,6 +716,7 @@ def _leased_ledger(room: Room) -> Iterator[Any]:
         mine.release(db)
 
 
+@pytest.mark.parametrize("room", store_support.BOTH, indirect=True)
 def test_a_row_moves_only_along_the_machine_and_only_for_its_claimer(room: Room) -> None:
     from publisher.deliver import ledger
 
@@ -824,6 +831,7 @@ def test_two_sends_through_a_bind_mount_one_refuses(room: Room) -> None:
 # -- replies that are no replies -----------------------------------------------------------
 
 @pytest.mark.parametrize("line", ["garbage reply", "354 what?", "600 odd", "199 early"])
+@pytest.mark.parametrize("room", store_support.BOTH, indirect=True)
 def test_a_reply_to_the_dot_that_is_not_2xx_4xx_or_5xx_leaves_the_message_in_doubt(
         room: Room, line: str) -> None:
     """After the final dot only a 4xx or 5xx says the server did not keep the message:
@@ -1001,6 +1009,7 @@ def test_a_store_removed_or_replaced_during_the_send_stops_it(room: Room, how: s
     assert server.per_rcpt() == {a: 1 for a in room.addresses}
 
 
+@pytest.mark.parametrize("room", store_support.BOTH, indirect=True)
 def test_status_says_what_becomes_of_a_message_in_flight(room: Room) -> None:
     from publisher.deliver import ledger
 

@@ -259,3 +259,18 @@ def test_db_copy_moves_a_store_to_postgresql_and_back(tmp_path: Path, pg_url: st
     assert run.status == 1 and run.err_lines == [
         f"error: {db.masked(pg_url)}: is not empty (subscribers has rows): copy into a new "
         "file or an empty database"]
+
+
+def test_an_sqlite_store_never_loads_the_postgresql_driver(tmp_path: Path) -> None:
+    """psycopg costs about 25 MB and a tenth of a second: not for the default store."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "s.sqlite"
+    old_store(path, FIRST_LEDGER)
+    code = ("import sys; from publisher.cli.main import main; "
+            f"status = main(['send', '2023-08', '--status', '--db', {str(path)!r}]); "
+            "assert status == 0, status; assert 'psycopg' not in sys.modules, 'loaded'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+import store_support
 from conftest import Run
 from publisher.deliver import csv_import, subscribers, tokens
 from publisher.deliver.personalise import Recipient, Template, dot_stuff, message_id
@@ -37,19 +38,30 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def rows(db_path: Path) -> list[tuple[str, str, str]]:
-    with closing(sqlite3.connect(db_path)) as db:
-        return db.execute("SELECT email, name, status FROM subscribers ORDER BY id").fetchall()
+def rows(db_path: Path | str) -> list[tuple[str, str, str]]:
+    with closing(subscribers.connect(db_path)) as db:
+        return [tuple(r) for r in db.execute(
+            "SELECT email, name, status FROM subscribers ORDER BY id").fetchall()]
+
+
+@pytest.fixture
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """``s.sqlite`` in the test's folder, or an empty PostgreSQL database."""
+    return store_support.target(request, tmp_path / "s.sqlite")
+
+
+BOTH = pytest.mark.parametrize("store", store_support.BOTH, indirect=True)
 
 
 # -- import -------------------------------------------------------------------------
 
-def test_import_merges_case_insensitive_duplicates(tmp_path: Path,
+@BOTH
+def test_import_merges_case_insensitive_duplicates(tmp_path: Path, store: Path | str,
                                                    cli: Callable[..., Run]) -> None:
     csv_file = write(tmp_path / "s.csv",
                      "\ufeffName,EMAIL\nAnn Kim,Ann@Example.org\n,bob@example.org\n"
                      "김민수,minsu@bücher.example\nAnnie,ann@EXAMPLE.org\n\n")
-    db = tmp_path / "s.sqlite"
+    db = store
     run = cli("subscribers", "import", str(csv_file), "--db", str(db))
     assert run.status == 0, run.err
     assert rows(db) == [("Ann@example.org", "Annie", "subscribed"),
@@ -62,12 +74,12 @@ def test_import_merges_case_insensitive_duplicates(tmp_path: Path,
                       "minsu@xn--bcher-kva.example\t김민수"]
 
 
-def test_an_international_address_is_kept_with_its_domain_in_ascii(tmp_path: Path,
-                                                                    cli: Callable[..., Run]
-                                                                    ) -> None:
+@BOTH
+def test_an_international_address_is_kept_with_its_domain_in_ascii(
+        tmp_path: Path, store: Path | str, cli: Callable[..., Run]) -> None:
     csv_file = write(tmp_path / "s.csv", "email,name\n홍길동@Example.kr,홍길동\n"
                                          "독자@부산.kr,\n")
-    db = tmp_path / "s.sqlite"
+    db = store
     run = cli("subscribers", "import", str(csv_file), "--db", str(db))
     assert run.status == 0, run.err
     assert rows(db) == [("홍길동@example.kr", "홍길동", "subscribed"),
@@ -75,10 +87,12 @@ def test_an_international_address_is_kept_with_its_domain_in_ascii(tmp_path: Pat
     assert subscribers.normalize_address("ann@example.org") == "ann@example.org"
 
 
+@BOTH
 def test_bad_rows_are_all_reported_and_change_nothing(
-        tmp_path: Path, cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, store: Path | str, cli: Callable[..., Run],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    db = tmp_path / "s.sqlite"
+    db = store
     good = write(tmp_path / "good.csv", "email,name\nfirst@example.org,First\n")
     assert cli("subscribers", "import", str(good), "--db", str(db)).status == 0
     bad = write(tmp_path / "bad.csv",
@@ -152,8 +166,10 @@ def test_a_damaged_row_is_the_stores_corruption_in_one_line(
         assert len(run.err_lines) == 1 and "malformed" in run.err_lines[0], (args, run.err)
 
 
-def test_unsubscribed_stay_unsubscribed(tmp_path: Path, cli: Callable[..., Run]) -> None:
-    db = tmp_path / "s.sqlite"
+@BOTH
+def test_unsubscribed_stay_unsubscribed(tmp_path: Path, store: Path | str,
+                                        cli: Callable[..., Run]) -> None:
+    db = store
     csv_file = write(tmp_path / "s.csv", "email\na@example.org\nb@example.org\n")
     cli("subscribers", "import", str(csv_file), "--db", str(db))
     assert cli("subscribers", "unsubscribe", "A@EXAMPLE.org", "--db", str(db)).status == 0
@@ -170,9 +186,10 @@ def test_unsubscribed_stay_unsubscribed(tmp_path: Path, cli: Callable[..., Run])
     assert run.status == 1 and run.err_lines[0].startswith("error: invalid address 'nonsense'")
 
 
+@BOTH
 def test_a_second_import_updates_names_and_keeps_the_unsubscribed(
-        tmp_path: Path, cli: Callable[..., Run]) -> None:
-    db = tmp_path / "s.sqlite"
+        tmp_path: Path, store: Path | str, cli: Callable[..., Run]) -> None:
+    db = store
     first = write(tmp_path / "a.csv", "email,name\na@example.org,A\nb@example.org,B\n"
                                       "c@example.org,C\nd@example.org,D\n")
     assert cli("subscribers", "import", str(first), "--db", str(db)).status == 0
@@ -320,18 +337,29 @@ def test_the_csv_is_read_once_so_a_pipe_will_do(tmp_path: Path) -> None:
             == (count, 1, count)
 
 
+@BOTH
 def test_a_busy_store_is_one_line_and_changes_nothing(
-        tmp_path: Path, cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, store: Path | str, cli: Callable[..., Run],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(subscribers, "BUSY_TIMEOUT", 0.2)  # not 30 s, for the test's sake
-    db = tmp_path / "s.sqlite"
+    db = store
     first = write(tmp_path / "a.csv", "email,name\na@example.org,A\nb@example.org,B\n")
     assert cli("subscribers", "import", str(first), "--db", str(db)).status == 0
     before = rows(db)
     more = write(tmp_path / "b.csv", "email,name\nc@example.org,C\na@example.org,Ann\n")
-    holder = sqlite3.connect(db, isolation_level=None)  # another process, writing
-    holder.execute("BEGIN IMMEDIATE")
-    busy = ("error: s.sqlite: the subscriber store is busy (a send, an import or the "
+    if isinstance(db, Path):
+        holder = sqlite3.connect(db, isolation_level=None)  # another process, writing
+        holder.execute("BEGIN IMMEDIATE")
+        where = "s.sqlite"
+    else:  # another process holding the table against writers (readers pass)
+        import psycopg
+
+        holder = psycopg.connect(db, autocommit=True)
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE subscribers IN EXCLUSIVE MODE")
+        where = store_support.masked(db)
+    busy = (f"error: {where}: the subscriber store is busy (a send, an import or the "
             "unsubscribe endpoint is writing to it): nothing was changed; try again in a moment")
     try:
         for argv in (("import", str(more)), ("import", str(more), "--skip-bad"),

@@ -4,6 +4,7 @@ one-click unsubscribe endpoint (served by ``publisher serve``) takes people off 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
@@ -274,3 +275,61 @@ def test_an_international_address_unsubscribes_by_its_link(world: World, tmp_pat
     assert status == 200 and address in page
     status, _ = _request(url, "POST", ONE_CLICK)
     assert status == 200 and world.status()[address] == "unsubscribed"
+
+
+def test_two_servers_on_one_postgresql_store_answer_every_request(
+        built_2023_08: Paths, pg_url: str, tmp_path: Path) -> None:
+    """The endpoint in two processes (two hosts, as far as it can tell) on one PostgreSQL
+    store: 200 requests split between them, all answered, the store consistent."""
+    from publisher.deliver import subscribers
+
+    paths = built_2023_08
+    addresses = [f"reader{i:02d}@example.org" for i in range(30)]
+    csv_file = tmp_path / "subscribers.csv"
+    csv_file.write_text("email,name\n" + "".join(f"{a},Reader {a[6:8]}\n" for a in addresses),
+                        encoding="utf-8")
+    env = {**os.environ, "PUBLISHER_SECRET": SECRET, "PUBLISHER_DATABASE_URL": pg_url}
+    subprocess.run([sys.executable, "-m", "publisher", "subscribers", "import", str(csv_file)],
+                   check=True, env=env, capture_output=True)
+    servers, urls = [], []
+    try:
+        for _ in range(2):
+            server = subprocess.Popen(
+                [sys.executable, "-m", "publisher", "serve", "--port", "0",
+                 "--dist", str(paths.dist), "--issues", str(paths.issues),
+                 "--layouts", str(paths.layouts)], stderr=subprocess.PIPE, text=True, env=env)
+            servers.append(server)
+            assert server.stderr is not None
+            for line in server.stderr:
+                match = re.search(r"http://127\.0\.0\.1:\d+/", line)
+                if match:
+                    urls.append(match.group(0))
+                    break
+            threading.Thread(target=server.stderr.read, daemon=True).start()
+        assert len(urls) == 2, "publisher serve did not start"
+        worlds = [World(paths, Path(), url, addresses) for url in urls]
+        results: list[int] = []
+        lock = threading.Lock()
+
+        def hit(n: int, address: str) -> None:
+            world = worlds[n % 2]
+            status, _ = _request(world.local(world.public_url(address)), "POST", ONE_CLICK)
+            with lock:
+                results.append(status)
+
+        threads = [threading.Thread(target=hit, args=(n, address))
+                   for n, address in enumerate(addresses[:20] * 10)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert results == [200] * 200
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=10)
+            if server.stderr is not None:
+                server.stderr.close()
+    with contextlib.closing(subscribers.connect(pg_url)) as db:
+        assert subscribers.count(db) == (10, 20)
+        assert {s.email for s in subscribers.subscribed(db)} == set(addresses[20:])

@@ -315,3 +315,63 @@ def test_an_application_that_fails_gives_a_plain_500_with_the_headers() -> None:
                                b"Internal error: it has been logged.\n")
         assert answer.headers["Content-Type"] == "text/plain; charset=utf-8"
         assert_secure(answer)
+
+
+# -- on PostgreSQL -------------------------------------------------------------------
+
+@pytest.fixture
+def pg_site(site: Site, pg_url: str) -> Iterator[tuple[Any, str]]:
+    """The same site over a PostgreSQL store of one subscriber (a pool of connections)."""
+    store = subscribers.connect(pg_url, create=True)
+    store.execute("INSERT INTO subscribers (email, email_key, created, changed) "
+                  "VALUES (?, ?, '', '')", (ADDRESS, ADDRESS))
+    store.close()
+    app = site_application(site.paths, pg_url, {"PUBLISHER_SECRET": SECRET}, store_wait=0.3)
+    with make_preview_server(app, 0) as httpd:
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield int(httpd.server_address[1]), pg_url
+        finally:
+            httpd.shutdown()
+            thread.join(timeout=10)
+            app.app.routes["/unsubscribe"].pool.close()  # its connections, before the drop
+
+
+def _pg_status(url: str, address: str) -> str:
+    with closing(subscribers.connect(url)) as db:
+        return str(db.execute("SELECT status FROM subscribers WHERE email = ?",
+                              (address,)).fetchone()[0])
+
+
+def test_a_busy_postgresql_store_answers_503_then_the_retry_records_the_unsubscribe(
+        pg_site: tuple[int, str]) -> None:
+    import psycopg
+
+    port, url = pg_site
+    target = "/unsubscribe?" + token_query(ADDRESS)
+    holder = psycopg.connect(url, autocommit=True)  # another process holding the table
+    try:
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE subscribers IN EXCLUSIVE MODE")
+        status, headers, page = request(port, "POST", target, b"List-Unsubscribe=One-Click")
+        assert status == 503, page
+        assert headers["Retry-After"] == "10" and 'id="busy"' in page
+        assert "Traceback" not in page
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()
+    assert _pg_status(url, ADDRESS) == "subscribed"
+    status, _, page = request(port, "POST", target, b"List-Unsubscribe=One-Click")
+    assert status == 200 and 'id="done"' in page
+    assert _pg_status(url, ADDRESS) == "unsubscribed"
+
+
+def test_an_unreachable_postgresql_store_is_a_503_page_not_a_500(site: Site) -> None:
+    from send_support import free_port
+
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/gone"
+    app = site_application(site.paths, url, {"PUBLISHER_SECRET": SECRET}, store_wait=0.3)
+    answer = call(app, "POST", "/unsubscribe", token_query(ADDRESS))
+    assert answer.status == 503 and b"Please try again later" in answer.body
+    assert_secure(answer)

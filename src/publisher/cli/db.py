@@ -36,7 +36,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
 
 
 def _upgrade(args: argparse.Namespace, paths: Paths) -> int:
-    from publisher.deliver.db import migrate, opening
+    from publisher.deliver.db import errors, migrate, opening
 
     # a missing SQLite file is not created here (a mistyped path); an empty database is
     db = opening.connect(args.db, create=not args.db.is_sqlite, upgrade=False)
@@ -44,7 +44,7 @@ def _upgrade(args: argparse.Namespace, paths: Paths) -> int:
         before = migrate.current(db)
         migrate.ensure(db, create=True)
         after = migrate.current(db)
-    except migrate.DB_ERRORS as exc:
+    except errors() as exc:
         from publisher.deliver import subscribers
 
         raise args.db.error(subscribers.describe(exc)) from None

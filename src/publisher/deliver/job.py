@@ -54,6 +54,9 @@ log = logging.getLogger(__name__)
 progress = logging.getLogger("publisher.progress")
 
 PROGRESS_EVERY = 2.0  # seconds between progress lines
+#: Seconds between looks at the other senders' rows, for a sender that has none left
+#: while others still have rows reserved or in flight (several senders, PostgreSQL).
+WAIT_POLL = 0.5
 UNSTARTED, UNSUBSCRIBED, GONE = "unstarted", "unsubscribed", "gone"  # results, not states
 __all__ = ["Mailing", "Send", "Summary", "dry_run", "send_test", "status_lines"]
 
@@ -378,6 +381,8 @@ class Send:
 
     def _dispatch(self, ledger: Ledger, total: int, summary: Summary, start: float) -> None:
         after, exhausted = 0, False
+        several = ledger.db.dialect.several_senders
+        poll_at = 0.0  # when to look for rows again, waiting on the other senders
         fresh: list[_Item] = []
         retry: list[tuple[float, int, _Item]] = []
         order = itertools.count()
@@ -386,17 +391,22 @@ class Send:
         last_report = start
         while True:
             halting = self.stop.event.is_set()
-            if not halting and not fresh and not exhausted:
+            if not halting and not fresh and not exhausted and self.clock() >= poll_at:
                 try:
                     with store.errors(self.db_path, self.store_timeout):
-                        batch = ledger.to_send(after)
+                        # several senders: small reservations, so that the work stays
+                        # shared to the end; one: the rows in order, 500 at a time
+                        batch = ledger.to_send(after, limit=max(16, 8 * self.connections)
+                                               if several else 500)
+                        exhausted = not batch and not (several and self._others(ledger))
                 except store.StoreError as exc:
                     self._halt(str(exc))
                     continue
-                exhausted = not batch
                 if batch:
                     after = batch[-1].subscriber_id
                     fresh = [_Item(d) for d in reversed(batch)]
+                elif not exhausted:
+                    poll_at = self.clock() + WAIT_POLL
             now = self.clock()
             while not halting and outstanding < capacity:
                 if retry and retry[0][0] <= now:
@@ -425,6 +435,19 @@ class Send:
                 last_report = now
                 self._report(done, total, summary, now - start)
         self._report(done, total, summary, self.clock() - start)
+
+    def _others(self, ledger: Ledger) -> bool:
+        """Out of rows: do other senders still have rows reserved or in flight?  The dead
+        among them are reaped first (their rows are then free, or in doubt)."""
+        dead, recovered = ledger.reap(self.lease)
+        for holder in dead:
+            log.warning("the sender %s of %s has stopped: its rows are taken over", holder,
+                        self.mailing.issue)
+        if recovered.in_doubt:
+            log.warning("%d message(s) had been handed to the server by a sender that "
+                        "stopped, with no reply seen: they are in doubt, not sent again "
+                        "(see --status)", recovered.in_doubt)
+        return bool(dead) or ledger.waiting_on_others() > 0
 
     def _count(self, result: _Result, summary: Summary,
                retry: list[tuple[float, int, _Item]], order: itertools.count[int]) -> int:

@@ -125,6 +125,19 @@ class Lease:
         _HELD.add(self.owner)
         return previous
 
+    def reap(self, db: Connection) -> list[Holder]:
+        """In a transaction under the mailing's lock: delete the leases of this mailing
+        whose holders have died; who they were."""
+        gone = []
+        for host, pid, start, started, expires, owner in db.execute(
+                "SELECT host, pid, pid_start, started, expires, owner FROM send_leases "
+                "WHERE issue = ? AND owner != ?", (self.issue, self.owner)).fetchall():
+            if self.dead(host, pid, start, expires, owner):
+                db.execute("DELETE FROM send_leases WHERE issue = ? AND owner = ?",
+                           (self.issue, owner))
+                gone.append(Holder(host, pid, started, expires))
+        return gone
+
     def dead(self, host: str, pid: int, start: str, expires: float, owner: str) -> bool:
         """Has the holder of a lease stopped (expired, or its process gone from this host)?"""
         return expires < time.time() or (host == self.host and (

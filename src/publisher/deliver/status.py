@@ -1,6 +1,7 @@
 """What ``publisher send MONTH --status`` shows: the ledger's counts, then each row
 that needs a look: failed, deferred, in flight, and in doubt with the copies it
-may have."""
+may have; then each sender of the mailing and its progress (on PostgreSQL, where
+several share a mailing; on SQLite while a send runs)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from publisher.deliver.ledger import (
     DOUBT,
     FAILED,
     HANDED,
+    PENDING,
     SENDING,
+    SENT,
     SHOWN,
     Ledger,
     Row,
+    SenderProgress,
 )
 
 
@@ -45,3 +49,18 @@ def status_lines(ledger: Ledger) -> Iterator[str]:
         state = "not confirmed" if row.state == DOUBT else row.state
         yield (f"in doubt  {row.email}  {row.message_id}  {state}: {copies(row)}, at most "
                f"{max(0, high - 1)} extra ({row.in_doubt} hand-over(s) with no reply)")
+    senders = ledger.senders()
+    if ledger.db.dialect.several_senders or any(s.running for s in senders):
+        for sender in senders:
+            yield sender_line(sender)
+
+
+def sender_line(sender: SenderProgress) -> str:
+    rows = sender.rows
+    state = ("running" if sender.running else f"ended {sender.ended}" if sender.ended
+             else "stopped without ending")
+    return (f"sender    process {sender.pid} on {sender.host}, since {sender.started}: "
+            f"{rows.get(SENT, 0)} sent, {rows.get(FAILED, 0)} failed, "
+            f"{rows.get(DOUBT, 0)} in doubt, {rows.get(DEFERRED, 0)} deferred, "
+            f"{rows.get(SENDING, 0) + rows.get(HANDED, 0)} in flight, "
+            f"{rows.get(PENDING, 0)} reserved ({state})")

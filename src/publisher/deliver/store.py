@@ -72,7 +72,7 @@ def errors(where: Location | Path, timeout: float) -> Iterator[None]:
     except ledger.Conflict:
         raise store_db.locate(where).error("another send has taken over this mailing",
                                            StoreError) from None
-    except (*store_db.ERRORS, OSError) as exc:
+    except (*store_db.errors(), OSError) as exc:
         raise describe(exc, where, timeout) from None
 
 

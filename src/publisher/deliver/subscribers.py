@@ -1,6 +1,7 @@
-"""The subscriber store: an embedded SQLite file (``subscribers.sqlite`` by default).
+"""The subscriber store: by default an embedded SQLite file (``subscribers.sqlite``), or a
+PostgreSQL database named by a URL (:mod:`publisher.deliver.db`).
 
-The same file holds the send ledger (:mod:`publisher.deliver.ledger`).  An
+The same store holds the send ledger (:mod:`publisher.deliver.ledger`).  An
 address is kept in its ASCII form (domain in IDNA), with a case-insensitive key
 so that ``Ann@Example.org`` and ``ann@example.org`` are one subscriber.  An
 unsubscribed address stays in the store, marked, so that no later import
@@ -54,7 +55,8 @@ def connect(where: Location | str | os.PathLike[str], *, create: bool = False,
     A statement waits up to ``timeout`` seconds (default :data:`BUSY_TIMEOUT`) for
     another connection's write to end, then fails as busy.
     """
-    return store_db.connect(where, create=create, timeout=timeout)
+    return store_db.connect(where, create=create,
+                            timeout=BUSY_TIMEOUT if timeout is None else timeout)
 
 
 @contextlib.contextmanager
@@ -65,7 +67,7 @@ def store_errors(where: Location | str | os.PathLike[str]) -> Iterator[None]:
     """
     try:
         yield
-    except store_db.ERRORS as exc:
+    except store_db.errors() as exc:
         raise store_db.locate(where).error(describe(exc)) from None
 
 

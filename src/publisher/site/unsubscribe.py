@@ -88,7 +88,7 @@ class UnsubscribeApp:
         except PublisherError as exc:  # said in one line, as the command line says it
             log.error("unsubscribe: %s", exc)
             return self._page(start_response, "503 Service Unavailable", "unavailable")
-        except store_db.ERRORS as exc:  # busy beyond store_wait, a full disk...
+        except store_db.errors() as exc:  # busy beyond store_wait, a full disk...
             log.warning("unsubscribe: not recorded, the client is asked to try again: %s",
                         exc)
             return self._page(start_response, "503 Service Unavailable", "busy",

@@ -19,7 +19,7 @@ from publisher.deliver.db.connection import (
     now,
     transaction,
 )
-from publisher.deliver.db.dialect import BUSY, CORRUPT, ERRORS, FULL, UNREACHABLE
+from publisher.deliver.db.dialect import BUSY, CORRUPT, FULL, UNREACHABLE, errors
 from publisher.deliver.db.location import (
     DEFAULT_PATH,
     URL_ENV,
@@ -30,9 +30,9 @@ from publisher.deliver.db.location import (
 )
 from publisher.deliver.db.opening import Pool, connect
 
-__all__ = ["BUSY", "BUSY_TIMEOUT", "CORRUPT", "DEFAULT_PATH", "ERRORS", "FULL", "UNREACHABLE",
-           "URL_ENV", "Connection", "Location", "Pool", "check_path", "connect", "failure",
-           "from_env", "locate", "masked", "now", "transaction"]
+__all__ = ["BUSY", "BUSY_TIMEOUT", "CORRUPT", "DEFAULT_PATH", "FULL", "UNREACHABLE",
+           "URL_ENV", "Connection", "Location", "Pool", "check_path", "connect", "errors",
+           "failure", "from_env", "locate", "masked", "now", "transaction"]
 
 
 def failure(exc: BaseException) -> str | None:

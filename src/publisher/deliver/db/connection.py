@@ -113,7 +113,7 @@ def transaction(db: Connection) -> Iterator[Connection]:
         yield db
         db.execute("COMMIT")
     except BaseException:
-        with contextlib.suppress(*dialects.ERRORS):
+        with contextlib.suppress(*dialects.errors()):
             if db.in_transaction:
                 db.execute("ROLLBACK")
         raise
@@ -160,10 +160,11 @@ def open_sqlite(path: Path, timeout: float) -> sqlite3.Connection:
 
 def open_postgres(location: Location, timeout: float) -> Any:
     """The raw psycopg connection (autocommit; ``lock_timeout`` = ``timeout``)."""
-    if dialects.psycopg is None:
+    driver = dialects.psycopg()
+    if driver is None:
         raise location.error("a PostgreSQL store needs psycopg: pip install "
                              "'publisher[postgres]'")
-    raw = dialects.psycopg.connect(location.url, autocommit=True,
+    raw = driver.connect(location.url, autocommit=True,
                                    connect_timeout=CONNECT_TIMEOUT,
                                    application_name="publisher")
     try:

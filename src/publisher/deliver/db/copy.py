@@ -11,7 +11,7 @@ identity sequences are moved past the ids copied.
 from __future__ import annotations
 
 from publisher.deliver.db.connection import Connection, transaction
-from publisher.deliver.db.dialect import ERRORS
+from publisher.deliver.db.dialect import errors
 from publisher.deliver.db.location import Location
 from publisher.deliver.db.migrate import TABLE as MIGRATIONS
 from publisher.deliver.db.opening import connect
@@ -36,7 +36,7 @@ def copy_store(source: Location, target: Location) -> dict[str, int]:
         dst = connect(target, create=True)
         try:
             return _copy(src, dst)
-        except ERRORS as exc:
+        except errors() as exc:
             from publisher.deliver.subscribers import describe
 
             raise target.error(f"the copy failed: {describe(exc)}") from None

@@ -13,20 +13,31 @@ from __future__ import annotations
 
 import errno
 import functools
+import importlib
 import sqlite3
+import sys
 import zlib
+from types import ModuleType
 from typing import Any
-
-try:  # the 'postgres' extra
-    import psycopg
-except ImportError:  # pragma: no cover - the tests install it
-    psycopg = None  # type: ignore[assignment]
 
 BUSY, FULL, CORRUPT, UNREACHABLE = "busy", "full", "corrupt", "unreachable"
 
-#: Every error a database call can raise (``except db.ERRORS``).
-ERRORS: tuple[type[BaseException], ...] = (
-    (sqlite3.Error,) if psycopg is None else (sqlite3.Error, psycopg.Error))
+
+def errors() -> tuple[type[BaseException], ...]:
+    """Every error a database call can raise (``except db.errors()``).  psycopg (about 25 MB
+    and a tenth of a second) is imported only when a PostgreSQL store is opened: until
+    then none of its errors can be raised."""
+    loaded = sys.modules.get("psycopg")
+    return (sqlite3.Error,) if loaded is None else (sqlite3.Error, loaded.Error)
+
+
+def psycopg() -> ModuleType | None:
+    """The driver of PostgreSQL (the ``postgres`` extra), imported on first use; ``None``
+    when it is not installed."""
+    try:
+        return importlib.import_module("psycopg")
+    except ImportError:
+        return None
 
 #: DDL tokens a migration may use: ``{id}`` an auto-numbered integer primary key.
 _DDL = {
@@ -88,7 +99,8 @@ class PostgresDialect(Dialect):
     def failure(self, exc: BaseException) -> str | None:
         """Told from the SQLSTATE (PostgreSQL's error classes), or psycopg's class when the
         server never answered."""
-        if psycopg is None or not isinstance(exc, psycopg.Error):
+        driver = sys.modules.get("psycopg")
+        if driver is None or not isinstance(exc, driver.Error):
             return super().failure(exc)
         state = exc.sqlstate or ""
         if state in ("55P03", "40001", "40P01", "57014"):  # lock/serialisation/deadlock/timeout
@@ -98,7 +110,7 @@ class PostgresDialect(Dialect):
         if state in ("XX001", "XX002"):
             return CORRUPT
         if (state.startswith(("08", "28", "3D", "57P")) or (not state
-                and isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError))):
+                and isinstance(exc, driver.OperationalError | driver.InterfaceError))):
             return UNREACHABLE
         return None
 

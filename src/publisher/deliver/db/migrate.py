@@ -25,10 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from publisher.deliver.db.connection import Connection, now, transaction
-from publisher.deliver.db.dialect import ERRORS as DB_ERRORS
 from publisher.errors import PublisherError
 
-__all__ = ["DB_ERRORS", "Migration", "current", "ensure", "latest", "migrations", "upgrade"]
+__all__ = ["Migration", "current", "ensure", "latest", "migrations", "upgrade"]
 
 TABLE = "schema_migrations"
 _MODULE = re.compile(r"^v(\d{4})_(\w+)$")

@@ -41,13 +41,13 @@ def connect(where: Location | str | os.PathLike[str], *, create: bool = False,
             raw = open_sqlite(location.file, wait)
         else:
             raw = open_postgres(location, wait)
-    except dialects.ERRORS as exc:
+    except dialects.errors() as exc:
         raise unreachable(location, exc) from None
     db = Connection(raw, location)
     try:
         if upgrade:
             migrate.ensure(db, create=create)
-    except dialects.ERRORS as exc:
+    except dialects.errors() as exc:
         db.close()
         if db.dialect.failure(exc) == dialects.BUSY:
             raise location.error("the subscriber store is busy (another process is "
