@@ -109,13 +109,24 @@ def open_store(args: argparse.Namespace) -> Iterator[Connection]:
 
 
 def _subscribers_import(args: argparse.Namespace, paths: Paths) -> int:
+    import os
+
     from publisher.deliver import csv_import
+    from publisher.deliver.tokens import SECRET_ENV, secret_from_env
 
     path: Path = args.file
-    result = csv_import.import_csv(path, args.db, skip_bad=args.skip_bad)
+    secret = secret_from_env() if os.environ.get(SECRET_ENV) else None
+    result = csv_import.import_csv(path, args.db, skip_bad=args.skip_bad, secret=secret)
     log.info("%s: %d added, %d updated, %d unchanged, %d kept unsubscribed, %d duplicate "
              "row(s) merged, %d bad row(s) skipped", path, result.added, result.updated,
              result.unchanged, result.kept_unsubscribed, result.merged, result.skipped)
+    if result.added:
+        log.info("%s: consent of the %d added: %d recorded in the file ('consent' column), "
+                 "%d assumed from you, the operator (see 'publisher subscribers history')",
+                 path, result.added, result.with_consent, result.added - result.with_consent)
+    if result.kept_erased:
+        log.warning("%s: %d address(es) erased by their readers were not added back (only "
+                    "a new signup, confirmed, can)", path, result.kept_erased)
     return ExitStatus.OK
 
 

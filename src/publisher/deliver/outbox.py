@@ -102,13 +102,15 @@ def send_due(where: Location | str, settings: smtp.SmtpSettings, *,
     conn: smtp.Connection | None = None
     try:
         counts.recovered = recover(db)
+        last = 0  # one pass: a message deferred now waits for a later run
         while stop is None or not stop.is_set():
             row = db.execute("SELECT id, email, sender, message, attempts, state FROM outbox "
-                             "WHERE state IN ('pending', 'deferred') AND due <= ? "
-                             "ORDER BY id LIMIT 1", (time.time(),)).fetchone()
+                             "WHERE state IN ('pending', 'deferred') AND due <= ? AND id > ? "
+                             "ORDER BY id LIMIT 1", (time.time(), last)).fetchone()
             if row is None:
                 break
             rid, email, sender, text, attempts, came = row
+            last = rid
             data = _wire(text.encode("utf-8", "surrogateescape"))
             if conn is None:
                 conn = smtp.Connection(settings, eight_bit=not data.isascii())

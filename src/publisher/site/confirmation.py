@@ -45,8 +45,8 @@ class Confirmation:
         msg["Date"] = format_datetime(datetime.now(UTC))
         domain = pub.sender_address.rpartition("@")[2] or "localhost"
         msg["Message-ID"] = f"<confirm.{secrets.token_hex(12)}@{domain}>"
-        msg["Content-Language"] = pub.language
         msg["Auto-Submitted"] = "auto-generated"
         msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
         msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+        msg["Content-Language"] = pub.language  # after the content, which clears Content-*
         return msg.as_bytes()
