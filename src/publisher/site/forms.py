@@ -36,13 +36,17 @@ def query(environ: dict[str, Any]) -> dict[str, str]:
 
 
 def same_origin(environ: dict[str, Any], publication: Publication) -> bool:
-    """Whether a POST may come from where it says it comes from: no ``Origin`` (an old
-    browser, a mail client's one-click), or this server's own, or the public site's;
-    a browser's ``Sec-Fetch-Site: cross-site`` is refused."""
-    if environ.get("HTTP_SEC_FETCH_SITE", "").strip().lower() == "cross-site":
-        return False
+    """Whether a POST may come from where it says it comes from.
+
+    A browser that sends ``Sec-Fetch-Site`` is believed: ``cross-site`` is refused.
+    Otherwise ``Origin`` must be this server's own or the public site's, or absent or
+    ``null`` (an old browser, a mail client's one-click; and the site's pages send no
+    referrer, so a browser may say ``null`` for its own form)."""
+    fetch_site = environ.get("HTTP_SEC_FETCH_SITE", "").strip().lower()
+    if fetch_site:
+        return fetch_site != "cross-site"
     origin = environ.get("HTTP_ORIGIN", "").strip()
-    if not origin:
+    if origin in ("", "null"):
         return True
     own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
     public = urlsplit(publication.base_url)
