@@ -458,6 +458,10 @@ def test_an_import_records_where_each_address_consent_comes_from(tmp_path: Path,
                                                        ("bob@example.org", "import")]
     plain = cli("subscribers", "export", "--db", str(db))
     assert plain.out.splitlines()[0] == "email,name,status"
+    file.write_text("email,name\nbob@example.org,Robert\n")
+    assert cli("subscribers", "import", str(file), "--db", str(db)).status == 0
+    bob = cli("subscribers", "history", "bob@example.org", "--db", str(db))
+    assert "\tname\timport\t" in bob.out and "readers.csv: name changed" in bob.out
 
 
 def test_the_outbox_command_sends_and_counts(site: Site, cli: Any,

@@ -76,6 +76,13 @@ SELECT r.key, r.address, 'import', 'import',
 FROM {rows} AS r LEFT JOIN {subscribers} AS s ON s.email_key = r.key
 WHERE s.id IS NULL AND r.key_hash NOT IN (SELECT key_hash FROM {erasures})
 """
+# A known address whose name the import changes: that is in its history too.
+_RENAMED = """
+INSERT INTO {events} (email_key, email, event, how, detail, at)
+SELECT s.email_key, s.email, 'name', 'import', ? || ': name changed', ?
+FROM {rows} AS r JOIN {subscribers} AS s ON s.email_key = r.key
+WHERE r.name != '' AND r.name != s.name
+"""
 # New addresses join in the file's order; a known one only takes a new, non-empty name
 # (an unsubscribed address stays unsubscribed).
 _APPLY = """
@@ -144,6 +151,7 @@ class Staged:
             f"NOT IN (SELECT key_hash FROM {names['erasures']})").fetchone()[0]
         where = source or "the import"
         db.execute(_EVENTS.format(**names), (where, where, stamp))
+        db.execute(_RENAMED.format(**names), (where, stamp))
         db.execute(_APPLY.format(**names), (stamp, stamp))
         return added, updated, unchanged, kept, erased, consented
 

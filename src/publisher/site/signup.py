@@ -17,6 +17,7 @@ after the commit by :class:`publisher.deliver.outbox.Sender` when SMTP is config
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,9 @@ class SignupApp:
                 client_key=client_key, secret=self.secret, settings=self.settings,
                 list_name=self.list_name, sender=self.publication.sender_address,
                 message=message)
+        if result in (consent.ALREADY, consent.LIMITED):  # the same work, the same time:
+            message(signed.confirm_token(self.secret, self.list_name, address, "-",
+                                         int(time.time())), name)  # no enumeration by timing
         if result == consent.TOO_MANY:
             return self.pages.answer(start_response, "429 Too Many Requests",
                                      "subscribe.html", [("Retry-After", "3600")],
