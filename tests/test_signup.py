@@ -195,6 +195,14 @@ def test_an_expired_link_is_refused_and_confirms_nothing(site: Site) -> None:
     assert answer.status == 410 and 'id="expired"' in answer.body
     assert site.rows("SELECT count(*) FROM subscribers") == [(0,)]
     assert site.rows("SELECT count(*) FROM signups") == [(0,)]
+    site.subscribe("dan@example.org")  # one nobody confirms: the next sender drops it
+    with site.db() as db:
+        db.execute("UPDATE signups SET expires = '2000-01-01T00:00:00.000000Z'")
+        assert consent.purge(db) == 1
+        assert [e.event for e in consent.history(db, "dan@example.org")] == [
+            "signup", "expire"]
+        assert [e.event for e in consent.history(db, "cy@example.org")] == [
+            "signup", "expire"]
 
 
 def test_the_answer_is_the_same_for_new_pending_and_subscribed(site: Site) -> None:

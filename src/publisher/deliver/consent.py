@@ -2,9 +2,9 @@
 
 Every change of a reader's state is a row of ``consent_events`` written in the same
 transaction as the change itself: when (``at``), what (``event``: ``signup``,
-``confirm``, ``import``, ``name``, ``pause``, ``resume``, ``unsubscribe``), how
-(``how``: ``form``, ``link``, ``import``, ``preferences``, ``unsubscribe``,
-``command``), the consent text's version and digest (its words are in
+``confirm``, ``import``, ``name``, ``pause``, ``resume``, ``unsubscribe``,
+``expire``), how (``how``: ``form``, ``link``, ``import``, ``preferences``,
+``unsubscribe``, ``command``, ``expiry``), the consent text's version and digest (its words are in
 ``consent_texts``), the client (its address, a keyed hash of it, or nothing:
 :class:`SignupSettings`) and a detail.  An address that asked to subscribe is a row
 of ``signups`` until it confirms (then it is a subscriber) or its link expires; it is
@@ -29,10 +29,11 @@ from datetime import UTC, datetime
 
 from publisher.deliver import outbox, signed, subscribers
 from publisher.deliver.db import Connection, now, transaction
+from publisher.deliver.expiry import purge as purge  # one of the store's moves, here too
 from publisher.errors import PublisherError
 
-SIGNUP, CONFIRM, IMPORT, NAME, PAUSE, RESUME, UNSUBSCRIBE = (
-    "signup", "confirm", "import", "name", "pause", "resume", "unsubscribe")
+SIGNUP, CONFIRM, IMPORT, NAME, PAUSE, RESUME, UNSUBSCRIBE, EXPIRE = (
+    "signup", "confirm", "import", "name", "pause", "resume", "unsubscribe", "expire")
 FORM, LINK, FILE, PREFERENCES, COMMAND = "form", "link", "import", "preferences", "command"
 CLIENT_RECORDS = ("hash", "address", "none")
 #: What :func:`request_signup` answers (the reader sees one page for all but the last).
@@ -172,7 +173,11 @@ def request_signup(db: Connection, *, address: str, name: str, consent: Consent,
                        [(client_bucket, moment), (address_bucket, moment)])
         if counts.get(address_bucket, 0) >= settings.per_address:
             return LIMITED
-        db.execute("DELETE FROM signups WHERE expires < ?", (now(),))
+        db.execute("INSERT INTO consent_events (email_key, email, event, how, consent_version, "
+                   "consent_digest, detail, at) SELECT email_key, email, 'expire', 'expiry', "
+                   "consent_version, consent_digest, 'never confirmed: the signup is dropped', "
+                   "? FROM signups WHERE email_key = ? AND expires < ?", (now(), key, now()))
+        db.execute("DELETE FROM signups WHERE email_key = ? AND expires < ?", (key, now()))
         found = subscribers.find(db, address)
         if found is not None and found.status == subscribers.SUBSCRIBED:
             return ALREADY
@@ -217,6 +222,8 @@ def confirm(db: Connection, address: str, nonce: str, *, client: str,
             return USED
         email, name, _, version, digest, expires = row
         if expires < now():
+            record(db, email, "expire", "expiry", version=version, digest=digest,
+                   detail="never confirmed: the signup is dropped")
             db.execute("DELETE FROM signups WHERE email_key = ?", (key,))
             return EXPIRED
         stamp = now()

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from publisher.deliver import smtp
 from publisher.deliver.db import Connection, Location, connect, now, transaction
+from publisher.deliver.expiry import purge
 from publisher.deliver.lease import _alive, _process_start
 from publisher.deliver.personalise import dot_stuff
 from publisher.errors import PublisherError
@@ -102,6 +103,7 @@ def send_due(where: Location | str, settings: smtp.SmtpSettings, *,
     conn: smtp.Connection | None = None
     try:
         counts.recovered = recover(db)
+        purge(db)  # expired signups (the senders run often: a clock for them)
         last = 0  # one pass: a message deferred now waits for a later run
         while stop is None or not stop.is_set():
             row = db.execute("SELECT id, email, sender, message, attempts, state FROM outbox "
