@@ -14,18 +14,21 @@
 - ``pauses``: the addresses paused from the preference page (unsubscribed meanwhile).
 - ``signup_attempts``: recent signup requests per address and per client, for the
   rate limits (keyed hashes only).
+
+Each is created only where missing, as the baseline's are (a store rebuilt by hand
+from an older one may keep these tables).
 """
 
 from __future__ import annotations
 
 SQL = """
-CREATE TABLE consent_texts (
+CREATE TABLE IF NOT EXISTS consent_texts (
     digest TEXT PRIMARY KEY,
     version TEXT NOT NULL,
     text TEXT NOT NULL,
     first_seen TEXT NOT NULL
 );
-CREATE TABLE signups (
+CREATE TABLE IF NOT EXISTS signups (
     id {id},
     email TEXT NOT NULL,
     email_key TEXT NOT NULL UNIQUE,
@@ -37,7 +40,7 @@ CREATE TABLE signups (
     created TEXT NOT NULL,
     expires TEXT NOT NULL
 );
-CREATE TABLE consent_events (
+CREATE TABLE IF NOT EXISTS consent_events (
     id {id},
     email_key TEXT NOT NULL,
     email TEXT NOT NULL,
@@ -49,8 +52,8 @@ CREATE TABLE consent_events (
     detail TEXT NOT NULL DEFAULT '',
     at TEXT NOT NULL
 );
-CREATE INDEX consent_events_key ON consent_events (email_key, id);
-CREATE TABLE outbox (
+CREATE INDEX IF NOT EXISTS consent_events_key ON consent_events (email_key, id);
+CREATE TABLE IF NOT EXISTS outbox (
     id {id},
     kind TEXT NOT NULL,
     email TEXT NOT NULL,
@@ -67,18 +70,18 @@ CREATE TABLE outbox (
     created TEXT NOT NULL,
     changed TEXT NOT NULL
 );
-CREATE INDEX outbox_state ON outbox (state, due);
-CREATE TABLE erasures (
+CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, due);
+CREATE TABLE IF NOT EXISTS erasures (
     key_hash TEXT PRIMARY KEY,
     erased TEXT NOT NULL
 );
-CREATE TABLE pauses (
+CREATE TABLE IF NOT EXISTS pauses (
     email_key TEXT PRIMARY KEY,
     paused TEXT NOT NULL
 );
-CREATE TABLE signup_attempts (
+CREATE TABLE IF NOT EXISTS signup_attempts (
     bucket TEXT NOT NULL,
     at DOUBLE PRECISION NOT NULL
 );
-CREATE INDEX signup_attempts_bucket ON signup_attempts (bucket, at)
+CREATE INDEX IF NOT EXISTS signup_attempts_bucket ON signup_attempts (bucket, at)
 """
