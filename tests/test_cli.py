@@ -143,7 +143,8 @@ def test_every_command_is_covered():
     assert set(_leaf_commands()) == {
         ("check",), ("build",), ("site",), ("serve",), ("new",), ("subscribers", "import"),
         ("subscribers", "list"), ("subscribers", "count"), ("subscribers", "export"),
-        ("subscribers", "unsubscribe"), ("send",), ("db", "upgrade"), ("db", "copy")}
+        ("subscribers", "unsubscribe"), ("subscribers", "history"), ("subscribers", "outbox"),
+        ("send",), ("db", "upgrade"), ("db", "copy")}
 
 
 @pytest.mark.parametrize("words", sorted(_leaf_commands()), ids=" ".join)

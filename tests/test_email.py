@@ -315,6 +315,7 @@ def test_placeholders_stay_whole_and_the_sender_can_fill_them(aug):
         placeholders.RECIPIENT_EMAIL: "minji@example.com",
         placeholders.UNSUBSCRIBE_URL: "https://webzine.example.org/u/abc?id=1&t=x",
         placeholders.UNSUBSCRIBE_MAILTO: "mailto:unsubscribe@webzine.example.org?subject=abc",
+        placeholders.PREFERENCES_URL: "https://webzine.example.org/p/abc?id=1&t=y",
     }
 
     def fill(text: str, escape: bool = False) -> str:

@@ -559,7 +559,8 @@ def test_an_email_without_personal_unsubscribe_link_is_refused() -> None:
 @settings(max_examples=300, deadline=None)
 @given(layout=st.lists(st.one_of(st.sampled_from(placeholders.ALL),
                                  st.text(alphabet="ab한\n", max_size=5)), max_size=8),
-       values=st.lists(st.text(alphabet="xy김&<", max_size=7), min_size=4, max_size=4))
+       values=st.lists(st.text(alphabet="xy김&<", max_size=7), min_size=len(placeholders.ALL),
+                     max_size=len(placeholders.ALL)))
 def test_base64_part_splices_any_lengths(layout: list[str], values: list[str]) -> None:
     import base64
 

@@ -118,6 +118,10 @@ class Publication:
     issn: str | None = None
     trim: TrimSize = field(default_factory=TrimSize)
     source: Path | None = None
+    #: The sentence a reader agrees to when subscribing on the site, and its version
+    #: (``[consent]`` in publication.toml; the default when absent).
+    consent_text: str = ""
+    consent_version: str = ""
 
     def download_url(self, month: Month, kind: str) -> str:
         """Public URL of a built output: ``kind`` is ``pdf`` or ``epub``."""

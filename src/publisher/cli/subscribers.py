@@ -65,9 +65,28 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                                 ("count", _subscribers_count, "count subscribers"),
                                 ("export", _subscribers_export,
                                  "write every address as CSV (email,name,status)")):
-        actions.add_parser(name, parents=[nested, store], help=text,
-                           description=text[0].upper() + text[1:] + ".").set_defaults(
-                               handler=handler)
+        action = actions.add_parser(name, parents=[nested, store], help=text,
+                                    description=text[0].upper() + text[1:] + ".")
+        action.set_defaults(handler=handler)
+        if name == "export":
+            action.add_argument("--history", action="store_true",
+                                help="one row per history event (at,event,how,consent_"
+                                     "version,consent_digest,client,detail) after each "
+                                     "address's own columns")
+    hist = actions.add_parser("history", parents=[nested, store],
+                              help="show an address's consent history",
+                              description="Every change of an address's state: when, what, "
+                                          "how, the consent text's version and digest, the "
+                                          "client.")
+    hist.add_argument("address", metavar="ADDRESS")
+    hist.set_defaults(handler=_subscribers_history)
+    out = actions.add_parser("outbox", parents=[nested, store],
+                             help="send the confirmation emails the site owes",
+                             description="Send what the outbox holds (the signups' "
+                                         "confirmation emails) with the PUBLISHER_SMTP_* "
+                                         "settings; --status only counts it.")
+    out.add_argument("--status", action="store_true", help="count the messages by state")
+    out.set_defaults(handler=_subscribers_outbox)
     unsub = actions.add_parser("unsubscribe", parents=[nested, store],
                                help="unsubscribe an address",
                                description="Mark an address unsubscribed: it is never mailed "
@@ -90,13 +109,24 @@ def open_store(args: argparse.Namespace) -> Iterator[Connection]:
 
 
 def _subscribers_import(args: argparse.Namespace, paths: Paths) -> int:
+    import os
+
     from publisher.deliver import csv_import
+    from publisher.deliver.tokens import SECRET_ENV, secret_from_env
 
     path: Path = args.file
-    result = csv_import.import_csv(path, args.db, skip_bad=args.skip_bad)
+    secret = secret_from_env() if os.environ.get(SECRET_ENV) else None
+    result = csv_import.import_csv(path, args.db, skip_bad=args.skip_bad, secret=secret)
     log.info("%s: %d added, %d updated, %d unchanged, %d kept unsubscribed, %d duplicate "
              "row(s) merged, %d bad row(s) skipped", path, result.added, result.updated,
              result.unchanged, result.kept_unsubscribed, result.merged, result.skipped)
+    if result.added:
+        log.info("%s: consent of the %d added: %d recorded in the file ('consent' column), "
+                 "%d assumed from you, the operator (see 'publisher subscribers history')",
+                 path, result.added, result.with_consent, result.added - result.with_consent)
+    if result.kept_erased:
+        log.warning("%s: %d address(es) erased by their readers were not added back (only "
+                    "a new signup, confirmed, can)", path, result.kept_erased)
     return ExitStatus.OK
 
 
@@ -123,7 +153,8 @@ def _subscribers_export(args: argparse.Namespace, paths: Paths) -> int:
     from publisher.deliver import subscribers
 
     with open_store(args) as db:
-        n = subscribers.export_csv(db, sys.stdout)  # type: ignore[arg-type]
+        n = subscribers.export_csv(db, sys.stdout,  # type: ignore[arg-type]
+                                   history=getattr(args, "history", False))
     log.debug("exported %d address(es)", n)
     return ExitStatus.OK
 
@@ -138,3 +169,35 @@ def _subscribers_unsubscribe(args: argparse.Namespace, paths: Paths) -> int:
     return ExitStatus.OK
 
 
+def _subscribers_history(args: argparse.Namespace, paths: Paths) -> int:
+    from publisher.deliver import consent
+
+    with open_store(args) as db:
+        events = consent.history(db, args.address)
+        now = consent.state(db, args.address)
+    for e in events:
+        sys.stdout.write("\t".join((e.at, e.event, e.how, e.consent_version or "-",
+                                    e.consent_digest or "-", e.client or "-", e.detail))
+                         + "\n")
+    log.info("%s: %s, %d event(s)", args.address.strip(), now, len(events))
+    return ExitStatus.OK
+
+
+def _subscribers_outbox(args: argparse.Namespace, paths: Paths) -> int:
+    from publisher.deliver import outbox
+    from publisher.deliver.smtp import SmtpSettings
+
+    if args.status:
+        with open_store(args) as db:
+            counts = outbox.status(db)
+        for state, n in counts.items():
+            sys.stdout.write(f"{state}\t{n}\n")
+        return ExitStatus.OK
+    settings = SmtpSettings.from_env()
+    with open_store(args):
+        pass  # the store's one-line errors before any SMTP
+    counts_ = outbox.send_due(args.db, settings)
+    log.info("outbox: %d sent, %d deferred, %d failed, %d in doubt, %d claim(s) of a stopped "
+             "sender taken back", counts_.sent, counts_.deferred, counts_.failed, counts_.doubt,
+             counts_.recovered)
+    return ExitStatus.OK if not counts_.deferred else ExitStatus.ERROR

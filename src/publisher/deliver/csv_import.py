@@ -44,14 +44,17 @@ CREATE TABLE rows (
     address TEXT NOT NULL,
     name TEXT NOT NULL,
     line INTEGER NOT NULL,
-    repeats INTEGER NOT NULL DEFAULT 0
+    repeats INTEGER NOT NULL DEFAULT 0,
+    consent TEXT NOT NULL DEFAULT '',
+    key_hash TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 """
 # A repeated address keeps its first spelling and line; a later non-empty name wins.
 _STAGE_ROW = """
-INSERT INTO rows (key, address, name, line) VALUES (?, ?, ?, ?)
+INSERT INTO rows (key, address, name, line, consent, key_hash) VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET
     name = CASE WHEN excluded.name != '' THEN excluded.name ELSE rows.name END,
+    consent = CASE WHEN excluded.consent != '' THEN excluded.consent ELSE rows.consent END,
     repeats = repeats + 1
 """
 _COUNTS = """
@@ -61,12 +64,31 @@ SELECT count(*) FILTER (WHERE s.id IS NULL),
                         AND NOT (r.name != '' AND r.name != s.name)),
        count(*) FILTER (WHERE s.status = 'unsubscribed')
 FROM {rows} AS r LEFT JOIN {subscribers} AS s ON s.email_key = r.key
+WHERE r.key_hash NOT IN (SELECT key_hash FROM {erasures})
+"""
+_ERASED = "SELECT count(*) FROM {rows} WHERE key_hash IN (SELECT key_hash FROM {erasures})"
+# Each address the import adds: its history says where its consent comes from.
+_EVENTS = """
+INSERT INTO {events} (email_key, email, event, how, detail, at)
+SELECT r.key, r.address, 'import', 'import',
+       CASE WHEN r.consent != '' THEN ? || ': consent recorded in the file: ' || r.consent
+            ELSE ? || ': consent assumed from the operator (no consent in the file)' END, ?
+FROM {rows} AS r LEFT JOIN {subscribers} AS s ON s.email_key = r.key
+WHERE s.id IS NULL AND r.key_hash NOT IN (SELECT key_hash FROM {erasures})
+"""
+# A known address whose name the import changes: that is in its history too.
+_RENAMED = """
+INSERT INTO {events} (email_key, email, event, how, detail, at)
+SELECT s.email_key, s.email, 'name', 'import', ? || ': name changed', ?
+FROM {rows} AS r JOIN {subscribers} AS s ON s.email_key = r.key
+WHERE r.name != '' AND r.name != s.name
 """
 # New addresses join in the file's order; a known one only takes a new, non-empty name
 # (an unsubscribed address stays unsubscribed).
 _APPLY = """
 INSERT INTO {subscribers} (email, email_key, name, created, changed)
-SELECT address, key, name, ?, ? FROM {rows} WHERE true ORDER BY line
+SELECT address, key, name, ?, ? FROM {rows}
+WHERE key_hash NOT IN (SELECT key_hash FROM {erasures}) ORDER BY line
 ON CONFLICT (email_key) DO UPDATE SET name = excluded.name, changed = excluded.changed
 WHERE excluded.name != '' AND excluded.name != subscribers.name
 """
@@ -80,6 +102,8 @@ class ImportResult:
     kept_unsubscribed: int
     merged: int
     skipped: int
+    kept_erased: int = 0  # erased by their reader: not added back
+    with_consent: int = 0  # added with consent recorded in the file (the rest: assumed)
 
 
 @dataclass(frozen=True)
@@ -91,52 +115,74 @@ class Staged:
     bad: int
     merged: int  # rows that repeated an earlier address
 
-    def apply(self, db: Connection) -> ImportResult:
-        """Add or update the staged subscribers in one transaction of the store ``db``."""
+    def apply(self, db: Connection, source: str = "") -> ImportResult:
+        """Add or update the staged subscribers in one transaction of the store ``db``;
+        ``source`` (the file's name) goes into each added address's history."""
         stamp = subscribers.now()
         if db.is_sqlite:
-            names = {"rows": "staging.rows", "subscribers": "main.subscribers"}
+            names = {"rows": "staging.rows", "subscribers": "main.subscribers",
+                     "erasures": "main.erasures", "events": "main.consent_events"}
             db.execute("ATTACH DATABASE ? AS staging", (str(self.file),))
             try:
                 with subscribers.transaction(db):
-                    added, updated, unchanged, kept = db.execute(
-                        _COUNTS.format(**names)).fetchone()
-                    db.execute(_APPLY.format(**names), (stamp, stamp))
+                    found = self._apply(db, names, stamp, source)
             finally:
                 db.execute("DETACH DATABASE staging")
         else:
-            names = {"rows": "staging_rows", "subscribers": "subscribers"}
+            names = {"rows": "staging_rows", "subscribers": "subscribers",
+                     "erasures": "erasures", "events": "consent_events"}
             with subscribers.transaction(db):
                 db.execute("CREATE TEMP TABLE staging_rows (key TEXT PRIMARY KEY, address TEXT "
-                           "NOT NULL, name TEXT NOT NULL, line INTEGER NOT NULL) ON COMMIT DROP")
+                           "NOT NULL, name TEXT NOT NULL, line INTEGER NOT NULL, consent TEXT "
+                           "NOT NULL, key_hash TEXT NOT NULL) ON COMMIT DROP")
                 self._copy_into(db)
-                added, updated, unchanged, kept = db.execute(_COUNTS.format(**names)).fetchone()
-                db.execute(_APPLY.format(**names), (stamp, stamp))
-        return ImportResult(added, updated, unchanged, kept, self.merged, self.bad)
+                found = self._apply(db, names, stamp, source)
+        added, updated, unchanged, kept, erased, consented = found
+        return ImportResult(added, updated, unchanged, kept, self.merged, self.bad, erased,
+                            consented)
+
+    def _apply(self, db: Connection, names: dict[str, str], stamp: str,
+               source: str) -> tuple[int, ...]:
+        added, updated, unchanged, kept = db.execute(_COUNTS.format(**names)).fetchone()
+        erased = db.execute(_ERASED.format(**names)).fetchone()[0]
+        consented = db.execute(
+            f"SELECT count(*) FROM {names['rows']} AS r LEFT JOIN {names['subscribers']} AS s "
+            "ON s.email_key = r.key WHERE s.id IS NULL AND r.consent != '' AND r.key_hash "
+            f"NOT IN (SELECT key_hash FROM {names['erasures']})").fetchone()[0]
+        where = source or "the import"
+        db.execute(_EVENTS.format(**names), (where, where, stamp))
+        db.execute(_RENAMED.format(**names), (where, stamp))
+        db.execute(_APPLY.format(**names), (stamp, stamp))
+        return added, updated, unchanged, kept, erased, consented
 
     def _copy_into(self, db: Connection) -> None:
         """The staged rows into PostgreSQL's ``staging_rows`` (``COPY``, in one stream)."""
         staged = sqlite3.connect(self.file)
         try:
             with db.raw.cursor() as cursor, cursor.copy(
-                    "COPY staging_rows (key, address, name, line) FROM STDIN") as copy:
-                for row in staged.execute("SELECT key, address, name, line FROM rows"):
+                    "COPY staging_rows (key, address, name, line, consent, key_hash) "
+                    "FROM STDIN") as copy:
+                for row in staged.execute("SELECT key, address, name, line, consent, key_hash "
+                                          "FROM rows"):
                     copy.write_row(row)
         finally:
             staged.close()
 
 
 def import_csv(path: Path, where: Location | str | os.PathLike[str], *,
-               skip_bad: bool = False) -> ImportResult:
+               skip_bad: bool = False, secret: bytes | None = None) -> ImportResult:
     """Add or update the subscribers of a CSV in the store ``where`` (an SQLite file,
     created if need be, or a PostgreSQL URL), all in one transaction: ``publisher
     subscribers import``.
 
     Each bad row is logged with its line as soon as it is read; any makes the import
     change nothing and create no store, unless ``skip_bad``: then the bad rows are
-    warnings and the rest is imported.  The file is read once (:func:`stage`), so a
-    pipe will do.  The store's failures (busy, disk full) are one-line errors
-    (:func:`publisher.deliver.subscribers.store_errors`).
+    warnings and the rest is imported.  A ``consent`` column, when the file has one,
+    goes into the history of each address added (else: consent assumed from the
+    operator).  An address its reader erased is not added back: that check needs the
+    ``secret`` (``PUBLISHER_SECRET``) once the store holds an erasure.  The file is
+    read once (:func:`stage`), so a pipe will do.  The store's failures (busy, disk
+    full) are one-line errors (:func:`publisher.deliver.subscribers.store_errors`).
     """
     location = locate(where)
     if not path.exists() or path.is_dir():  # a file, or a pipe: `import <(...)`
@@ -148,20 +194,27 @@ def import_csv(path: Path, where: Location | str | os.PathLike[str], *,
         else:
             log.error("%s", error)
 
-    with stage(path, report) as staged:
+    with stage(path, report, secret) as staged:
         if staged.bad and not skip_bad:  # a file with bad rows creates no store
             raise PublisherError(f"{staged.bad} bad row(s): nothing was imported "
                                  "(--skip-bad imports the good rows)", path)
         db = subscribers.connect(location, create=True)
         try:
             with subscribers.store_errors(location):
-                return staged.apply(db)
+                if secret is None and db.execute(
+                        "SELECT 1 FROM erasures LIMIT 1").fetchone() is not None:
+                    raise PublisherError("PUBLISHER_SECRET is not set: the store holds "
+                                         "addresses their readers erased, which an import "
+                                         "must not add back, and it is needed to know them: "
+                                         "nothing was imported", path)
+                return staged.apply(db, path.name)
         finally:
             db.close()
 
 
 @contextlib.contextmanager
-def stage(path: Path, report: Callable[[PublisherError], None]) -> Iterator[Staged]:
+def stage(path: Path, report: Callable[[PublisherError], None],
+          secret: bytes | None = None) -> Iterator[Staged]:
     """Read ``path`` once; ``report`` each bad row; yield the good ones, staged.
 
     A file that is not a subscriber CSV at all (unreadable, no ``email`` column,
@@ -175,7 +228,7 @@ def stage(path: Path, report: Callable[[PublisherError], None]) -> Iterator[Stag
                              path) from None
     with folder as tmp:
         file = Path(tmp) / "staging.sqlite"
-        reading = _Reading(path, report)
+        reading = _Reading(path, report, secret)
         db = sqlite3.connect(file, isolation_level=None)
         try:
             db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _STAGING)
@@ -196,15 +249,20 @@ def stage(path: Path, report: Callable[[PublisherError], None]) -> Iterator[Stag
 class _Reading:
     """One pass over a subscriber CSV: its checked rows, and how many were good and bad."""
 
-    def __init__(self, path: Path, report: Callable[[PublisherError], None]):
+    def __init__(self, path: Path, report: Callable[[PublisherError], None],
+                 secret: bytes | None = None):
+        self.secret = secret
         self.path = path
         self.report = report
         self.good = 0
         self.bad = 0
 
-    def checked(self) -> Iterator[tuple[str, str, str, int]]:
-        """(key, address, name, line) of each good row; each bad one reported."""
-        for line, email, name in self._rows():
+    def checked(self) -> Iterator[tuple[str, str, str, int, str, str]]:
+        """(key, address, name, line, consent, keyed hash) of each good row; each bad one
+        reported."""
+        from publisher.deliver.consent import erasure_hash
+
+        for line, email, name, agreed in self._rows():
             try:
                 address = subscribers.normalize_address(email)
             except ValueError as exc:
@@ -216,14 +274,16 @@ class _Reading:
                 self._bad(f"{address}: {exc}", line)
                 continue
             self.good += 1
-            yield subscribers.address_key(address), address, name, line
+            key = subscribers.address_key(address)
+            hashed = erasure_hash(self.secret, key) if self.secret else ""
+            yield key, address, name, line, " ".join(agreed.split())[:200], hashed
 
     def _bad(self, message: str, line: int) -> None:
         self.report(PublisherError(message, self.path, line))
         self.bad += 1
 
-    def _rows(self) -> Iterator[tuple[int, str, str]]:
-        """(line, email, name) of each non-blank data row, read as it goes."""
+    def _rows(self) -> Iterator[tuple[int, str, str, str]]:
+        """(line, email, name, consent) of each non-blank data row, read as it goes."""
         path = self.path
         try:
             binary = path.open("rb")
@@ -243,6 +303,7 @@ class _Reading:
                 raise PublisherError("the header row has no 'email' column", path, 1)
             col_email = header.index("email")
             col_name = header.index("name") if "name" in header else None
+            col_consent = header.index("consent") if "consent" in header else None
             line = reader.line_num + 1
             while True:
                 try:
@@ -260,7 +321,9 @@ class _Reading:
                     continue
                 email = row[col_email] if col_email < len(row) else ""
                 name = row[col_name] if col_name is not None and col_name < len(row) else ""
-                yield start, email, name
+                agreed = (row[col_consent] if col_consent is not None
+                          and col_consent < len(row) else "")
+                yield start, email, name, agreed
 
 
 def _lines(text: io.TextIOWrapper, path: Path) -> Iterator[str]:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from publisher.build.atomic import write_atomic
 from publisher.deliver import db as store_db
-from publisher.deliver import smtp, store, subscribers, tokens
+from publisher.deliver import signed, smtp, store, subscribers, tokens
 from publisher.deliver.db import Connection, Location
 from publisher.deliver.lease import Lease
 from publisher.deliver.ledger import (
@@ -88,6 +88,8 @@ class Mailing:
             unsubscribe_url=tokens.unsubscribe_url(self.publication, email, self.secret),
             unsubscribe_mailto=tokens.unsubscribe_mailto(self.publication, email, self.secret),
             message_id=msg_id or self.message_id(subscribers.address_key(email)),
+            preferences_url=signed.preferences_url(self.publication, self.list_name, email,
+                                                   self.secret),
         )
 
     def render(self, email: str, name: str, msg_id: str | None = None, *,

@@ -62,6 +62,7 @@ class Recipient:
     unsubscribe_url: str
     unsubscribe_mailto: str
     message_id: str
+    preferences_url: str = ""
 
     def values(self, *, for_html: bool) -> dict[str, str]:
         found = {
@@ -69,6 +70,7 @@ class Recipient:
             placeholders.RECIPIENT_EMAIL: self.email,
             placeholders.UNSUBSCRIBE_URL: self.unsubscribe_url,
             placeholders.UNSUBSCRIBE_MAILTO: self.unsubscribe_mailto,
+            placeholders.PREFERENCES_URL: self.preferences_url or self.unsubscribe_url,
         }
         if for_html:
             return {key: html.escape(value, quote=True) for key, value in found.items()}

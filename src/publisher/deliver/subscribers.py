@@ -166,27 +166,53 @@ def find(db: Connection, address: str) -> Subscriber | None:
     return _subscriber(row) if row else None
 
 
-def unsubscribe(db: Connection, address: str) -> bool:
-    """Mark ``address`` unsubscribed (kept as such even if never subscribed); was it new?"""
+def unsubscribe(db: Connection, address: str, *, how: str = "command",
+                client: str = "") -> bool:
+    """Mark ``address`` unsubscribed (kept as such even if never subscribed); was it new?
+
+    The change is in the reader's history (``consent_events``), with ``how`` it came
+    (``command``, ``unsubscribe``: the link, ``preferences``) and the ``client``; a
+    pause is over (the reader stopped), and a pending signup is dropped."""
     try:
         address = normalize_address(address)
     except ValueError as exc:
         raise PublisherError(f"invalid address {address.strip()!r}: {exc}") from None
     key, stamp = address_key(address), now()
     with transaction(db):
-        return bool(db.execute(
+        changed = bool(db.execute(
             "INSERT INTO subscribers (email, email_key, status, created, changed) "
             "VALUES (?, ?, 'unsubscribed', ?, ?) ON CONFLICT (email_key) DO UPDATE "
             "SET status = 'unsubscribed', changed = excluded.changed "
             "WHERE subscribers.status != 'unsubscribed'", (address, key, stamp, stamp)).rowcount)
+        paused = db.execute("DELETE FROM pauses WHERE email_key = ?", (key,)).rowcount
+        db.execute("DELETE FROM signups WHERE email_key = ?", (key,))
+        if changed or paused:
+            db.execute("INSERT INTO consent_events (email_key, email, event, how, client, "
+                       "detail, at) VALUES (?, ?, 'unsubscribe', ?, ?, ?, ?)",
+                       (key, address, how, client, "unsubscribed", stamp))
+        return changed or bool(paused)
 
 
-def export_csv(db: Connection, out: io.TextIOBase | io.StringIO) -> int:
-    """Write every address (subscribed or not) as CSV: email,name,status."""
+HISTORY_COLUMNS = ["at", "event", "how", "consent_version", "consent_digest", "client",
+                   "detail"]
+
+
+def export_csv(db: Connection, out: io.TextIOBase | io.StringIO, *,
+               history: bool = False) -> int:
+    """Write every address (subscribed or not) as CSV: email,name,status; with
+    ``history``, one row per event of its consent history (an address without any: one
+    row with those columns empty)."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["email", "name", "status"])
+    writer.writerow(["email", "name", "status", *(HISTORY_COLUMNS if history else [])])
     n = 0
     for sub in everyone(db):
-        writer.writerow([sub.email, sub.name, sub.status])
+        if not history:
+            writer.writerow([sub.email, sub.name, sub.status])
+        else:
+            rows = db.execute(f"SELECT {', '.join(HISTORY_COLUMNS)} FROM consent_events "
+                              "WHERE email_key = ? ORDER BY id",
+                              (address_key(sub.email),)).fetchall() or [("",) * 7]
+            for row in rows:
+                writer.writerow([sub.email, sub.name, sub.status, *row])
         n += 1
     return n

@@ -145,6 +145,7 @@ def site_application(paths: Paths, db: Path | str, environ: Mapping[str, str], *
         raise PublisherError(f"{site}/ has no index.html: run 'publisher site' first")
     routes: dict[str, WSGIApp] = {}
     if environ.get(SECRET_ENV):
+        from publisher.site.signup import signup_routes
         from publisher.site.unsubscribe import UnsubscribeApp
 
         diag = Diagnostics()
@@ -154,6 +155,8 @@ def site_application(paths: Paths, db: Path | str, environ: Mapping[str, str], *
         secret = secret_from_env(dict(environ))
         routes["/unsubscribe"] = UnsubscribeApp(db, publication, secret, paths.layouts,
                                                 store_wait=store_wait)
+        routes.update(signup_routes(db, publication, secret, paths.layouts, environ,
+                                    store_wait=store_wait))
     else:
         log.warning("%s is not set: serving the site without the unsubscribe endpoint",
                     SECRET_ENV)

@@ -95,10 +95,15 @@ def build_site(paths: Paths, diag: Diagnostics | None = None) -> list[Path]:
         written.extend(files)
     env = environment(paths.layouts, "site", trailing_newline=False)
     with layout_errors():
-        index = env.get_template("index.html").render(publication=publication, issues=issues)
+        index = env.get_template("index.html").render(publication=publication, issues=issues,
+                                                      consent=_consent(publication))
         unsubscribe = env.get_template("unsubscribe.html").render(
             publication=publication, state="static", address="", action="")
+        preferences = env.get_template("preferences.html").render(
+            publication=publication, state="static", address="", action="", name="",
+            done="", problem="")
     written.append(write_atomic(site / "index.html", index.encode()))
+    written.append(write_atomic(site / "preferences.html", preferences.encode(), quiet=True))
     written.append(write_atomic(site / "unsubscribe.html", unsubscribe.encode(), quiet=True))
     written.append(write_atomic(site / "site.css",
                                 (paths.layouts / "site" / "site.css").read_bytes(), quiet=True))
@@ -167,9 +172,17 @@ def web_version(email_html: Path, publication: Publication) -> bytes:
     for token, value in ((placeholders.RECIPIENT_NAME, "reader"),
                          (placeholders.RECIPIENT_EMAIL, ""),
                          (placeholders.UNSUBSCRIBE_URL, "../unsubscribe.html"),
-                         (placeholders.UNSUBSCRIBE_MAILTO, "../unsubscribe.html")):
+                         (placeholders.UNSUBSCRIBE_MAILTO, "../unsubscribe.html"),
+                         (placeholders.PREFERENCES_URL, "../preferences.html")):
         html = html.replace(token, value)
     return html.encode("utf-8")
+
+
+def _consent(publication: Publication) -> object:
+    """The consent sentence the signup form shows (its version and digest go with it)."""
+    from publisher.deliver.consent import Consent
+
+    return Consent(publication.consent_text, publication.consent_version)
 
 
 def thumbnail(path: Path) -> bytes:

@@ -98,7 +98,7 @@ class UnsubscribeApp:
     def _unsubscribe(self, address: str) -> None:
         """Record it; a busy store is waited for up to ``store_wait`` seconds."""
         with self.pool.connection() as db:
-            subscribers.unsubscribe(db, address)
+            subscribers.unsubscribe(db, address, how="unsubscribe")
 
     @staticmethod
     def _read_body(environ: dict[str, Any]) -> bytes:

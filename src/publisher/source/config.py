@@ -16,7 +16,11 @@ CONFIG_NAME = "publication.toml"
 
 REQUIRED = ("title", "publisher", "language", "base_url", "sender_name", "sender_address",
             "postal_address")
-OPTIONAL = ("description", "copyright_holder", "issn", "trim")
+OPTIONAL = ("description", "copyright_holder", "issn", "trim", "consent")
+CONSENT_KEYS = ("text", "version")
+#: The consent sentence of the signup form when publication.toml has no [consent].
+DEFAULT_CONSENT = ("Send me {title} by email, about once a month. I can unsubscribe at any "
+                   "time with the link in every email, and my consent is kept on record.")
 TRIM_KEYS = ("width_mm", "height_mm", "bleed_mm")
 #: What a trim may be, in millimetres: from a pocket booklet (50 mm, smaller than A7) to a
 #: poster (1000 mm, larger than A1's long edge); a bleed from none to 20 mm (3 mm is usual).
@@ -35,7 +39,8 @@ def load_publication(issues_root: Path, diag: Diagnostics) -> Publication | None
     if values["language"]:
         _check_language(values["language"], path, line_of_key(text, "language"), diag)
     trim = _trim(data.get("trim", {}), path, text, diag)
-    if diag.errors or trim is None:
+    consent = _consent(data.get("consent", {}), values["title"], path, text, diag)
+    if diag.errors or trim is None or consent is None:
         return None
     return Publication(
         title=values["title"],
@@ -50,7 +55,32 @@ def load_publication(issues_root: Path, diag: Diagnostics) -> Publication | None
         issn=str(data["issn"]) if data.get("issn") else None,
         trim=trim,
         source=path,
+        consent_text=consent[0],
+        consent_version=consent[1],
     )
+
+
+def _consent(raw: Any, title: str, path: Path, text: str,
+             diag: Diagnostics) -> tuple[str, str] | None:
+    """``[consent]``: the signup form's sentence (``text``) and its ``version``; the
+    default sentence, version ``"1"``, when absent.  A new wording needs a new version."""
+    if not isinstance(raw, dict):
+        diag.error("'consent' must be a table with text and version", path,
+                   line_of_key(text, "consent"))
+        return None
+    check_keys(raw, (), CONSENT_KEYS, path, text, diag)
+    sentence, version = raw.get("text", ""), raw.get("version", "")
+    if not isinstance(sentence, str) or not isinstance(version, str | int):
+        diag.error("consent.text and consent.version must be text", path,
+                   line_of_key(text, "consent"))
+        return None
+    if sentence.strip() and not str(version).strip():
+        diag.error("consent.version is missing: give the consent text a version, and a new "
+                   "one whenever its words change", path, line_of_key(text, "text"))
+        return None
+    if not sentence.strip():
+        return DEFAULT_CONSENT.format(title=title), str(version).strip() or "1"
+    return " ".join(sentence.split()), str(version).strip()
 
 
 def _trim(raw: Any, path: Path, text: str, diag: Diagnostics) -> TrimSize | None:

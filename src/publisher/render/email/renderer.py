@@ -324,6 +324,7 @@ def _render(issue: m.Issue, layouts: Path, settings: EmailSettings, images: Emai
             "pdf": pub.download_url(issue.month, "pdf"),
             "epub": pub.download_url(issue.month, "epub"),
             "unsubscribe": placeholders.UNSUBSCRIBE_URL,
+            "preferences": placeholders.PREFERENCES_URL,
         },
         shortened={slug for slug, level in levels.items() if level != FULL},
         show_cover_image=_show_cover_image(issue),
