@@ -105,7 +105,10 @@ def test_covers_load(page):
 def test_the_web_version_shows_the_article(site, page):
     page.click("#issue-2023-08 >> text=Read online")
     page.wait_for_load_state()
-    assert page.url == site.url + "2023-08/index.html"
+    assert page.url == site.url + "2023-08/index.html"  # the web edition's issue page
+    page.click("text=Korea’s Push for Greater Security Ties >> nth=-1")
+    page.wait_for_load_state()
+    assert page.url == site.url + "2023-08/korea-security-ties/"
     text = re.sub(r"\s+", " ", page.inner_text("body"))
     for sentence in seed_sentences():
         assert sentence in text, sentence
@@ -114,6 +117,7 @@ def test_the_web_version_shows_the_article(site, page):
         assert token not in html
     images = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
     assert images and all(width > 0 for width in images)
+    page.go_back()
     page.go_back()
 
 

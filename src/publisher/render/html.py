@@ -29,6 +29,10 @@ def _image_path(image: m.Image) -> str:
     return image.src
 
 
+def _no_attributes(image: m.Image) -> str:
+    return ""
+
+
 @dataclass(frozen=True)
 class HtmlOptions:
     """How one format wants its HTML.
@@ -41,6 +45,10 @@ class HtmlOptions:
     ``xhtml``: close void elements (``<br/>``), as EPUB content documents need.
     ``image_src``: the ``src`` of an image (a path, a URL, a ``cid:``).
     ``link_href``: rewrites internal links (``#id``), e.g. to ``chapter.xhtml#id``.
+    ``image_attributes``: more attributes of an image, written after its size, each
+    with a leading space (the web edition's ``srcset``, ``sizes`` and ``loading``).
+    ``table_wrap``: set each table in a ``<div class="table">`` that is a labelled,
+    focusable region (a wide table scrolls inside it, not the page).
     ``block_ids``: give every top-level block of an article body the id
     ``article-<slug>--b<n>`` (n from 1), the same in every format, so a place in the print
     layout (the page a block starts on) can be found again in the EPUB.
@@ -51,6 +59,8 @@ class HtmlOptions:
     image_src: Callable[[m.Image], str] = field(default=_image_path)
     link_href: Callable[[str], str] = field(default=_same)
     block_ids: bool = False
+    image_attributes: Callable[[m.Image], str] = field(default=_no_attributes)
+    table_wrap: bool = False
 
 
 def block_id(article: m.Article, n: int) -> str:
@@ -140,8 +150,9 @@ class HtmlWriter:
 
     def image(self, image: m.Image, css_class: str = "") -> str:
         cls = f' class="{attr(css_class)}"' if css_class else ""
+        more = self.options.image_attributes(image)
         return (f'<img{cls} src="{attr(self.options.image_src(image))}" alt="{attr(image.alt)}" '
-                f'width="{image.width}" height="{image.height}"{self._void_end}')
+                f'width="{image.width}" height="{image.height}"{more}{self._void_end}')
 
     def figure(self, image: m.Image, css_class: str = "figure") -> str:
         caption = self.caption(image)
@@ -167,7 +178,10 @@ class HtmlWriter:
         head = "".join(row(r, "th") for r in table.head)
         body = "\n".join(row(r, "td") for r in table.body)
         thead = f"<thead>{head}</thead>\n" if head else ""
-        return f"<table>\n{thead}<tbody>\n{body}\n</tbody>\n</table>"
+        html = f"<table>\n{thead}<tbody>\n{body}\n</tbody>\n</table>"
+        if self.options.table_wrap:
+            return f'<div class="table" role="region" aria-label="Table" tabindex="0">{html}</div>'
+        return html
 
     # -- inlines -----------------------------------------------------------
 
