@@ -161,3 +161,22 @@ def test_the_site_is_rebuilt_identically(site, tmp_path):
     build_site(again)
     for name in ("index.html", "feed.xml", "2023-08/index.html", "2023-08/cover.jpg"):
         assert (again.dist / "site" / name).read_bytes() == (site.root / name).read_bytes()
+
+
+def test_the_search_finds_an_article_from_the_static_site(site, browser):
+    """Pagefind's index, built by publisher site, queried in Chromium under the site's
+    own Content-Security-Policy: the result links the article's page."""
+    tab = browser.new_page()
+    try:
+        errors: list[str] = []
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        tab.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+               if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+        tab.goto(site.url + "search/")
+        tab.fill(".pagefind-ui__search-input", "Stoltenberg")
+        tab.wait_for_selector(".pagefind-ui__result-link", timeout=15000)
+        links = tab.eval_on_selector_all(".pagefind-ui__result-link", "as => as.map(a => a.href)")
+        assert site.url + "2023-08/korea-security-ties/" in links
+        assert not errors, errors
+    finally:
+        tab.close()

@@ -105,6 +105,7 @@ def build_site(paths: Paths, diag: Diagnostics | None = None) -> list[Path]:
         index = env.get_template("index.html").render(publication=publication, issues=issues)
         unsubscribe = env.get_template("unsubscribe.html").render(
             publication=publication, state="static", address="", action="")
+        search = env.get_template("search.html").render(publication=publication)
         months = {issue.month: env.get_template("month.html").render(
             publication=publication, issue=issue) for issue in issues if issue.archive_only}
     written.append(write_atomic(site / "index.html", index.encode()))
@@ -116,6 +117,12 @@ def build_site(paths: Paths, diag: Diagnostics | None = None) -> list[Path]:
     written.append(write_atomic(site / "feed.xml", atom_feed(publication, issues)))
     written.append(write_atomic(site / "sitemap.xml", sitemap(publication, issues), quiet=True))
     written.append(write_atomic(site / "robots.txt", robots(publication), quiet=True))
+    written.append(write_atomic(site / "search" / "index.html", search.encode(), quiet=True))
+    written.append(write_atomic(site / "search.js",
+                                (paths.layouts / "site" / "search.js").read_bytes(), quiet=True))
+    from publisher.site.search import index_site
+
+    index_site(site)
     progress.info("site: %d issue(s) in %s", len(issues), site)
     return written
 
