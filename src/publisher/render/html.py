@@ -49,6 +49,8 @@ class HtmlOptions:
     with a leading space (the web edition's ``srcset``, ``sizes`` and ``loading``).
     ``table_wrap``: set each table in a ``<div class="table">`` that is a labelled,
     focusable region (a wide table scrolls inside it, not the page).
+    ``pullquote_role``: the ``role`` of a pull quote's ``<aside>`` (``doc-pullquote`` on
+    the web: an aside inside the article would otherwise be a landmark of its own).
     ``block_ids``: give every top-level block of an article body the id
     ``article-<slug>--b<n>`` (n from 1), the same in every format, so a place in the print
     layout (the page a block starts on) can be found again in the EPUB.
@@ -61,6 +63,7 @@ class HtmlOptions:
     block_ids: bool = False
     image_attributes: Callable[[m.Image], str] = field(default=_no_attributes)
     table_wrap: bool = False
+    pullquote_role: str = ""
 
 
 def block_id(article: m.Article, n: int) -> str:
@@ -130,7 +133,9 @@ class HtmlWriter:
 
     def pullquote(self, quote: m.PullQuote) -> str:
         epub = (' epub:type="pullquote" role="doc-pullquote"'
-                if self.options.footnotes == "epub" else "")
+                if self.options.footnotes == "epub" else
+                f' role="{attr(self.options.pullquote_role)}"' if self.options.pullquote_role
+                else "")
         who = (f'\n<p class="attribution">{escape(quote.attribution, quote=False)}</p>'
                if quote.attribution else "")
         return (f'<aside class="pullquote"{epub}>\n<p>{self.inlines(quote.children)}</p>{who}\n'

@@ -92,7 +92,8 @@ class WebEdition:
         self.owners = _owners(self.issue)
         options = HtmlOptions(footnotes="endnotes", link_href=self._link,
                               image_src=lambda image: self.images.src(image, self.page.up),
-                              image_attributes=self._body_image, table_wrap=True)
+                              image_attributes=self._body_image, table_wrap=True,
+                              pullquote_role="doc-pullquote")
         self.env = environment(context.layouts, "web", options)
         self.env.globals.update(picture=self._picture, local=self._local)
 
