@@ -20,6 +20,7 @@ help:
 	@echo "  make lock                  pin the venv's package versions in constraints.txt"
 	@echo "  make site                  build the download site in dist/site/"
 	@echo "  make serve                 preview it on http://127.0.0.1:8000/"
+	@echo "  make preview MONTH=YYYY-MM the issue's web edition, rebuilt and reloaded as you save"
 	@echo "  make clean                 remove dist/"
 	@echo "  make bench                 measure the build and the send (table + dist/bench/)"
 	@echo "  make proof MONTH=YYYY-MM   PNG proofs of the print PDF and a contact sheet"
@@ -81,9 +82,15 @@ clean:
 distclean: clean
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
 
-.PHONY: site serve
+.PHONY: site serve preview
 site: $(STAMP)
 	$(PUBLISHER) site
+
+# The web edition of MONTH on http://127.0.0.1:8000/MONTH/, rebuilt and reloaded on every
+# save of the issue or the layouts; the PDF, EPUB and email rebuilt in the background.
+preview: $(STAMP)
+	$(call need_month,preview)
+	$(PUBLISHER) preview $(MONTH) $(if $(PORT),--port $(PORT),)
 
 serve: site
 	$(PUBLISHER) serve

@@ -65,6 +65,35 @@ class _Page:
     article: str | None = None
 
 
+ENV_KEY = "web-environment"
+
+
+class _Current:
+    """The edition an environment renders now (its filters ask it for links and images)."""
+
+    edition: WebEdition
+
+
+def _environment(context: BuildContext) -> tuple[Any, _Current]:
+    """The Jinja environment of ``layouts/web/``, kept in ``context.shared``: a caller
+    that renders again with the same ``shared`` (the preview) reuses its compiled
+    templates, which Jinja recompiles when their file changes."""
+    found = context.shared.get(ENV_KEY)
+    if found is not None:
+        return found
+    current = _Current()
+    options = HtmlOptions(footnotes="endnotes",
+                          link_href=lambda url: current.edition._link(url),
+                          image_src=lambda image: current.edition._src(image),
+                          image_attributes=lambda image: current.edition._body_image(image),
+                          table_wrap=True, pullquote_role="doc-pullquote")
+    env = environment(context.layouts, "web", options)
+    env.globals.update(picture=lambda *args, **kw: current.edition._picture(*args, **kw),
+                       local=lambda url: current.edition._local(url))
+    context.shared[ENV_KEY] = (env, current)
+    return env, current
+
+
 class WebRenderer:
     name = "web"
 
@@ -90,12 +119,11 @@ class WebEdition:
         self.images = WebImages()
         self.page = _Page()
         self.owners = _owners(self.issue)
-        options = HtmlOptions(footnotes="endnotes", link_href=self._link,
-                              image_src=lambda image: self.images.src(image, self.page.up),
-                              image_attributes=self._body_image, table_wrap=True,
-                              pullquote_role="doc-pullquote")
-        self.env = environment(context.layouts, "web", options)
-        self.env.globals.update(picture=self._picture, local=self._local)
+        self.env, current = _environment(context)
+        current.edition = self
+
+    def _src(self, image: m.Image) -> str:
+        return self.images.src(image, self.page.up)
 
     # -- links and images ----------------------------------------------------------------
 
