@@ -96,8 +96,8 @@ serve: site
 	$(PUBLISHER) serve
 
 # make bench runs them all; each part alone: bench-pdf, bench-epub, bench-email, bench-send,
-# bench-import.
-.PHONY: bench bench-pdf bench-epub bench-email bench-send bench-import proof
+# bench-import, bench-web.
+.PHONY: bench bench-pdf bench-epub bench-email bench-send bench-import bench-web proof
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
@@ -120,3 +120,6 @@ proof: $(STAMP)
 
 bench-email: $(STAMP)
 	$(BIN)/python bench/email_bench.py $(or $(MONTH),2023-08)
+
+bench-web: $(STAMP)   # the preview's save-to-reload time; publisher site of 100 issues
+	$(BIN)/python bench/web_bench.py

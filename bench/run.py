@@ -115,6 +115,8 @@ SUB_BENCHES = {
     "email build and premailer's share": ["bench/email_bench.py", MONTH],
     "sending to a local aiosmtpd sink": ["bench/send_bench.py"],
     "importing a CSV of 500,000 subscribers": ["bench/import_bench.py"],
+    "web edition: save to reload in the preview; publisher site of 100 issues":
+        ["bench/web_bench.py"],
 }
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,7 +159,7 @@ def _site_issue(entry: ArchiveEntry, folder: Path, publication: Publication, dis
     if (web / "index.html").is_file():  # the web edition
         for source in sorted(web.rglob("*")):
             if source.is_file() and source.name != "manifest.json":
-                written.append(_copy(source, out_dir / source.relative_to(web)))
+                written.append(_publish(source, out_dir / source.relative_to(web)))
         pages = _pages(web)
         page = f"{month}/index.html"
     email = built.path("email", "html")
@@ -177,8 +178,10 @@ def _site_issue(entry: ArchiveEntry, folder: Path, publication: Publication, dis
                   folder / "issue.toml")
     cover = None
     if entry.cover_image is not None:
-        written.append(write_atomic(out_dir / "cover.jpg", thumbnail(entry.cover_image),
-                                    quiet=True))
+        target = out_dir / "cover.jpg"
+        if not _newer(target, entry.cover_image):
+            write_atomic(target, thumbnail(entry.cover_image), quiet=True)
+        written.append(target)
         cover = f"{month}/cover.jpg"
     issue = SiteIssue(entry, downloads["pdf"], downloads["epub"], page, cover, pages,
                       archive_only)
@@ -313,6 +316,31 @@ def _urn(publication: Publication, name: str) -> str:
 
 def _timestamp(date: dt.date) -> dt.datetime:
     return dt.datetime(date.year, date.month, date.day, tzinfo=dt.UTC)
+
+
+def _newer(target: Path, source: Path) -> bool:
+    """``target`` was made from ``source`` as it is now (written after its last change)."""
+    try:
+        return target.stat().st_mtime_ns > source.stat().st_mtime_ns
+    except OSError:
+        return False
+
+
+def _publish(source: Path, target: Path) -> Path:
+    """``source`` at ``target`` too: a hard link (a rebuild replaces the built file by a
+    new one, so the site keeps what it published until it is built again), or a copy
+    where a link cannot be made (another file system)."""
+    try:
+        if target.exists() and target.samefile(source):
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.link")
+        temporary.unlink(missing_ok=True)
+        os.link(source, temporary)
+        os.replace(temporary, target)
+        return target
+    except OSError:
+        return _copy(source, target)
 
 
 def _copy(source: Path, target: Path) -> Path:

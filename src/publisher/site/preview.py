@@ -4,7 +4,7 @@
 under ``/<MONTH>/``, as the site will.  A watcher thread polls the modification time
 and size of every file of the issue folder, ``publication.toml``, the earlier issues'
 ``issue.toml`` (the archive) and ``layouts/`` (the web layout, the partials, the fonts)
-ten times a second; on a change it reads the issue again and renders only the web
+twenty times a second; on a change it reads the issue again and renders only the web
 edition, in this process (the images already made are kept), then tells every open
 page, by a server-sent event, to reload itself.  The script that listens is added to
 the pages as they are served: the built outputs never carry it.
@@ -19,9 +19,11 @@ and the server goes on watching.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -46,7 +48,7 @@ StartResponse = Callable[..., Any]
 
 PREFIX = "/_preview/"
 #: How often the watcher looks at the files (seconds).
-POLL = 0.1
+POLL = 0.05
 #: The formats rebuilt in the background (the web edition is rebuilt in process), and
 #: the output of each the preview links.
 BACKGROUND = {"pdf": "reader", "epub": "book", "email": "html"}
@@ -97,6 +99,7 @@ class Preview:
         self._threads: list[threading.Thread] = []
         self._build_wanted = threading.Event()
         self._child: subprocess.Popen[str] | None = None
+        self._interrupted = False
         #: what the web renderer keeps between rebuilds (its checked layout, its compiled
         #: templates), until a layout file changes
         self._shared: dict[str, Any] = {}
@@ -133,6 +136,7 @@ class Preview:
         from publisher.render.templates import layout_errors
 
         started = time.perf_counter()
+        self._interrupt_background()
         layouts = tuple(entry for entry in self.signature()
                         if Path(entry[0]).is_relative_to(self.paths.layouts))
         if layouts != self._layouts_seen:
@@ -218,9 +222,23 @@ class Preview:
                 status, err = 1, str(exc)
             if self._stop.is_set():
                 return
+            if self._interrupted:  # the sources changed under it: the next one is wanted
+                self._interrupted = False
+                continue
             errors = [line for line in err.splitlines() if line.startswith("error:")]
             self._set_builds("up to date" if status == 0 else
                              "failed: " + (errors[0] if errors else f"exit status {status}"))
+
+    def _interrupt_background(self) -> None:
+        """Stop a background build of sources that have just changed (its outputs would be
+        stale; the next one starts once the changes settle), so that it takes no time from
+        the web edition's rebuild.  SIGINT: the build removes its temporary files and
+        leaves the earlier outputs as they were."""
+        child = self._child
+        if child is not None and child.poll() is None:
+            with contextlib.suppress(OSError):
+                child.send_signal(signal.SIGINT)
+            self._interrupted = True
 
     def _set_builds(self, state: str) -> None:
         with self.changed:
