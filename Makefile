@@ -20,6 +20,7 @@ help:
 	@echo "  make lock                  pin the venv's package versions in constraints.txt"
 	@echo "  make site                  build the download site in dist/site/"
 	@echo "  make serve                 preview it on http://127.0.0.1:8000/"
+	@echo "  make preview MONTH=YYYY-MM the issue's web edition, rebuilt and reloaded as you save"
 	@echo "  make clean                 remove dist/"
 	@echo "  make bench                 measure the build and the send (table + dist/bench/)"
 	@echo "  make proof MONTH=YYYY-MM   PNG proofs of the print PDF and a contact sheet"
@@ -89,16 +90,22 @@ clean:
 distclean: clean
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
 
-.PHONY: site serve
+.PHONY: site serve preview
 site: $(STAMP)
 	$(PUBLISHER) site
+
+# The web edition of MONTH on http://127.0.0.1:8000/MONTH/, rebuilt and reloaded on every
+# save of the issue or the layouts; the PDF, EPUB and email rebuilt in the background.
+preview: $(STAMP)
+	$(call need_month,preview)
+	$(PUBLISHER) preview $(MONTH) $(if $(PORT),--port $(PORT),)
 
 serve: site
 	$(PUBLISHER) serve
 
 # make bench runs them all; each part alone: bench-pdf, bench-epub, bench-email, bench-send,
-# bench-senders, bench-import.
-.PHONY: bench bench-pdf bench-epub bench-email bench-send bench-senders bench-import proof
+# bench-senders, bench-import, bench-web.
+.PHONY: bench bench-pdf bench-epub bench-email bench-send bench-senders bench-import bench-web proof
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
@@ -124,3 +131,6 @@ proof: $(STAMP)
 
 bench-email: $(STAMP)
 	$(BIN)/python bench/email_bench.py $(or $(MONTH),2023-08)
+
+bench-web: $(STAMP)   # the preview's save-to-reload time; publisher site of 100 issues
+	$(BIN)/python bench/web_bench.py

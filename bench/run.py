@@ -116,6 +116,8 @@ SUB_BENCHES = {
     "sending to a local aiosmtpd sink": ["bench/send_bench.py"],
     "1, 2 and 4 senders, SQLite vs PostgreSQL": ["bench/senders_bench.py"],
     "importing a CSV of 500,000 subscribers": ["bench/import_bench.py"],
+    "web edition: save to reload in the preview; publisher site of 100 issues":
+        ["bench/web_bench.py"],
 }
 
 

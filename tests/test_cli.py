@@ -141,7 +141,8 @@ def _positionals(parser: argparse.ArgumentParser) -> list[str]:
 
 def test_every_command_is_covered():
     assert set(_leaf_commands()) == {
-        ("check",), ("build",), ("site",), ("serve",), ("new",), ("subscribers", "import"),
+        ("check",), ("build",), ("site",), ("serve",), ("preview",), ("new",),
+        ("subscribers", "import"),
         ("subscribers", "list"), ("subscribers", "count"), ("subscribers", "export"),
         ("subscribers", "unsubscribe"), ("subscribers", "history"), ("subscribers", "outbox"),
         ("send",), ("db", "upgrade"), ("db", "copy")}

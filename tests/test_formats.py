@@ -24,7 +24,7 @@ def _publication(issues: Path) -> Publication:
 
 
 def test_the_table_lists_every_format_in_build_order() -> None:
-    assert render.formats() == ("pdf", "epub", "email")
+    assert render.formats() == ("pdf", "epub", "email", "web")
     for name in render.formats():
         declared = render.declared(name)
         assert declared.name == name
@@ -44,6 +44,7 @@ def test_the_outputs_of_a_month_keep_their_names() -> None:
         ("email", "message"): "email.eml",
         ("email", "web"): "email-web.html",
         ("email", "images"): "email-images",
+        ("web", "pages"): "web",
     }
     assert outputs.path("email", "message") == Path("dist", "2023-08", "email.eml")
     with pytest.raises(KeyError, match="the pdf format has no output 'book'"):

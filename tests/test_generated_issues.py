@@ -467,15 +467,17 @@ def _check_rebuilds(project: Path, months: list[Month]) -> None:
 
 
 def _check_site(project: Path, built: list[tuple[GenIssue, Done]]) -> None:
-    """The site's web version of each month holds every article in full: it is where
-    the email's "continue reading" links lead, ``<base_url>/<MONTH>/#<slug>``."""
+    """The site's web edition of each month holds every article in full, each on its
+    page, and the issue page has the anchor the email's "continue reading" links lead
+    to, ``<base_url>/<MONTH>/#<slug>``."""
     done = publisher(project, "site")
     assert done.status == 0 and "Traceback" not in done.err, done.err
     for issue, _ in built:
-        page = project / "dist" / "site" / str(issue.month) / "index.html"
-        text = html_text(page)
+        folder = project / "dist" / "site" / str(issue.month)
+        page = folder / "index.html"
         tree = lxml_html.document_fromstring(page.read_bytes())
         for article in issue.articles:
+            text = html_text(folder / article.slug / "index.html")
             missing = absent(article_texts(article), text)
             assert not missing, f"{issue.month}: the web page lacks {missing[0]!r}"
             anchor = article_id(article.slug)

@@ -105,7 +105,10 @@ def test_covers_load(page):
 def test_the_web_version_shows_the_article(site, page):
     page.click("#issue-2023-08 >> text=Read online")
     page.wait_for_load_state()
-    assert page.url == site.url + "2023-08/index.html"
+    assert page.url == site.url + "2023-08/index.html"  # the web edition's issue page
+    page.click("text=Korea’s Push for Greater Security Ties >> nth=-1")
+    page.wait_for_load_state()
+    assert page.url == site.url + "2023-08/korea-security-ties/"
     text = re.sub(r"\s+", " ", page.inner_text("body"))
     for sentence in seed_sentences():
         assert sentence in text, sentence
@@ -114,6 +117,7 @@ def test_the_web_version_shows_the_article(site, page):
         assert token not in html
     images = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
     assert images and all(width > 0 for width in images)
+    page.go_back()
     page.go_back()
 
 
@@ -155,5 +159,26 @@ def test_the_site_is_rebuilt_identically(site, tmp_path):
     again = Paths(site.paths.issues, site.paths.layouts, tmp_path / "dist")
     shutil.copytree(site.paths.dist / "2023-08", again.dist / "2023-08")
     build_site(again)
-    for name in ("index.html", "feed.xml", "2023-08/index.html", "2023-08/cover.jpg"):
+    for name in ("index.html", "feed.xml", "2023-08/index.html", "2023-08/cover.jpg",
+                 "2023-08/korea-security-ties/index.html", "sitemap.xml", "robots.txt",
+                 "search/index.html", "pagefind/pagefind-entry.json"):
         assert (again.dist / "site" / name).read_bytes() == (site.root / name).read_bytes()
+
+
+def test_the_search_finds_an_article_from_the_static_site(site, browser):
+    """Pagefind's index, built by publisher site, queried in Chromium under the site's
+    own Content-Security-Policy: the result links the article's page."""
+    tab = browser.new_page()
+    try:
+        errors: list[str] = []
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        tab.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+               if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+        tab.goto(site.url + "search/")
+        tab.fill(".pagefind-ui__search-input", "Stoltenberg")
+        tab.wait_for_selector(".pagefind-ui__result-link", timeout=15000)
+        links = tab.eval_on_selector_all(".pagefind-ui__result-link", "as => as.map(a => a.href)")
+        assert site.url + "2023-08/korea-security-ties/" in links
+        assert not errors, errors
+    finally:
+        tab.close()

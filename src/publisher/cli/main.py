@@ -19,7 +19,7 @@ from typing import NoReturn
 
 from publisher import __version__
 from publisher.build.builder import Paths
-from publisher.cli import db, issue, options, send, site, subscribers
+from publisher.cli import db, issue, options, preview, send, site, subscribers
 from publisher.cli.console import configure_logging
 from publisher.errors import (
     DISK_ERRNOS,
@@ -132,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
 
     issue.add_commands(sub, common)
     site.add_commands(sub, common)
+    preview.add_commands(sub, common)
     subscribers.add_commands(sub, common, options.common(2))
     send.add_commands(sub, common)
     db.add_commands(sub, common, options.common(2))

@@ -14,12 +14,14 @@ from publisher.render.base import BuildContext, Format, LaysOutPrint, PrintLayou
 from publisher.render.email import EMAIL
 from publisher.render.epub import EPUB
 from publisher.render.pdf import PDF
+from publisher.render.web import WEB
 
 #: format name -> its declaration, in build order
 FORMATS: dict[str, Format] = {f.name: f for f in (
     PDF,  # print and reader PDFs; lays out the print pages
     EPUB,  # EPUB 3, following the print pages
     EMAIL,  # the HTML email
+    WEB,  # the web edition: an issue page and a page per article
 )}
 
 

@@ -29,6 +29,10 @@ def _image_path(image: m.Image) -> str:
     return image.src
 
 
+def _no_attributes(image: m.Image) -> str:
+    return ""
+
+
 @dataclass(frozen=True)
 class HtmlOptions:
     """How one format wants its HTML.
@@ -41,6 +45,12 @@ class HtmlOptions:
     ``xhtml``: close void elements (``<br/>``), as EPUB content documents need.
     ``image_src``: the ``src`` of an image (a path, a URL, a ``cid:``).
     ``link_href``: rewrites internal links (``#id``), e.g. to ``chapter.xhtml#id``.
+    ``image_attributes``: more attributes of an image, written after its size, each
+    with a leading space (the web edition's ``srcset``, ``sizes`` and ``loading``).
+    ``table_wrap``: set each table in a ``<div class="table">`` that is a labelled,
+    focusable region (a wide table scrolls inside it, not the page).
+    ``pullquote_role``: the ``role`` of a pull quote's ``<aside>`` (``doc-pullquote`` on
+    the web: an aside inside the article would otherwise be a landmark of its own).
     ``block_ids``: give every top-level block of an article body the id
     ``article-<slug>--b<n>`` (n from 1), the same in every format, so a place in the print
     layout (the page a block starts on) can be found again in the EPUB.
@@ -60,6 +70,9 @@ class HtmlOptions:
     block_ids: bool = False
     html4_blocks: bool = False
     url_class: str = ""
+    image_attributes: Callable[[m.Image], str] = field(default=_no_attributes)
+    table_wrap: bool = False
+    pullquote_role: str = ""
 
 
 def block_id(article: m.Article, n: int) -> str:
@@ -129,7 +142,9 @@ class HtmlWriter:
 
     def pullquote(self, quote: m.PullQuote) -> str:
         epub = (' epub:type="pullquote" role="doc-pullquote"'
-                if self.options.footnotes == "epub" else "")
+                if self.options.footnotes == "epub" else
+                f' role="{attr(self.options.pullquote_role)}"' if self.options.pullquote_role
+                else "")
         who = (f'\n<p class="attribution">{escape(quote.attribution, quote=False)}</p>'
                if quote.attribution else "")
         tag = "aside"
@@ -152,8 +167,9 @@ class HtmlWriter:
 
     def image(self, image: m.Image, css_class: str = "") -> str:
         cls = f' class="{attr(css_class)}"' if css_class else ""
+        more = self.options.image_attributes(image)
         return (f'<img{cls} src="{attr(self.options.image_src(image))}" alt="{attr(image.alt)}" '
-                f'width="{image.width}" height="{image.height}"{self._void_end}')
+                f'width="{image.width}" height="{image.height}"{more}{self._void_end}')
 
     def figure(self, image: m.Image, css_class: str = "figure") -> str:
         caption = self.caption(image)
@@ -186,7 +202,10 @@ class HtmlWriter:
         head = "".join(row(r, "th") for r in table.head)
         body = "\n".join(row(r, "td") for r in table.body)
         thead = f"<thead>{head}</thead>\n" if head else ""
-        return f"<table>\n{thead}<tbody>\n{body}\n</tbody>\n</table>"
+        html = f"<table>\n{thead}<tbody>\n{body}\n</tbody>\n</table>"
+        if self.options.table_wrap:
+            return f'<div class="table" role="region" aria-label="Table" tabindex="0">{html}</div>'
+        return html
 
     # -- inlines -----------------------------------------------------------
 

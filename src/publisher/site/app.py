@@ -16,7 +16,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from publisher.build.builder import Paths
-from publisher.site.security import FILE_POLICY, PAGE_POLICY, SecureHeaders
+from publisher.site.security import FILE_POLICY, PAGE_POLICY, SEARCH_POLICY, SecureHeaders
 
 log = logging.getLogger(__name__)
 progress = logging.getLogger("publisher.progress")
@@ -27,7 +27,12 @@ WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 TYPES = {".epub": "application/epub+zip", ".pdf": "application/pdf",
          ".xml": "application/atom+xml", ".html": "text/html; charset=utf-8",
-         ".css": "text/css; charset=utf-8", ".txt": "text/plain; charset=utf-8"}
+         ".css": "text/css; charset=utf-8", ".txt": "text/plain; charset=utf-8",
+         ".js": "text/javascript; charset=utf-8", ".wasm": "application/wasm",
+         "sitemap.xml": "application/xml"}
+#: The search page (Pagefind's interface): the one page whose scripts run.
+SEARCH_PAGE = ("search", "index.html")
+SEARCH_BUNDLE = "pagefind"  # publisher.site.search.BUNDLE
 
 
 #: A longer path names no file of the site (a name is at most 255 bytes).
@@ -59,8 +64,12 @@ class StaticFiles:
             data = None
         if target is None or data is None:
             return _plain(start_response, "404 Not Found", "Not found")
-        media_type = TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]
+        media_type = (TYPES.get(target.name) or TYPES.get(target.suffix)
+                      or mimetypes.guess_type(target.name)[0])
         policy = PAGE_POLICY if target.suffix == ".html" else FILE_POLICY
+        if (target.parts[-2:] == SEARCH_PAGE and target.parent.parent == self.root) or (
+                target.suffix == ".js" and target.parent == self.root / SEARCH_BUNDLE):
+            policy = SEARCH_POLICY  # a worker's own policy is that of its script
         start_response("200 OK", [("Content-Type", media_type or "application/octet-stream"),
                                   ("Content-Length", str(len(data))),
                                   ("Content-Security-Policy", policy)])

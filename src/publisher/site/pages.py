@@ -1,17 +1,22 @@
 """The download site: ``dist/site/``, where readers find every issue.
 
 An index of every issue, newest first (cover, month, cover story, download
-links with sizes), a page per built issue that is the web version of its
-email, and an Atom feed whose entries carry the downloads as enclosures.
-Static files with relative links; it reads only ``issues/``, ``layouts/site/``
-(with the partials it imports from ``layouts/_partials/``) and the built outputs in
-``dist/<MONTH>/``.
+links with sizes); for each built issue its web edition (``dist/<MONTH>/web/``: the
+issue page as ``<MONTH>/index.html``, a page per article) and the web version of its
+email (``<MONTH>/email.html``; the issue page itself when the web edition is not
+built); for an archive-only issue a page of its archive entry; an Atom feed whose
+entries carry the downloads as enclosures and link the article pages; ``sitemap.xml``
+and ``robots.txt``.  Static files with relative links; it reads only ``issues/``,
+``layouts/site/`` (with the partials it imports from ``layouts/_partials/``) and the
+built outputs in ``dist/<MONTH>/``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +62,11 @@ class SiteIssue:
     entry: ArchiveEntry
     pdf: Download | None
     epub: Download | None
-    page: str | None  # relative link to the web version
+    page: str | None  # relative link to the web edition (or the email's web version)
     cover: str | None  # relative link to the thumbnail
+    #: the web edition's pages (public URL, title), the issue page first
+    pages: tuple[tuple[str, str], ...] = ()
+    archive_only: bool = False
 
     @property
     def month(self) -> Month:
@@ -102,12 +110,25 @@ def build_site(paths: Paths, diag: Diagnostics | None = None) -> list[Path]:
         preferences = env.get_template("preferences.html").render(
             publication=publication, state="static", address="", action="", name="",
             done="", problem="")
+        search = env.get_template("search.html").render(publication=publication)
+        months = {issue.month: env.get_template("month.html").render(
+            publication=publication, issue=issue) for issue in issues if issue.archive_only}
     written.append(write_atomic(site / "index.html", index.encode()))
     written.append(write_atomic(site / "preferences.html", preferences.encode(), quiet=True))
+    for month, html in months.items():
+        written.append(write_atomic(site / str(month) / "index.html", html.encode(), quiet=True))
     written.append(write_atomic(site / "unsubscribe.html", unsubscribe.encode(), quiet=True))
     written.append(write_atomic(site / "site.css",
                                 (paths.layouts / "site" / "site.css").read_bytes(), quiet=True))
     written.append(write_atomic(site / "feed.xml", atom_feed(publication, issues)))
+    written.append(write_atomic(site / "sitemap.xml", sitemap(publication, issues), quiet=True))
+    written.append(write_atomic(site / "robots.txt", robots(publication), quiet=True))
+    written.append(write_atomic(site / "search" / "index.html", search.encode(), quiet=True))
+    written.append(write_atomic(site / "search.js",
+                                (paths.layouts / "site" / "search.js").read_bytes(), quiet=True))
+    from publisher.site.search import index_site
+
+    index_site(site)
     progress.info("site: %d issue(s) in %s", len(issues), site)
     return written
 
@@ -123,6 +144,7 @@ def _site_issue(entry: ArchiveEntry, folder: Path, publication: Publication, dis
     out_dir = site / str(month)
     written: list[Path] = []
     archive_only = is_archive_only(folder)
+    page = None
     downloads: dict[str, Download | None] = {}
     for kind, media_type, url in (("pdf", "application/pdf", entry.pdf_url),
                                   ("epub", "application/epub+zip", entry.epub_url)):
@@ -135,28 +157,75 @@ def _site_issue(entry: ArchiveEntry, folder: Path, publication: Publication, dis
             downloads[kind] = Download(url, url, None, media_type)
         else:
             downloads[kind] = None
-    page = None
+    if archive_only:
+        page = f"{month}/index.html"  # its archive page
+    pages: tuple[tuple[str, str], ...] = ()
+    web = built.path("web", "pages")
+    if (web / "index.html").is_file():  # the web edition
+        for source in sorted(web.rglob("*")):
+            if source.is_file() and source.name != "manifest.json":
+                written.append(_publish(source, out_dir / source.relative_to(web)))
+        pages = _pages(web)
+        page = f"{month}/index.html"
     email = built.path("email", "html")
     if built.path("email", "web").is_file():  # the email was shortened to fit its budget
         email = built.path("email", "web")
     if email.is_file():
-        written.append(write_atomic(out_dir / "index.html",
-                                    web_version(email, publication), quiet=True))
+        name = "email.html" if page else "index.html"
+        written.append(write_atomic(out_dir / name, web_version(email, publication), quiet=True))
         images = built.path("email", "images")
         if images.is_dir():
             for image in sorted(images.iterdir()):
                 written.append(_copy(image, out_dir / images.name / image.name))
-        page = f"{month}/index.html"
+        page = page or f"{month}/index.html"
     if not archive_only and not (downloads["pdf"] and downloads["epub"] and page):
         diag.warn(f"{month} is not fully built: run 'make issue MONTH={month}' first",
                   folder / "issue.toml")
     cover = None
     if entry.cover_image is not None:
-        written.append(write_atomic(out_dir / "cover.jpg", thumbnail(entry.cover_image),
-                                    quiet=True))
+        target = out_dir / "cover.jpg"
+        if not _newer(target, entry.cover_image):
+            write_atomic(target, thumbnail(entry.cover_image), quiet=True)
+        written.append(target)
         cover = f"{month}/cover.jpg"
-    issue = SiteIssue(entry, downloads["pdf"], downloads["epub"], page, cover)
+    issue = SiteIssue(entry, downloads["pdf"], downloads["epub"], page, cover, pages,
+                      archive_only)
     return issue, written
+
+
+def _pages(web: Path) -> tuple[tuple[str, str], ...]:
+    """The pages of a web edition (public URL, title), from its manifest."""
+    try:
+        manifest = json.loads((web / "manifest.json").read_text(encoding="utf-8"))
+        return tuple((page["url"], page["title"]) for page in manifest["pages"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ()
+
+
+def sitemap(publication: Publication, issues: list[SiteIssue]) -> bytes:
+    """``sitemap.xml``: the index, every issue's page and every article's, dated by issue."""
+    base = publication.base_url
+    rows = [(f"{base}/", max((i.date for i in issues), default=None))]
+    for issue in sorted(issues, key=lambda i: i.month, reverse=True):
+        urls = [url for url, _ in issue.pages] or ([issue.page_url] if issue.page else [])
+        rows += [(url, issue.date) for url in urls]
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    for url, date in rows:
+        lastmod = f"<lastmod>{date.isoformat()}</lastmod>" if date else ""
+        lines.append(f"<url><loc>{_xml(url)}</loc>{lastmod}</url>")
+    lines.append("</urlset>")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def robots(publication: Publication) -> bytes:
+    """``robots.txt``: everything may be crawled; where the sitemap is."""
+    return (f"User-agent: *\nAllow: /\n\nSitemap: {publication.base_url}/sitemap.xml\n"
+            ).encode()
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def web_version(email_html: Path, publication: Publication) -> bytes:
@@ -217,6 +286,8 @@ def atom_feed(publication: Publication, issues: list[SiteIssue]) -> bytes:
         item.updated(_timestamp(issue.date))
         item.published(_timestamp(issue.date))
         links[ident] = [{"href": issue.page_url, "rel": "alternate", "type": "text/html"}]
+        links[ident] += [{"href": url, "rel": "related", "type": "text/html", "title": title}
+                         for url, title in issue.pages[1:]]  # the articles' pages
         for download in (issue.pdf, issue.epub):
             if download is not None:
                 link = {"href": download.url, "rel": "enclosure", "type": download.media_type}
@@ -258,6 +329,31 @@ def _urn(publication: Publication, name: str) -> str:
 
 def _timestamp(date: dt.date) -> dt.datetime:
     return dt.datetime(date.year, date.month, date.day, tzinfo=dt.UTC)
+
+
+def _newer(target: Path, source: Path) -> bool:
+    """``target`` was made from ``source`` as it is now (written after its last change)."""
+    try:
+        return target.stat().st_mtime_ns > source.stat().st_mtime_ns
+    except OSError:
+        return False
+
+
+def _publish(source: Path, target: Path) -> Path:
+    """``source`` at ``target`` too: a hard link (a rebuild replaces the built file by a
+    new one, so the site keeps what it published until it is built again), or a copy
+    where a link cannot be made (another file system)."""
+    try:
+        if target.exists() and target.samefile(source):
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.link")
+        temporary.unlink(missing_ok=True)
+        os.link(source, temporary)
+        os.replace(temporary, target)
+        return target
+    except OSError:
+        return _copy(source, target)
 
 
 def _copy(source: Path, target: Path) -> Path:

@@ -23,6 +23,11 @@ WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 #: keeps its inlined styles), no script, no plugin, never in a frame.
 PAGE_POLICY = ("default-src 'none'; img-src 'self'; style-src 'self' 'unsafe-inline'; "
                "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+#: The search page: Pagefind's script and its WebAssembly, from the site, reading the
+#: index from the site; nothing else runs anywhere.
+SEARCH_POLICY = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                 "script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; base-uri 'none'; "
+                 "form-action 'self'; frame-ancestors 'none'")
 #: The endpoint's pages, which show an address from the request: its stylesheet only.
 ENDPOINT_POLICY = ("default-src 'none'; img-src 'self'; style-src 'self'; base-uri 'none'; "
                    "form-action 'self'; frame-ancestors 'none'")

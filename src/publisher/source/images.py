@@ -65,17 +65,39 @@ def load_image(
         report(f"image '{reference}' {problem.message}", source, line)
         if problem.error:
             return None  # never decoded: that is the bomb
-    try:
-        with imaging.opened(path) as img:
-            damage = _damage(img)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):  # Pillow refuses it
-        damage = "it cannot be decoded"
+    damage = _decoded(path)
     if damage:
         diag.error(f"image '{reference}' is damaged ({damage}): export or copy it again",
                    source, line)
         return None
     return m.Image(path=path, src=reference, alt=alt.strip(), width=width, height=height,
                    caption=caption, credit=credit)
+
+
+#: What decoding each image file found, by (path, size, modification time, inode): a file
+#: referred to many times (the cover as a lead image), or read again by the preview after
+#: an edit elsewhere, is decoded once.
+_DECODED: dict[tuple[str, int, int, int], str | None] = {}
+
+
+def _decoded(path: Path) -> str | None:
+    """Why the image at ``path`` cannot be decoded, or ``None`` (decoded once per file)."""
+    try:
+        stat = path.stat()
+        key: tuple[str, int, int, int] | None = (str(path), stat.st_size, stat.st_mtime_ns,
+                                                 stat.st_ino)
+    except OSError:
+        key = None
+    if key is not None and key in _DECODED:
+        return _DECODED[key]
+    try:
+        with imaging.opened(path) as img:
+            damage = _damage(img)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):  # Pillow refuses it
+        damage = "it cannot be decoded"
+    if key is not None:
+        _DECODED[key] = damage
+    return damage
 
 
 def _damage(img: PILImage.Image) -> str | None:

@@ -6,7 +6,9 @@ The reader checks everything and reports every problem at once, each as
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import functools
 import logging
 import re
 import tomllib
@@ -330,8 +332,7 @@ class IssueReader:
 
     def _yaml(self, header: str, path: Path) -> tuple[dict[str, Any] | None, dict[str, int]]:
         try:
-            node = yaml.compose(header, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(header)
+            node, data = _parsed_yaml(header)
         except yaml.YAMLError as exc:
             # The context mark is where the broken construct starts (an unclosed
             # bracket, say): the line to look at, rather than where YAML gave up.
@@ -437,3 +438,15 @@ def _repeated_keys(node: yaml.Node | None, prefix: str = "") -> list[tuple[str, 
                 seen.setdefault(name, line)
                 found.extend(_repeated_keys(value, f"{name}."))
     return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _composed_yaml(header: str) -> tuple[Any, Any]:
+    return yaml.compose(header, Loader=yaml.SafeLoader), yaml.safe_load(header)
+
+
+def _parsed_yaml(header: str) -> tuple[Any, Any]:
+    """A front matter's YAML node tree and value: parsed once per text in a process (the
+    preview reads every article again after an edit to one); the value a copy of its own."""
+    node, data = _composed_yaml(header)
+    return node, copy.deepcopy(data)

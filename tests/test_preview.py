@@ -1,0 +1,142 @@
+"""``publisher preview``: the web edition served, rebuilt on a save and reloaded by itself,
+a source error shown in the page, the other formats built in the background."""
+
+from __future__ import annotations
+
+import http.client
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import FIXTURES, LAYOUTS
+from publisher.build.builder import Paths, build
+from publisher.model import Month
+from publisher.site.app import make_preview_server
+from publisher.site.preview import Preview
+from publisher.site.security import SecureHeaders
+
+JAN = Month(2024, 1)
+
+
+@dataclass
+class Running:
+    preview: Preview
+    paths: Paths
+    port: int
+
+    def get(self, path: str) -> tuple[int, str]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read().decode("utf-8", "replace")
+        finally:
+            connection.close()
+
+    @property
+    def article(self) -> Path:
+        return self.paths.issues / "2024-01" / "articles" / "01-features.md"
+
+
+def _serve(tmp_path: Path, background: bool) -> Iterator[Running]:
+    shutil.copytree(FIXTURES, tmp_path / "issues")
+    paths = Paths(tmp_path / "issues", LAYOUTS, tmp_path / "dist")
+    preview = Preview(paths, JAN, background=background)
+    preview.start()
+    server = make_preview_server(SecureHeaders(preview), 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Running(preview, paths, server.server_address[1])
+    finally:
+        preview.stop()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Running]:
+    yield from _serve(tmp_path, background=False)
+
+
+def _until(check: Callable[[], Any], seconds: float = 10) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError("not within the time")
+
+
+def test_it_serves_the_web_edition_with_its_reload_script(running):
+    status, page = running.get("/2024-01/features/")
+    assert status == 200 and "Features “Quoted”" in page
+    assert '<script src="/_preview/reload.js"' in page
+    assert running.get("/2024-01/_web/web.css")[0] == 200
+    assert running.get("/")[0] == 302
+    assert running.get("/2023-12/")[0] == 404
+
+
+def test_a_save_rebuilds_the_page(running):
+    before = running.preview.state.version
+    text = running.article.read_text(encoding="utf-8")
+    running.article.write_text(text.replace('title: "Features', 'title: "Edited'),
+                               encoding="utf-8")
+    _until(lambda: running.preview.state.version > before)
+    assert "Edited “Quoted”" in running.get("/2024-01/features/")[1]
+
+
+def test_a_source_error_is_shown_in_the_page_and_the_server_goes_on(running):
+    text = running.article.read_text(encoding="utf-8")
+    before = running.preview.state.version
+    running.article.write_text(text.replace("byline:", "bylin:"), encoding="utf-8")
+    _until(lambda: running.preview.state.version > before)
+    status, page = running.get("/2024-01/features/")
+    assert status == 200
+    assert "01-features.md:" in page and "Traceback" not in page
+    assert "Features “Quoted”" in page  # the last good version, under the error
+    before = running.preview.state.version
+    running.article.write_text(text, encoding="utf-8")
+    _until(lambda: running.preview.state.version > before)
+    assert "<pre>" not in running.get("/2024-01/features/")[1]
+
+
+def test_the_built_web_edition_never_carries_the_reload_script(tmp_path):
+    shutil.copytree(FIXTURES, tmp_path / "issues")
+    paths = Paths(tmp_path / "issues", LAYOUTS, tmp_path / "dist")
+    build(JAN, paths, ["web"], parallel=False)
+    for page in (paths.dist / "2024-01" / "web").rglob("*.html"):
+        assert b"_preview" not in page.read_bytes(), page
+
+
+def test_the_browser_reloads_by_itself_on_a_save(running, browser):
+    tab = browser.new_page()
+    try:
+        tab.goto(f"http://127.0.0.1:{running.port}/2024-01/features/")
+        tab.wait_for_timeout(300)  # the event stream is open
+        text = running.article.read_text(encoding="utf-8")
+        with tab.expect_navigation(timeout=10000):
+            running.article.write_text(text.replace('title: "Features', 'title: "Saved'),
+                                       encoding="utf-8")
+        tab.wait_for_load_state("load")
+        assert tab.inner_text("h1") == "Saved “Quoted”"
+    finally:
+        tab.close()
+
+
+def test_the_other_formats_are_built_in_the_background_and_linked(tmp_path):
+    for running in _serve(tmp_path, background=True):
+        _until(lambda preview=running.preview: set(preview.builds().values()) == {"up to date"},
+               300)
+        page = running.get("/2024-01/")[1]
+        for name in ("korea-2024-01.pdf", "korea-2024-01.epub", "email.html"):
+            assert f'href="/2024-01/{name}"' in page
+            assert running.get(f"/2024-01/{name}")[0] == 200
+        assert "up to date" in page
