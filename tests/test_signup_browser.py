@@ -28,6 +28,7 @@ import pytest
 
 from conftest import PROJECT, Run
 from publisher.build.builder import Paths
+from publisher.deliver import subscribers
 from send_support import Recorder, bodies, parse, smtp_server
 
 SECRET = "test-secret-for-the-signup-browser-tests"
@@ -40,6 +41,8 @@ def serve(paths: Paths, db: Path, **env: str) -> Iterator[tuple[str, subprocess.
     """``publisher serve`` on a free port; its URL and process."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
     environ.update({"PUBLISHER_SECRET": SECRET, **env})
+    if not db.exists():  # an empty store (the application never makes one: a typo)
+        subscribers.connect(db, create=True).close()
     server = subprocess.Popen(
         [sys.executable, "-m", "publisher", "serve", "--port", "0", "--db", str(db),
          "--dist", str(paths.dist), "--issues", str(paths.issues),

@@ -214,10 +214,6 @@ def signup_routes(where: store_db.Location | Path | str, publication: Publicatio
     from publisher.site.preferences import PreferencesApp
 
     settings = consent.SignupSettings.from_env(environ)
-    try:  # readers may be the first to subscribe: the store is made if need be
-        store_db.connect(where, create=True).close()
-    except PublisherError as exc:
-        log.warning("signup: %s (the endpoints answer 503 until it can be opened)", exc)
     sender = None
     if environ.get("PUBLISHER_SMTP_HOST", "").strip():
         sender = outbox.Sender(where, SmtpSettings.from_env(environ))
