@@ -60,6 +60,7 @@ FILLED = {
     placeholders.RECIPIENT_EMAIL: "minji@example.com",
     placeholders.UNSUBSCRIBE_URL: "https://webzine.example.org/u/abc?id=1&t=x",
     placeholders.UNSUBSCRIBE_MAILTO: "mailto:unsubscribe@webzine.example.org?subject=abc",
+    placeholders.PREFERENCES_URL: "https://webzine.example.org/preferences?id=1&t=x",
 }
 
 EVERYTHING = """---
