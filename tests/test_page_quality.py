@@ -80,18 +80,22 @@ def test_the_report_sees_what_is_there(reports: dict[str, Report]) -> None:
 
 
 _STRETCHED = "justified lines spread before an unbreakable word (a URL, a long name)"
-_NOTES = "WeasyPrint 70 moves every footnote to a later page (its footnote area overflows)"
+_COLUMNS_AND_NOTES = (
+    "with a note at the foot of an opening page, the columns after the lede that no longer "
+    "fit there whole all move to the next page (WeasyPrint 70's column layout with a "
+    "footnote area), leaving a quarter to a third of the page blank")
 KNOWN = {
     # (issue, goal) pairs that do not hold yet, with what is seen; see issue #19.
     ("2023-08", "stretched"): _STRETCHED,
-    ("fixture 2024-01", "notes"): _NOTES,
+    ("fixture 2024-01", "blank"): _COLUMNS_AND_NOTES,
+    ("table-heavy", "blank"): _COLUMNS_AND_NOTES,
     ("short", "blank"): "a page ends a third short before a table or figure",
-    ("short", "stretched"): _STRETCHED, ("short", "notes"): _NOTES,
-    ("long", "stretched"): _STRETCHED, ("long", "notes"): _NOTES,
-    ("table-heavy", "stretched"): _STRETCHED, ("table-heavy", "notes"): _NOTES,
+    ("short", "stretched"): _STRETCHED,
+    ("long", "stretched"): _STRETCHED,
+    ("table-heavy", "stretched"): _STRETCHED,
     ("table-heavy", "stranded"): "a subhead ends a column",
-    ("note-heavy", "blank"): "a page ends two fifths short (notes pushed on)",
-    ("note-heavy", "stretched"): _STRETCHED, ("note-heavy", "notes"): _NOTES,
+    ("note-heavy", "blank"): "a page ends a quarter short",
+    ("note-heavy", "stretched"): _STRETCHED,
     ("note-heavy", "stranded"): "a subhead ends a column",
 }
 
@@ -102,3 +106,4 @@ def test_goal(reports: dict[str, Report], name: str, goal: str) -> None:
     if (name, goal) in KNOWN:
         pytest.xfail(KNOWN[name, goal])
     assert _goal(reports[name], goal) == []
+

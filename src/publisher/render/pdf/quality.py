@@ -249,6 +249,8 @@ class _Page:
     def stranded_headings(self) -> list[str]:
         """Headings with nothing inked below them in their column, on a page that
         continues (a heading closing a part's last page is no stranded heading)."""
+        if self.kind in FREE_KINDS:  # the covers place their headings absolutely
+            return []
         inked = [(b, self.column(b), b.position_y) for b in self.inked()]
         found = []
         for box in _walk(self.root):
