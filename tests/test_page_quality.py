@@ -16,11 +16,12 @@ import pytest
 
 from conftest import FIXTURES, ISSUES, LAYOUTS
 from issue_generator import IssueGenerator, write_issue
+from publisher.build.builder import Paths
 from publisher.diagnostics import Diagnostics
 from publisher.model import Month
 from publisher.render.base import BuildContext
-from publisher.render.pdf.quality import MAX_BLANK, Report, failures, measure
-from publisher.render.pdf.renderer import print_document
+from publisher.render.pdf.quality import MAX_BLANK, Report, _walk, failures, measure
+from publisher.render.pdf.renderer import print_document, print_html
 from publisher.source.reader import read_issue
 
 #: Generated issues: (shape, seed). Fixed seeds: the figures are comparable over time.
@@ -107,3 +108,38 @@ def test_goal(reports: dict[str, Report], name: str, goal: str) -> None:
         pytest.xfail(KNOWN[name, goal])
     assert _goal(reports[name], goal) == []
 
+
+def test_six_earlier_issues_fit_the_archive_page(project_copy: Paths) -> None:
+    """Six earlier issues, their covers of three proportions: the archive is one page
+    (no entry spilled onto a page of its own), every thumbnail the same box, the text
+    of every entry at the same offset, and the back cover counts all six."""
+    from PIL import Image
+
+    source = project_copy.issues / "2023-03"
+    for n, (month, size) in enumerate([("2023-02", (600, 800)), ("2023-03", (800, 600)),
+                                       ("2023-04", (500, 1000))]):
+        folder = project_copy.issues / month
+        folder.mkdir(exist_ok=True)
+        (folder / "images").mkdir(exist_ok=True)
+        Image.new("RGB", size, (40 * n, 90, 140)).save(folder / "images" / "cover.jpg")
+        (folder / "issue.toml").write_text(
+            f'month = "{month}"\ncover_story = "Story {month}"\n'
+            'cover_image = "images/cover.jpg"\n', encoding="utf-8")
+    assert source.is_dir()
+    issue = read_issue(project_copy.issues, Month.parse("2023-08"), Diagnostics())
+    assert len(issue.archive.entries) == 6
+    document = print_document(BuildContext(issue=issue, layouts=LAYOUTS))
+    report = measure(document, LAYOUTS)
+    assert [p.kind for p in report.pages].count("archive") == 1
+    thumbs, texts = [], []
+    for page in document.pages:
+        for box in _walk(page._page_box):
+            classes = (box.element.get("class") or "") if box.element is not None else ""
+            if "archive-thumb" in classes.split() and box.element_tag == box.element.tag:
+                thumbs.append((round(box.border_width(), 2), round(box.border_height(), 2)))
+            if classes == "archive-text":
+                texts.append(round(box.position_x, 2))
+    assert len(thumbs) == 5 and len(set(thumbs)) == 1, thumbs
+    assert len(texts) == 5 and len(set(texts)) == 1, texts
+    html = print_html(BuildContext(issue=issue, layouts=LAYOUTS))
+    assert "From the Archive: 6 earlier issues to download" in html
