@@ -143,3 +143,53 @@ def test_six_earlier_issues_fit_the_archive_page(project_copy: Paths) -> None:
     assert len(texts) == 5 and len(set(texts)) == 1, texts
     html = print_html(BuildContext(issue=issue, layouts=LAYOUTS))
     assert "From the Archive: 6 earlier issues to download" in html
+
+
+@pytest.mark.parametrize(("size", "focus", "ratio", "position"), [
+    ((1500, 1000), None, "66.67%", "50.0% 50.0%"),  # 3:2 kept whole
+    ((1000, 1500), "0.5, 0.2", "66.67%", "50.0% 20.0%"),  # portrait: cropped to 3:2
+    ((3000, 1000), "0.8, 0.5", "41.67%", "80.0% 50.0%"),  # panorama: cropped to 12:5
+])
+def test_lead_image_keeps_its_proportions_and_focus(
+        fixture_copy: Paths, size: tuple[int, int], focus: str | None, ratio: str,
+        position: str) -> None:
+    from PIL import Image
+
+    article = fixture_copy.issues / "2024-01" / "articles" / "01-features.md"
+    Image.new("RGB", size, (20, 120, 60)).save(fixture_copy.issues / "2024-01" / "images"
+                                               / "lead.png")
+    if focus:
+        text = article.read_text(encoding="utf-8")
+        article.write_text(text.replace("  credit: ⓒ Test Studio\n",
+                                        f"  credit: ⓒ Test Studio\n  focus: {focus}\n"),
+                           encoding="utf-8")
+    issue = read_issue(fixture_copy.issues, Month.parse("2024-01"), Diagnostics())
+    html = print_html(BuildContext(issue=issue, layouts=LAYOUTS))
+    assert (f'<div class="lead-frame" style="padding-top: {ratio}"><img style="object-position: '
+            f'{position}" class="lead-img"') in html
+
+
+def test_a_cover_without_an_image_takes_the_cover_story_photo_or_is_typographic(
+        project_copy: Paths) -> None:
+    toml = project_copy.issues / "2023-08" / "issue.toml"
+    text = toml.read_text(encoding="utf-8")
+    start = text.index("[cover_image]")
+    end = text.find("\n[", start + 1)
+    toml.write_text(text[:start] + (text[end + 1:] if end != -1 else ""), encoding="utf-8")
+    issue = read_issue(project_copy.issues, Month.parse("2023-08"), Diagnostics())
+    assert issue.cover_image is None
+    html = print_html(BuildContext(issue=issue, layouts=LAYOUTS))
+    cover = html[html.index('id="print-cover"'):html.index("</section>")]
+    assert 'class="cover-img"' in cover and "cover-type" not in cover
+    for article in (project_copy.issues / "2023-08" / "articles").glob("*.md"):
+        lines = article.read_text(encoding="utf-8").splitlines(keepends=True)
+        start = next(i for i, line in enumerate(lines) if line.startswith("lead_image:"))
+        end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith(" "))
+        article.write_text("".join(lines[:start] + lines[end:]), encoding="utf-8")
+    issue = read_issue(project_copy.issues, Month.parse("2023-08"), Diagnostics())
+    context = BuildContext(issue=issue, layouts=LAYOUTS)
+    html = print_html(context)
+    assert '<section class="cover cover-type" id="print-cover"' in html
+    assert 'class="cover-img"' not in html
+    report = measure(print_document(context), LAYOUTS)
+    assert report.pages[0].kind == "cover"

@@ -29,6 +29,7 @@ from typing import Any
 
 import segno
 import weasyprint
+from markupsafe import Markup
 from weasyprint.text.fonts import FontConfiguration
 
 from publisher import model as m
@@ -217,10 +218,13 @@ def print_html(context: BuildContext) -> str:
     issue = context.issue
     env = environment(context.layouts, FORMAT, PRINT_OPTIONS)
     env.filters["lede_and_rest"] = _lede_and_rest
+    env.filters["lead_figure"] = lead_figure
+    env.filters["focused_img"] = focused_img
     traced = render_traced(
         env.get_template("base.html"),
         issue=issue,
         publication=issue.publication,
+        cover_photo=cover_photo(issue),
         archive=[_archive_view(e) for e in issue.archive.entries[:ARCHIVE_FEATURED]],
         archive_years=_by_year(issue.publication, issue.archive.entries[ARCHIVE_FEATURED:]),
         issue_qr=qr_data_url(issue.publication.issue_url(issue.month)),
@@ -304,14 +308,47 @@ def _credits(issue: m.Issue) -> list[tuple[str, str]]:
     return lines
 
 
+#: The lead photo keeps its proportions (width / height) between these bounds: a portrait,
+#: a square or a panorama is cropped to the nearer one, around the editor's focus.
+LEAD_RATIO = (3 / 2, 12 / 5)
+
+
+def cover_photo(issue: m.Issue) -> m.Image | None:
+    """The cover's photo: the issue's cover image, else the lead image of the cover
+    story (the article titled so, else the first article), else none (the layout sets a
+    typographic cover)."""
+    if issue.cover_image is not None:
+        return issue.cover_image
+    story = next((a for a in issue.articles if a.title == issue.cover_story),
+                 issue.articles[0] if issue.articles else None)
+    return story.lead_image if story is not None else None
+
+
+def focused_img(image: m.Image, css_class: str = "") -> Markup:
+    """The ``<img>`` with its focus (or its centre) as the ``object-position`` a crop
+    keeps in view."""
+    x, y = image.focus or (0.5, 0.5)
+    tag = HtmlWriter(PRINT_OPTIONS).image(image, css_class)
+    return Markup(tag.replace("<img ", f'<img style="object-position: {x * 100:.1f}% '
+                                       f'{y * 100:.1f}%" ', 1))
+
+
+def lead_figure(image: m.Image) -> Markup:
+    """The lead figure: the photo across the type area at its own proportions within
+    :data:`LEAD_RATIO` (a frame whose padding gives the height, the photo filling it)."""
+    ratio = min(max(image.width / image.height, LEAD_RATIO[0]), LEAD_RATIO[1])
+    caption = HtmlWriter(PRINT_OPTIONS).caption(image)
+    return Markup(f'<figure class="lead">\n<div class="lead-frame" style="padding-top: '
+                  f'{100 / ratio:.2f}%">{focused_img(image, "lead-img")}</div>\n'
+                  f"{caption}</figure>")
+
+
 def _lede_and_rest(article: m.Article) -> tuple[str, str]:
     """The article body as (first paragraph, the rest), with the shared block ids.
 
     The first paragraph carries the drop cap and is set across the page, outside
     the columns (a floated ``::first-letter`` inside columns crashes WeasyPrint 70).
     """
-    from markupsafe import Markup
-
     html = HtmlWriter(PRINT_OPTIONS, article.footnotes).body(article)
     if not article.body or not isinstance(article.body[0], m.Paragraph):
         return Markup(""), Markup(html)
