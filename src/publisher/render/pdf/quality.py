@@ -32,24 +32,21 @@ article, ``kind``) and whether it is that part's last page; the goals
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fontTools.ttLib import TTFont
 from weasyprint.formatting_structure import boxes
 
-from publisher.render.fontfaces import FontFace, declared_faces
-from publisher.render.pdf.preflight import MIN_DPI, placements
+from publisher.render.fontfaces import FontFace
+from publisher.render.pdf.justify import MAX_SPACE_RATIO, faces_of, normal_space
+from publisher.render.pdf.preflight import MIN_DPI, _descendants, placements
 
 #: The goals of the report: at most this share of a page's type area blank (except a
 #: part's last page), and none of the rest.
 MAX_BLANK = 0.10
-#: A word space is stretched when it is wider than this many of the font's own spaces.
-MAX_SPACE_RATIO = 2.0
 #: Pages whose blank is not a fault: the covers and the padding before the back cover.
 FREE_KINDS = frozenset({"cover", "back-cover", "pad"})
 _EPS = 0.5  # CSS px
@@ -134,7 +131,7 @@ def failures(report: Report) -> list[str]:
 
 def measure(document: Any, layouts: Path) -> Report:
     """The report of a laid-out print document (:func:`.renderer.print_document`)."""
-    faces = declared_faces(layouts / "fonts" / "fonts.css", layouts)
+    faces = faces_of(layouts)
     pages = [_Page(n, page._page_box) for n, page in enumerate(document.pages, 1)]
     reports = [PageReport(p.number, p.part, p.kind, False, p.blank()) for p in pages]
     for i, (page, report) in enumerate(zip(pages, reports, strict=True)):
@@ -156,9 +153,7 @@ def write(report: Report, path: Path) -> None:
 
 
 def _walk(box: Any) -> Iterator[Any]:
-    yield box
-    for child in getattr(box, "children", ()):
-        yield from _walk(child)
+    return _descendants(box)
 
 
 def _text(box: Any) -> str:
@@ -278,42 +273,12 @@ def _stretched(line: Any, faces: list[FontFace]) -> str | None:
     for box in _walk(line):
         if not isinstance(box, boxes.TextBox) or not box.justification_spacing:
             continue
-        style = box.style
-        normal = _space(faces, tuple(style["font_family"]), style["font_weight"],
-                        style["font_style"] != "normal") * style["font_size"]
-        normal += style["word_spacing"] + (style["letter_spacing"]
-                                           if style["letter_spacing"] != "normal" else 0)
+        if " " not in box.text and "\u00a0" not in box.text:
+            continue  # no space of its own widened (a footnote call, a word in italics)
+        normal = normal_space(box, faces)
         if normal > 0 and normal + box.justification_spacing > MAX_SPACE_RATIO * normal:
             return _text(line)
     return None
-
-
-def _space(faces: list[FontFace], families: tuple[str, ...], weight: int,
-           italic: bool) -> float:
-    """The advance of the space of the face that sets ``families``, in ems."""
-    return _space_of(_face_for(tuple(faces), families, weight, italic))
-
-
-@functools.cache
-def _face_for(faces: tuple[FontFace, ...], families: tuple[str, ...], weight: int,
-              italic: bool) -> Path | None:
-    for family in families:
-        candidates = [f for f in faces if f.family == family]
-        if candidates:
-            best = min(candidates, key=lambda f: (f.italic != italic, abs(f.weight - weight)))
-            return best.path
-    return None
-
-
-@functools.cache
-def _space_of(path: Path | None) -> float:
-    if path is None:
-        return 0.25
-    with TTFont(path, lazy=True) as font:
-        glyph = (font.getBestCmap() or {}).get(0x20)
-        if glyph is None:
-            return 0.25
-        return font["hmtx"][glyph][0] / font["head"].unitsPerEm
 
 
 # --- notes, widows and orphans ---------------------------------------------------------

@@ -43,6 +43,7 @@ from publisher.render.pdf import PDF
 from publisher.render.pdf.fetcher import ConfinedFetcher, ForbiddenURL, forbidden_error
 from publisher.render.pdf.finish import print_finisher, reader_finisher
 from publisher.render.pdf.glyphs import check_glyphs
+from publisher.render.pdf.justify import limited_justification
 from publisher.render.pdf.preflight import preflight
 from publisher.render.templates import environment, render_traced
 from publisher.source import raster as imaging
@@ -50,7 +51,7 @@ from publisher.source import raster as imaging
 log = logging.getLogger(__name__)
 
 FORMAT = "print"
-PRINT_OPTIONS = HtmlOptions(footnotes="print", block_ids=True)
+PRINT_OPTIONS = HtmlOptions(footnotes="print", block_ids=True, break_urls=True)
 PRESS_PROFILE = "--press"  # the @color-profile of print.css
 PAD_ID = "print-pad"  # the one blank page of the layout, repeated to pad
 TRACE_KEY = "print-html-trace"  # where print_html's values came from (in context.shared)
@@ -177,7 +178,7 @@ def print_document(context: BuildContext) -> weasyprint.Document:
         ]
         source = weasyprint.HTML(string=html, base_url=fetcher.base_url(issue.source_dir),
                                  url_fetcher=fetcher)
-        with imaging.quiet_large_images():
+        with imaging.quiet_large_images(), limited_justification(context.layouts):
             document = source.render(font_config=fonts, color_profiles=profiles,
                                      stylesheets=stylesheets, output_intent=PRESS_PROFILE)
     except ForbiddenURL as exc:
