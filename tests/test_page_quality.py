@@ -75,9 +75,10 @@ def test_the_report_sees_what_is_there(reports: dict[str, Report]) -> None:
     kinds = [p.kind for p in report.pages]
     assert kinds[0] == "cover" and kinds[-1] == "back-cover" and "article" in kinds
     assert any(p.last_of_part for p in report.pages if p.kind == "article")
-    # 2023-08's article ends on its second page, with room left (the last page may).
+    # 2023-08's article ends on its second page with a third of it free below the
+    # columns: a house item fills it.
     article = [p for p in report.pages if p.kind == "article"]
-    assert article[-1].last_of_part and article[-1].blank > MAX_BLANK
+    assert article[-1].last_of_part and article[-1].blank <= MAX_BLANK
 
 
 _COLUMNS_AND_NOTES = (
@@ -213,3 +214,21 @@ def test_a_url_in_justified_text_breaks_at_its_separators(fixture_copy: Paths) -
              if type(line).__name__ == "LineBox"]
     url_lines = [line for line in lines if "president" in line or "communique" in line]
     assert url_lines and not any("\u2010" in line for line in url_lines), url_lines
+
+
+def test_house_items_fill_large_blanks_in_turn(reports: dict[str, Report]) -> None:
+    """The house items are taken in turn from what the issue has (an earlier issue, a
+    ticker item, the call to subscribe), only for a band large enough; the short
+    issue's articles, which end with large blanks, get them."""
+    from publisher.render.pdf.house import MIN_BAND_MM, choose
+
+    issue = read_issue(FIXTURES, Month.parse("2024-01"), Diagnostics())
+    assert issue.archive.entries and issue.ticker
+    anchors = [a.anchor for a in issue.articles]
+    chosen = choose(issue, dict.fromkeys(anchors, MIN_BAND_MM))
+    assert [item.kind for item in chosen.values()] == ["archive", "ticker", "subscribe"][
+        :len(anchors)]
+    assert choose(issue, dict.fromkeys(anchors, MIN_BAND_MM - 1)) == {}
+    short = reports["short"]
+    lasts = [p for p in short.pages if p.kind == "article" and p.last_of_part]
+    assert lasts and min(p.blank for p in lasts) < 0.35, [p.blank for p in lasts]

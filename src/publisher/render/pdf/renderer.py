@@ -39,7 +39,7 @@ from publisher.render.base import BuildContext, Output, PrintLayout
 from publisher.render.forked import Forked
 from publisher.render.glyphs import text_sources
 from publisher.render.html import HtmlOptions, HtmlWriter, block_id
-from publisher.render.pdf import PDF
+from publisher.render.pdf import PDF, house
 from publisher.render.pdf.fetcher import ConfinedFetcher, ForbiddenURL, forbidden_error
 from publisher.render.pdf.finish import print_finisher, reader_finisher
 from publisher.render.pdf.glyphs import check_glyphs
@@ -55,6 +55,7 @@ PRINT_OPTIONS = HtmlOptions(footnotes="print", block_ids=True, break_urls=True)
 PRESS_PROFILE = "--press"  # the @color-profile of print.css
 PAD_ID = "print-pad"  # the one blank page of the layout, repeated to pad
 TRACE_KEY = "print-html-trace"  # where print_html's values came from (in context.shared)
+HOUSE_KEY = "print-house-items"  # the house items the layout chose (in context.shared)
 READER_DPI = 150
 READER_JPEG_QUALITY = 82
 # Room outside the bleed for the crop marks: WeasyPrint draws them in the outer
@@ -158,11 +159,37 @@ def print_document(context: BuildContext) -> weasyprint.Document:
     layout = context.layouts / FORMAT
     logging.getLogger("publisher.progress").info("laying out the print pages")
     confine.checked(context.shared, layout_policy(context))
-    html = print_html(context)
-    check_glyphs(_visible_text(html), context.layouts / "fonts", _text_sources(context),
-                 layout / "base.html")
     check_glyphs(css_content_text(layout / "print.css"), context.layouts / "fonts",
                  [layout / "print.css"], layout / "print.css")
+    document = _layout(context, print_html(context))
+    # A large blank at an article's end gets a house item: laid out again with them,
+    # kept only where no article grew a page.
+    items = house.choose(issue, house.bands(document))
+    if items:
+        plain_html = context.shared.pop("print-html")
+        context.shared[HOUSE_KEY] = items
+        filled = _layout(context, print_html(context))
+        if _article_pages(filled) == _article_pages(document):
+            document = filled
+        else:
+            context.shared[HOUSE_KEY] = {}
+            context.shared["print-html"] = plain_html
+    document = _pad(document)
+    context.shared["print-document"] = document
+    return document
+
+
+def _article_pages(document: weasyprint.Document) -> list[list[str]]:
+    return [sorted(a for a in page.anchors if a.startswith("article-") and "--" not in a)
+            for page in document.pages]
+
+
+def _layout(context: BuildContext, html: str) -> weasyprint.Document:
+    """``html`` laid out by WeasyPrint with the print layout's stylesheets, confined."""
+    issue = context.issue
+    layout = context.layouts / FORMAT
+    check_glyphs(_visible_text(html), context.layouts / "fonts", _text_sources(context),
+                 layout / "base.html")
     fetcher = ConfinedFetcher([issue.source_dir, context.layouts])
     pin_font_language()
     fonts = FontConfiguration()
@@ -188,8 +215,6 @@ def print_document(context: BuildContext) -> weasyprint.Document:
     if PRESS_PROFILE not in profiles:
         raise PublisherError(f"print.css declares no @color-profile {PRESS_PROFILE}: the print "
                              "PDF needs its CMYK output intent", layout / "print.css")
-    document = _pad(document)
-    context.shared["print-document"] = document
     return document
 
 
@@ -226,6 +251,7 @@ def print_html(context: BuildContext) -> str:
         issue=issue,
         publication=issue.publication,
         cover_photo=cover_photo(issue),
+        house_items=context.shared.get(HOUSE_KEY, {}),
         archive=[_archive_view(e) for e in issue.archive.entries[:ARCHIVE_FEATURED]],
         archive_years=_by_year(issue.publication, issue.archive.entries[ARCHIVE_FEATURED:]),
         issue_qr=qr_data_url(issue.publication.issue_url(issue.month)),
