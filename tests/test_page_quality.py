@@ -92,7 +92,8 @@ KNOWN = {
     ("table-heavy", "blank"): _COLUMNS_AND_NOTES,
     ("short", "blank"): "the contents of a short issue with an editor's note: the cover "
     "story's picture (kept whole) moves to a second contents page",
-    ("note-heavy", "blank"): "an article's next-to-last page ends a quarter short",
+    ("note-heavy", "blank"): "a portrait figure taller than the column (no max-height for "
+    "in-column figures) runs past the type area and the text beside it stops a quarter short",
 }
 
 
