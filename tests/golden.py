@@ -23,11 +23,12 @@ def render() -> dict[str, bytes]:
     from publisher.model import Month
     from publisher.render.base import BuildContext
     from publisher.render.email.renderer import EmailRenderer
-    from publisher.render.pdf.renderer import print_html
+    from publisher.render.pdf.renderer import print_document, print_html
     from publisher.source.reader import read_issue
 
     issue = read_issue(PROJECT / "issues", Month.parse(MONTH), Diagnostics())
     context = BuildContext(issue=issue, layouts=PROJECT / "layouts")
+    print_document(context)  # the layout chooses its house items: the HTML it laid out
     files = {"print.html": print_html(context).encode("utf-8")}
     for output in EmailRenderer().render(context):
         if output.name in ("email.html", "email.txt"):

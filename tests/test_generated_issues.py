@@ -118,9 +118,10 @@ def common(text: str) -> str:
     return re.sub(f"(?<=[{HANGUL}]) (?=[{HANGUL}])", "", text).strip()
 
 
-def pdf_text(pdf: Path, furniture: set[str], footnotes: list[str]) -> tuple[str, list[str]]:
+def pdf_text(pdf: Path, furniture: set[str],
+             footnotes: list[tuple[int, str]]) -> tuple[str, list[str]]:
     """The reader's PDF as text, with the page furniture (running heads, folios, list
-    markers) and the footnotes (``footnotes``: their texts, numbered from 1 in this order;
+    markers) and the footnotes (``footnotes``: their numbers and texts, in this order;
     set at the page foot, they can split a sentence that runs on to the next page) taken
     out; returns the text and the footnotes not found.
 
@@ -143,7 +144,7 @@ def pdf_text(pdf: Path, furniture: set[str], footnotes: list[str]) -> tuple[str,
     text = re.sub(r"(\w)-\n(\w)", r"\1-\2", text)
     text = common(text)
     missing = []
-    for number, note in enumerate(footnotes, 1):
+    for number, note in footnotes:
         # The note as set: "N. text", maybe hyphenated at its own line ends.
         pattern = rf"(?<!\S){number}\. " + "".join(
             re.escape(c) + ("(?:\u2010 )?" if c.isalpha() else "") for c in common(note))
@@ -363,9 +364,10 @@ def _check_month(project: Path, issue: GenIssue, done: Done) -> None:
     where = f"{month} ({issue.describe()})"
     furniture = {f"{TITLE}·{month.label}".upper().replace(" ", ""), "BACKMATTER",
                  *(s.upper().replace(" ", "") for s in issue.sections)}
-    # The print numbers the notes through the issue, articles in section order.
+    # The print numbers the notes per article, articles in section order.
     order = sorted(issue.articles, key=lambda a: (issue.sections.index(a.section), a.file_name))
-    every_note = [n for a in order for n in a.footnote_texts()]
+    every_note = [(number, note) for a in order
+                  for number, note in enumerate(a.footnote_texts(), 1)]
     pdf, notes_missing = pdf_text(reader, furniture, every_note)
     assert not notes_missing, f"{where}: footnotes missing from the PDF: {notes_missing}"
     epub = Epub((out / f"{STEM}-{month}.epub").read_bytes())

@@ -300,6 +300,14 @@ CASES: dict[str, Case] = {
     "front matter: lead image key misspelt": Case(
         replace(FEATURES, "  caption:", "  captoin:"), 10,
         ("unknown field 'lead_image.captoin'",)),
+    "front matter: lead image focus out of range": Case(
+        replace(FEATURES, "  credit: ⓒ Test Studio\n",
+                "  credit: ⓒ Test Studio\n  focus: 1.5, 0.2\n"),
+        12, ("'lead_image.focus' must be two numbers from 0 to 1",)),
+    "front matter: lead image focus not two numbers": Case(
+        replace(FEATURES, "  credit: ⓒ Test Studio\n",
+                "  credit: ⓒ Test Studio\n  focus: left\n"),
+        12, ("'lead_image.focus' must be two numbers from 0 to 1",)),
     "front matter: lead image without alt": Case(
         replace(FEATURES, "  alt: A green test card\n", ""), 8, ("no alt text",)),
     "front matter: section not listed": Case(

@@ -210,6 +210,9 @@ class Image:
     height: int
     caption: tuple[Inline, ...] = ()
     credit: str = ""
+    #: The editor's focal point (``focus: x, y``): where the subject is, as fractions of
+    #: the width and height from the top left; a layout that must crop keeps it in view.
+    focus: tuple[float, float] | None = None
 
     @property
     def name(self) -> str:

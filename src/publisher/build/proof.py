@@ -1,4 +1,5 @@
-"""Proofs of a built print PDF: a PNG of every page and a contact sheet of spreads.
+"""Proofs of a built print PDF: a PNG of every page, a contact sheet of spreads and,
+for a month, the page-quality report.
 
 ``python -m publisher.build.proof --month 2023-08`` (what ``make proof`` runs) finds
 the month's print PDF where the build wrote it (:mod:`publisher.build.outputs`) and
@@ -6,6 +7,11 @@ writes ``dist/2023-08/proof/page-01.png`` … (the whole sheet: bleed and crop m
 included) and ``contact-sheet.png`` (pages cut to the trim, set as the reader sees
 them: the cover alone, then facing pages).  ``python -m publisher.build.proof
 FILE.pdf`` proofs any print PDF.  Rasterised with pypdfium2.
+
+With ``--month`` it also lays the issue out again (the print PDF's own layout, from
+the source and ``layouts/``) and measures every page
+(:mod:`publisher.render.pdf.quality`): it prints the table and writes
+``proof/quality.json``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,11 @@ from publisher.build.outputs import month_outputs
 from publisher.diagnostics import Diagnostics
 from publisher.errors import PublisherError, SourceErrors
 from publisher.model import Month
+from publisher.render.base import BuildContext
+from publisher.render.pdf.quality import Report, measure, write
+from publisher.render.pdf.renderer import print_document
 from publisher.source.config import load_publication
+from publisher.source.reader import read_issue
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +54,21 @@ def proof_month(paths: Paths, month: Month, out_dir: Path | None = None,
     if not pdf.is_file():
         raise PublisherError(f"no such PDF (build it first: make issue MONTH={month})", pdf)
     return proof(pdf, out_dir or pdf.parent / PROOF_DIR, dpi)
+
+
+QUALITY_JSON = "quality.json"
+
+
+def quality_month(paths: Paths, month: Month, out_dir: Path | None = None) -> Report:
+    """The page-quality report of ``month``, laid out from its source as the build
+    lays it out; written as JSON to ``out_dir`` (default: ``proof/`` beside the PDF)."""
+    diag = Diagnostics()
+    issue = read_issue(paths.issues, month, diag)
+    diag.raise_if_errors()
+    document = print_document(BuildContext(issue=issue, layouts=paths.layouts))
+    report = measure(document, paths.layouts)
+    write(report, (out_dir or print_pdf(paths, month).parent / PROOF_DIR) / QUALITY_JSON)
+    return report
 
 
 def proof(pdf_path: Path, out_dir: Path, dpi: int = 100, thumb_height: int = 420) -> list[Path]:
@@ -110,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"with --month: folder of issue sources (default: {Paths.issues})")
     parser.add_argument("--dist", type=Path, default=Paths.dist, metavar="DIR",
                         help=f"with --month: folder of outputs (default: {Paths.dist})")
+    parser.add_argument("--layouts", type=Path, default=Paths.layouts, metavar="DIR",
+                        help=f"with --month: folder of layouts (default: {Paths.layouts})")
     parser.add_argument("--out", type=Path,
                         help=f"output folder (default: {PROOF_DIR}/ beside the PDF)")
     parser.add_argument("--dpi", type=int, default=100)
@@ -117,8 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         if args.month:
-            written = proof_month(Paths(issues=args.issues, dist=args.dist), args.month,
-                                  args.out, args.dpi)
+            paths = Paths(issues=args.issues, layouts=args.layouts, dist=args.dist)
+            written = proof_month(paths, args.month, args.out, args.dpi)
+            report = quality_month(paths, args.month, args.out)
+            log.info("%s", report.table())
         elif not args.pdf.is_file():
             raise PublisherError("no such PDF (build it first: make issue MONTH=...)", args.pdf)
         else:

@@ -9,6 +9,7 @@ internal links are written.  All text is escaped: no source can inject markup.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
@@ -73,6 +74,21 @@ class HtmlOptions:
     image_attributes: Callable[[m.Image], str] = field(default=_no_attributes)
     table_wrap: bool = False
     pullquote_role: str = ""
+    #: ``<wbr>`` in the URLs of running text (:func:`url_breaks`), for narrow justified
+    #: columns: a URL may break after a slash or before a dot instead of standing whole.
+    break_urls: bool = False
+
+
+_URL = re.compile(r"\b(?:https?://|www\.)[^\s<]+")
+_URL_BREAK = re.compile(r"(?<=[^/:]/)(?=[^/])|(?<=\w)(?=[.?#&=_-]\w)")
+
+
+def url_breaks(text: str) -> str:
+    """``text`` (escaped HTML) with each URL in a ``<span class="url">`` (which the layout
+    keeps from hyphenating), ``<wbr>`` after each of its slashes (but those of ``://``) and
+    before each dot, hyphen and query separator between word characters."""
+    return _URL.sub(lambda match: '<span class="url">'
+                    + _URL_BREAK.sub("<wbr>", match.group()) + "</span>", text)
 
 
 def block_id(article: m.Article, n: int) -> str:
@@ -214,7 +230,8 @@ class HtmlWriter:
 
     def inline(self, node: m.Inline) -> str:
         if isinstance(node, m.Text):
-            return escape(node.text, quote=False)
+            text = escape(node.text, quote=False)
+            return url_breaks(text) if self.options.break_urls else text
         if isinstance(node, m.Emph):
             return f"<em>{self.inlines(node.children)}</em>"
         if isinstance(node, m.Strong):

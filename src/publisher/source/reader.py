@@ -12,7 +12,7 @@ import functools
 import logging
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ ISSUE_OPTIONAL = ("date", "cover_lines", "cover_image", "editors_note", "section
 ARTICLE_REQUIRED = ("title", "section", "byline")
 ARTICLE_OPTIONAL = ("dek", "photo_credit", "lead_image", "slug")
 IMAGE_REQUIRED = ("file",)
-IMAGE_OPTIONAL = ("alt", "caption", "credit")  # images.load_image insists on alt
+IMAGE_OPTIONAL = ("alt", "caption", "credit", "focus")  # images.load_image insists on alt
 _NUMBER_PREFIX = re.compile(r"^\d+[-_]")
 _TICKER_TABLE = re.compile(r"^[ \t]*\[\[[ \t]*ticker[ \t]*\]\]", re.MULTILINE)
 # Files in articles/ that look meant as articles but are not read (only *.md is).
@@ -243,11 +243,20 @@ class IssueReader:
         caption = str(raw.get("caption", "") or "").strip()
         check_plain_text(caption, f"{key}.caption", path,
                          line_of_key(text, "caption", offset) or line, self.diag)
-        return load_image(
+        focus = None
+        if "focus" in raw:
+            focus = parse_focus(raw["focus"])
+            if focus is None:
+                self.diag.error(
+                    f"'{key}.focus' must be two numbers from 0 to 1, 'x, y' (where the "
+                    "subject is, from the top left: 0.5, 0.5 is the centre)", path,
+                    line_of_key(text, "focus", offset) or line)
+        image = load_image(
             self.folder, str(raw["file"]), str(raw.get("alt", "") or ""),
             (m.Text(smarten(caption)),) if caption else (),
             smarten(str(raw.get("credit", "") or "").strip()),
             path, line or line_of_key(text, "file", offset), self.diag)
+        return image if image is None or focus is None else replace(image, focus=focus)
 
     # -- articles ----------------------------------------------------------
 
@@ -450,3 +459,28 @@ def _parsed_yaml(header: str) -> tuple[Any, Any]:
     preview reads every article again after an edit to one); the value a copy of its own."""
     node, data = _composed_yaml(header)
     return node, copy.deepcopy(data)
+
+
+def parse_focus(value: Any) -> tuple[float, float] | None:
+    """``focus: x, y`` (a string, or a list of two numbers) as fractions, or ``None``
+    when it is not two finite numbers from 0 to 1."""
+    if isinstance(value, str):
+        parts: list[Any] = [p.strip() for p in value.split(",")]
+    elif isinstance(value, list | tuple):
+        parts = list(value)
+    else:
+        return None
+    if len(parts) != 2:
+        return None
+    numbers = []
+    for part in parts:
+        if isinstance(part, bool):
+            return None
+        try:
+            number = float(part)
+        except (TypeError, ValueError):
+            return None
+        if not 0.0 <= number <= 1.0:  # also refuses nan
+            return None
+        numbers.append(number)
+    return numbers[0], numbers[1]

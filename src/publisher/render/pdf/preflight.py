@@ -15,6 +15,7 @@ from typing import Any
 
 from weasyprint.formatting_structure import boxes
 from weasyprint.images import RasterImage
+from weasyprint.layout.absolute import AbsolutePlaceholder
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,10 @@ class Placement:
 
 
 def _descendants(box: Any) -> Iterator[Any]:
+    """``box`` and every box inside it, those positioned absolutely too (WeasyPrint
+    leaves an ``AbsolutePlaceholder`` in their place, which is no box)."""
+    if isinstance(box, AbsolutePlaceholder):
+        box = box._box
     yield box
     for child in getattr(box, "children", ()):
         yield from _descendants(child)

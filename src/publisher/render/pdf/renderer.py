@@ -29,6 +29,7 @@ from typing import Any
 
 import segno
 import weasyprint
+from markupsafe import Markup
 from weasyprint.text.fonts import FontConfiguration
 
 from publisher import model as m
@@ -38,10 +39,11 @@ from publisher.render.base import BuildContext, Output, PrintLayout
 from publisher.render.forked import Forked
 from publisher.render.glyphs import text_sources
 from publisher.render.html import HtmlOptions, HtmlWriter, block_id
-from publisher.render.pdf import PDF
+from publisher.render.pdf import PDF, house
 from publisher.render.pdf.fetcher import ConfinedFetcher, ForbiddenURL, forbidden_error
 from publisher.render.pdf.finish import print_finisher, reader_finisher
 from publisher.render.pdf.glyphs import check_glyphs
+from publisher.render.pdf.justify import limited_justification
 from publisher.render.pdf.preflight import preflight
 from publisher.render.templates import environment, render_traced
 from publisher.source import raster as imaging
@@ -49,10 +51,11 @@ from publisher.source import raster as imaging
 log = logging.getLogger(__name__)
 
 FORMAT = "print"
-PRINT_OPTIONS = HtmlOptions(footnotes="print", block_ids=True)
+PRINT_OPTIONS = HtmlOptions(footnotes="print", block_ids=True, break_urls=True)
 PRESS_PROFILE = "--press"  # the @color-profile of print.css
 PAD_ID = "print-pad"  # the one blank page of the layout, repeated to pad
 TRACE_KEY = "print-html-trace"  # where print_html's values came from (in context.shared)
+HOUSE_KEY = "print-house-items"  # the house items the layout chose (in context.shared)
 READER_DPI = 150
 READER_JPEG_QUALITY = 82
 # Room outside the bleed for the crop marks: WeasyPrint draws them in the outer
@@ -156,11 +159,37 @@ def print_document(context: BuildContext) -> weasyprint.Document:
     layout = context.layouts / FORMAT
     logging.getLogger("publisher.progress").info("laying out the print pages")
     confine.checked(context.shared, layout_policy(context))
-    html = print_html(context)
-    check_glyphs(_visible_text(html), context.layouts / "fonts", _text_sources(context),
-                 layout / "base.html")
     check_glyphs(css_content_text(layout / "print.css"), context.layouts / "fonts",
                  [layout / "print.css"], layout / "print.css")
+    document = _layout(context, print_html(context))
+    # A large blank at an article's end gets a house item: laid out again with them,
+    # kept only where no article grew a page.
+    items = house.choose(issue, house.bands(document))
+    if items:
+        plain_html = context.shared.pop("print-html")
+        context.shared[HOUSE_KEY] = items
+        filled = _layout(context, print_html(context))
+        if _article_pages(filled) == _article_pages(document):
+            document = filled
+        else:
+            context.shared[HOUSE_KEY] = {}
+            context.shared["print-html"] = plain_html
+    document = _pad(document)
+    context.shared["print-document"] = document
+    return document
+
+
+def _article_pages(document: weasyprint.Document) -> list[list[str]]:
+    return [sorted(a for a in page.anchors if a.startswith("article-") and "--" not in a)
+            for page in document.pages]
+
+
+def _layout(context: BuildContext, html: str) -> weasyprint.Document:
+    """``html`` laid out by WeasyPrint with the print layout's stylesheets, confined."""
+    issue = context.issue
+    layout = context.layouts / FORMAT
+    check_glyphs(_visible_text(html), context.layouts / "fonts", _text_sources(context),
+                 layout / "base.html")
     fetcher = ConfinedFetcher([issue.source_dir, context.layouts])
     pin_font_language()
     fonts = FontConfiguration()
@@ -176,7 +205,7 @@ def print_document(context: BuildContext) -> weasyprint.Document:
         ]
         source = weasyprint.HTML(string=html, base_url=fetcher.base_url(issue.source_dir),
                                  url_fetcher=fetcher)
-        with imaging.quiet_large_images():
+        with imaging.quiet_large_images(), limited_justification(context.layouts):
             document = source.render(font_config=fonts, color_profiles=profiles,
                                      stylesheets=stylesheets, output_intent=PRESS_PROFILE)
     except ForbiddenURL as exc:
@@ -186,8 +215,6 @@ def print_document(context: BuildContext) -> weasyprint.Document:
     if PRESS_PROFILE not in profiles:
         raise PublisherError(f"print.css declares no @color-profile {PRESS_PROFILE}: the print "
                              "PDF needs its CMYK output intent", layout / "print.css")
-    document = _pad(document)
-    context.shared["print-document"] = document
     return document
 
 
@@ -217,10 +244,14 @@ def print_html(context: BuildContext) -> str:
     issue = context.issue
     env = environment(context.layouts, FORMAT, PRINT_OPTIONS)
     env.filters["lede_and_rest"] = _lede_and_rest
+    env.filters["lead_figure"] = lead_figure
+    env.filters["focused_img"] = focused_img
     traced = render_traced(
         env.get_template("base.html"),
         issue=issue,
         publication=issue.publication,
+        cover_photo=cover_photo(issue),
+        house_items=context.shared.get(HOUSE_KEY, {}),
         archive=[_archive_view(e) for e in issue.archive.entries[:ARCHIVE_FEATURED]],
         archive_years=_by_year(issue.publication, issue.archive.entries[ARCHIVE_FEATURED:]),
         issue_qr=qr_data_url(issue.publication.issue_url(issue.month)),
@@ -304,14 +335,47 @@ def _credits(issue: m.Issue) -> list[tuple[str, str]]:
     return lines
 
 
+#: The lead photo keeps its proportions (width / height) between these bounds: a portrait,
+#: a square or a panorama is cropped to the nearer one, around the editor's focus.
+LEAD_RATIO = (3 / 2, 12 / 5)
+
+
+def cover_photo(issue: m.Issue) -> m.Image | None:
+    """The cover's photo: the issue's cover image, else the lead image of the cover
+    story (the article titled so, else the first article), else none (the layout sets a
+    typographic cover)."""
+    if issue.cover_image is not None:
+        return issue.cover_image
+    story = next((a for a in issue.articles if a.title == issue.cover_story),
+                 issue.articles[0] if issue.articles else None)
+    return story.lead_image if story is not None else None
+
+
+def focused_img(image: m.Image, css_class: str = "") -> Markup:
+    """The ``<img>`` with its focus (or its centre) as the ``object-position`` a crop
+    keeps in view."""
+    x, y = image.focus or (0.5, 0.5)
+    tag = HtmlWriter(PRINT_OPTIONS).image(image, css_class)
+    return Markup(tag.replace("<img ", f'<img style="object-position: {x * 100:.1f}% '
+                                       f'{y * 100:.1f}%" ', 1))
+
+
+def lead_figure(image: m.Image) -> Markup:
+    """The lead figure: the photo across the type area at its own proportions within
+    :data:`LEAD_RATIO` (a frame whose padding gives the height, the photo filling it)."""
+    ratio = min(max(image.width / image.height, LEAD_RATIO[0]), LEAD_RATIO[1])
+    caption = HtmlWriter(PRINT_OPTIONS).caption(image)
+    return Markup(f'<figure class="lead">\n<div class="lead-frame" style="padding-top: '
+                  f'{100 / ratio:.2f}%">{focused_img(image, "lead-img")}</div>\n'
+                  f"{caption}</figure>")
+
+
 def _lede_and_rest(article: m.Article) -> tuple[str, str]:
     """The article body as (first paragraph, the rest), with the shared block ids.
 
     The first paragraph carries the drop cap and is set across the page, outside
     the columns (a floated ``::first-letter`` inside columns crashes WeasyPrint 70).
     """
-    from markupsafe import Markup
-
     html = HtmlWriter(PRINT_OPTIONS, article.footnotes).body(article)
     if not article.body or not isinstance(article.body[0], m.Paragraph):
         return Markup(""), Markup(html)
