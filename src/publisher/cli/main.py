@@ -19,7 +19,7 @@ from typing import NoReturn
 
 from publisher import __version__
 from publisher.build.builder import Paths
-from publisher.cli import issue, options, send, site, subscribers
+from publisher.cli import dkim, issue, options, send, site, subscribers
 from publisher.cli.console import configure_logging
 from publisher.errors import (
     DISK_ERRNOS,
@@ -133,4 +133,5 @@ def _parser() -> argparse.ArgumentParser:
     site.add_commands(sub, common)
     subscribers.add_commands(sub, common, options.common(2))
     send.add_commands(sub, common)
+    dkim.add_commands(sub, common, options.common(2))
     return parser

@@ -34,7 +34,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     send = sub.add_parser("send", parents=[common, store], help="email an issue to subscribers",
                           description="Send dist/MONTH/email.eml to every subscriber over SMTP "
                                       "(PUBLISHER_SMTP_HOST, _PORT, _TLS, _USER, _PASSWORD; "
-                                      "PUBLISHER_SECRET signs the unsubscribe links).  Run it "
+                                      "PUBLISHER_SECRET signs the unsubscribe links; "
+                                      "PUBLISHER_DKIM_KEY, _SELECTOR and _DOMAIN sign the "
+                                      "messages; PUBLISHER_BOUNCE_DOMAIN gives each its own "
+                                      "return path).  Run it "
                                       "again after a crash, a stop or with deferred messages: "
                                       "it sends what was not sent.  Exit status: 0 done, 1 "
                                       "something left or in doubt, 130/143 stopped by "
@@ -74,7 +77,17 @@ def _send(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
-    from publisher.deliver import job, ledger, personalise, smtp, store, subscribers, tokens
+    from publisher.deliver import (
+        dkim,
+        job,
+        ledger,
+        personalise,
+        smtp,
+        store,
+        subscribers,
+        tokens,
+        verp,
+    )
 
     month = options.month_argument(args.month)
     from publisher.source.reader import find_issue
@@ -92,6 +105,9 @@ def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
     # every setting checked before anything is opened or sent
     settings = smtp.SmtpSettings.from_env() if real or args.test else None
     store_timeout = store.timeout_from_env() if real else store.DEFAULT_TIMEOUT
+    # every message is signed, proofs and dry runs too; only real sends get VERP
+    signing = None if args.status else dkim.DkimSettings.from_env()
+    bounce_domain = verp.bounce_domain_from_env() if real else ""
     if args.status:
         with open_store(args) as db:
             book = ledger.Ledger(db, str(month))
@@ -106,7 +122,8 @@ def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
     assert publication is not None
     template = personalise.load(paths.dist / str(month) / "email.eml")
     template.date = formatdate(usegmt=True)  # the time it is sent, not the issue's date
-    mailing = job.Mailing(str(month), template, publication, tokens.secret_from_env())
+    mailing = job.Mailing(str(month), template, publication, tokens.secret_from_env(),
+                          dkim=signing, bounce_domain=bounce_domain)
     if args.test:
         assert settings is not None
         address = _valid_address(args.test)
