@@ -126,14 +126,17 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def site_application(paths: Paths, db: Path, environ: Mapping[str, str], *,
-                     store_wait: float | None = None) -> WSGIApp:
-    """``dist/site/`` with the unsubscribe endpoint at ``/unsubscribe``.
+                     store_wait: float | None = None,
+                     fetch: Callable[[str], bytes] | None = None) -> WSGIApp:
+    """``dist/site/`` with the unsubscribe endpoint at ``/unsubscribe`` and the bounce
+    webhooks the settings ask for (:mod:`publisher.site.webhooks`).
 
-    The endpoint needs the token secret (``PUBLISHER_SECRET``); without it the
-    site is served alone, with a warning, so a preview never needs the secret.
-    Every response carries the security headers (:mod:`publisher.site.security`).
-    ``store_wait``: how long the endpoint waits for a busy store before a 503
-    (default :data:`publisher.site.unsubscribe.STORE_WAIT`).
+    The endpoint and the webhooks need the token secret (``PUBLISHER_SECRET``);
+    without it the site is served alone, with a warning, so a preview never needs
+    the secret. Every response carries the security headers
+    (:mod:`publisher.site.security`). ``store_wait``: how long the endpoint waits for
+    a busy store before a 503 (default :data:`publisher.site.unsubscribe.STORE_WAIT`);
+    ``fetch``: how the SES webhook fetches SNS's certificates (default: HTTPS).
     """
     from publisher.deliver.tokens import SECRET_ENV, secret_from_env
     from publisher.diagnostics import Diagnostics
@@ -154,10 +157,26 @@ def site_application(paths: Paths, db: Path, environ: Mapping[str, str], *,
         secret = secret_from_env(dict(environ))
         routes["/unsubscribe"] = UnsubscribeApp(db, publication, secret, paths.layouts,
                                                 store_wait=store_wait)
+        routes.update(_webhooks(db, secret, environ, fetch))
     else:
         log.warning("%s is not set: serving the site without the unsubscribe endpoint",
                     SECRET_ENV)
     return SecureHeaders(Router(StaticFiles(site), routes))
+
+
+def _webhooks(db: Path, secret: bytes, environ: Mapping[str, str],
+              fetch: Callable[[str], bytes] | None) -> dict[str, WSGIApp]:
+    from publisher.deliver.bounces import record
+    from publisher.deliver.bounces.intake import Intake
+    from publisher.site import webhooks
+
+    def intake() -> Intake:  # one per request: each writes through its own connection
+        return Intake(secret, record.recorder(db))
+
+    found = webhooks.routes(environ, intake, fetch)
+    for path in found:
+        progress.info("serving the %s webhook at %s", path.rsplit("/", 1)[1], path)
+    return found
 
 
 def make_preview_server(app: WSGIApp, port: int = 8000):  # type: ignore[no-untyped-def]
