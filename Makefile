@@ -109,7 +109,7 @@ bench-pdf: $(STAMP)
 proof: $(STAMP)
 	$(call need_month,proof)
 	$(PUBLISHER) build $(MONTH) --format pdf
-	$(BIN)/python -m publisher.build.proof dist/$(MONTH)/korea-$(MONTH)-print.pdf
+	$(BIN)/python -m publisher.build.proof --month $(MONTH)
 
 bench-email: $(STAMP)
 	$(BIN)/python bench/email_bench.py $(or $(MONTH),2023-08)

@@ -31,7 +31,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT / "tests"))
 
-from publisher.deliver import dkim, subscribers  # noqa: E402
+from publisher.deliver import csv_import, dkim  # noqa: E402
 from send_support import PNG, fake_eml, free_port  # noqa: E402
 
 SINK = """
@@ -59,7 +59,7 @@ def make_store(path: Path, n: int) -> None:
         out.write("email,name\n")
         for i in range(n):
             out.write(f"reader{i:06d}@example.org,Reader {i} 독자\n")
-    subscribers.import_csv(csv_file, path)
+    csv_import.import_csv(csv_file, path)
 
 
 def run(workdir: Path, count: int, connections: int,

@@ -6,12 +6,14 @@ should change an output does change it, and record the process that rendered the
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 
 from publisher import model as m
-from publisher.render.base import BuildContext, Output
+from publisher import render
+from publisher.render.base import BuildContext, Format, Output, PrintLayout
 
 
 class _Digest:
@@ -43,34 +45,29 @@ class PdfDigest(_Digest):
     name = "pdf"
     folder = "print"
 
-    def layout(self, context: BuildContext) -> dict[str, object]:
-        """The stand-in of the print layout: a page map, made once per build (then cached in
-        ``context.shared``, as the real layout is)."""
-        pages = context.shared.get("print-page-map")
-        if pages is None:
-            pages = {a.anchor: str(3 + n) for n, a in enumerate(context.issue.articles)}
-            context.shared["print-page-map"] = pages
-        return {"print-page-map": pages}
+    def print_layout(self, context: BuildContext) -> PrintLayout:
+        """The stand-in of the print layout: each article starts a page, from page 3."""
+        return PrintLayout({a.anchor: str(3 + n) for n, a in enumerate(context.issue.articles)})
 
 
 class EpubDigest(_Digest):
-    """Like the real EPUB: takes the print page map it is handed, or lays it out."""
+    """Like the real EPUB: follows the print layout the build hands it."""
 
     name = "epub"
     folder = "epub"
 
     def prepare(self, context: BuildContext) -> None:
-        """What needs no page map; records where and whether the map was known yet."""
+        """What needs no print layout; records where and whether it was known yet."""
         context.shared["epub-prepared"] = {"pid": os.getpid(),
-                                           "map known": "print-page-map" in context.shared}
+                                           "map known": context.print_layout is not None}
 
     def render(self, context: BuildContext) -> list[Output]:
-        handed = "print-page-map" in context.shared
-        pages = (context.shared.get("print-page-map")
-                 or PdfDigest().layout(context)["print-page-map"])
+        if context.print_layout is None:
+            raise ValueError("the EPUB follows the print layout: none was handed over")
         [output] = super().render(context)
         data = json.loads(output.data)
-        data.update(pages=pages, handed=handed, prepared=context.shared.get("epub-prepared"))
+        data.update(pages=dict(context.print_layout.pages),
+                    prepared=context.shared.get("epub-prepared"))
         return [Output(output.name, json.dumps(data, sort_keys=True).encode())]
 
 
@@ -79,10 +76,18 @@ class EmailDigest(_Digest):
     folder = "email"
 
 
-FAKE_RENDERERS = {
-    "pdf": "fake_formats:PdfDigest",
-    "epub": "fake_formats:EpubDigest",
-    "email": "fake_formats:EmailDigest",
+def faked(name: str, renderer: str) -> Format:
+    """The declaration of the real format ``name`` (its layouts, outputs, needs), rendered
+    by ``renderer`` (``"fake_formats:Class"``) instead."""
+    return dataclasses.replace(render.FORMATS[name], renderer=renderer)
+
+
+#: The real table of formats, each rendered by its digest: ``monkeypatch.setattr(render,
+#: "FORMATS", dict(FAKE_FORMATS))``.
+FAKE_FORMATS = {
+    "pdf": faked("pdf", "fake_formats:PdfDigest"),
+    "epub": faked("epub", "fake_formats:EpubDigest"),
+    "email": faked("email", "fake_formats:EmailDigest"),
 }
 
 

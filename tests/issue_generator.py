@@ -47,9 +47,8 @@ from pathlib import Path
 import yaml
 from PIL import Image, ImageCms, ImageDraw, features
 
-from publisher.model import Month
+from publisher.model import Month, slug
 from publisher.render.fonts import uncovered
-from publisher.source.markdown import slugify
 
 #: Names the EPUB package uses for its own documents: an article may have them (its
 #: documents and ids live in their own namespace), and some generated ones do.
@@ -75,6 +74,11 @@ FORMAT_MODES = {
     "WEBP": ("RGB", "RGBA"),
 }
 EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
+
+
+def slugify(text: str) -> str:
+    """The slug the reader gives an article or a subhead titled ``text``."""
+    return slug(text, default="section")
 
 
 # -- vocabulary -------------------------------------------------------------------

@@ -53,11 +53,11 @@ class Mailroom:
 
 
 def make_store(db: Path, addresses: list[str]) -> None:
-    from publisher.deliver import subscribers
+    from publisher.deliver import csv_import
     csv_file = db.with_suffix(".csv")
     lines = ["email,name"] + [f"{a},Reader {i} 독자" for i, a in enumerate(addresses)]
     csv_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    subscribers.import_csv(csv_file, db)
+    csv_import.import_csv(csv_file, db)
 
 
 @pytest.fixture

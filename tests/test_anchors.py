@@ -21,7 +21,7 @@ from conftest import FIXTURES, LAYOUTS
 from epub_support import NS, Epub, epubcheck
 from publisher import model as m
 from publisher.diagnostics import Diagnostics
-from publisher.render.base import BuildContext
+from publisher.render.base import BuildContext, PrintLayout
 from publisher.render.email.renderer import EmailRenderer
 from publisher.render.epub.renderer import EpubRenderer
 from publisher.render.pdf.renderer import print_html
@@ -67,10 +67,9 @@ def collisions(tmp_path_factory: pytest.TempPathFactory) -> m.Issue:
 
 
 def test_the_epub_passes_epubcheck(collisions: m.Issue, tmp_path: Path) -> None:
-    context = BuildContext(issue=collisions, layouts=LAYOUTS)
-    # A print page map naming every article: the page-break markers go in too.
-    context.shared["print-page-map"] = {a.anchor: str(n) for n, a in
-                                        enumerate(collisions.articles, 3)}
+    # A print layout naming every article: the page-break markers go in too.
+    pages = PrintLayout({a.anchor: str(n) for n, a in enumerate(collisions.articles, 3)})
+    context = BuildContext(issue=collisions, layouts=LAYOUTS, print_layout=pages)
     [output] = EpubRenderer().render(context)
     path = tmp_path / "book.epub"
     path.write_bytes(output.data)

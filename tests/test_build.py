@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ISSUES, LAYOUTS
-from fake_formats import FAKE_RENDERERS
+from fake_formats import FAKE_FORMATS, faked
 from publisher import render
 from publisher.build.builder import Paths, build
 from publisher.errors import PublisherError
@@ -26,7 +26,7 @@ AUG = Month(2023, 8)
 
 @pytest.fixture
 def paths(project_copy: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
-    monkeypatch.setattr(render, "RENDERERS", dict(FAKE_RENDERERS))
+    monkeypatch.setattr(render, "FORMATS", dict(FAKE_FORMATS))
     layouts = tmp_path / "layouts"
     for name in ("print", "epub", "email", "_partials"):
         (layouts / name).mkdir(parents=True)
@@ -115,6 +115,17 @@ def test_each_kind_of_input_invalidates_what_depends_on_it(paths, change, rebuil
                for name in rebuilt)
 
 
+def test_a_changed_partial_rebuilds_every_format(paths):
+    """``layouts/_partials/`` holds markup every format imports (the archive entry): the
+    cache keys each format on it, as on the format's own folder."""
+    build(AUG, paths)
+    assert build(AUG, paths) == []
+    (paths.layouts / "_partials" / "base.html").write_text("changed")
+    assert _names(build(AUG, paths)) == ["email.json", "epub.json", "pdf.json"]
+    assert build(AUG, paths) == []
+    (paths.layouts / "_partials" / "new.html").write_text("a new partial")
+    assert _names(build(AUG, paths)) == ["email.json", "epub.json", "pdf.json"]
+
 def test_a_later_issue_does_not_invalidate_an_earlier_one(paths):
     build(AUG, paths)
     shutil.copytree(paths.issues / "2023-07", paths.issues / "2023-09")
@@ -143,25 +154,50 @@ def test_a_failed_build_writes_nothing_and_keeps_old_outputs(paths):
     assert not [p for p in paths.dist.rglob("*.tmp")]
 
 
-def test_independent_formats_render_in_parallel_processes(paths):
+@pytest.fixture
+def layouts_made(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The process of each print layout laid out (in this process: a child's is not seen)."""
+    from fake_formats import PdfDigest
+
+    made: list[int] = []
+    original = PdfDigest.print_layout
+
+    def counted(self, context):  # type: ignore[no-untyped-def]
+        made.append(os.getpid())
+        return original(self, context)
+
+    monkeypatch.setattr(PdfDigest, "print_layout", counted)
+    return made
+
+
+def test_independent_formats_render_in_parallel_processes(paths, layouts_made):
     build(AUG, paths)
     out = _outputs(paths)
     assert out["pdf"]["pid"] == os.getpid()  # the print layout, laid out here
     assert out["email"]["pid"] != os.getpid()
     assert out["epub"]["pid"] != os.getpid()
-    # The EPUB's images are made in the worker before the page map exists ...
+    # The EPUB's images are made in the worker before the print layout exists ...
     assert out["epub"]["prepared"] == {"pid": out["epub"]["pid"], "map known": False}
     assert out["epub"]["pages"] == {"article-korea-security-ties": "3"}
-    assert out["epub"]["handed"]  # ... which is then handed over, not laid out again
+    assert layouts_made == [os.getpid()]  # ... which is laid out once, here, and handed over
 
 
-def test_the_epub_and_email_without_the_pdf_still_render_beside_the_layout(paths):
+def test_the_epub_and_email_without_the_pdf_still_render_beside_the_layout(paths, layouts_made):
     build(AUG, paths, ["epub", "email"])
     out = _outputs(paths)
     assert sorted(out) == ["email", "epub"]
     assert out["email"]["pid"] == out["epub"]["pid"] != os.getpid()
     assert out["epub"]["prepared"] == {"pid": out["epub"]["pid"], "map known": False}
-    assert out["epub"]["handed"] and out["epub"]["pages"] == {"article-korea-security-ties": "3"}
+    assert out["epub"]["pages"] == {"article-korea-security-ties": "3"}
+    assert layouts_made == [os.getpid()]
+
+
+def test_a_serial_build_lays_out_the_print_pages_once_before_the_epub(paths, layouts_made):
+    build(AUG, paths, ["epub"], parallel=False)
+    assert _outputs(paths)["epub"]["pages"] == {"article-korea-security-ties": "3"}
+    assert layouts_made == [os.getpid()]
+    build(AUG, paths, parallel=False, force=True)
+    assert layouts_made == [os.getpid()] * 2  # for the PDF and the EPUB alike
 
 
 def test_serial_and_parallel_builds_are_identical_but_for_the_process(paths, tmp_path):
@@ -174,13 +210,12 @@ def test_serial_and_parallel_builds_are_identical_but_for_the_process(paths, tmp
     for outputs in (parallel, serial):
         for data in outputs.values():
             data.pop("pid")
-            data.pop("handed", None)
             data.pop("prepared", None)
     assert parallel == serial
 
 
 def test_an_error_in_the_worker_process_keeps_its_location(paths, monkeypatch, cli):
-    monkeypatch.setitem(render.RENDERERS, "email", "fake_formats:FailingEmail")
+    monkeypatch.setitem(render.FORMATS, "email", faked("email", "fake_formats:FailingEmail"))
     run = cli("build", "2023-08", paths=paths)
     assert run.status == 1
     assert run.err_lines == [
@@ -204,40 +239,44 @@ def test_the_collector_is_paused_while_formats_render_and_back_afterwards(paths,
     build(AUG, paths, parallel=False)
     assert seen and not any(seen)  # every renderer ran with the collector off ...
     assert gc.isenabled()  # ... and it is on again after the build
-    monkeypatch.setitem(render.RENDERERS, "email", "fake_formats:FailingEmail")
+    monkeypatch.setitem(render.FORMATS, "email", faked("email", "fake_formats:FailingEmail"))
     with pytest.raises(Exception, match="no glyph"):
         build(AUG, paths, force=True, parallel=False)
     assert gc.isenabled()  # and after a failed one
 
 
-def test_an_epub_rebuilt_alone_takes_the_page_map_kept_from_the_print_build(paths, monkeypatch):
-    from fake_formats import PdfDigest
-
+def test_an_epub_rebuilt_alone_takes_the_print_layout_kept_from_the_print_build(
+        paths, layouts_made):
     build(AUG, paths)
-    calls = []
-    original = PdfDigest.layout
-
-    def counted(self, context):  # type: ignore[no-untyped-def]
-        if "print-page-map" not in context.shared:  # a layout, not its cached result
-            calls.append(context.issue.month)
-        return original(self, context)
-
-    monkeypatch.setattr(PdfDigest, "layout", counted)
+    layouts_made.clear()
     (paths.layouts / "epub" / "base.html").write_text("changed")
     assert _names(build(AUG, paths)) == ["epub.json"]
     out = _outputs(paths)
-    assert calls == []  # the print pages were not laid out again ...
-    assert out["epub"]["handed"] and out["epub"]["pages"] == {"article-korea-security-ties": "3"}
-    # ... but a change to what the print layout reads lays them out, and keeps the new map
+    assert layouts_made == []  # the print pages were not laid out again ...
+    assert out["epub"]["pages"] == {"article-korea-security-ties": "3"}
+    # ... but a change to what the print layout reads lays them out, and keeps the new layout
     (paths.layouts / "print" / "base.html").write_text("changed")
     assert _names(build(AUG, paths)) == ["epub.json", "pdf.json"]
-    assert len(calls) == 1  # laid out once, for the print PDF and the EPUB
+    assert len(layouts_made) == 1  # laid out once, for the print PDF and the EPUB
     cache = json.loads((paths.dist / ".cache" / "2023-08.json").read_text())
-    assert cache["formats"]["pdf"]["layout"] == {
-        "print-page-map": {"article-korea-security-ties": "3"}}
-    calls.clear()
+    assert cache["formats"]["pdf"]["print_layout"] == {
+        "pages": {"article-korea-security-ties": "3"}}
+    layouts_made.clear()
     assert _names(build(AUG, paths, force=True)) == ["email.json", "epub.json", "pdf.json"]
-    assert len(calls) == 1  # --force lays out again
+    assert len(layouts_made) == 1  # --force lays out again
+
+
+def test_a_kept_print_layout_this_version_did_not_write_is_laid_out_again(paths, layouts_made):
+    build(AUG, paths)
+    cache_file = paths.dist / ".cache" / "2023-08.json"
+    cache = json.loads(cache_file.read_text())
+    cache["formats"]["pdf"]["print_layout"] = {"pages": {"article-korea-security-ties": 3}}
+    cache_file.write_text(json.dumps(cache))
+    layouts_made.clear()
+    (paths.layouts / "epub" / "base.html").write_text("changed")
+    assert _names(build(AUG, paths)) == ["epub.json"]
+    assert len(layouts_made) == 1
+    assert _outputs(paths)["epub"]["pages"] == {"article-korea-security-ties": "3"}
 
 
 def _rename_photo(paths: Paths, new_name: str) -> Path:

@@ -114,7 +114,8 @@ def test_strict_fails_check_and_build_on_a_warning_and_writes_nothing(project_co
 # -- the common options, everywhere --------------------------------------------------
 
 #: A value for each positional argument, by its metavar.
-POSITIONALS = {"MONTH": "2023-08", "FILE.csv": "readers.csv", "ADDRESS": "ann@example.org"}
+POSITIONALS = {"MONTH": "2023-08", "FILE.csv": "readers.csv", "ADDRESS": "ann@example.org",
+               "PATH": "bounces.mbox", "SELECTOR": "news2024", "DOMAIN": "example.org"}
 
 
 def _leaf_commands() -> dict[tuple[str, ...], argparse.ArgumentParser]:
@@ -142,7 +143,8 @@ def test_every_command_is_covered():
     assert set(_leaf_commands()) == {
         ("check",), ("build",), ("site",), ("serve",), ("new",), ("subscribers", "import"),
         ("subscribers", "list"), ("subscribers", "count"), ("subscribers", "export"),
-        ("subscribers", "unsubscribe"), ("send",)}
+        ("subscribers", "unsubscribe"), ("send",), ("dkim", "keygen"), ("bounces", "fetch"),
+        ("bounces", "read"), ("bounces", "serve")}
 
 
 @pytest.mark.parametrize("words", sorted(_leaf_commands()), ids=" ".join)

@@ -215,6 +215,18 @@ def test_a_layout_file_that_is_a_symlink_leading_outside_is_refused(tmp_path, fm
     assert problem.startswith(f"{folder / FORMATS[fmt][1]}: is a symlink to {outside}")
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_hostile_reference_in_a_shared_partial_is_refused_in_every_format(tmp_path, fmt):
+    """``layouts/_partials/`` is part of every format's layout: checked with each."""
+    partial = tmp_path / "layouts" / confine.PARTIALS / "archive.html"
+    partial.parent.mkdir(parents=True)
+    partial.write_text("{% macro text(entry) %}\n<p>{{ entry.label }}</p>\n"
+                       '<img src="http://tracker.example/p.gif" alt="">\n{% endmacro %}\n',
+                       encoding="utf-8")
+    _layout(tmp_path, fmt, FORMATS[fmt][2], "<p>one</p>\n")
+    [problem] = _problems(tmp_path, fmt)
+    assert problem.startswith(f"{partial}:3: <img src> 'http://tracker.example/p.gif' "), problem
+
 def test_every_problem_of_a_file_is_listed_each_on_its_line(tmp_path):
     text = ".a { background: url(http://example.org/a.png) }\n\n.b { background: url(/etc/x) }"
     path = _layout(tmp_path, "email", "email.css", text)
@@ -313,6 +325,26 @@ def test_an_address_joined_by_template_code_is_named_at_its_expression(
     assert "http://tracker.example/p.gif" in error
     assert not fixture_copy.dist.exists()
 
+
+@pytest.mark.parametrize("fmt, before", [
+    ("pdf", '<p class="archive-month">'),  # the archive entry's text, printed
+    ("email", '<p class="archive-month">'),
+    ("epub", "{% if online %}"),  # its downloads, described
+])
+def test_an_address_joined_by_template_code_in_a_partial_is_named_at_its_expression(
+        layouts_copy, fixture_copy, cli, fmt, before):
+    partial = layouts_copy / confine.PARTIALS / "archive.html"
+    text = partial.read_text(encoding="utf-8")
+    assert text.count(before) == 1
+    partial.write_text(text.replace(before, JOINED + "\n" + before), encoding="utf-8")
+    line = text[: text.index(before)].count("\n") + 1
+    paths = Paths(fixture_copy.issues, layouts_copy, fixture_copy.dist)
+    run = cli("build", JAN, "--format", fmt, paths=paths)
+    assert run.status == 1
+    [error] = [e for e in run.err_lines if e.startswith("error:")]
+    assert error.startswith(f"error: {partial}:{line}: "), error
+    assert "http://tracker.example/p.gif" in error
+    assert not fixture_copy.dist.exists()
 
 def _january(layouts: Path) -> BuildContext:
     return BuildContext(issue=read_issue(FIXTURES, Month(2024, 1)), layouts=layouts)

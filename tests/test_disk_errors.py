@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, LAYOUTS
-from fake_formats import FAKE_RENDERERS, NoSpaceEmail
+from fake_formats import FAKE_FORMATS, NoSpaceEmail, faked
 from publisher import render
 from publisher.build.builder import Paths, build
 from publisher.model import Month
@@ -76,7 +76,7 @@ def paths(project_copy: Paths, tmp_path: Path, disk: Path,
           monkeypatch: pytest.MonkeyPatch) -> Paths:
     """The project's issues built by the small real renderers of tests/fake_formats.py
     into dist/ on the small disk."""
-    monkeypatch.setattr(render, "RENDERERS", dict(FAKE_RENDERERS))
+    monkeypatch.setattr(render, "FORMATS", dict(FAKE_FORMATS))
     layouts = tmp_path / "layouts"
     for name in ("print", "epub", "email"):
         (layouts / name).mkdir(parents=True)
@@ -142,7 +142,7 @@ def test_a_full_disk_on_the_first_build_leaves_no_folder_behind(paths, cli):
 
 def test_a_full_disk_under_the_forked_worker_is_the_same_one_line(paths, cli, monkeypatch):
     assert can_fork(), "this machine cannot fork a worker: the test would prove nothing"
-    monkeypatch.setitem(render.RENDERERS, "email", "fake_formats:NoSpaceEmail")
+    monkeypatch.setitem(render.FORMATS, "email", faked("email", "fake_formats:NoSpaceEmail"))
     run = cli("build", "2023-08", paths=paths)
     assert run.status == 1
     assert run.err_lines == [f"error: {NoSpaceEmail.spool}: cannot write: {NO_SPACE}"]

@@ -487,7 +487,7 @@ def test_the_rsa_signer_agrees_with_dkimpy(message: bytes,
 def test_the_keygen_command_prints_the_record_that_verifies(
         algorithm: str, tmp_path: Path, cli: Callable[..., Run], dns_server: LocalDNS,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    run = cli("dkim", "keygen", "--selector", "news2024", "--domain", "Webzine.Example.org",
+    run = cli("dkim", "keygen", "news2024", "Webzine.Example.org",
               "--algorithm", algorithm, "--dir", str(tmp_path / "keys"))
     assert run.status == 0, run.err
     path = tmp_path / "keys" / f"news2024._domainkey.{DOMAIN}.pem"
@@ -497,7 +497,7 @@ def test_the_keygen_command_prints_the_record_that_verifies(
     settings = signer.DkimSettings.from_env(env(path, "news2024", DOMAIN))
     assert settings is not None and settings.algorithm == algorithm
     assert dkim.verify(signer.sign(newsletter(), settings), dnsfunc=dns_server.txt_lookup)
-    again = cli("dkim", "keygen", "--selector", "news2024", "--domain", DOMAIN,
+    again = cli("dkim", "keygen", "news2024", DOMAIN,
                 "--dir", str(tmp_path / "keys"))
     assert again.status == 1 and again.out == ""
     assert again.err_lines == [f"error: {path}: a key is there already: keep it (it may be "
@@ -506,7 +506,7 @@ def test_the_keygen_command_prints_the_record_that_verifies(
 
 def test_the_keygen_command_refuses_a_bad_selector(tmp_path: Path,
                                                    cli: Callable[..., Run]) -> None:
-    run = cli("dkim", "keygen", "--selector", "a b", "--domain", DOMAIN, "--dir", str(tmp_path))
+    run = cli("dkim", "keygen", "a b", DOMAIN, "--dir", str(tmp_path))
     assert run.status == 1 and "Traceback" not in run.err
     assert run.err_lines == ["error: the selector is 'a b': a selector is one or more DNS "
                              "labels (letters, digits, hyphens), such as 'news2024'"]

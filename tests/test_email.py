@@ -39,6 +39,7 @@ from email_support import (
     with_data_urls,
 )
 from publisher.build.builder import Paths, build
+from publisher.build.outputs import month_folder
 from publisher.errors import PublisherError
 from publisher.model import Month
 from publisher.render.base import BuildContext
@@ -78,13 +79,15 @@ class Built:
 def _build(root: Path, issues: Path, month: Month, layouts: Path = LAYOUTS) -> Built:
     paths = Paths(issues=issues, layouts=layouts, dist=root / "dist")
     build(month, paths, ["email"], parallel=False)
-    return Built(paths.dist / str(month), paths, month)
+    return Built(month_folder(paths.dist, month), paths, month)
 
 
 def _embed_layouts(root: Path) -> Path:
-    """A copy of the email layout set to embed its images instead of linking them."""
+    """A copy of the email layout (its folder and the partials it imports) set to embed
+    its images instead of linking them."""
     layouts = root / "layouts"
     shutil.copytree(LAYOUTS / "email", layouts / "email")
+    shutil.copytree(LAYOUTS / "_partials", layouts / "_partials")
     settings = layouts / "email" / "settings.toml"
     text = settings.read_text(encoding="utf-8").replace('images = "link"', 'images = "embed"')
     assert 'images = "embed"' in text

@@ -25,16 +25,16 @@ from epub_support import NS, Epub, ace, epubcheck
 from publisher import model as m
 from publisher.build.builder import Paths, build
 from publisher.render import formats
-from publisher.render.base import BuildContext
+from publisher.render.base import BuildContext, PrintLayout
 from publisher.render.epub.pages import Paginator, marker_id
-from publisher.render.epub.renderer import NAMESPACE, EpubRenderer, identifier, print_page_map
+from publisher.render.epub.renderer import NAMESPACE, EpubRenderer, identifier
 from publisher.render.epub.text import HANGUL_RUN, mark_language_of_parts
 from publisher.source.reader import read_issue
 
 AUGUST = m.Month(2023, 8)
 JANUARY = m.Month(2024, 1)
 
-# A print page map as publisher.render.pdf.renderer.page_map gives it, made by hand:
+# A print layout's page map as publisher.render.pdf.renderer.page_map gives it, made by hand:
 # features starts on page 3, culture on page 6, the page on which features ends.
 FIXTURE_PAGES = {
     "article-features": "3", "article-features--b1": "3", "article-features--b2": "4",
@@ -53,11 +53,9 @@ def _august(dist: Path) -> bytes:
     return written.read_bytes()
 
 
-def _january(pages: dict[str, str] | None) -> bytes:
+def _january(pages: dict[str, str]) -> bytes:
     issue = read_issue(FIXTURES, JANUARY)
-    context = BuildContext(issue=issue, layouts=LAYOUTS)
-    if pages is not None:
-        context.shared["print-page-map"] = pages
+    context = BuildContext(issue=issue, layouts=LAYOUTS, print_layout=PrintLayout(pages))
     [output] = EpubRenderer().render(context)
     assert output.name == "korea-2024-01.epub"
     return output.data
@@ -412,19 +410,28 @@ def test_a_foreign_page_map_warns_but_an_issue_without_articles_has_nothing_to_m
     shutil.copytree(FIXTURES, tmp_path / "issues")
     for article in (tmp_path / "issues" / "2024-01" / "articles").glob("*.md"):
         article.unlink()
-    context = BuildContext(issue=read_issue(tmp_path / "issues", JANUARY), layouts=LAYOUTS)
+    context = BuildContext(issue=read_issue(tmp_path / "issues", JANUARY), layouts=LAYOUTS,
+                           print_layout=PrintLayout({}))  # what it maps of no article
     assert context.issue.articles == ()
-    context.shared["print-page-map"] = {}  # what the print layout maps of no article
     with caplog.at_level(logging.WARNING):
         EpubRenderer().render(context)
     assert [r.getMessage() for r in caplog.records if "page map" in r.getMessage()] == []
 
 
-def test_the_shared_page_map_is_used() -> None:
-    issue = read_issue(FIXTURES, JANUARY)
-    context = BuildContext(issue=issue, layouts=LAYOUTS)
-    context.shared["print-page-map"] = {"features": "1"}
-    assert print_page_map(context) == {"features": "1"}
+def test_the_epub_follows_the_print_layout_it_is_handed_or_none() -> None:
+    """The build hands the EPUB the print layout; without one, the renderer says so
+    (an EPUB without the print pages is not made by mistake), and
+    publisher.render.print_layout lays it out for any caller."""
+    from publisher import render
+
+    context = BuildContext(issue=read_issue(FIXTURES, JANUARY), layouts=LAYOUTS)
+    with pytest.raises(ValueError, match="the EPUB follows the print layout"):
+        EpubRenderer().render(context)
+    context.print_layout = render.print_layout(context)
+    assert {"article-features", "article-culture"} <= set(context.print_layout.pages)
+    [output] = EpubRenderer().render(context)
+    book = Epub(output.data)
+    assert book.doc(book.nav_href).xpath("//x:nav[@epub:type='page-list']", namespaces=NS)
 
 
 XHTML_DOC = """<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops">

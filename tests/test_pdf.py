@@ -19,12 +19,14 @@ import pytest
 
 from conftest import FIXTURES, ISSUES, LAYOUTS, seed_sentences
 from publisher.build.builder import Paths, build
+from publisher.build.outputs import month_outputs
 from publisher.diagnostics import Diagnostics
 from publisher.errors import PublisherError, display_path
 from publisher.model import Month
-from publisher.render.base import BuildContext
+from publisher.render.base import BuildContext, PrintLayout
 from publisher.render.pdf.fetcher import ConfinedFetcher, ForbiddenURL
-from publisher.render.pdf.renderer import ARCHIVE_FEATURED, page_map, print_document
+from publisher.render.pdf.renderer import ARCHIVE_FEATURED, PdfRenderer, page_map, print_document
+from publisher.source.config import load_publication
 from publisher.source.reader import read_issue
 
 MONTH = "2023-08"
@@ -41,8 +43,10 @@ class Built:
 def _build(root: Path, issues: Path, month: str) -> Built:
     paths = Paths(issues=issues, layouts=LAYOUTS, dist=root / "dist")
     build(Month.parse(month), paths, ["pdf"])
-    out = paths.dist / month
-    return Built(out / f"korea-{month}-print.pdf", out / f"korea-{month}.pdf", paths)
+    publication = load_publication(issues, Diagnostics())
+    assert publication is not None
+    out = month_outputs(paths.dist, publication, Month.parse(month))
+    return Built(out.path("pdf", "print"), out.path("pdf", "reader"), paths)
 
 
 @pytest.fixture(scope="session")
@@ -355,7 +359,7 @@ def test_character_without_glyph_fails_naming_it_and_the_file(project_copy: Path
     assert message.startswith(f"{display_path(article)}:")
 
 
-# --- the API for other formats: print_document and page_map ----------------------------
+# --- the print layout: print_document and page_map ---------------------------------------
 
 
 def test_page_map_gives_the_printed_page_of_every_block(built: Built) -> None:
@@ -368,9 +372,9 @@ def test_page_map_gives_the_printed_page_of_every_block(built: Built) -> None:
     context = BuildContext(issue=issue, layouts=LAYOUTS)
     document = print_document(context)
     assert isinstance(document, weasyprint.Document)
-    assert print_document(context) is document is context.shared["print-document"]
+    assert print_document(context) is document  # laid out once a build
     pages = page_map(context)
-    assert context.shared["print-page-map"] is pages
+    assert PdfRenderer().print_layout(context) == PrintLayout(pages)
     texts = [normalise(t) for t in page_texts(built.press)]
     for article in issue.articles:
         numbers = [int(pages[article.anchor])]

@@ -6,6 +6,7 @@ import email
 import email.policy
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -39,6 +40,10 @@ def test_every_subscriber_gets_exactly_one_message(mailroom: Mailroom) -> None:
         msg_id = check_message(received.data, received.rcpt)
         assert ledger[received.rcpt][:2] == ("sent", msg_id)
     assert len({r.message_id for r in recorder.received}) == 1000
+    headers = {str(parse(r.data)["Date"]) for r in recorder.received}
+    # a numeric zone: RFC 5322 4.3 forbids generating the obsolete "GMT"
+    assert all(re.fullmatch(r"\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000", h)
+               for h in headers), headers
     dates = {parse(r.data)["Date"].datetime for r in recorder.received}
     # when sent (this test's minutes), not the date
     assert len(dates) == 1

@@ -98,11 +98,11 @@ class Room:
 
 
 def make_store(db: Path, addresses: list[str]) -> None:
-    from publisher.deliver import subscribers
+    from publisher.deliver import csv_import
     csv_file = db.with_suffix(".csv")
     csv_file.write_text("email,name\n" + "".join(f"{a},Reader {i}\n"
                                                  for i, a in enumerate(addresses)))
-    subscribers.import_csv(csv_file, db)
+    csv_import.import_csv(csv_file, db)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from conftest import Run
-from publisher.deliver import subscribers, tokens
+from publisher.deliver import csv_import, subscribers, tokens
 from publisher.deliver.personalise import Recipient, Template, dot_stuff, message_id
 from publisher.errors import PublisherError
 from publisher.model import Publication
@@ -261,7 +261,7 @@ def test_an_import_does_what_the_rules_say(existing: list[tuple[str, str, bool]]
         with csv_file.open("w", encoding="utf-8", newline="") as out:
             csv.writer(out).writerows([("email", "name"), *lines])
         db.close()
-        result = subscribers.import_csv(csv_file, db_path, skip_bad=True)
+        result = csv_import.import_csv(csv_file, db_path, skip_bad=True)
         expected, summary = _expected(list(before.values()), lines)
         assert rows(db_path) == expected
         assert (f"{result.added} added, {result.updated} updated, {result.unchanged} "

@@ -16,10 +16,44 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+_NOT_WORD = re.compile(r"[^\w]+")
+_NOT_ASCII_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def slug(text: str, *, default: str, ascii_only: bool = False, casefold: bool = False) -> str:
+    """``text`` as a lower-case name: each run of what is not a letter or digit becomes
+    one ``-``, none at either end; ``default`` when nothing is left.  The one slug of the
+    project: article slugs and subhead ids, output file stems, the mailing list's name,
+    the email's image files.
+
+    By default letters and digits of every script stay (``United Response`` ->
+    ``united-response``, ``Café`` -> ``cafe``, ``김치 Days`` -> ``김치-days``): the text
+    is decomposed with its compatibility forms (``ﬁ`` -> ``fi``, ``①`` -> ``1``), accents
+    (combining marks) go, and what is left is composed again, so a Hangul syllable stays
+    one character (decomposed, it is two or three conjoining jamo, which no editor types
+    in a link); ``_`` stays inside, not at either end.
+
+    ``ascii_only`` keeps ``a-z`` and ``0-9`` only, and nothing is decomposed first
+    (``Café`` -> ``caf``, ``김치 Days`` -> ``days``): the rule the names of files and of
+    the mailing list have always followed, kept because changing it would rename the
+    outputs and their public URLs, and invalidate every unsubscribe token sent.
+    ``casefold`` lowers the case with :meth:`str.casefold` rather than :meth:`str.lower`
+    (``Straße`` -> ``strasse`` rather than ``stra-e``): the mailing list's name.
+    """
+    if not ascii_only:
+        text = unicodedata.normalize("NFKD", text)
+        text = unicodedata.normalize(
+            "NFC", "".join(ch for ch in text if not unicodedata.combining(ch)))
+    lowered = text.casefold() if casefold else text.lower()
+    if ascii_only:
+        return _NOT_ASCII_WORD.sub("-", lowered).strip("-") or default
+    return _NOT_WORD.sub("-", lowered).strip("-_") or default
 
 
 @dataclass(frozen=True, order=True)
@@ -97,7 +131,7 @@ class Publication:
     @property
     def file_stem(self) -> str:
         """Lower-case stem of output file names: ``korea``."""
-        return re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-") or "issue"
+        return slug(self.title, default="issue", ascii_only=True)
 
 
 # --- Inlines ---------------------------------------------------------------
@@ -401,15 +435,6 @@ class Issue:
         for article in self.articles:
             seen.setdefault(article.byline, None)
         return tuple(seen)
-
-    def output_name(self, kind: str) -> str:
-        """File name of an output: ``korea-2023-08.pdf``, ``korea-2023-08-print.pdf``."""
-        stem = f"{self.publication.file_stem}-{self.month}"
-        return {
-            "pdf": f"{stem}.pdf",
-            "print": f"{stem}-print.pdf",
-            "epub": f"{stem}.epub",
-        }[kind]
 
 
 def walk_blocks(blocks: tuple[Block, ...]):  # type: ignore[no-untyped-def]

@@ -8,9 +8,11 @@ reader or any renderer is imported: an unchanged rebuild writes nothing.
 
 Formats render in parallel: a forked worker renders the email from the start
 and prepares the EPUB (images, cover, content documents) while this process
-lays out the print pages; the worker then finishes the EPUB with the layout's
-page map while this process writes the two PDFs (the reader's in a forked
-child of its own).
+lays out the print pages; the worker then finishes the EPUB with the print
+layout this process hands it (a :class:`~publisher.render.base.PrintLayout`,
+``context.print_layout`` there) while this process writes the two PDFs (the
+reader's in a forked child of its own).  Which format lays out the print pages
+and which follow them, the formats declare (:mod:`publisher.render`).
 """
 
 from __future__ import annotations
@@ -21,25 +23,19 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from publisher import render
 from publisher.build.atomic import Staged, write_atomic
 from publisher.build.cache import BuildCache, format_keys
+from publisher.build.outputs import month_folder
 from publisher.diagnostics import Diagnostics
 from publisher.errors import PublisherError, SourceErrors, UsageError, disk_error, human_size
 from publisher.model import Month
-from publisher.render.base import BuildContext, Output
+from publisher.render.base import BuildContext, Output, PrintLayout
 from publisher.render.forked import Forked, Inbox, can_fork
 
 log = logging.getLogger(__name__)
 progress = logging.getLogger("publisher.progress")
-
-#: The format whose layout others follow, and the formats that need its page map
-#: (the EPUB's page-list gives the printed page numbers).
-LAYOUT_FORMAT = "pdf"
-FOLLOWS_LAYOUT = frozenset({"epub"})
-
 
 @dataclass(frozen=True)
 class Paths:
@@ -59,14 +55,18 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
     """
     diag = diag if diag is not None else Diagnostics()
     wanted = list(dict.fromkeys(formats)) if formats else list(render.formats())
-    unknown = [f for f in wanted if f not in render.RENDERERS]
+    unknown = [f for f in wanted if f not in render.FORMATS]
     if unknown:
         known = ", ".join(render.formats()) or "none yet"
         raise UsageError(f"unknown format {', '.join(unknown)} (available: {known})")
 
-    target = paths.dist / str(month)
+    target = month_folder(paths.dist, month)
     cache = BuildCache.load(paths.dist, str(month))
-    keyed = [*wanted, LAYOUT_FORMAT] if FOLLOWS_LAYOUT & set(wanted) else wanted
+    # The format whose print layout others follow (the EPUB's page-list gives the printed
+    # page numbers): keyed too, to find the layout kept from its last build.
+    following = {f for f in wanted if _follows(f)}
+    layout_format = render.print_format().name if following else None
+    keyed = [*wanted, layout_format] if layout_format else wanted
     keys = format_keys(paths.issues, paths.layouts, str(month), keyed, cache.hasher)
     stale = [f for f in wanted
              if force or (strict and cache.formats.get(f, {}).get("warnings"))
@@ -76,27 +76,30 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
         return []
 
     # After the cache: the reader imports a lot.
-    from publisher.build.check import FONT_FORMATS, check_issue
+    from publisher.build.check import check_issue
     from publisher.render.templates import layout_errors
 
     progress.info("reading %s", month)
     issue = check_issue(paths.issues, paths.layouts, month, diag,
-                        glyphs=not FONT_FORMATS.isdisjoint(stale))
+                        glyphs=any(render.declared(f).glyph_check for f in stale))
     diag.raise_if_strict(strict)
 
     context = BuildContext(issue=issue, layouts=paths.layouts)
-    # The print layout's page map, kept from the build that laid out these very inputs:
-    # an EPUB rebuilt alone (its own layout changed) need not lay out the print pages.
-    known = (cache.layout(LAYOUT_FORMAT, keys[LAYOUT_FORMAT])
-             if LAYOUT_FORMAT in keys and LAYOUT_FORMAT not in stale and not force else None)
-    laid_out_too = [LAYOUT_FORMAT] if FOLLOWS_LAYOUT & set(stale) and not known else []
+    # The print layout, kept from the build that laid out these very inputs: an EPUB
+    # rebuilt alone (its own layout changed) need not lay out the print pages.
+    known = (cache.print_layout(layout_format, keys[layout_format])
+             if layout_format and layout_format not in stale and not force else None)
+    laid_out_too = ([layout_format] if layout_format and following & set(stale)
+                    and known is None else [])
     said: list[str] = []  # the renderers' warnings (the email's budget cuts, the preflight)
     with paused_gc(), layout_errors(), renderer_warnings(said):
         check_layouts(context, [*stale, *laid_out_too])
         outputs = render_formats(context, stale, parallel=parallel, known_layout=known,
                                  said=said)
-        laid_out = (render.renderer(LAYOUT_FORMAT).layout(context)  # type: ignore[attr-defined]
-                    if LAYOUT_FORMAT in stale else None)
+        laid_out = None  # kept with the print PDF's key, for its followers built alone
+        if any(_lays_out(f) for f in stale):
+            laid_out = (context.print_layout if context.print_layout is not None
+                        else render.print_layout(context))
     for message in said:  # through Diagnostics: shown with the others, fatal under --strict
         diag.warn(message)
     diag.raise_if_strict(strict)
@@ -116,7 +119,7 @@ def build(month: Month, paths: Paths, formats: Sequence[str] | None = None,
                   for out in outputs[fmt]}
         _remove_outputs(target, cache.outputs(fmt).keys() - hashes.keys())
         cache.record(fmt, keys[fmt], hashes, len(diag.warnings),
-                     layout=laid_out if fmt == LAYOUT_FORMAT else None)
+                     print_layout=laid_out if _lays_out(fmt) else None)
     write_atomic(cache.path, cache.dumps(), quiet=True)
     return written
 
@@ -155,35 +158,37 @@ def _remove_outputs(target: Path, names: Iterable[str]) -> None:
 
 
 def render_formats(context: BuildContext, formats: Sequence[str], *, parallel: bool = True,
-                   known_layout: dict[str, Any] | None = None,
+                   known_layout: PrintLayout | None = None,
                    said: list[str] | None = None) -> dict[str, list[Output]]:
     """Render each format, the print layout here and the others beside it.
 
     A forked worker starts at once with the formats that need nothing of the
     print layout (the email), then prepares those that follow it (the EPUB's
     images, cover and documents); meanwhile this process lays out the print
-    pages, hands their page map to the worker, and writes the two PDFs from
-    that layout.  ``known_layout`` is what the print layout gives its followers when it
-    is known already (from the cache): then the print pages are not laid out for them.
+    pages, hands their :class:`PrintLayout` to the worker, and writes the two PDFs
+    from that layout.  ``known_layout`` is the print layout when it is known already
+    (from the cache): then the print pages are not laid out for the followers.
+    Either way ``context.print_layout`` holds it afterwards when a format followed it.
     ``said``: the list :func:`renderer_warnings` collects into; the worker's warnings
     are added to it.
     """
-    if known_layout:
-        context.shared.update(known_layout)
-    here = [f for f in formats if f == LAYOUT_FORMAT]
-    beside = [f for f in formats if f != LAYOUT_FORMAT]
-    following = [f for f in beside if f in FOLLOWS_LAYOUT]
-    nothing_to_overlap = not (here or following) or (known_layout and not here)
+    if known_layout is not None:
+        context.print_layout = known_layout
+    here = [f for f in formats if _lays_out(f)]
+    beside = [f for f in formats if f not in here]
+    following = [f for f in beside if _follows(f)]
+    nothing_to_overlap = not (here or following) or (known_layout is not None and not here)
     if not parallel or not can_fork() or not beside or nothing_to_overlap:
-        ordered = [*here, *beside]  # the layout first: the followers reuse it
+        ordered = [*here, *beside]  # the layout first: the followers reuse its pages
         return {name: _render(context, name) for name in ordered}
     results: dict[str, list[Output]] = {}
     said = said if said is not None else []
     with Forked(_render_beside, context, beside, said, what="the worker rendering "
                 + ", ".join(beside)) as worker:
         if following:
-            # The print pages are laid out once, here; followers get their page map.
-            worker.send(render.renderer(LAYOUT_FORMAT).layout(context))  # type: ignore[attr-defined]
+            # The print pages are laid out once, here; the followers get their layout.
+            context.print_layout = render.print_layout(context)
+            worker.send(context.print_layout)
         for name in here:
             results[name] = _render(context, name)
         theirs, their_warnings = worker.result()
@@ -197,8 +202,8 @@ def _render_beside(inbox: Inbox, context: BuildContext, formats: Sequence[str],
     """The worker's part: independent formats, then the followers once the layout is in;
     with the warnings they gave (``said`` is the worker's copy of the collecting list)."""
     before = len(said)
-    independent = [f for f in formats if f not in FOLLOWS_LAYOUT]
-    following = [f for f in formats if f in FOLLOWS_LAYOUT]
+    independent = [f for f in formats if not _follows(f)]
+    following = [f for f in formats if _follows(f)]
     from publisher.render.templates import layout_errors
 
     with layout_errors():  # here, where the template's lines are known
@@ -208,7 +213,11 @@ def _render_beside(inbox: Inbox, context: BuildContext, formats: Sequence[str],
             if prepare is not None:
                 prepare(context)
         if following:
-            context.shared.update(inbox())
+            layout = inbox()
+            if not isinstance(layout, PrintLayout):
+                raise TypeError(f"the worker was handed {type(layout).__name__}, not the "
+                                "print layout")
+            context.print_layout = layout
             results.update({name: _render(context, name) for name in following})
     return results, said[before:]
 
@@ -261,6 +270,18 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+def _lays_out(name: str) -> bool:
+    """Format ``name`` lays out the print pages (the others may follow them)."""
+    return render.declared(name).lays_out_print
+
+
+def _follows(name: str) -> bool:
+    """Format ``name`` follows the print layout (it needs ``context.print_layout``)."""
+    return render.declared(name).follows_print
+
+
 def _render(context: BuildContext, name: str) -> list[Output]:
     progress.info("rendering %s", name)
+    if _follows(name) and context.print_layout is None:  # not handed over: laid out here
+        context.print_layout = render.print_layout(context)
     return render.renderer(name).render(context)

@@ -9,7 +9,8 @@ libraries that render it.  The key and the outputs' own hashes are kept in
 output is missing or was changed by hand.
 
 This module is consulted before anything heavy is imported (WeasyPrint alone
-costs about a second), so it uses the standard library only.  File hashes are
+costs about a second), so it uses the standard library only, and of the formats
+their declarations (:mod:`publisher.render`), not their renderers.  File hashes are
 remembered with each file's size and modification time, the way git's index
 does, so unchanged files are not read again.
 """
@@ -24,20 +25,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
-from publisher import __version__
+from publisher import __version__, render
 from publisher.errors import read_error
 from publisher.model import Month
+from publisher.render.base import PrintLayout
 from publisher.source.catalog import archive_files, ignored_name
 
-#: Which layout folders each format reads, beyond the shared partials and fonts.
-FORMAT_LAYOUTS: dict[str, tuple[str, ...]] = {
-    "pdf": ("print",),
-    "epub": ("epub", "print"),  # the EPUB's page-list follows the print layout
-    "email": ("email",),
-}
-SHARED_LAYOUTS = ("_partials", "fonts")
 #: Libraries whose version changes what a format renders.
 LIBRARIES = ("weasyprint", "pydyf", "ebooklib", "premailer", "markdown-it-py",
              "mdit-py-plugins", "jinja2", "pillow", "fonttools", "lxml", "cssutils",
@@ -140,7 +134,8 @@ class Inputs:
         return self._digest("sources", paths, self.issues)
 
     def layout_key(self, fmt: str) -> str:
-        folders = (*FORMAT_LAYOUTS.get(fmt, (fmt,)), *SHARED_LAYOUTS)
+        """The layout folders the format declares it reads (the shared ones too)."""
+        folders = render.declared(fmt).layout_folders
         paths = [p for name in folders for p in _files(self.layouts / name)]
         return self._digest(f"layouts:{fmt}", paths, self.layouts)
 
@@ -184,22 +179,28 @@ class BuildCache:
         return True
 
     def record(self, fmt: str, key: str, outputs: dict[str, str], warnings: int = 0, *,
-               layout: dict[str, Any] | None = None) -> None:
-        """Remember ``fmt``'s outputs, built from ``key``; ``layout``: what its layout gives
-        the formats that follow it (the print page map), valid while ``key`` is."""
+               print_layout: PrintLayout | None = None) -> None:
+        """Remember ``fmt``'s outputs, built from ``key``; ``print_layout``: the print
+        layout it laid out (what the formats that follow it need), valid while ``key`` is."""
         self.formats[fmt] = {"key": key, "outputs": outputs, "warnings": warnings}
-        if layout is not None:
-            self.formats[fmt]["layout"] = layout
+        if print_layout is not None:
+            self.formats[fmt]["print_layout"] = {"pages": dict(print_layout.pages)}
 
     def outputs(self, fmt: str) -> dict[str, str]:
         """What ``fmt`` last wrote: file name (in ``dist/<MONTH>/``) -> digest."""
         return dict((self.formats.get(fmt) or {}).get("outputs") or {})
 
-    def layout(self, fmt: str, key: str) -> dict[str, Any] | None:
-        """What ``fmt``'s layout gave when it was last built from ``key``, if it was."""
+    def print_layout(self, fmt: str, key: str) -> PrintLayout | None:
+        """The print layout ``fmt`` laid out when it was last built from ``key``, if it was."""
         entry = self.formats.get(fmt) or {}
-        found = entry.get("layout")
-        return found if entry.get("key") == key and isinstance(found, dict) else None
+        found = entry.get("print_layout")
+        if entry.get("key") != key or not isinstance(found, dict):
+            return None
+        pages = found.get("pages")
+        if not isinstance(pages, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in pages.items()):
+            return None  # not what this version writes: lay the pages out again
+        return PrintLayout(pages=pages)
 
     def dumps(self) -> bytes:
         data = {"formats": self.formats, "files": self.hasher.known}

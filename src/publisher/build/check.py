@@ -10,15 +10,15 @@ from publisher.diagnostics import Diagnostics
 from publisher.render.glyphs import check_issue_glyphs
 from publisher.source.reader import read_issue
 
-#: The formats that set the issue's text in the layout's own fonts (the EPUB: its cover);
-#: the email is read in the reader's fonts.
-FONT_FORMATS = frozenset({"pdf", "epub"})
-
 
 def check_issue(issues: Path, layouts: Path, month: m.Month, diag: Diagnostics, *,
                 glyphs: bool = True) -> m.Issue:
     """The issue of ``month``, read and validated (its sources, then, with ``glyphs``, its
-    text against the layout's fonts); raise with every error found."""
+    text against the layout's fonts); raise with every error found.
+
+    ``glyphs`` when a format to build sets the text in the layout's own fonts (its
+    declaration's ``glyph_check``: the PDFs, the EPUB's cover); the email is read in
+    the reader's fonts."""
     issue = read_issue(issues, month, diag)
     if glyphs:
         check_issue_glyphs(issue, layouts, diag)

@@ -1,9 +1,11 @@
 """Proofs of a built print PDF: a PNG of every page and a contact sheet of spreads.
 
-``python -m publisher.build.proof dist/2023-08/korea-2023-08-print.pdf`` writes
-``dist/2023-08/proof/page-01.png`` … (the whole sheet: bleed and crop marks
-included) and ``contact-sheet.png`` (pages cut to the trim, set as the reader
-sees them: the cover alone, then facing pages).  Rasterised with pypdfium2.
+``python -m publisher.build.proof --month 2023-08`` (what ``make proof`` runs) finds
+the month's print PDF where the build wrote it (:mod:`publisher.build.outputs`) and
+writes ``dist/2023-08/proof/page-01.png`` … (the whole sheet: bleed and crop marks
+included) and ``contact-sheet.png`` (pages cut to the trim, set as the reader sees
+them: the cover alone, then facing pages).  ``python -m publisher.build.proof
+FILE.pdf`` proofs any print PDF.  Rasterised with pypdfium2.
 """
 
 from __future__ import annotations
@@ -12,7 +14,36 @@ import argparse
 import logging
 from pathlib import Path
 
+from publisher.build.builder import Paths
+from publisher.build.outputs import month_outputs
+from publisher.diagnostics import Diagnostics
+from publisher.errors import PublisherError, SourceErrors
+from publisher.model import Month
+from publisher.source.config import load_publication
+
 log = logging.getLogger(__name__)
+
+#: The proofs' folder, beside the PDF.
+PROOF_DIR = "proof"
+
+
+def print_pdf(paths: Paths, month: Month) -> Path:
+    """Where the build writes the print PDF of ``month`` (named after the publication)."""
+    diag = Diagnostics()
+    publication = load_publication(paths.issues, diag)
+    diag.raise_if_errors()
+    assert publication is not None
+    return month_outputs(paths.dist, publication, month).path("pdf", "print")
+
+
+def proof_month(paths: Paths, month: Month, out_dir: Path | None = None,
+                dpi: int = 100) -> list[Path]:
+    """Proofs of the built print PDF of ``month``, in ``out_dir`` (default: ``proof/``
+    beside it); an error when it is not built."""
+    pdf = print_pdf(paths, month)
+    if not pdf.is_file():
+        raise PublisherError(f"no such PDF (build it first: make issue MONTH={month})", pdf)
+    return proof(pdf, out_dir or pdf.parent / PROOF_DIR, dpi)
 
 
 def proof(pdf_path: Path, out_dir: Path, dpi: int = 100, thumb_height: int = 420) -> list[Path]:
@@ -69,18 +100,42 @@ def proof(pdf_path: Path, out_dir: Path, dpi: int = 100, thumb_height: int = 420
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m publisher.build.proof", description=__doc__)
-    parser.add_argument("pdf", type=Path, help="a built print PDF")
-    parser.add_argument("--out", type=Path, help="output folder (default: proof/ beside it)")
+    parser = argparse.ArgumentParser(prog="python -m publisher.build.proof", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("pdf", type=Path, nargs="?", help="a print PDF")
+    which.add_argument("--month", type=_month, metavar="YYYY-MM",
+                       help="the print PDF the build wrote for this issue")
+    parser.add_argument("--issues", type=Path, default=Paths.issues, metavar="DIR",
+                        help=f"with --month: folder of issue sources (default: {Paths.issues})")
+    parser.add_argument("--dist", type=Path, default=Paths.dist, metavar="DIR",
+                        help=f"with --month: folder of outputs (default: {Paths.dist})")
+    parser.add_argument("--out", type=Path,
+                        help=f"output folder (default: {PROOF_DIR}/ beside the PDF)")
     parser.add_argument("--dpi", type=int, default=100)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if not args.pdf.is_file():
-        log.error("error: %s: no such PDF (build it first: make issue MONTH=...)", args.pdf)
+    try:
+        if args.month:
+            written = proof_month(Paths(issues=args.issues, dist=args.dist), args.month,
+                                  args.out, args.dpi)
+        elif not args.pdf.is_file():
+            raise PublisherError("no such PDF (build it first: make issue MONTH=...)", args.pdf)
+        else:
+            written = proof(args.pdf, args.out or args.pdf.parent / PROOF_DIR, args.dpi)
+    except PublisherError as exc:  # no PDF; publication.toml missing or wrong (each error)
+        for error in exc.errors if isinstance(exc, SourceErrors) else (exc,):
+            log.error("error: %s", error)
         return 1
-    written = proof(args.pdf, args.out or args.pdf.parent / "proof", args.dpi)
     log.info("wrote %d page proofs and %s", len(written) - 1, written[-1])
     return 0
+
+
+def _month(text: str) -> Month:
+    try:
+        return Month.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 if __name__ == "__main__":

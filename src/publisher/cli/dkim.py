@@ -26,10 +26,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                     "(readable only by its owner; never over another key) and print the "
                     "TXT record to publish in DNS.  Then set PUBLISHER_DKIM_KEY to the "
                     "file, PUBLISHER_DKIM_SELECTOR and PUBLISHER_DKIM_DOMAIN.")
-    keygen.add_argument("--selector", required=True,
+    keygen.add_argument("selector", metavar="SELECTOR",
                         help="the selector, a DNS label such as 'news2024' (a new one for "
                              "each new key, so that the old record can stay a while)")
-    keygen.add_argument("--domain", required=True,
+    keygen.add_argument("domain", metavar="DOMAIN",
                         help="the signing domain: the From address's domain (or a parent of "
                              "it), for DMARC")
     keygen.add_argument("--algorithm", choices=("rsa", "ed25519"), default="rsa",

@@ -6,11 +6,11 @@ import argparse
 import logging
 import math
 import sys
-from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from publisher.build.builder import Paths
+from publisher.build.outputs import month_outputs
 from publisher.cli import options
 from publisher.cli.subscribers import open_store, store_option
 from publisher.diagnostics import Diagnostics
@@ -129,8 +129,9 @@ def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
     publication = load_publication(paths.issues, diag)
     diag.raise_if_errors()
     assert publication is not None
-    template = personalise.load(paths.dist / str(month) / "email.eml")
-    template.date = formatdate(usegmt=True)  # the time it is sent, not the issue's date
+    built = month_outputs(paths.dist, publication, month)
+    template = personalise.load(built.path("email", "message"))
+    template.date = personalise.now_date()  # the time it is sent, not the issue's date
     mailing = job.Mailing(str(month), template, publication, tokens.secret_from_env(),
                           dkim=signing, bounce_domain=bounce_domain)
     if args.check:

@@ -73,10 +73,10 @@ def open_store(args: argparse.Namespace) -> Iterator[sqlite3.Connection]:
 
 
 def _subscribers_import(args: argparse.Namespace, paths: Paths) -> int:
-    from publisher.deliver import subscribers
+    from publisher.deliver import csv_import
 
     path: Path = args.file
-    result = subscribers.import_csv(path, args.db, skip_bad=args.skip_bad)
+    result = csv_import.import_csv(path, args.db, skip_bad=args.skip_bad)
     log.info("%s: %d added, %d updated, %d unchanged, %d kept unsubscribed, %d duplicate "
              "row(s) merged, %d bad row(s) skipped", path, result.added, result.updated,
              result.unchanged, result.kept_unsubscribed, result.merged, result.skipped)

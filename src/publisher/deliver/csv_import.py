@@ -1,5 +1,7 @@
 """A subscriber CSV, read once and in bounded memory, then applied in one transaction.
 
+:func:`import_csv` is ``publisher subscribers import``: a reader of the file that
+uses the store (:mod:`publisher.deliver.subscribers`), which knows nothing of it.
 :func:`stage` reads the file a row at a time (a pipe will do: ``import <(...)``),
 checks each row, reports each bad one as it is found (``file:line``) and keeps
 the good ones, duplicates merged, in a temporary SQLite file rather than in
@@ -14,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import logging
 import re
 import sqlite3
 import tempfile
@@ -23,6 +26,8 @@ from pathlib import Path
 
 from publisher.deliver import subscribers
 from publisher.errors import PublisherError
+
+log = logging.getLogger(__name__)
 
 #: A line longer than this is not a subscriber's row (an address is at most 254
 #: characters): the file is refused rather than read into memory whole.
@@ -93,6 +98,37 @@ class Staged:
         finally:
             db.execute("DETACH DATABASE staging")
         return ImportResult(added, updated, unchanged, kept, self.merged, self.bad)
+
+
+def import_csv(path: Path, db_path: Path, *, skip_bad: bool = False) -> ImportResult:
+    """Add or update the subscribers of a CSV in the store at ``db_path`` (created if
+    need be), all in one transaction: ``publisher subscribers import``.
+
+    Each bad row is logged with its line as soon as it is read; any makes the import
+    change nothing and create no store, unless ``skip_bad``: then the bad rows are
+    warnings and the rest is imported.  The file is read once (:func:`stage`), so a
+    pipe will do.  The store's failures (busy, disk full) are one-line errors
+    (:func:`~publisher.deliver.subscribers.store_errors`).
+    """
+    if not path.exists() or path.is_dir():  # a file, or a pipe: `import <(...)`
+        raise PublisherError("no such file", path)
+
+    def report(error: PublisherError) -> None:  # each bad row as soon as it is read
+        if skip_bad:
+            log.warning("%s (skipped)", error)
+        else:
+            log.error("%s", error)
+
+    with stage(path, report) as staged:
+        if staged.bad and not skip_bad:  # a file with bad rows creates no store
+            raise PublisherError(f"{staged.bad} bad row(s): nothing was imported "
+                                 "(--skip-bad imports the good rows)", path)
+        db = subscribers.connect(db_path, create=True)
+        try:
+            with subscribers.store_errors(db_path):
+                return staged.apply(db)
+        finally:
+            db.close()
 
 
 @contextlib.contextmanager

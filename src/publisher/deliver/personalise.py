@@ -19,14 +19,24 @@ import re
 import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import formataddr, formatdate, parseaddr, quote
+from email.utils import format_datetime, formataddr, parseaddr, quote
 from pathlib import Path
 
 from publisher.errors import PublisherError
 from publisher.render.email import placeholders
+
+
+def now_date() -> str:
+    """The Date header for a message sent now: ``Mon, 30 Nov 2026 10:24:22 +0000``.
+
+    ``+0000``, not ``GMT`` (``formatdate(usegmt=True)``): RFC 5322 keeps the
+    named zones only as obsolete syntax that a sender must not generate (4.3)."""
+    return format_datetime(datetime.now(UTC))
+
 
 #: What stands for the name in a greeting when a subscriber gave none.
 GENERIC_NAME = "reader"
@@ -191,7 +201,7 @@ class Template:
         self.source = source
         self.sender = parseaddr(str(msg["From"]))[1]
         #: The Date header sent: the built one unless the sender sets the time it sends.
-        self.date = str(msg.get("Date", "")) or formatdate(usegmt=True)
+        self.date = str(msg.get("Date", "")) or now_date()
         self.headers: list[_Header] = []
         for name, value in list(msg.items()):
             if name.lower() in PERSONAL_HEADERS:

@@ -13,7 +13,6 @@ import contextlib
 import csv
 import errno
 import io
-import logging
 import os
 import sqlite3
 import unicodedata
@@ -21,16 +20,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from email_validator import EmailNotValidError, validate_email
 
 from publisher.errors import PublisherError
-
-if TYPE_CHECKING:
-    from publisher.deliver import csv_import as subscriber_csv
-
-log = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 200
 #: How long a command waits for another's write to the store before giving up.
@@ -197,40 +190,6 @@ def check_name(name: str) -> str:
     if len(name) > MAX_NAME_LENGTH:
         raise ValueError(f"name is longer than {MAX_NAME_LENGTH} characters")
     return name
-
-
-def import_csv(path: Path, db_path: Path, *,
-               skip_bad: bool = False) -> subscriber_csv.ImportResult:
-    """Add or update the subscribers of a CSV in the store at ``db_path`` (created if
-    need be), all in one transaction: ``publisher subscribers import``.
-
-    Each bad row is logged with its line as soon as it is read; any makes the import
-    change nothing and create no store, unless ``skip_bad``: then the bad rows are
-    warnings and the rest is imported.  The file is read once
-    (:mod:`publisher.deliver.csv_import`), so a pipe will do.  The store's failures (busy,
-    disk full) are one-line errors (:func:`store_errors`).
-    """
-    from publisher.deliver import csv_import as subscriber_csv
-
-    if not path.exists() or path.is_dir():  # a file, or a pipe: `import <(...)`
-        raise PublisherError("no such file", path)
-
-    def report(error: PublisherError) -> None:  # each bad row as soon as it is read
-        if skip_bad:
-            log.warning("%s (skipped)", error)
-        else:
-            log.error("%s", error)
-
-    with subscriber_csv.stage(path, report) as staged:
-        if staged.bad and not skip_bad:  # a file with bad rows creates no store
-            raise PublisherError(f"{staged.bad} bad row(s): nothing was imported "
-                                 "(--skip-bad imports the good rows)", path)
-        db = connect(db_path, create=True)
-        try:
-            with store_errors(db_path):
-                return staged.apply(db)
-        finally:
-            db.close()
 
 
 def subscribed(db: sqlite3.Connection) -> Iterator[Subscriber]:

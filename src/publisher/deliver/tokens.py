@@ -10,15 +10,13 @@ page checks a request with :func:`verify`.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import hmac
 import os
-import re
 from urllib.parse import quote, urlencode
 
 from publisher.errors import PublisherError
-from publisher.model import Publication
+from publisher.model import Publication, slug
 
 SECRET_ENV = "PUBLISHER_SECRET"
 MIN_SECRET_LENGTH = 16
@@ -38,12 +36,7 @@ def secret_from_env(environ: dict[str, str] | None = None) -> bytes:
 
 def list_id(publication: Publication) -> str:
     """The mailing list's name: the publication's title as a lower-case slug (``korea``)."""
-    return _slug(publication.title)
-
-
-@functools.lru_cache(maxsize=16)
-def _slug(title: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", title.casefold()).strip("-") or "list"
+    return slug(publication.title, default="list", ascii_only=True, casefold=True)
 
 
 def make_token(address: str, list_name: str, secret: bytes) -> str:

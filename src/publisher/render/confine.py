@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from publisher.errors import PublisherError, SourceErrors, display_path
+from publisher.render.base import Format
 from publisher.render.layoutrefs import (
     CSS_SUFFIXES,
     MARKUP_SUFFIXES,
@@ -85,13 +86,12 @@ class Policy:
     output_dir: Callable[[Path], str] | None = None
 
 
-def keyed_folders(layouts: Path, fmt: str) -> tuple[Path, ...]:
-    """The folders of ``layouts/`` a format's outputs are keyed on in the build cache
-    (:data:`publisher.build.cache.FORMAT_LAYOUTS`): the only ones its layout may refer into,
-    so that a changed file always rebuilds what shows it."""
-    from publisher.build.cache import FORMAT_LAYOUTS, SHARED_LAYOUTS
-
-    return tuple(layouts / name for name in (*FORMAT_LAYOUTS.get(fmt, (fmt,)), *SHARED_LAYOUTS))
+def keyed_folders(layouts: Path, fmt: Format) -> tuple[Path, ...]:
+    """The folders of ``layouts/`` a format reads, which its outputs are keyed on in the
+    build cache (its declaration's :attr:`~publisher.render.base.Format.layout_folders`):
+    the only ones its layout may refer into, so that a changed file always rebuilds what
+    shows it."""
+    return tuple(layouts / name for name in fmt.layout_folders)
 
 
 def checked(shared: dict[str, Any], policy: Policy) -> list[Carried]:

@@ -3,7 +3,7 @@
 The build runs formats side by side in forked children: a child inherits what
 the parent has already read (the issue model, a laid-out document) without
 pickling it, and only its result comes back through a pipe.  A child may also
-wait for a value the parent computes after starting it (the print page map,
+wait for a value the parent computes after starting it (the print layout,
 which the EPUB needs only at its end), so its other work overlaps the
 parent's.
 

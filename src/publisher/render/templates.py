@@ -1,8 +1,9 @@
-"""The Jinja2 environment of a format's layouts.
+"""The Jinja2 environment of the layouts: the project's one (:func:`environment`).
 
-A format's templates live in ``layouts/<format>/`` and may import the shared
-semantic macros of ``layouts/_partials/``; model objects are turned into HTML
-by the filters of :func:`publisher.render.html.html_filters`.
+A format's templates live in ``layouts/<format>/`` (the download site's in
+``layouts/site/``) and may import the shared semantic macros of
+``layouts/_partials/``; model objects are turned into HTML by the filters of
+:func:`publisher.render.html.html_filters`.
 """
 
 from __future__ import annotations
@@ -146,20 +147,28 @@ def render_traced(template: jinja2.Template, **values: Any) -> Traced:
         recorder.records = None
 
 
-def environment(layouts: Path, fmt: str, options: HtmlOptions) -> jinja2.Environment:
-    """A sandboxed-by-construction environment: autoescape on, undefined is an error;
-    :func:`render_traced` knows which expression printed what."""
+def environment(layouts: Path, fmt: str, options: HtmlOptions | None = None, *,
+                trim: bool = True, trailing_newline: bool = True) -> jinja2.Environment:
+    """The environment of the templates in ``layouts/<fmt>/`` and ``layouts/_partials/``:
+    autoescape on, undefined is an error, the model's filters (``options``: how the
+    format wants its HTML); :func:`render_traced` knows which expression printed what.
+
+    A block tag takes its line with it (``trim``) and a template's last newline is kept
+    (``trailing_newline``).  The download site's pages were rendered without the last
+    newline, and its unsubscribe endpoint without either, before they shared this
+    environment: the two flags keep their bytes as they were.
+    """
     loader = _Layout(layouts, fmt)
     env = jinja2.Environment(
         loader=loader,
         finalize=_Recorder(),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
+        trim_blocks=trim,
+        lstrip_blocks=trim,
+        keep_trailing_newline=trailing_newline,
     )
-    env.filters.update(html_filters(options))
+    env.filters.update(html_filters(options if options is not None else HtmlOptions()))
     return env
 
 

@@ -4,7 +4,8 @@ An index of every issue, newest first (cover, month, cover story, download
 links with sizes), a page per built issue that is the web version of its
 email, and an Atom feed whose entries carry the downloads as enclosures.
 Static files with relative links; it reads only ``issues/``, ``layouts/site/``
-and the built outputs in ``dist/<MONTH>/``.
+(with the partials it imports from ``layouts/_partials/``) and the built outputs in
+``dist/<MONTH>/``.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
-
 from publisher.build.atomic import write_atomic
 from publisher.build.builder import Paths
+from publisher.build.outputs import month_outputs
 from publisher.diagnostics import Diagnostics
 from publisher.errors import human_size
 from publisher.model import ArchiveEntry, Month, Publication
 from publisher.render.email import placeholders
+from publisher.render.templates import environment, layout_errors
 from publisher.source import raster as imaging
 from publisher.source.archive import read_entry
 from publisher.source.catalog import is_archive_only, issue_folders
@@ -51,14 +52,29 @@ class Download:
 
 @dataclass(frozen=True)
 class SiteIssue:
-    month: Month
-    cover_story: str
-    date: dt.date
+    """One issue as the site lists it: its archive entry, and what of it the site holds."""
+
+    entry: ArchiveEntry
     pdf: Download | None
     epub: Download | None
     page: str | None  # relative link to the web version
-    page_url: str
     cover: str | None  # relative link to the thumbnail
+
+    @property
+    def month(self) -> Month:
+        return self.entry.month
+
+    @property
+    def cover_story(self) -> str:
+        return self.entry.cover_story
+
+    @property
+    def page_url(self) -> str:
+        return self.entry.page_url
+
+    @property
+    def date(self) -> dt.date:
+        return self.entry.month.first_day
 
 
 def build_site(paths: Paths, diag: Diagnostics | None = None) -> list[Path]:
@@ -77,15 +93,13 @@ def build_site(paths: Paths, diag: Diagnostics | None = None) -> list[Path]:
         issue, files = _site_issue(entry, folder, publication, paths.dist, site, diag)
         issues.append(issue)
         written.extend(files)
-    env = _environment(paths.layouts)
-    context = {"publication": publication, "issues": issues}
-    written.append(write_atomic(site / "index.html",
-                                env.get_template("index.html").render(context).encode()))
-    written.append(write_atomic(
-        site / "unsubscribe.html",
-        env.get_template("unsubscribe.html").render(publication=publication, state="static",
-                                                    address="", action="").encode(),
-        quiet=True))
+    env = environment(paths.layouts, "site", trailing_newline=False)
+    with layout_errors():
+        index = env.get_template("index.html").render(publication=publication, issues=issues)
+        unsubscribe = env.get_template("unsubscribe.html").render(
+            publication=publication, state="static", address="", action="")
+    written.append(write_atomic(site / "index.html", index.encode()))
+    written.append(write_atomic(site / "unsubscribe.html", unsubscribe.encode(), quiet=True))
     written.append(write_atomic(site / "site.css",
                                 (paths.layouts / "site" / "site.css").read_bytes(), quiet=True))
     written.append(write_atomic(site / "feed.xml", atom_feed(publication, issues)))
@@ -93,37 +107,40 @@ def build_site(paths: Paths, diag: Diagnostics | None = None) -> list[Path]:
     return written
 
 
+#: The downloads of an issue: kind -> the output (format, role) the site publishes.
+DOWNLOADS = {"pdf": ("pdf", "reader"), "epub": ("epub", "book")}
+
+
 def _site_issue(entry: ArchiveEntry, folder: Path, publication: Publication, dist: Path,
                 site: Path, diag: Diagnostics) -> tuple[SiteIssue, list[Path]]:
     month = entry.month
-    built_dir = dist / str(month)
+    built = month_outputs(dist, publication, month)
     out_dir = site / str(month)
     written: list[Path] = []
     archive_only = is_archive_only(folder)
-    stem = f"{publication.file_stem}-{month}"
     downloads: dict[str, Download | None] = {}
     for kind, media_type, url in (("pdf", "application/pdf", entry.pdf_url),
                                   ("epub", "application/epub+zip", entry.epub_url)):
-        built = built_dir / f"{stem}.{kind}"
-        if built.is_file():
-            written.append(_copy(built, out_dir / built.name))
-            downloads[kind] = Download(f"{month}/{built.name}", url, built.stat().st_size,
+        output = built.path(*DOWNLOADS[kind])
+        if output.is_file():
+            written.append(_copy(output, out_dir / output.name))
+            downloads[kind] = Download(f"{month}/{output.name}", url, output.stat().st_size,
                                        media_type)
         elif archive_only:
             downloads[kind] = Download(url, url, None, media_type)
         else:
             downloads[kind] = None
     page = None
-    email = built_dir / "email.html"
-    if (built_dir / "email-web.html").is_file():  # the email was shortened to fit its budget
-        email = built_dir / "email-web.html"
+    email = built.path("email", "html")
+    if built.path("email", "web").is_file():  # the email was shortened to fit its budget
+        email = built.path("email", "web")
     if email.is_file():
         written.append(write_atomic(out_dir / "index.html",
                                     web_version(email, publication), quiet=True))
-        images = built_dir / "email-images"
+        images = built.path("email", "images")
         if images.is_dir():
             for image in sorted(images.iterdir()):
-                written.append(_copy(image, out_dir / "email-images" / image.name))
+                written.append(_copy(image, out_dir / images.name / image.name))
         page = f"{month}/index.html"
     if not archive_only and not (downloads["pdf"] and downloads["epub"] and page):
         diag.warn(f"{month} is not fully built: run 'make issue MONTH={month}' first",
@@ -133,9 +150,7 @@ def _site_issue(entry: ArchiveEntry, folder: Path, publication: Publication, dis
         written.append(write_atomic(out_dir / "cover.jpg", thumbnail(entry.cover_image),
                                     quiet=True))
         cover = f"{month}/cover.jpg"
-    date = month.first_day
-    issue = SiteIssue(month, entry.cover_story, date, downloads["pdf"], downloads["epub"],
-                      page, entry.page_url, cover)
+    issue = SiteIssue(entry, downloads["pdf"], downloads["epub"], page, cover)
     return issue, written
 
 
@@ -238,9 +253,3 @@ def _copy(source: Path, target: Path) -> Path:
     if target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data:
         return target
     return write_atomic(target, data, quiet=True)
-
-
-def _environment(layouts: Path) -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(layouts / "site"), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True,
-                              lstrip_blocks=True)

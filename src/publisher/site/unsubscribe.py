@@ -27,11 +27,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-import jinja2
-
 from publisher.deliver import subscribers, tokens
 from publisher.errors import PublisherError
 from publisher.model import Publication
+from publisher.render.templates import environment
 from publisher.site import security as websecurity
 
 log = logging.getLogger(__name__)
@@ -56,8 +55,7 @@ class UnsubscribeApp:
         self.publication = publication
         self.secret = secret
         self.store_wait = STORE_WAIT if store_wait is None else store_wait
-        self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(layouts / "site"),
-                                      autoescape=True, undefined=jinja2.StrictUndefined)
+        self.env = environment(layouts, "site", trim=False, trailing_newline=False)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")

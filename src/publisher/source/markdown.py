@@ -14,7 +14,6 @@ HTML is never passed through: it becomes visible text, with a warning.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -53,19 +52,6 @@ def smarten(text: str) -> str:
     """Typographer quotes and dashes for a one-line string (titles, deks)."""
     tokens = _MD.parseInline(text.replace("\\", "\\\\").replace("<", "\\<").replace("`", "\\`"))
     return "".join(c.content for c in tokens[0].children or () if c.type == "text") or text
-
-
-def slugify(text: str) -> str:
-    """``United Response`` -> ``united-response``, ``Café`` -> ``cafe``, ``김치 Days`` ->
-    ``김치-days``.
-
-    Accents go (decomposed, then their combining marks dropped); what is left is composed
-    again, so a Hangul syllable stays one character (decomposed, it is two or three
-    conjoining jamo, which no editor types in a link).
-    """
-    text = unicodedata.normalize("NFKD", text)
-    text = unicodedata.normalize("NFC", "".join(ch for ch in text if not unicodedata.combining(ch)))
-    return re.sub(r"[^\w]+", "-", text.lower(), flags=re.UNICODE).strip("-_") or "section"
 
 
 @dataclass
@@ -216,7 +202,7 @@ class BodyConverter:
             level = 2
         self._inline = inline
         children = self._inlines(inline.children or [])
-        base = m.heading_id(self.owner, slugify(m.plain_text(children)))
+        base = m.heading_id(self.owner, m.slug(m.plain_text(children), default="section"))
         ident, n = base, 2
         while ident in self.heading_ids:
             ident, n = f"{base}-{n}", n + 1
@@ -324,12 +310,13 @@ class BodyConverter:
         # ids and file names are compared as the editor wrote them.
         file, _, fragment = unicodedata.normalize("NFC", unquote(href)).partition("#")
         if not file:
-            return m.heading_id(self.owner, slugify(fragment)) if fragment else None
+            return (m.heading_id(self.owner, m.slug(fragment, default="section"))
+                    if fragment else None)
         slug = self.article_slugs.get(Path(unquote(file)).name)
         if slug is None:
             return None
         owner = m.article_id(slug)
-        return m.heading_id(owner, slugify(fragment)) if fragment else owner
+        return m.heading_id(owner, m.slug(fragment, default="section")) if fragment else owner
 
     def _here(self, text: str) -> int:
         """The file line of ``text`` in the inline block being converted."""

@@ -31,7 +31,7 @@ from publisher.source.files import (
     string_field,
 )
 from publisher.source.images import load_image
-from publisher.source.markdown import Body, BodyConverter, slugify, smarten
+from publisher.source.markdown import Body, BodyConverter, smarten
 from publisher.source.markdown_lint import check_plain_text
 from publisher.source.mojibake import find_mojibake
 
@@ -272,7 +272,8 @@ class IssueReader:
             seen.setdefault(source.slug, source.path)
         # Links into an article that could not be read are not reported as broken:
         # its own error says what to fix.
-        slugs = {name: slugify(_NUMBER_PREFIX.sub("", Path(name).stem)) for name in unreadable}
+        slugs = {name: m.slug(_NUMBER_PREFIX.sub("", Path(name).stem), default="section")
+                 for name in unreadable}
         unchecked = {m.article_id(slug) for slug in slugs.values()}
         slugs.update({s.path.name: s.slug for s in sources})
         articles: list[m.Article] = []
@@ -325,7 +326,7 @@ class IssueReader:
             return None
         raw_slug = meta.get("slug") or _NUMBER_PREFIX.sub("", path.stem)
         return _Source(path, text, meta, meta_lines, "".join(lines[end + 1 :]), end + 1,
-                       slugify(str(raw_slug)))
+                       m.slug(str(raw_slug), default="section"))
 
     def _yaml(self, header: str, path: Path) -> tuple[dict[str, Any] | None, dict[str, int]]:
         try:

@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Literal
 
 from publisher import model as m
+from publisher.render.email import EMAIL
 from publisher.source import raster as imaging
 
 log = logging.getLogger(__name__)
 
 ImageMode = Literal["embed", "link"]
 #: Folder of the linked image files, inside dist/<MONTH>/ and under the issue's URL.
-IMAGE_FOLDER = "email-images"
+IMAGE_FOLDER = EMAIL.output("images").pattern
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,8 @@ class EmailImages:
         image = imaging.fit(imaging.load(path, within=(max_width, 1 << 16)), max_width)
         encoded = imaging.encode(image, quality=self.jpeg_quality, progressive=True,
                                  lossless=imaging.lossless(path))
-        name = self._unique_name(f"{_slug(path.stem)}-{encoded.width}.{encoded.extension}", path)
+        stem = m.slug(path.stem, default="image", ascii_only=True)
+        name = self._unique_name(f"{stem}-{encoded.width}.{encoded.extension}", path)
         log.debug("email image %s: %dx%d, %d bytes", name, encoded.width, encoded.height,
                   len(encoded.data))
         return EncodedImage(name, encoded.data, encoded.subtype, encoded.width, encoded.height)
@@ -119,8 +121,3 @@ class EmailImages:
             name = f"{stem}-{digest}.{ext}"
         self._names.add(name)
         return name
-
-
-def _slug(text: str) -> str:
-    out = "".join(c if c.isascii() and c.isalnum() else "-" for c in text.lower())
-    return "-".join(part for part in out.split("-") if part) or "image"

@@ -28,7 +28,7 @@ from publisher import model as m
 from publisher.errors import PublisherError, human_size
 from publisher.render import confine
 from publisher.render.base import BuildContext, Output
-from publisher.render.email import placeholders
+from publisher.render.email import EMAIL, placeholders
 from publisher.render.email.images import IMAGE_FOLDER, EmailImages, ImageMode, Shown
 from publisher.render.email.inline import fold_lines, inline_css
 from publisher.render.email.mime import build_message
@@ -118,10 +118,6 @@ class EmailParts:
     traces: tuple[Traced, ...] = ()  # the renders, for where a value came from
 
 
-#: Written beside email.html when the email had to be shortened: the uncut HTML.
-WEB_VERSION = "email-web.html"
-
-
 def layout_policy(context: BuildContext) -> confine.Policy:
     """An email carries no layout files: a mail client would fetch any address the
     layout gave (a tracking pixel), blocks ``data:`` URLs, and has no ``layouts/``."""
@@ -175,15 +171,18 @@ class EmailRenderer:
             log.warning("email: the message is %s, over %s; set images = \"link\" in "
                         "layouts/email/%s or use smaller images", human_size(len(eml)),
                         human_size(int(settings.max_message_kb * 1024)), SETTINGS_FILE)
+        def named(role: str) -> str:
+            return EMAIL.file_name(role, pub, issue.month)
+
         outputs = [
-            Output("email.html", parts.html.encode()),
-            Output("email.txt", parts.text.encode()),
-            Output("email.eml", eml),
+            Output(named("html"), parts.html.encode()),
+            Output(named("text"), parts.text.encode()),
+            Output(named("message"), eml),
         ]
         if parts.shortened:
             # The site's web version of the issue (what "continue reading" links to)
             # must hold the full text, not the email's leads.
-            outputs.append(Output(WEB_VERSION, parts.full_html.encode()))
+            outputs.append(Output(named("web"), parts.full_html.encode()))
         if settings.images == "link":
             outputs += [Output(f"{IMAGE_FOLDER}/{f.name}", f.data) for f in used]
         return outputs

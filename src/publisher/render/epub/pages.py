@@ -3,7 +3,8 @@
 The print layout tells on which printed page each element starts, as a map
 from element id (article slugs, heading ids, the per-block ids
 ``<slug>-b<n>`` of :class:`~publisher.render.html.HtmlOptions`) to the page
-label (``publisher.render.pdf.renderer.page_map``).  Walking the EPUB's content
+label (:attr:`PrintLayout.pages <publisher.render.base.PrintLayout>`, which the
+build hands the EPUB).  Walking the EPUB's content
 documents in reading order, :class:`Paginator` puts a
 ``<span epub:type="pagebreak" role="doc-pagebreak">`` before the first element
 that starts on a page not yet marked.  Each page break is marked once, where

@@ -2,8 +2,9 @@
 
 Every content document is rendered from ``layouts/epub/`` and parsed once
 with lxml (a template that is not well-formed XML fails here, not in a
-reading system); when the print layout's page map is known, page-break
-markers go in (:mod:`publisher.render.epub.pages`).  ebooklib writes the
+reading system); page-break markers go in where the print layout, which the
+build hands over (``context.print_layout``), starts each printed page
+(:mod:`publisher.render.epub.pages`).  ebooklib writes the
 package document, the NCX and the zip; the zip is then rewritten so that the
 same issue always gives the same bytes.  The navigation document is the
 layout's ``nav.xhtml``, not ebooklib's, so the table of contents, the
@@ -30,6 +31,7 @@ from lxml import etree
 from publisher import model as m
 from publisher.render import confine
 from publisher.render.base import BuildContext, Output
+from publisher.render.epub import EPUB
 from publisher.render.epub.assets import (
     LAYOUT_MEDIA_TYPES,
     Asset,
@@ -51,7 +53,6 @@ NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://webzine.example.org/publishe
 CONFORMS_TO = "EPUB Accessibility 1.1 - WCAG 2.1 Level AA"
 STYLESHEET = "css/style.css"
 COVER_IMAGE = "images/cover-image.jpg"
-PAGE_MAP_KEY = "print-page-map"
 ASSETS_KEY = "epub-assets"
 ENV_KEY = "epub-environment"
 DOCS_KEY = "epub-documents"
@@ -60,20 +61,6 @@ DOCS_KEY = "epub-documents"
 def identifier(issue: m.Issue) -> str:
     """``urn:uuid:…``, the same for every build of the same publication and month."""
     return f"urn:uuid:{uuid.uuid5(NAMESPACE, f'{issue.publication.title}/{issue.month}')}"
-
-
-def print_page_map(context: BuildContext) -> Mapping[str, str]:
-    """The print layout's page map (element id -> page label).
-
-    The build shares it as ``context.shared["print-page-map"]`` when the print
-    layout was rendered already; otherwise the print layout is rendered here.
-    """
-    shared = context.shared.get(PAGE_MAP_KEY)
-    if shared is not None:
-        return shared
-    from publisher.render.pdf.renderer import page_map
-
-    return page_map(context)
 
 
 @dataclass
@@ -133,7 +120,7 @@ def layout_policy(context: BuildContext) -> confine.Policy:
     stylesheet_dir = posixpath.dirname(STYLESHEET)
     stylesheet = context.layouts / "epub" / "style.css"
     return confine.Policy(
-        "epub", context.layouts, confine.keyed_folders(context.layouts, "epub"),
+        "epub", context.layouts, confine.keyed_folders(context.layouts, EPUB),
         template_base=context.layouts / "epub",
         data_urls=False, suffixes=frozenset(LAYOUT_MEDIA_TYPES),
         fix="refer to a file in layouts/epub/ by a relative path (it is packed into the EPUB)",
@@ -147,15 +134,21 @@ class EpubRenderer:
         return layout_policy(context)
 
     def prepare(self, context: BuildContext) -> None:
-        """The work that does not wait for the print page map: the images, the cover
+        """The work that does not wait for the print layout: the images, the cover
         and every content document but the colophon."""
         confine.checked(context.shared, layout_policy(context))
         context.shared[DOCS_KEY] = _documents(context)
 
     def render(self, context: BuildContext) -> list[Output]:
+        """The EPUB, with the print pages of ``context.print_layout``: the EPUB follows
+        the print layout, which the build lays out and hands over
+        (:func:`publisher.render.print_layout` lays it out for other callers)."""
         issue = context.issue
-        data = build_epub(context, print_page_map(context))
-        return [Output(issue.output_name("epub"), data)]
+        if context.print_layout is None:
+            raise ValueError("the EPUB follows the print layout: set context.print_layout "
+                             "(publisher.render.print_layout(context) lays it out)")
+        data = build_epub(context, context.print_layout.pages)
+        return [Output(EPUB.file_name("book", issue.publication, issue.month), data)]
 
 
 def build_epub(context: BuildContext, page_map: Mapping[str, str] | None) -> bytes:
@@ -321,7 +314,7 @@ def _environment(context: BuildContext) -> Any:
 
 def _documents(context: BuildContext) -> tuple[list[Doc], int, int]:
     """The spine's documents, rendered and parsed but for the nav and the colophon (which
-    wait for the page map), with the index of the first article and of the back matter.
+    wait for the print layout), with the index of the first article and of the back matter.
 
     Taken from ``context.shared`` when the build made them while the print pages were
     laid out (once: pagination changes the trees), else made here.

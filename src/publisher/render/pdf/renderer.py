@@ -1,8 +1,10 @@
 """The print-ready PDF magazine and the reader's PDF, from one WeasyPrint layout.
 
-``layouts/print/`` is rendered ONCE into a :class:`weasyprint.Document` (cached in
-``context.shared`` for the other formats, see :func:`print_document` and
-:func:`page_map`); both PDFs are written from that one layout:
+``layouts/print/`` is rendered ONCE into a :class:`weasyprint.Document` (kept in
+``context.shared`` for the rest of the build, see :func:`print_document`); both PDFs
+are written from that one layout, and the formats that follow the print pages get
+its :class:`~publisher.render.base.PrintLayout` (:meth:`PdfRenderer.print_layout`,
+:func:`page_map`):
 
 * ``korea-<MONTH>-print.pdf``: trim + bleed + crop marks, PDF/X-4 with the CMYK
   output intent of ``layouts/print/icc/FOGRA39L.icc``, padded with blank pages
@@ -32,10 +34,11 @@ from weasyprint.text.fonts import FontConfiguration
 from publisher import model as m
 from publisher.errors import PublisherError
 from publisher.render import confine
-from publisher.render.base import BuildContext, Output
+from publisher.render.base import BuildContext, Output, PrintLayout
 from publisher.render.forked import Forked
 from publisher.render.glyphs import text_sources
 from publisher.render.html import HtmlOptions, HtmlWriter, block_id
+from publisher.render.pdf import PDF
 from publisher.render.pdf.fetcher import ConfinedFetcher, ForbiddenURL, forbidden_error
 from publisher.render.pdf.finish import print_finisher, reader_finisher
 from publisher.render.pdf.glyphs import check_glyphs
@@ -92,7 +95,7 @@ def layout_policy(context: BuildContext) -> confine.Policy:
     ``fonts/``, ``_partials/``) and the issue folder (the HTML's base URL), and to
     ``data:`` URLs; WeasyPrint fetches them confined."""
     source = context.issue.source_dir
-    roots = (*confine.keyed_folders(context.layouts, "pdf"), source)
+    roots = (*confine.keyed_folders(context.layouts, PDF), source)
     return confine.Policy(
         FORMAT, context.layouts, roots, template_base=source,
         data_urls=True, fix="refer to a file inside layouts/ or the issue folder by a "
@@ -105,9 +108,9 @@ class PdfRenderer:
     def layout_policy(self, context: BuildContext) -> confine.Policy:
         return layout_policy(context)
 
-    def layout(self, context: BuildContext) -> dict[str, Any]:
-        """Lay out the print pages; what other formats need of them (picklable)."""
-        return {"print-page-map": page_map(context)}
+    def print_layout(self, context: BuildContext) -> PrintLayout:
+        """Lay out the print pages (once a build); what the formats following them need."""
+        return PrintLayout(pages=page_map(context))
 
     def render(self, context: BuildContext) -> list[Output]:
         issue = context.issue
@@ -125,7 +128,9 @@ class PdfRenderer:
                     issue.publication.trim.bleed_mm,
                     f"{issue.publication.base_url}/{issue.month}/print"))
             reader = reader_job.result()
-        return [Output(issue.output_name("print"), press), Output(issue.output_name("pdf"), reader)]
+        pub, month = issue.publication, issue.month
+        return [Output(PDF.file_name("print", pub, month), press),
+                Output(PDF.file_name("reader", pub, month), reader)]
 
 
 def _write_reader(document: weasyprint.Document) -> bytes:
@@ -139,7 +144,7 @@ def _write_reader(document: weasyprint.Document) -> bytes:
             jpeg_quality=READER_JPEG_QUALITY)
 
 
-# --- the API other formats use --------------------------------------------------
+# --- the print layout ------------------------------------------------------------
 
 
 def print_document(context: BuildContext) -> weasyprint.Document:
@@ -187,21 +192,17 @@ def print_document(context: BuildContext) -> weasyprint.Document:
 
 
 def page_map(context: BuildContext) -> dict[str, str]:
-    """Element id -> printed folio of the page it starts on (cached in ``context.shared``).
+    """Element id -> printed folio of the page it starts on.
 
     The ids are those another format can refer to: article slugs, heading ids and
     the per-block ids ``<slug>-b<n>``.
     """
-    cached = context.shared.get("print-page-map")
-    if cached is not None:
-        return cached
     wanted = set(_referable_ids(context.issue))
     found: dict[str, str] = {}
     for number, page in enumerate(print_document(context).pages, 1):
         for anchor in page.anchors:
             if anchor in wanted and anchor not in found:
                 found[anchor] = str(number)
-    context.shared["print-page-map"] = found
     return found
 
 
