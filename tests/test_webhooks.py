@@ -10,6 +10,7 @@ import datetime
 import io
 import json
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from mailroom import make_store
 from publisher.build.builder import Paths
 from publisher.site.app import site_application
 
@@ -131,10 +133,23 @@ def site(project_copy: Paths, tmp_path: Path, sns: Sns) -> Iterator[Site]:
     (project_copy.dist / "site").mkdir(parents=True)
     (project_copy.dist / "site" / "index.html").write_text("<!doctype html><title>x</title>")
     db = tmp_path / "subscribers.sqlite"
+    make_store(db, ["ann@example.org", "bob@example.org", "carol@example.org",
+                    "dave@example.org", "erin@example.org"])
     environ = {"PUBLISHER_SECRET": SECRET, "PUBLISHER_SES_TOPIC_ARN": TOPIC,
                "PUBLISHER_POSTMARK_USER": "postmark",
                "PUBLISHER_POSTMARK_PASSWORD": "a-long-postmark-password"}
-    yield Site(site_application(project_copy, db, environ, fetch=sns.fetch), db)
+    yield Site(site_application(project_copy, db, environ, fetch=sns.fetch, store_wait=0.2), db)
+
+
+def state(db: Path) -> dict[str, tuple[str, str]]:
+    """address -> (status, why it was stopped) of every subscriber."""
+    with sqlite3.connect(db) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        join = ("LEFT JOIN suppressions p ON p.subscriber_id = s.id" if "suppressions" in tables
+                else "")
+        reason = "coalesce(p.reason, '')" if join else "''"
+        return {r[0]: (r[1], r[2]) for r in conn.execute(
+            f"SELECT s.email, s.status, {reason} FROM subscribers s {join}")}
 
 
 def taken_in(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -153,7 +168,9 @@ def test_a_genuine_ses_bounce_is_taken_in(site: Site, sns: Sns, version: str,
                                       sns.sign(notification(ses_bounce()), version=version))
     assert (status, body) == (200, {"result": "taken in"}), body
     assert headers["X-Content-Type-Options"] == "nosniff"  # the site's headers, as everywhere
-    assert taken_in(caplog) == ["ses: hard bounce of ann@example.org: read"]
+    assert taken_in(caplog) == ["ses: hard bounce of ann@example.org: suppressed"]
+    assert state(site.db)["ann@example.org"] == ("unsubscribed", "hard")
+    assert state(site.db)["bob@example.org"] == ("subscribed", "")
     assert sns.fetched == [CERT_URL]
     site.post("/webhooks/ses", sns.sign(notification(ses_bounce("bob@example.org"))))
     assert sns.fetched == [CERT_URL]  # the certificate is kept
@@ -170,7 +187,27 @@ def test_a_ses_complaint_is_taken_in(site: Site, sns: Sns,
                  "commonHeaders": {"messageId": MESSAGE_ID}}})
     status, _, _ = site.post("/webhooks/ses", sns.sign(notification(complaint)))
     assert status == 200
-    assert taken_in(caplog) == ["ses: complaint report of carol@example.org: read"]
+    assert taken_in(caplog) == ["ses: complaint report of carol@example.org: unsubscribed"]
+    assert state(site.db)["carol@example.org"] == ("unsubscribed", "complaint")
+    status, _, _ = site.post("/webhooks/ses", sns.sign(notification(complaint)))
+    assert status == 200  # delivered again by SNS: recorded once
+    assert taken_in(caplog)[-1] == "ses: complaint report of carol@example.org: already recorded"
+
+
+def test_a_busy_store_asks_the_provider_to_try_again(site: Site, sns: Sns) -> None:
+    hold = sqlite3.connect(site.db, isolation_level=None)
+    hold.execute("BEGIN IMMEDIATE")  # another process writing, for longer than we wait
+    try:
+        status, headers, _ = site.post("/webhooks/ses", sns.sign(notification(ses_bounce())))
+        assert (status, headers["Retry-After"]) == (503, "60")
+        auth = basic("postmark", "a-long-postmark-password")
+        assert site.post("/webhooks/postmark", POSTMARK_BOUNCE, auth)[0] == 503
+    finally:
+        hold.execute("ROLLBACK")
+        hold.close()
+    assert state(site.db)["ann@example.org"] == ("subscribed", "")
+    status, _, _ = site.post("/webhooks/ses", sns.sign(notification(ses_bounce())))
+    assert status == 200 and state(site.db)["ann@example.org"] == ("unsubscribed", "hard")
 
 
 def test_a_subscription_is_confirmed_once_verified(site: Site, sns: Sns) -> None:
@@ -218,6 +255,7 @@ def test_forged_ses_notifications_are_refused(site: Site, sns: Sns, case: str,
     assert (status, body) == (403, {"result": "not a genuine notification"})
     assert taken_in(caplog) == []
     assert all(url == CERT_URL for url in sns.fetched)
+    assert all(v == ("subscribed", "") for v in state(site.db).values())
 
 
 def test_an_expired_certificate_is_refused(site: Site, sns: Sns) -> None:
@@ -265,8 +303,10 @@ def test_postmark_bounces_and_complaints_with_the_credentials(
     assert site.post("/webhooks/postmark", POSTMARK_COMPLAINT, auth)[0] == 200
     assert site.post("/webhooks/postmark", {**POSTMARK_BOUNCE, "Type": "AutoResponder"},
                      auth)[0] == 200  # read, and nothing to record
-    assert taken_in(caplog) == ["postmark: hard bounce of dave@example.org: read",
-                                "postmark: complaint report of erin@example.org: read"]
+    assert taken_in(caplog) == ["postmark: hard bounce of dave@example.org: suppressed",
+                                "postmark: complaint report of erin@example.org: unsubscribed"]
+    assert state(site.db)["dave@example.org"] == ("unsubscribed", "hard")
+    assert state(site.db)["erin@example.org"] == ("unsubscribed", "complaint")
 
 
 @pytest.mark.parametrize("headers", [
@@ -280,6 +320,7 @@ def test_postmark_without_the_credentials_is_refused(
     status, response, _ = site.post("/webhooks/postmark", POSTMARK_BOUNCE, headers)
     assert status == 401 and response["WWW-Authenticate"].startswith("Basic")
     assert taken_in(caplog) == []
+    assert state(site.db)["dave@example.org"] == ("subscribed", "")
 
 
 def test_webhooks_only_when_set_up(project_copy: Paths, tmp_path: Path) -> None:

@@ -57,9 +57,14 @@ def _intake(args: argparse.Namespace) -> Intake:
     from publisher.deliver import tokens
     from publisher.deliver.bounces import record
     from publisher.deliver.bounces.intake import Intake
+    from publisher.errors import PublisherError
 
     secret = tokens.secret_from_env()
-    return Intake(secret, record.recorder(args.db))
+    apply = record.recorder(args.db)  # the rules' settings checked here
+    if not args.db.exists():
+        raise PublisherError("no subscriber store here: import a CSV first ('publisher "
+                             "subscribers import FILE.csv')", args.db)
+    return Intake(secret, apply)
 
 
 def _done(intake: Intake, n: int, where: str) -> int:
@@ -72,7 +77,10 @@ def _fetch(args: argparse.Namespace, paths: Paths) -> int:
 
     settings = imap.ImapSettings.from_env()
     intake = _intake(args)
-    n = imap.fetch(settings, intake.message)
+    try:
+        n = imap.fetch(settings, intake.message)
+    finally:
+        intake.close()
     return _done(intake, n, f"{settings.user}@{settings.where}/{settings.folder}")
 
 
@@ -80,7 +88,10 @@ def _read(args: argparse.Namespace, paths: Paths) -> int:
     from publisher.deliver.bounces import files
 
     intake = _intake(args)
-    n = files.read(args.path, intake.message)
+    try:
+        n = files.read(args.path, intake.message)
+    finally:
+        intake.close()
     return _done(intake, n, str(args.path))
 
 
@@ -110,5 +121,6 @@ def _serve(args: argparse.Namespace, paths: Paths) -> int:
             stop.event.wait()
         finally:
             listener.stop()
+            intake.close()
     _done(intake, listener.handler.received, f"@{domain}")
     return ExitStatus.OK

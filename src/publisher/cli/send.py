@@ -186,7 +186,13 @@ def _check(args: argparse.Namespace, mailing: Mailing, settings: SmtpSettings,
 
 def _last_mailing(args: argparse.Namespace) -> tuple[str, int, int, int]:
     """(mailing, messages sent, complaints, hard bounces) of the last mailing sent."""
-    return "", 0, 0, 0
+    from publisher.deliver.bounces import record
+
+    if not args.db.exists():
+        return "", 0, 0, 0
+    with open_store(args) as db:
+        found = record.last_mailing(db)
+    return found.mailing, found.sent, found.complaints, found.hard_bounces
 
 
 def _send_all(args: argparse.Namespace, month: Month, mailing: Mailing,

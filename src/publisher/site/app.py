@@ -157,7 +157,7 @@ def site_application(paths: Paths, db: Path, environ: Mapping[str, str], *,
         secret = secret_from_env(dict(environ))
         routes["/unsubscribe"] = UnsubscribeApp(db, publication, secret, paths.layouts,
                                                 store_wait=store_wait)
-        routes.update(_webhooks(db, secret, environ, fetch))
+        routes.update(_webhooks(db, secret, environ, fetch, store_wait))
     else:
         log.warning("%s is not set: serving the site without the unsubscribe endpoint",
                     SECRET_ENV)
@@ -165,13 +165,18 @@ def site_application(paths: Paths, db: Path, environ: Mapping[str, str], *,
 
 
 def _webhooks(db: Path, secret: bytes, environ: Mapping[str, str],
-              fetch: Callable[[str], bytes] | None) -> dict[str, WSGIApp]:
+              fetch: Callable[[str], bytes] | None, store_wait: float | None
+              ) -> dict[str, WSGIApp]:
     from publisher.deliver.bounces import record
     from publisher.deliver.bounces.intake import Intake
     from publisher.site import webhooks
+    from publisher.site.unsubscribe import STORE_WAIT
+
+    rules = record.Rules.from_env(environ)  # checked now, not at the first report
 
     def intake() -> Intake:  # one per request: each writes through its own connection
-        return Intake(secret, record.recorder(db))
+        return Intake(secret, record.Recorder(
+            db, rules, timeout=STORE_WAIT if store_wait is None else store_wait))
 
     found = webhooks.routes(environ, intake, fetch)
     for path in found:

@@ -29,6 +29,7 @@ from typing import Any
 from publisher.deliver.bounces.intake import Intake
 from publisher.deliver.bounces.parse import from_ses
 from publisher.deliver.bounces.postmark import from_postmark
+from publisher.deliver.bounces.report import Report
 from publisher.deliver.bounces.sns import Fetch, Forged, Verifier
 from publisher.errors import PublisherError
 
@@ -122,7 +123,7 @@ class SesWebhook(_Webhook):
         if kind != "Notification":
             return _answer(start_response, "200 OK", "nothing to do")
         report = from_ses(payload)
-        self.intake().report(report, "ses", f"sns:{payload.get('MessageId')}")
+        _take(self.intake(), report, "ses", f"sns:{payload.get('MessageId')}")
         return _answer(start_response, "200 OK", "taken in")
 
 
@@ -152,8 +153,15 @@ class PostmarkWebhook(_Webhook):
     def take(self, payload: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         report = from_postmark(payload)
         key = f"postmark:{payload.get('RecordType')}:{payload.get('ID')}"
-        self.intake().report(report, "postmark", key)
+        _take(self.intake(), report, "postmark", key)
         return _answer(start_response, "200 OK", "taken in")
+
+
+def _take(intake: Intake, report: Report, source: str, key: str) -> None:
+    try:
+        intake.report(report, source, key)
+    finally:
+        intake.close()
 
 
 def routes(environ: Mapping[str, str], intake: Callable[[], Intake],

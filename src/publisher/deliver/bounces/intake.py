@@ -99,11 +99,17 @@ class Intake:
             log.debug("%s: not recorded: %s (%s)", source, what, report.shape or "no shape")
             return None
         outcome = self.apply(event)
-        self.counts[f"{event.kind} {outcome}"] += 1
+        self.counts[f"{event.kind} ({outcome.split(',')[0]})"] += 1
         log.info("%s: %s %s of %s%s: %s", source, event.kind,
                  "report" if event.kind == Kind.COMPLAINT else "bounce", event.who,
                  f" ({event.mailing})" if event.mailing else "", outcome)
         return event
+
+    def close(self) -> None:
+        """Close what ``apply`` holds open (the store's connection), if anything."""
+        close = getattr(self.apply, "close", None)
+        if callable(close):
+            close()
 
     def summary(self) -> str:
         return ", ".join(f"{n} {what}" for what, n in sorted(self.counts.items())) or "nothing"
