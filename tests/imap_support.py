@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+import trustme
+
 from send_support import free_port
 
 DOVECOT = Path("/usr/sbin/dovecot")
@@ -38,7 +40,9 @@ USERS = 40  # mailboxes, one per test that asks
 class Dovecot:
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="dovecot-"))
-        self.port = free_port()
+        self.port = free_port()      # IMAP, STARTTLS offered
+        self.tls_port = free_port()  # IMAP over TLS from the start
+        self.ca = trustme.CA()       # who signed the server's certificate (127.0.0.1)
         self.process: subprocess.Popen[bytes] | None = None
         self.users: dict[str, str] = {}
         self.free: list[tuple[str, str]] = []
@@ -60,7 +64,9 @@ instance_name = publisher-test-{self.port}
 log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <{root}/cert.pem
+ssl_key = <{root}/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = {login_user}
@@ -84,7 +90,8 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {self.tls_port}
   }}
 }}
 service anvil {{
@@ -112,6 +119,10 @@ service pop3-login {{
         if os.geteuid() == 0:
             nobody = pwd.getpwnam("nobody")
             os.chown(self.root / "mail", nobody.pw_uid, nobody.pw_gid)
+        server = self.ca.issue_cert("127.0.0.1")
+        server.cert_chain_pems[0].write_to_path(str(self.root / "cert.pem"))
+        server.private_key_pem.write_to_path(str(self.root / "key.pem"))
+        self.ca.cert_pem.write_to_path(str(self.root / "ca.pem"))
         config = self.root / "dovecot.conf"
         config.write_text(self._config())
         self.process = subprocess.Popen([str(DOVECOT), "-F", "-c", str(config)],
@@ -153,6 +164,11 @@ service pop3-login {{
             self.process.stderr.close()
         self.process = None
         shutil.rmtree(self.root, ignore_errors=True)
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA that signed the server's certificate, for SSL_CERT_FILE."""
+        return self.root / "ca.pem"
 
     def add_user(self) -> tuple[str, str]:
         """A mailbox no test has used yet: (user, password)."""

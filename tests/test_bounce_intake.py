@@ -129,7 +129,22 @@ def test_imap_failures_are_one_line(dovecot: Dovecot) -> None:
         imap.fetch(closed, Collector().intake.message)
     tls = imap.ImapSettings.from_env(imap_env(dovecot, user, PUBLISHER_IMAP_TLS="ssl"))
     with pytest.raises(PublisherError, match="cannot reach the IMAP server"):
-        imap.fetch(tls, Collector().intake.message)  # it speaks no TLS
+        imap.fetch(tls, Collector().intake.message)  # that port speaks no TLS
+
+
+@pytest.mark.parametrize("mode", ["ssl", "starttls"])
+def test_imap_over_tls(dovecot: Dovecot, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    user, _ = dovecot.add_user()
+    dovecot.append(user, (DATA / "exim-failed.eml").read_bytes())
+    port = dovecot.tls_port if mode == "ssl" else dovecot.port
+    settings = imap.ImapSettings.from_env(imap_env(dovecot, user, PUBLISHER_IMAP_TLS=mode,
+                                                   PUBLISHER_IMAP_PORT=str(port)))
+    with pytest.raises(PublisherError, match="CERTIFICATE_VERIFY_FAILED"):
+        imap.fetch(settings, Collector().intake.message)  # the test CA is not trusted
+    monkeypatch.setenv("SSL_CERT_FILE", str(dovecot.ca_file))
+    collector = Collector()
+    assert imap.fetch(settings, collector.intake.message) == 1
+    assert list(collector.found().values()) == [(Kind.HARD, 104)]
 
 
 @pytest.mark.parametrize(("env", "error"), [
