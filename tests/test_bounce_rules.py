@@ -211,6 +211,22 @@ def test_an_import_keeps_suppressed_addresses_out(store: Path | str, tmp_path: P
     assert status(store, "bob@example.org") == ("unsubscribed", "complaint")
 
 
+def test_erasing_a_suppressed_reader_removes_its_bounces_too(store: Path | str) -> None:
+    from publisher.deliver import consent
+    from publisher.deliver import db as store_db
+
+    apply = record.Recorder(store, record.Rules())
+    assert apply(event(Kind.HARD)) == "suppressed"
+    assert apply(event(Kind.SOFT, "bob@example.org")) == "counted, 1 of 3 in 30 days"
+    apply.close()
+    with contextlib.closing(store_db.connect(store)) as conn:  # (the rows refer to it)
+        consent.erase(conn, "ann@example.org", SECRET.encode())
+    assert query(store, "SELECT email_key FROM bounce_events") == [("bob@example.org",)]
+    assert query(store, "SELECT count(*) FROM suppressions") == [(0,)]
+    assert [r[0] for r in query(store, "SELECT email FROM subscribers ORDER BY id")] == [
+        "bob@example.org", "carol@example.org"]
+
+
 # -- the whole loop ---------------------------------------------------------------------------
 
 

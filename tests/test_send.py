@@ -385,8 +385,8 @@ def test_sigkill_at_any_moment_then_rerun_completes(mailroom: Mailroom, tmp_path
             return
         from publisher.deliver import subscribers
         with subscribers.connect(mailroom.db) as conn:
-            conn.execute("TRUNCATE deliveries, send_leases, send_runs, subscribers "
-                         "RESTART IDENTITY")
+            conn.execute("TRUNCATE deliveries, send_leases, send_runs, bounce_events, "
+                         "suppressions, subscribers RESTART IDENTITY")
         make_store(mailroom.db, addresses, tmp_path / "pristine.csv")
 
     rng = random.Random(20230801)

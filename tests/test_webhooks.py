@@ -6,6 +6,7 @@ network; the URLs are still checked as SNS ones."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import io
 import json
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+import store_support
 from mailroom import make_store
 from publisher.build.builder import Paths
 from publisher.site.app import site_application
@@ -101,7 +103,7 @@ def notification(message: str, message_id: str = "22b80b92-fdea-4c2c-8f9d-bdfb0c
 @dataclass
 class Site:
     app: Callable[..., Any]
-    db: Path
+    db: Path | str
 
     def post(self, path: str, body: bytes | dict[str, Any], headers: dict[str, str] | None = None,
              method: str = "POST") -> tuple[int, dict[str, str], dict[str, Any]]:
@@ -129,27 +131,30 @@ def sns() -> Sns:
 
 
 @pytest.fixture
-def site(project_copy: Paths, tmp_path: Path, sns: Sns) -> Iterator[Site]:
+def site(project_copy: Paths, tmp_path: Path, sns: Sns, request: pytest.FixtureRequest
+         ) -> Iterator[Site]:
+    """The application with both webhooks, over an SQLite store, or a PostgreSQL one
+    (``parametrize("site", store_support.BOTH, indirect=True)``): its reports recorded
+    through the unsubscribe endpoint's pool."""
     (project_copy.dist / "site").mkdir(parents=True)
     (project_copy.dist / "site" / "index.html").write_text("<!doctype html><title>x</title>")
-    db = tmp_path / "subscribers.sqlite"
+    db = store_support.target(request, tmp_path / "subscribers.sqlite")
     make_store(db, ["ann@example.org", "bob@example.org", "carol@example.org",
-                    "dave@example.org", "erin@example.org"])
+                    "dave@example.org", "erin@example.org"], tmp_path / "subscribers.csv")
     environ = {"PUBLISHER_SECRET": SECRET, "PUBLISHER_SES_TOPIC_ARN": TOPIC,
                "PUBLISHER_POSTMARK_USER": "postmark",
                "PUBLISHER_POSTMARK_PASSWORD": "a-long-postmark-password"}
     yield Site(site_application(project_copy, db, environ, fetch=sns.fetch, store_wait=0.2), db)
 
 
-def state(db: Path) -> dict[str, tuple[str, str]]:
-    """address -> (status, why it was stopped) of every subscriber."""
-    with sqlite3.connect(db) as conn:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-        join = ("LEFT JOIN suppressions p ON p.subscriber_id = s.id" if "suppressions" in tables
-                else "")
-        reason = "coalesce(p.reason, '')" if join else "''"
+def state(db: Path | str) -> dict[str, tuple[str, str]]:
+    """address -> (status, why it was stopped) of every subscriber (either backend)."""
+    from publisher.deliver import db as store_db
+
+    with contextlib.closing(store_db.connect(db)) as conn:
         return {r[0]: (r[1], r[2]) for r in conn.execute(
-            f"SELECT s.email, s.status, {reason} FROM subscribers s {join}")}
+            "SELECT s.email, s.status, coalesce(p.reason, '') FROM subscribers s "
+            "LEFT JOIN suppressions p ON p.subscriber_id = s.id")}
 
 
 def taken_in(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -160,6 +165,7 @@ def taken_in(caplog: pytest.LogCaptureFixture) -> list[str]:
 # -- SES through SNS --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("site", store_support.BOTH, indirect=True)
 @pytest.mark.parametrize("version", ["1", "2"])
 def test_a_genuine_ses_bounce_is_taken_in(site: Site, sns: Sns, version: str,
                                           caplog: pytest.LogCaptureFixture) -> None:
@@ -176,6 +182,7 @@ def test_a_genuine_ses_bounce_is_taken_in(site: Site, sns: Sns, version: str,
     assert sns.fetched == [CERT_URL]  # the certificate is kept
 
 
+@pytest.mark.parametrize("site", store_support.BOTH, indirect=True)
 def test_a_ses_complaint_is_taken_in(site: Site, sns: Sns,
                                      caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
