@@ -20,8 +20,9 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "issues"
 # A copy of ../shared/seeds/korea-2023-08-raw.txt, the article as received (with its mojibake).
 SEED = Path(__file__).resolve().parent / "fixtures" / "seeds" / "korea-2023-08-raw.txt"
 
-# pg_server (a throwaway PostgreSQL cluster per session) and pg_url (an empty database).
-pytest_plugins = ["pg_fixtures"]
+# pg_server (a throwaway PostgreSQL cluster per session) and pg_url (an empty database);
+# mailroom (a project with a built email and 1,000 subscribers, for the sending tests).
+pytest_plugins = ["pg_fixtures", "mailroom"]
 
 
 @dataclass

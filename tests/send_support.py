@@ -80,6 +80,7 @@ class Received:
     message_id: str
     data: bytes
     mail_options: tuple[str, ...] = ()
+    mail_from: str = ""  # the envelope sender (the return path)
 
 
 @dataclass
@@ -126,7 +127,8 @@ class Recorder:
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.received.append(Received(rcpt.lower(), msg_id, data,
-                                              tuple(envelope.mail_options)))
+                                              tuple(envelope.mail_options),
+                                              str(envelope.mail_from or "")))
         return "250 2.0.0 queued"
 
     def per_rcpt(self) -> Counter[str]:

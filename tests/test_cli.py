@@ -115,7 +115,8 @@ def test_strict_fails_check_and_build_on_a_warning_and_writes_nothing(project_co
 
 #: A value for each positional argument, by its metavar.
 POSITIONALS = {"MONTH": "2023-08", "FILE.csv": "readers.csv", "ADDRESS": "ann@example.org",
-               "FROM": "old.sqlite", "TO": "postgresql://db.example.org/korea"}
+               "FROM": "old.sqlite", "TO": "postgresql://db.example.org/korea",
+               "PATH": "bounces.mbox", "SELECTOR": "news2024", "DOMAIN": "example.org"}
 
 
 def _leaf_commands() -> dict[tuple[str, ...], argparse.ArgumentParser]:
@@ -145,7 +146,8 @@ def test_every_command_is_covered():
         ("subscribers", "import"),
         ("subscribers", "list"), ("subscribers", "count"), ("subscribers", "export"),
         ("subscribers", "unsubscribe"), ("subscribers", "history"), ("subscribers", "outbox"),
-        ("send",), ("db", "upgrade"), ("db", "copy")}
+        ("send",), ("db", "upgrade"), ("db", "copy"), ("dkim", "keygen"), ("bounces", "fetch"),
+        ("bounces", "read"), ("bounces", "serve")}
 
 
 @pytest.mark.parametrize("words", sorted(_leaf_commands()), ids=" ".join)

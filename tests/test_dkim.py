@@ -15,7 +15,10 @@ from aiosmtpd.smtp import Envelope, Session
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from dkim.util import parse_tag_value
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from conftest import Run
 from dns_support import LocalDNS, local_dns, tcp_query
 from publisher.deliver import dkim as signer
 from publisher.deliver import smtp, verp
@@ -390,3 +393,121 @@ def test_a_message_without_from_is_not_signed(keys: dict[str, signer.NewKey]) ->
     with pytest.raises(PublisherError, match="no From header"):
         signer.sign(b"To: ann@example.org\r\nSubject: x\r\n\r\nbody\r\n",
                     settings_for(keys[signer.ED25519]))
+
+
+# -- the signer and the reference -----------------------------------------------------------
+
+
+def dkimpy_signature(message: bytes, settings: signer.DkimSettings) -> bytes:
+    """The signature dkimpy makes of ``message`` with the same key and headers."""
+    linesep = b"\r\n" if b"\r\n" in message else b"\n"
+    reference = dkim.DKIM(message, signature_algorithm=signer.ALGORITHMS[settings.algorithm],
+                          linesep=linesep)
+    return reference.sign(settings.selector.encode(), settings.domain.encode(), settings.key,
+                          canonicalize=(b"relaxed", b"relaxed"),
+                          include_headers=signer.signed_headers(message))
+
+
+def same_as_dkimpy(message: bytes, settings: signer.DkimSettings) -> None:
+    """The signer's signature and dkimpy's, at the same second, have the same tags (the
+    same ``bh=`` and ``b=``: both are deterministic); dkimpy verifies the signer's."""
+    reference = dkimpy_signature(message, settings)
+    when = int(_tags_of(reference + message)[b"t"])
+    ours = signer.signature(message, settings, timestamp=when)
+    assert _squeezed(_tags_of(ours + message)) == _squeezed(_tags_of(reference + message))
+    record = signer.record_text(signer.txt_record(settings.key, settings.selector,
+                                                  settings.domain))
+    assert dkim.verify(ours + message, dnsfunc=lambda name, timeout=5: record)
+
+
+def _tags_of(signed: bytes) -> dict[bytes, bytes]:
+    return tags(signed.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+
+
+def _squeezed(found: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    return {key: re.sub(rb"\s+", b"", value) for key, value in found.items()}
+
+
+@pytest.mark.parametrize("algorithm", [signer.RSA, signer.ED25519])
+def test_the_signer_signs_as_dkimpy_does(algorithm: str,
+                                         keys: dict[str, signer.NewKey]) -> None:
+    settings = settings_for(keys[algorithm])
+    same_as_dkimpy(newsletter(), settings)
+    same_as_dkimpy(newsletter("홍길동@example.kr", "홍길동"), settings)
+    same_as_dkimpy(b"From: a@example.org\r\nSubject: x\r\n\r\n", settings)  # empty body
+    same_as_dkimpy(b"From: a@example.org\r\nSubject:  x \t y \r\n\r\n \t\r\n\r\n", settings)
+    same_as_dkimpy(b"From: a@example.org\nSubject: lf\n\nline  one \nline\ttwo\n\n\n", settings)
+
+
+_WS = st.sampled_from([" ", "  ", "\t", " \t ", ""])
+_WORD = st.text(alphabet="abcXYZ.=-:;<>@", min_size=1, max_size=8)
+
+
+@st.composite
+def messages(draw: st.DrawFn) -> bytes:
+    """Messages with white space where relaxed canonicalization changes it: runs, tabs,
+    spaces that end lines, folded headers, empty lines at the end, repeated headers."""
+    names = draw(st.lists(st.sampled_from(
+        ["To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post",
+         "List-Id", "X-Mailer", "Cc", "Reply-To", "MIME-Version"]), max_size=8))
+    lines = []
+    for name in ["From", *names]:
+        words = draw(st.lists(_WORD, min_size=1, max_size=6))
+        value = "".join(draw(_WS) + w for w in words) + draw(_WS)
+        if draw(st.booleans()) and len(words) > 1:
+            value = value.replace(words[1], "\r\n" + draw(st.sampled_from([" ", "\t"]))
+                                  + words[1], 1)
+        lines.append(f"{draw(st.sampled_from([name, name.lower(), name.upper()]))}:{value}")
+    body_lines = draw(st.lists(st.text(alphabet="ab .\t", max_size=20), max_size=8))
+    body = "".join(line + "\r\n" for line in body_lines)
+    body += draw(st.sampled_from(["", "\r\n", "\r\n\r\n", "tail", "tail  "]))
+    return ("\r\n".join(lines) + "\r\n\r\n" + body).encode("ascii")
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(message=messages())
+def test_the_signer_agrees_with_dkimpy_on_any_message(
+        message: bytes, keys: dict[str, signer.NewKey]) -> None:
+    same_as_dkimpy(message, settings_for(keys[signer.ED25519]))
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(message=messages())
+def test_the_rsa_signer_agrees_with_dkimpy(message: bytes,
+                                           keys: dict[str, signer.NewKey]) -> None:
+    same_as_dkimpy(message, settings_for(keys[signer.RSA]))
+
+
+# -- publisher dkim keygen --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", [signer.RSA, signer.ED25519])
+def test_the_keygen_command_prints_the_record_that_verifies(
+        algorithm: str, tmp_path: Path, cli: Callable[..., Run], dns_server: LocalDNS,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    run = cli("dkim", "keygen", "news2024", "Webzine.Example.org",
+              "--algorithm", algorithm, "--dir", str(tmp_path / "keys"))
+    assert run.status == 0, run.err
+    path = tmp_path / "keys" / f"news2024._domainkey.{DOMAIN}.pem"
+    assert run.out.startswith(f"news2024._domainkey.{DOMAIN}. IN TXT ")
+    assert f"PUBLISHER_DKIM_KEY={path}" in run.err
+    publish(dns_server, run.out.strip())
+    settings = signer.DkimSettings.from_env(env(path, "news2024", DOMAIN))
+    assert settings is not None and settings.algorithm == algorithm
+    assert dkim.verify(signer.sign(newsletter(), settings), dnsfunc=dns_server.txt_lookup)
+    again = cli("dkim", "keygen", "news2024", DOMAIN,
+                "--dir", str(tmp_path / "keys"))
+    assert again.status == 1 and again.out == ""
+    assert again.err_lines == [f"error: {path}: a key is there already: keep it (it may be "
+                               "the published one), or remove it or choose another selector"]
+
+
+def test_the_keygen_command_refuses_a_bad_selector(tmp_path: Path,
+                                                   cli: Callable[..., Run]) -> None:
+    run = cli("dkim", "keygen", "a b", DOMAIN, "--dir", str(tmp_path))
+    assert run.status == 1 and "Traceback" not in run.err
+    assert run.err_lines == ["error: the selector is 'a b': a selector is one or more DNS "
+                             "labels (letters, digits, hyphens), such as 'news2024'"]
+    assert not list(tmp_path.iterdir())

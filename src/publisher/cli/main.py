@@ -19,7 +19,7 @@ from typing import NoReturn
 
 from publisher import __version__
 from publisher.build.builder import Paths
-from publisher.cli import db, issue, options, preview, send, site, subscribers
+from publisher.cli import bounces, db, dkim, issue, options, preview, send, site, subscribers
 from publisher.cli.console import configure_logging
 from publisher.errors import (
     DISK_ERRNOS,
@@ -136,4 +136,6 @@ def _parser() -> argparse.ArgumentParser:
     subscribers.add_commands(sub, common, options.common(2))
     send.add_commands(sub, common)
     db.add_commands(sub, common, options.common(2))
+    dkim.add_commands(sub, common, options.common(2))
+    bounces.add_commands(sub, common, options.common(2))
     return parser

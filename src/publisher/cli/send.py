@@ -19,6 +19,7 @@ from publisher.model import Month
 from publisher.source.config import load_publication
 
 if TYPE_CHECKING:
+    from publisher.deliver.check import Dns
     from publisher.deliver.job import Mailing
     from publisher.deliver.smtp import SmtpSettings
 
@@ -34,7 +35,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     send = sub.add_parser("send", parents=[common, store], help="email an issue to subscribers",
                           description="Send dist/MONTH/email.eml to every subscriber over SMTP "
                                       "(PUBLISHER_SMTP_HOST, _PORT, _TLS, _USER, _PASSWORD; "
-                                      "PUBLISHER_SECRET signs the unsubscribe links).  Run it "
+                                      "PUBLISHER_SECRET signs the unsubscribe links; "
+                                      "PUBLISHER_DKIM_KEY, _SELECTOR and _DOMAIN sign the "
+                                      "messages; PUBLISHER_BOUNCE_DOMAIN gives each its own "
+                                      "return path).  Run it "
                                       "again after a crash, a stop or with deferred messages: "
                                       "it sends what was not sent.  Exit status: 0 done, 1 "
                                       "something left or in doubt, 130/143 stopped by "
@@ -44,6 +48,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     mode.add_argument("--dry-run", type=Path, metavar="DIR",
                       help="write the personalised messages to DIR; send nothing")
     mode.add_argument("--test", metavar="ADDRESS", help="send one proof to ADDRESS only")
+    mode.add_argument("--check", action="store_true",
+                      help="check what would hurt delivery, sending nothing: SPF, DKIM and "
+                           "DMARC of the sender's domain (PUBLISHER_DNS_SERVER: the resolver "
+                           "to ask), the SMTP server's STARTTLS and login, the one-click "
+                           "unsubscribe endpoint, the message's size, the last mailing's "
+                           "complaint and bounce rates; exit status 1 on any error")
     mode.add_argument("--status", action="store_true",
                       help="show the send's ledger: sent, deferred, failed, pending, and "
                            "each address in doubt with the copies it may have")
@@ -67,14 +77,25 @@ def _send(args: argparse.Namespace, paths: Paths) -> int:
     from publisher.deliver import stopping
 
     args.stop = stopping.Stop()
-    if args.status or args.dry_run or args.test:
+    if args.status or args.dry_run or args.test or args.check:
         return _send_modes(args, paths)
     with stopping.on_signals(args.stop):
         return _send_modes(args, paths)
 
 
 def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
-    from publisher.deliver import job, ledger, personalise, smtp, store, subscribers, tokens
+    from publisher.deliver import (
+        check,
+        dkim,
+        job,
+        ledger,
+        personalise,
+        smtp,
+        store,
+        subscribers,
+        tokens,
+        verp,
+    )
 
     month = options.month_argument(args.month)
     from publisher.source.reader import find_issue
@@ -82,16 +103,20 @@ def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
     find_issue(paths.issues, month)
     for flag, given in (("--retry-failed", args.retry_failed),
                         ("--resend-in-doubt", args.resend_in_doubt)):
-        if given and (args.status or args.dry_run or args.test):
-            raise UsageError(f"{flag} goes with a real send, not with --status, --dry-run "
-                             "or --test")
+        if given and (args.status or args.dry_run or args.test or args.check):
+            raise UsageError(f"{flag} goes with a real send, not with --status, --dry-run, "
+                             "--test or --check")
     if args.rate != 0 and not (math.isfinite(args.rate) and MIN_RATE <= args.rate <= MAX_RATE):
         raise UsageError(f"--rate is {args.rate:g}: give messages per second, from "
                          f"{MIN_RATE:g} to {MAX_RATE:g} (0: no limit)")
-    real = not (args.status or args.dry_run or args.test)
+    real = not (args.status or args.dry_run or args.test or args.check)
     # every setting checked before anything is opened or sent
-    settings = smtp.SmtpSettings.from_env() if real or args.test else None
+    settings = smtp.SmtpSettings.from_env() if real or args.test or args.check else None
     store_timeout = store.timeout_from_env() if real else store.DEFAULT_TIMEOUT
+    # every message is signed, proofs and dry runs too; only real sends get VERP
+    signing = None if args.status else dkim.DkimSettings.from_env()
+    bounce_domain = verp.bounce_domain_from_env() if real or args.check else ""
+    resolver = check.Dns.from_env() if args.check else None
     if args.status:
         with open_store(args) as db:
             book = ledger.Ledger(db, str(month))
@@ -107,7 +132,11 @@ def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
     built = month_outputs(paths.dist, publication, month)
     template = personalise.load(built.path("email", "message"))
     template.date = personalise.now_date()  # the time it is sent, not the issue's date
-    mailing = job.Mailing(str(month), template, publication, tokens.secret_from_env())
+    mailing = job.Mailing(str(month), template, publication, tokens.secret_from_env(),
+                          dkim=signing, bounce_domain=bounce_domain)
+    if args.check:
+        assert settings is not None and resolver is not None
+        return _check(args, mailing, settings, resolver)
     if args.test:
         assert settings is not None
         address = _valid_address(args.test)
@@ -126,6 +155,44 @@ def _send_modes(args: argparse.Namespace, paths: Paths) -> int:
         return ExitStatus.OK
     assert settings is not None
     return _send_all(args, month, mailing, settings, store_timeout)
+
+
+def _check(args: argparse.Namespace, mailing: Mailing, settings: SmtpSettings,
+           resolver: Dns) -> int:
+    """``--check``: one line per finding on stdout; 1 if any is an error."""
+    from publisher.deliver import check, tokens
+
+    from_domain = mailing.domain
+    spf_domain = mailing.bounce_domain or from_domain
+    address = f"{check.CHECK_LOCAL}@{from_domain}"
+    findings = [
+        check.spf(resolver, spf_domain, settings.host),
+        check.dkim_record(resolver, mailing.dkim),
+        check.dmarc(resolver, from_domain, mailing.dkim.domain if mailing.dkim else "",
+                    spf_domain),
+        check.smtp_server(settings, mailing.template.eight_bit),
+        check.one_click(tokens.unsubscribe_url(mailing.publication, address, mailing.secret)),
+        check.size(mailing.render(address, "")),
+        *check.rates(*_last_mailing(args)),
+    ]
+    for finding in findings:
+        sys.stdout.write(finding.line + "\n")
+    errors = sum(f.level == check.ERROR for f in findings)
+    if errors:
+        log.error("%d finding(s) would hurt delivery: mend them before sending", errors)
+        return ExitStatus.ERROR
+    return ExitStatus.OK
+
+
+def _last_mailing(args: argparse.Namespace) -> tuple[str, int, int, int]:
+    """(mailing, messages sent, complaints, hard bounces) of the last mailing sent."""
+    from publisher.deliver.bounces import record
+
+    if args.db.is_sqlite and not args.db.file.exists():
+        return "", 0, 0, 0
+    with open_store(args) as db:
+        found = record.last_mailing(db)
+    return found.mailing, found.sent, found.complaints, found.hard_bounces
 
 
 def _send_all(args: argparse.Namespace, month: Month, mailing: Mailing,

@@ -340,8 +340,10 @@ def erase(db: Connection, address: str, secret: bytes) -> None:
     so that no import adds it back without a new, confirmed signup."""
     key = subscribers.address_key(address)
     with transaction(db):
-        db.execute("DELETE FROM deliveries WHERE subscriber_id IN "
-                   "(SELECT id FROM subscribers WHERE email_key = ?)", (key,))
+        for table in ("deliveries", "suppressions"):  # (they refer to the subscriber)
+            db.execute(f"DELETE FROM {table} WHERE subscriber_id IN "
+                       "(SELECT id FROM subscribers WHERE email_key = ?)", (key,))
+        db.execute("DELETE FROM bounce_events WHERE email_key = ?", (key,))
         for table in ("subscribers", "signups", "pauses", "consent_events", "outbox"):
             db.execute(f"DELETE FROM {table} WHERE email_key = ?", (key,))
         db.execute("INSERT INTO erasures (key_hash, erased) VALUES (?, ?) "

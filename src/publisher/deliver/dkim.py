@@ -6,33 +6,45 @@ None of them set: no signing. Some set and not the others, or a key that cannot
 be read or used: one error naming the variable, before anything is sent.
 
 The key's type chooses the algorithm: RSA (``rsa-sha256``, 1024 bits at least,
-2048 advised) or Ed25519 (``ed25519-sha256``, RFC 8463). Signing and the key
-formats it takes are dkimpy's (:mod:`dkim`); the ``cryptography`` package only
-reads the PEM file (any of PKCS#1, PKCS#8, CRLF line ends) into the form dkimpy
-wants, and makes new keys. Canonicalization is relaxed/relaxed; the signed
-headers are those of :data:`SIGNED` that the message has, each signed once more
-than it occurs ("oversigned"), so that no second From, Subject or
-List-Unsubscribe can be added without breaking the signature (RFC 6376 8.15).
-RFC 8058 wants List-Unsubscribe and List-Unsubscribe-Post covered by the
+2048 advised) or Ed25519 (``ed25519-sha256``, RFC 8463). Canonicalization is
+relaxed/relaxed; the signed headers are those of :data:`SIGNED` that the message
+has, each signed once more than it occurs ("oversigned"), so that no second From,
+Subject or List-Unsubscribe can be added without breaking the signature (RFC 6376
+8.15). RFC 8058 wants List-Unsubscribe and List-Unsubscribe-Post covered by the
 signature: they are in :data:`SIGNED`.
+
+**Who computes the signature.** dkimpy (:mod:`dkim`) is the reference: it checks
+every key when the settings are read (a probe message signed here must verify
+with dkimpy against the record the key publishes) and the tests compare each
+signature with dkimpy's, tag for tag, and verify it with dkimpy's verifier. The
+send itself signs with :class:`Signer`: the same canonicalization (RFC 6376
+3.4.2 and 3.4.4) done in a few passes of C-coded regular expressions that skip a
+body with nothing to change, and the key's operation done by OpenSSL through the
+``cryptography`` package. dkimpy signs in pure Python (its own RSA, about 10 ms a
+message for 2048 bits, and about 2 ms of canonicalization for a newsletter, all
+under the GIL); :class:`Signer` takes about 0.5 ms (RSA) and 0.1 ms (Ed25519).
+Both are deterministic, so for the same ``t=`` both give the same ``b=``.
 """
 
 from __future__ import annotations
 
 import base64
 import errno
+import functools
+import hashlib
 import logging
 import os
 import re
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dkim
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from publisher.errors import PublisherError, disk_error, read_advice
 
@@ -56,13 +68,13 @@ SIGNED = (
     "Content-Transfer-Encoding", "List-Id", "List-Unsubscribe", "List-Unsubscribe-Post",
     "List-Help", "List-Subscribe", "List-Post", "List-Owner", "List-Archive",
 )
-_SIGNED = {name.lower() for name in SIGNED}
+_ORDER = [name.lower().encode("ascii") for name in SIGNED]
+_SIGNED_BYTES = frozenset(_ORDER)
 TXT_CHUNK = 255  # the longest string in a TXT record (RFC 1035 3.3.14)
 
 _LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
 _SELECTOR = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
-_HEADER_NAME = re.compile(rb"([!-9;-~]+)[ \t]*:")
 
 
 @dataclass(frozen=True)
@@ -103,16 +115,29 @@ class DkimSettings:
             raise PublisherError(f"{KEY_ENV}: {read_advice(exc, path)}", path) from None
         algorithm, key = load_key(data, path)
         settings = cls(selector, domain, algorithm, key, path)
-        try:  # what dkimpy will make of the key: found now, not at the first message
-            signature(b"From: a@example.org\r\nSubject: -\r\n\r\n-\r\n", settings)
-        except dkim.DKIMException as exc:
-            raise PublisherError(f"{KEY_ENV}: the key cannot sign: {exc}", path) from None
+        _probe(settings, path)  # found now, not at the first message
         return settings
 
     @property
     def dns_name(self) -> str:
         """Where the public key is published: ``<selector>._domainkey.<domain>``."""
         return f"{self.selector}._domainkey.{self.domain}"
+
+
+def _probe(settings: DkimSettings, path: Path | None = None) -> None:
+    """Sign a probe message and have dkimpy verify it against the record the key
+    publishes: the signer and the reference agree on this key, or one error."""
+    record = record_text(txt_record(settings.key, settings.selector, settings.domain))
+    probe = (f"From: probe@{settings.domain}\r\nSubject: probe\r\n"
+             f"Date: Thu, 01 Jan 2026 00:00:00 +0000\r\n\r\nprobe\r\n").encode("ascii")
+    try:
+        signed = sign(probe, settings)
+        ok = dkim.verify(signed, logger=log, dnsfunc=lambda name, timeout=5: record)
+    except (dkim.DKIMException, ValueError) as exc:
+        raise PublisherError(f"{KEY_ENV}: the key cannot sign: {exc}", path) from None
+    if not ok:
+        raise PublisherError(f"{KEY_ENV}: a message signed with the key does not verify "
+                             "(dkimpy's verifier): report it as a bug", path)
 
 
 def _join(names: list[str]) -> str:
@@ -188,35 +213,171 @@ def signed_headers(message: bytes) -> list[bytes]:
     """The ``h=`` list for ``message``: each header of :data:`SIGNED` it has, as many
     times as it occurs plus once more."""
     head = message.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    return _signed_names(_headers(head.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")))
+
+
+def _signed_names(headers: list[tuple[bytes, bytes]]) -> list[bytes]:
     counts: dict[bytes, int] = {}
-    for line in re.split(rb"\r?\n", head):
-        if line[:1] in (b" ", b"\t"):
-            continue  # a folded continuation
-        found = _HEADER_NAME.match(line)
-        if found and found.group(1).lower().decode("ascii") in _SIGNED:
-            name = found.group(1).lower()
-            counts[name] = counts.get(name, 0) + 1
-    order = [name.lower().encode("ascii") for name in SIGNED]
-    return [name for name in order if name in counts for _ in range(counts[name] + 1)]
+    for name, _value in headers:
+        lower = name.lower()
+        if lower in _SIGNED_BYTES:
+            counts[lower] = counts.get(lower, 0) + 1
+    return [name for name in _ORDER if name in counts for _ in range(counts[name] + 1)]
 
 
-def signature(message: bytes, settings: DkimSettings) -> bytes:
+def signature(message: bytes, settings: DkimSettings, *, timestamp: int | None = None
+              ) -> bytes:
     """The ``DKIM-Signature`` header line (with its line end) for ``message``: to go in
-    front of it unchanged, or of its dot-stuffed form, which has the same signature."""
-    headers = signed_headers(message)
-    if b"from" not in headers:
-        raise PublisherError("the message has no From header: it cannot be DKIM-signed")
-    linesep = b"\r\n" if message.split(b"\n", 1)[0].endswith(b"\r") else b"\n"
-    signer = dkim.DKIM(message, signature_algorithm=ALGORITHMS[settings.algorithm],
-                       linesep=linesep, logger=log)
-    return signer.sign(settings.selector.encode("ascii"), settings.domain.encode("ascii"),
-                       settings.key, canonicalize=(b"relaxed", b"relaxed"),
-                       include_headers=headers)
+    front of it unchanged, or of its dot-stuffed form, which has the same signature.
+    ``timestamp``: the ``t=`` tag (default: now)."""
+    return signer_for(settings).signature(message, timestamp=timestamp)
 
 
 def sign(message: bytes, settings: DkimSettings) -> bytes:
     """``message`` with its ``DKIM-Signature`` header in front."""
     return signature(message, settings) + message
+
+
+@functools.lru_cache(maxsize=8)
+def signer_for(settings: DkimSettings) -> Signer:
+    """The :class:`Signer` of ``settings`` (the key is loaded once)."""
+    return Signer(settings)
+
+
+_TRAILING_WSP = re.compile(rb"[\t ]+(?=\r\n)")
+_WSP_RUN = re.compile(rb"\t[\t ]*| [\t ]+")
+_ANY_WSP = re.compile(rb"[\t ]+")
+_FOLD = re.compile(rb"\r?\n")
+_HEADER_LINE = re.compile(rb"([\x21-\x39\x3b-\x7e]+):")
+_FOLD_AT = 76  # the longest line the signature header is folded to
+
+
+def relaxed_body(body: bytes) -> bytes:
+    """RFC 6376 3.4.4 on a CRLF body: no white space at the ends of lines, every run of
+    it one space, no empty lines at the end; an empty body stays empty."""
+    # what it changes (a tab, two spaces, a space that ends a line) is looked for first
+    # with plain substring searches: most bodies have none of it
+    if (b"\t" in body or b"  " in body or b" \r\n" in body
+            or body.endswith(b" ")):
+        body = _WSP_RUN.sub(b" ", _TRAILING_WSP.sub(b"", body))
+    if len(body) > 2 and body.endswith(b"\r\n") and not body.endswith(b"\r\n\r\n"):
+        return body  # one line end at the end, as it should be: no copy
+    end = len(body)
+    while body.endswith(b"\r\n", 0, end):
+        end -= 2
+    return body[:end] + b"\r\n" if end else b""
+
+
+def relaxed_header(name: bytes, value: bytes) -> bytes:
+    """RFC 6376 3.4.2: ``name:value`` with the name in lower case and the value
+    unfolded, its white space runs one space, none at either end; with CRLF."""
+    return (name.lower().rstrip() + b":"
+            + _ANY_WSP.sub(b" ", _FOLD.sub(b"", value)).strip() + b"\r\n")
+
+
+def _headers(head: bytes) -> list[tuple[bytes, bytes]]:
+    """(name, value with its continuation lines) of each header field of a CRLF head."""
+    found: list[tuple[bytes, bytes]] = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t"):
+            if found:
+                name, value = found[-1]
+                found[-1] = (name, value + b"\r\n" + line)
+            continue
+        match = _HEADER_LINE.match(line)
+        if match:
+            found.append((match.group(1), line[match.end():]))
+    return found
+
+
+class Signer:
+    """Signs messages with one key: the key loaded once, by OpenSSL (``cryptography``).
+
+    The tag list and its order are dkimpy's (v, a, c, d, i, q, s, t, h, bh, b), so
+    that a signature made here and one made by dkimpy at the same second are the
+    same, which the tests check.
+    """
+
+    def __init__(self, settings: DkimSettings):
+        self.settings = settings
+        self.algorithm = ALGORITHMS[settings.algorithm]
+        if settings.algorithm == ED25519:
+            self._ed25519: ed25519.Ed25519PrivateKey | None = (
+                ed25519.Ed25519PrivateKey.from_private_bytes(base64.b64decode(settings.key)))
+            self._rsa: rsa.RSAPrivateKey | None = None
+        else:
+            loaded = serialization.load_pem_private_key(settings.key, password=None)
+            assert isinstance(loaded, rsa.RSAPrivateKey)
+            self._rsa, self._ed25519 = loaded, None
+        self._domain = settings.domain.encode("ascii")
+        self._selector = settings.selector.encode("ascii")
+
+    def signature(self, message: bytes, *, timestamp: int | None = None) -> bytes:
+        """The ``DKIM-Signature`` header line for ``message`` (CRLF or LF line ends: the
+        header's are the message's)."""
+        linesep = b"\r\n"
+        if b"\r\n" not in message:  # LF line ends: canonicalization is on CRLF
+            linesep = b"\n"
+            message = message.replace(b"\n", b"\r\n")
+        head, blank, body = message.partition(b"\r\n\r\n")
+        if not blank and head.endswith(b"\r\n"):  # no body at all
+            head = head[:-2]
+        headers = _headers(head)
+        names = _signed_names(headers)
+        if b"from" not in names:
+            raise PublisherError("the message has no From header: it cannot be DKIM-signed")
+        body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest())
+        when = int(time.time()) if timestamp is None else timestamp
+        tags = [
+            b"v=1", b"a=" + self.algorithm, b"c=relaxed/relaxed", b"d=" + self._domain,
+            b"i=@" + self._domain, b"q=dns/txt", b"s=" + self._selector,
+            b"t=" + str(when).encode("ascii"), b"h=" + b" : ".join(names),
+            b"bh=" + body_hash, b"b=",
+        ]
+        unsigned = b"; ".join(tags)
+        hashed = b"".join(relaxed_header(name, value)
+                          for name, value in _select(headers, names))
+        hashed += b"dkim-signature:" + _ANY_WSP.sub(b" ", unsigned).strip()
+        if self._rsa is not None:
+            value = self._rsa.sign(hashed, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            assert self._ed25519 is not None  # RFC 8463: Ed25519 over the SHA-256 digest
+            value = self._ed25519.sign(hashlib.sha256(hashed).digest())
+        return _fold(unsigned, base64.b64encode(value), linesep)
+
+
+def _select(headers: list[tuple[bytes, bytes]], names: list[bytes]
+            ) -> list[tuple[bytes, bytes]]:
+    """The header fields ``names`` signs, in its order: for each name the last one not
+    taken yet, from the bottom up (RFC 6376 5.4.2); none when they run out."""
+    taken: dict[bytes, int] = {}
+    chosen = []
+    for name in names:
+        i = taken.get(name, len(headers))
+        while i > 0:
+            i -= 1
+            if headers[i][0].lower() == name:
+                chosen.append(headers[i])
+                break
+        taken[name] = i
+    return chosen
+
+
+def _fold(unsigned: bytes, value: bytes, linesep: bytes) -> bytes:
+    """``DKIM-Signature: <unsigned><value>``, folded at spaces (which relaxed header
+    canonicalization reads as the spaces they stand for), the ``b=`` value on lines of
+    its own (verifiers ignore white space in it)."""
+    lines: list[bytes] = []
+    line = b"DKIM-Signature:"
+    for word in unsigned.split(b" "):
+        if len(line) + 1 + len(word) > _FOLD_AT and line.strip():
+            lines.append(line)
+            line = b""
+        line += b" " + word
+    lines.append(line)
+    width = _FOLD_AT - 1
+    lines.extend(b" " + value[i:i + width] for i in range(0, len(value), width))
+    return linesep.join(lines) + linesep
 
 
 # -- new keys -------------------------------------------------------------------------

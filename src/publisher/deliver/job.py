@@ -29,8 +29,9 @@ from pathlib import Path
 
 from publisher.build.atomic import write_atomic
 from publisher.deliver import db as store_db
-from publisher.deliver import signed, smtp, store, subscribers, tokens
+from publisher.deliver import signed, smtp, store, subscribers, tokens, verp
 from publisher.deliver.db import Connection, Location
+from publisher.deliver.dkim import DkimSettings, signature
 from publisher.deliver.lease import Lease
 from publisher.deliver.ledger import (
     DEFERRED,
@@ -63,12 +64,17 @@ __all__ = ["Mailing", "Send", "Summary", "dry_run", "send_test", "status_lines"]
 
 @dataclass(frozen=True)
 class Mailing:
-    """One issue's email and everything needed to personalise it."""
+    """One issue's email and everything needed to personalise it, sign it
+    (``dkim``: :mod:`publisher.deliver.dkim`, None for no signature) and give it its
+    return path (``bounce_domain``: VERP, :mod:`publisher.deliver.verp`; "" for the
+    sender's address)."""
 
     issue: str
     template: Template
     publication: Publication
     secret: bytes = field(repr=False)
+    dkim: DkimSettings | None = None
+    bounce_domain: str = ""
 
     @property
     def list_name(self) -> str:
@@ -94,7 +100,22 @@ class Mailing:
 
     def render(self, email: str, name: str, msg_id: str | None = None, *,
                wire: bool = False) -> bytes:
-        return self.template.render(self.recipient(email, name, msg_id), wire=wire)
+        """The message for one subscriber, signed when DKIM is set; ``wire``: dot-stuffed
+        for SMTP ``DATA`` (the signature is the same: it covers the message itself)."""
+        recipient = self.recipient(email, name, msg_id)
+        if self.dkim is None:
+            return self.template.render(recipient, wire=wire)
+        message = self.template.render(recipient)
+        header = signature(message, self.dkim)
+        # a second render is cheaper than dot-stuffing the whole message again
+        return header + (self.template.render(recipient, wire=True) if wire else message)
+
+    def return_path(self, subscriber_id: int) -> str:
+        """The envelope sender of the message to ``subscriber_id``: a VERP address when a
+        bounce domain is set, else the sender's."""
+        if not self.bounce_domain:
+            return self.template.sender
+        return verp.return_path(subscriber_id, self.issue, self.secret, self.bounce_domain)
 
 
 def dry_run(db: Connection, mailing: Mailing, folder: Path) -> int:
@@ -116,7 +137,10 @@ def dry_run(db: Connection, mailing: Mailing, folder: Path) -> int:
 
 
 def send_test(mailing: Mailing, settings: smtp.SmtpSettings, address: str, name: str) -> str:
-    """Send one proof to ``address``, outside the ledger; the server's reply."""
+    """Send one proof to ``address``, outside the ledger; the server's reply.  It is
+    signed as the real ones are, but its return path is the sender's (a proof is no
+    subscriber's: a VERP address would have to carry the whole address, which may not
+    fit in a local part)."""
     conn = smtp.Connection(settings, eight_bit=mailing.template.eight_bit)
     conn.open()
     try:
@@ -388,7 +412,9 @@ class Send:
         fresh: list[_Item] = []
         retry: list[tuple[float, int, _Item]] = []
         order = itertools.count()
-        outstanding, capacity = 0, self.connections * 2
+        # a few messages rendered ahead (more when signing: the main thread then takes
+        # longer over each, and a busy moment of it must not leave a connection idle)
+        outstanding, capacity = 0, self.connections * (2 if self.mailing.dkim is None else 4)
         done = 0
         last_report = start
         while True:
@@ -595,7 +621,7 @@ class Send:
         item.tries += 1
         try:
             with store.errors(self.db_path, self.store_timeout):
-                outcome = conn.send(self.mailing.template.sender, item.delivery.email,
+                outcome = conn.send(self.mailing.return_path(sid), item.delivery.email,
                                     item.data, stuffed=True,
                                     before_dot=lambda: ledger.hand_over(sid))
         except store.StoreError as exc:  # the dot was not sent: the row stays ``sending``

@@ -16,6 +16,9 @@ survives an MTA that folds the local part's case, and nobody can make up a retur
 path that names a subscriber. Local parts are at most 64 octets (RFC 5321
 4.5.3.1.1): an id always fits; :func:`return_path` refuses an address that does
 not (use the id).
+
+The bounce domain is a setting, ``PUBLISHER_BOUNCE_DOMAIN`` (:func:`bounce_domain_from_env`):
+unset, every message keeps the sender's address as its return path.
 """
 
 from __future__ import annotations
@@ -23,9 +26,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import re
+from collections.abc import Mapping
 from typing import NamedTuple
 
+from publisher.errors import PublisherError
+
+BOUNCE_DOMAIN_ENV = "PUBLISHER_BOUNCE_DOMAIN"
 PREFIX = "bounces"
 MAX_LOCAL = 64
 MAC_BYTES = 10  # 80 bits: 16 base32 characters
@@ -44,6 +52,18 @@ class Bounced(NamedTuple):
 
     recipient: int | str
     mailing: str
+
+
+def bounce_domain_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """``PUBLISHER_BOUNCE_DOMAIN`` in IDNA, lower case; "" when unset (no VERP)."""
+    text = (os.environ if environ is None else environ).get(BOUNCE_DOMAIN_ENV, "").strip()
+    if not text:
+        return ""
+    try:
+        return _domain(text)
+    except ValueError:
+        raise PublisherError(f"{BOUNCE_DOMAIN_ENV} is {text!r}: name the domain bounces "
+                             "come back to, such as 'bounces.example.org'") from None
 
 
 def return_path(recipient: int | str, mailing: str, secret: bytes, bounce_domain: str, *,

@@ -12,11 +12,14 @@ import mimetypes
 import socketserver
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from publisher.build.builder import Paths
 from publisher.site.security import FILE_POLICY, PAGE_POLICY, SEARCH_POLICY, SecureHeaders
+
+if TYPE_CHECKING:
+    from publisher.deliver.db import Pool
 
 log = logging.getLogger(__name__)
 progress = logging.getLogger("publisher.progress")
@@ -135,14 +138,17 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def site_application(paths: Paths, db: Path | str, environ: Mapping[str, str], *,
-                     store_wait: float | None = None) -> WSGIApp:
-    """``dist/site/`` with the unsubscribe endpoint at ``/unsubscribe``.
+                     store_wait: float | None = None,
+                     fetch: Callable[[str], bytes] | None = None) -> WSGIApp:
+    """``dist/site/`` with the unsubscribe endpoint at ``/unsubscribe`` and the bounce
+    webhooks the settings ask for (:mod:`publisher.site.webhooks`).
 
-    The endpoint needs the token secret (``PUBLISHER_SECRET``); without it the
-    site is served alone, with a warning, so a preview never needs the secret.
-    Every response carries the security headers (:mod:`publisher.site.security`).
-    ``store_wait``: how long the endpoint waits for a busy store before a 503
-    (default :data:`publisher.site.unsubscribe.STORE_WAIT`).
+    The endpoint and the webhooks need the token secret (``PUBLISHER_SECRET``);
+    without it the site is served alone, with a warning, so a preview never needs
+    the secret. Every response carries the security headers
+    (:mod:`publisher.site.security`). ``store_wait``: how long the endpoint waits for
+    a busy store before a 503 (default :data:`publisher.site.unsubscribe.STORE_WAIT`);
+    ``fetch``: how the SES webhook fetches SNS's certificates (default: HTTPS).
     """
     from publisher.deliver.tokens import SECRET_ENV, secret_from_env
     from publisher.diagnostics import Diagnostics
@@ -162,14 +168,36 @@ def site_application(paths: Paths, db: Path | str, environ: Mapping[str, str], *
         diag.raise_if_errors()
         assert publication is not None
         secret = secret_from_env(dict(environ))
-        routes["/unsubscribe"] = UnsubscribeApp(db, publication, secret, paths.layouts,
-                                                store_wait=store_wait)
+        unsubscribe = UnsubscribeApp(db, publication, secret, paths.layouts,
+                                     store_wait=store_wait)
+        routes["/unsubscribe"] = unsubscribe
         routes.update(signup_routes(db, publication, secret, paths.layouts, environ,
                                     store_wait=store_wait))
+        routes.update(_webhooks(unsubscribe.pool, secret, environ, fetch))
     else:
         log.warning("%s is not set: serving the site without the unsubscribe endpoint",
                     SECRET_ENV)
     return SecureHeaders(Router(StaticFiles(site), routes))
+
+
+def _webhooks(pool: Pool, secret: bytes, environ: Mapping[str, str],
+              fetch: Callable[[str], bytes] | None) -> dict[str, WSGIApp]:
+    """The webhooks the settings ask for; each report is recorded through a connection of
+    ``pool`` (the unsubscribe endpoint's: one per request, so a busy store waits as long
+    as the endpoint does)."""
+    from publisher.deliver.bounces import record
+    from publisher.deliver.bounces.intake import Intake
+    from publisher.site import webhooks
+
+    rules = record.Rules.from_env(environ)  # checked now, not at the first report
+
+    def intake() -> Intake:
+        return Intake(secret, record.Recorder(pool.location, rules, pool=pool))
+
+    found = webhooks.routes(environ, intake, fetch)
+    for path in found:
+        progress.info("serving the %s webhook at %s", path.rsplit("/", 1)[1], path)
+    return found
 
 
 def make_preview_server(app: WSGIApp, port: int = 8000):  # type: ignore[no-untyped-def]
