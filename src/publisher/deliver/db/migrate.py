@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from publisher.deliver.db.connection import Connection, now, transaction
 from publisher.errors import PublisherError
 
-__all__ = ["Migration", "current", "ensure", "latest", "migrations", "upgrade"]
+__all__ = ["Migration", "applied", "current", "ensure", "latest", "migrations", "upgrade"]
 
 TABLE = "schema_migrations"
 _MODULE = re.compile(r"^v(\d{4})_(\w+)$")
@@ -81,10 +81,14 @@ def latest() -> int:
 
 def current(db: Connection) -> int:
     """The version the store is at (0: none applied, or a store from before migrations)."""
+    return max(applied(db), default=0)
+
+
+def applied(db: Connection) -> set[int]:
+    """The versions of the steps applied to the store (none: a store from before them)."""
     if TABLE not in db.tables():
-        return 0
-    row = db.execute(f"SELECT max(version) FROM {TABLE}").fetchone()
-    return int(row[0] or 0)
+        return set()
+    return {int(row[0]) for row in db.execute(f"SELECT version FROM {TABLE}")}
 
 
 def _too_new(db: Connection, version: int) -> PublisherError:
@@ -94,22 +98,26 @@ def _too_new(db: Connection, version: int) -> PublisherError:
 
 
 def upgrade(db: Connection) -> list[Migration]:
-    """Apply every step the store lacks; the steps applied."""
-    applied: list[Migration] = []
+    """Apply every step the store lacks, in order; the steps applied.
+
+    A step is missing when its version is not recorded, not only when it is above the
+    highest recorded: steps written on branches side by side may be numbered below one
+    a store already has (v0005 merged after v0006), and are applied all the same."""
+    done: list[Migration] = []
     for step in migrations():
-        if current(db) >= step.version:
+        if step.version in applied(db):
             continue
         with transaction(db):
             db.lock("publisher schema")
             db.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (version INTEGER PRIMARY KEY, "
                        "name TEXT NOT NULL, applied TEXT NOT NULL)")
-            if current(db) >= step.version:  # another process did it meanwhile
+            if step.version in applied(db):  # another process did it meanwhile
                 continue
             step.up(db)
             db.execute(f"INSERT INTO {TABLE} (version, name, applied) VALUES (?, ?, ?)",
                        (step.version, step.name, now()))
-        applied.append(step)
-    return applied
+        done.append(step)
+    return done
 
 
 def ensure(db: Connection, *, create: bool = False) -> None:
@@ -118,10 +126,11 @@ def ensure(db: Connection, *, create: bool = False) -> None:
     An empty PostgreSQL database is a store only when ``create`` says so (an import);
     otherwise it is "no subscriber store here", as a missing SQLite file is.
     """
-    version = current(db)
+    have = applied(db)
+    version = max(have, default=0)
     if version > latest():
         raise _too_new(db, version)
-    if version == latest():
+    if have >= {step.version for step in migrations()}:
         return
     if not create and not db.is_sqlite and version == 0 and "subscribers" not in db.tables():
         raise db.location.error("no subscriber store in this database: import a CSV first "
