@@ -234,10 +234,11 @@ class Ledger:
     def to_send(self, after: int = 0, limit: int = 500) -> list[Delivery]:
         """The next rows to send (pending or deferred, still subscribed), by subscriber id.
         A batch is a plan only: :meth:`claim` checks each row again when it is sent.
-        With several senders (PostgreSQL) the batch is reserved for this one (``after`` is
-        not used: rows a dead sender had are taken wherever they are)."""
+        With several senders (PostgreSQL) the batch is reserved for this one: the next rows
+        after ``after`` (an index range, however long the list), else the first ones (rows
+        a dead sender had, freed behind this one)."""
         if self.db.dialect.several_senders:
-            return self._reserve(limit)
+            return self._reserve(after, limit) or (self._reserve(0, limit) if after else [])
         rows = self.db.execute(
             "SELECT d.subscriber_id, d.email, s.name, d.message_id, d.attempts "
             "FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id "
@@ -246,19 +247,19 @@ class Ledger:
             "ORDER BY d.subscriber_id LIMIT ?", (self.issue, after, limit)).fetchall()
         return [Delivery(*row) for row in rows]
 
-    def _reserve(self, limit: int) -> list[Delivery]:
-        # unsubscribed or not: the claim drops the row of an address unsubscribed since
-        with transaction(self.db):
-            rows = self.db.execute(
-                "UPDATE deliveries AS d SET owner = ? FROM subscribers AS s "
-                "WHERE s.id = d.subscriber_id AND d.issue = ? AND d.subscriber_id IN ("
-                "SELECT r.subscriber_id FROM deliveries r WHERE r.issue = ? "
-                "AND r.state IN ('pending', 'deferred') "
-                "AND (r.owner = '' OR NOT EXISTS (SELECT 1 FROM send_leases l "
-                "WHERE l.issue = r.issue AND l.owner = r.owner)) "
-                "ORDER BY r.subscriber_id LIMIT ? FOR UPDATE OF r SKIP LOCKED) "
-                "RETURNING d.subscriber_id, d.email, s.name, d.message_id, d.attempts",
-                (self.owner, self.issue, self.issue, limit)).fetchall()
+    def _reserve(self, after: int, limit: int) -> list[Delivery]:
+        # unsubscribed or not: the claim drops the row of an address unsubscribed since;
+        # one statement, atomic by itself
+        rows = self.db.execute(
+            "UPDATE deliveries AS d SET owner = ? FROM subscribers AS s "
+            "WHERE s.id = d.subscriber_id AND d.issue = ? AND d.subscriber_id IN ("
+            "SELECT r.subscriber_id FROM deliveries r WHERE r.issue = ? "
+            "AND r.subscriber_id > ? AND r.state IN ('pending', 'deferred') "
+            "AND (r.owner = '' OR NOT EXISTS (SELECT 1 FROM send_leases l "
+            "WHERE l.issue = r.issue AND l.owner = r.owner)) "
+            "ORDER BY r.subscriber_id LIMIT ? FOR UPDATE OF r SKIP LOCKED) "
+            "RETURNING d.subscriber_id, d.email, s.name, d.message_id, d.attempts",
+            (self.owner, self.issue, self.issue, after, limit)).fetchall()
         return sorted((Delivery(*row) for row in rows), key=lambda d: d.subscriber_id)
 
     # -- a sender's moves ------------------------------------------------------------
