@@ -97,16 +97,16 @@ def _read(args: argparse.Namespace, paths: Paths) -> int:
 def _serve(args: argparse.Namespace, paths: Paths) -> int:
     import os
 
-    from publisher.deliver import smtp, stopping, verp
+    from publisher.deliver import stopping, verp
     from publisher.deliver.bounces.listener import DEFAULT_MAX_KB, Listener
+    from publisher.deliver.settings import number
     from publisher.errors import PublisherError
 
     domain = verp.bounce_domain_from_env()
     if not domain:
         raise PublisherError(f"{verp.BOUNCE_DOMAIN_ENV} is not set: name the domain bounces "
                              "come back to (the one whose MX points at this server)")
-    max_kb = smtp._number(os.environ, "PUBLISHER_BOUNCE_MAX_KB", DEFAULT_MAX_KB, int, 1,
-                          100_000)
+    max_kb = number(os.environ, "PUBLISHER_BOUNCE_MAX_KB", DEFAULT_MAX_KB, int, 1, 100_000)
     if not 0 < args.port < 65536:
         raise PublisherError(f"--port is {args.port}: give a port from 1 to 65535")
     intake = _intake(args)

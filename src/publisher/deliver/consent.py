@@ -19,7 +19,6 @@ application) and handed over as bytes, to go out through :mod:`publisher.deliver
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import secrets
 import time
@@ -30,6 +29,7 @@ from datetime import UTC, datetime
 from publisher.deliver import outbox, signed, subscribers
 from publisher.deliver.db import Connection, now, transaction
 from publisher.deliver.expiry import purge as purge  # one of the store's moves, here too
+from publisher.deliver.settings import number
 from publisher.errors import PublisherError
 
 SIGNUP, CONFIRM, IMPORT, NAME, PAUSE, RESUME, UNSUBSCRIBE, EXPIRE = (
@@ -71,11 +71,11 @@ class SignupSettings:
         if record not in CLIENT_RECORDS:
             raise PublisherError(f"PUBLISHER_CONSENT_CLIENT is {record!r}: use one of "
                                  f"{', '.join(CLIENT_RECORDS)}")
-        return cls(expiry_days=_number(env, "PUBLISHER_SIGNUP_EXPIRY_DAYS", 7.0, float,
+        return cls(expiry_days=number(env, "PUBLISHER_SIGNUP_EXPIRY_DAYS", 7.0, float,
                                        0.001, 365),
                     client_record=record,
-                    per_address=_number(env, "PUBLISHER_SIGNUP_PER_ADDRESS", 3, int, 1, 1000),
-                    per_client=_number(env, "PUBLISHER_SIGNUP_PER_CLIENT", 20, int, 1, 100000))
+                    per_address=number(env, "PUBLISHER_SIGNUP_PER_ADDRESS", 3, int, 1, 1000),
+                    per_client=number(env, "PUBLISHER_SIGNUP_PER_CLIENT", 20, int, 1, 100000))
 
     def client(self, secret: bytes, address: str) -> str:
         """What the history keeps of a client's network address."""
@@ -84,21 +84,6 @@ class SignupSettings:
         if self.client_record == "address":
             return address
         return "hmac:" + signed.keyed_hash(secret, "client", address)[:32]
-
-
-def _number(env: Mapping[str, str], key: str, default: object, kind: type, low: float,
-            high: float) -> object:
-    text = env.get(key, "").strip()
-    if not text:
-        return default
-    try:
-        value = kind(text)
-    except ValueError:
-        value = None
-    if value is None or not math.isfinite(value) or not low <= value <= high:
-        unit = "a whole number" if kind is int else "a number"
-        raise PublisherError(f"{key} is {text!r}: expected {unit} from {low:g} to {high:g}")
-    return value
 
 
 @dataclass(frozen=True)

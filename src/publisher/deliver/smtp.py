@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import smtplib
 import socket
@@ -21,8 +20,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
+from publisher.deliver.settings import number
 from publisher.errors import PublisherError
 
 log = logging.getLogger(__name__)
@@ -62,13 +61,13 @@ class SmtpSettings:
                                  f"{', '.join(TLS_MODES)}")
         return cls(
             host=host,
-            port=_number(env, "PUBLISHER_SMTP_PORT", DEFAULT_PORTS[tls], int, 1, 65535),
+            port=number(env, "PUBLISHER_SMTP_PORT", DEFAULT_PORTS[tls], int, 1, 65535),
             tls=tls,
             user=env.get("PUBLISHER_SMTP_USER", ""),
             password=env.get("PUBLISHER_SMTP_PASSWORD", ""),
-            retries=_number(env, "PUBLISHER_SMTP_RETRIES", 5, int, 1, 100),
-            backoff=_number(env, "PUBLISHER_SMTP_BACKOFF", 2.0, float, 0, 3600),
-            timeout=_number(env, "PUBLISHER_SMTP_TIMEOUT", 60.0, float, 0.001, 3600),
+            retries=number(env, "PUBLISHER_SMTP_RETRIES", 5, int, 1, 100),
+            backoff=number(env, "PUBLISHER_SMTP_BACKOFF", 2.0, float, 0, 3600),
+            timeout=number(env, "PUBLISHER_SMTP_TIMEOUT", 60.0, float, 0.001, 3600),
         )
 
     @property
@@ -78,23 +77,6 @@ class SmtpSettings:
     def delay(self, attempt: int) -> float:
         """The wait before retry number ``attempt`` (1-based): exponential, bounded."""
         return float(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
-
-
-def _number(env: Mapping[str, str], key: str, default: Any, kind: type, low: float,
-            high: float) -> Any:
-    """A numeric setting, finite and between ``low`` and ``high``; else one line naming
-    the variable and the range it takes."""
-    text = env.get(key, "").strip()
-    if not text:
-        return default
-    unit = "a whole number" if kind is int else "a number"
-    try:
-        value = kind(text)
-    except ValueError:
-        value = None
-    if value is None or not math.isfinite(value) or not low <= value <= high:
-        raise PublisherError(f"{key} is {text!r}: expected {unit} from {low:g} to {high:g}")
-    return value
 
 
 @dataclass(frozen=True)

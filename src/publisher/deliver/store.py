@@ -20,6 +20,7 @@ from pathlib import Path
 from publisher.deliver import db as store_db
 from publisher.deliver import ledger, subscribers
 from publisher.deliver.db import Connection, Location
+from publisher.deliver.settings import number
 from publisher.errors import PublisherError
 
 DEFAULT_TIMEOUT = 60.0
@@ -30,18 +31,8 @@ class StoreError(PublisherError):
 
 
 def timeout_from_env(environ: Mapping[str, str] | None = None) -> float:
-    env = os.environ if environ is None else environ
-    text = env.get("PUBLISHER_STORE_TIMEOUT", "").strip()
-    if not text:
-        return DEFAULT_TIMEOUT
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < 1e6:
-        raise PublisherError(f"PUBLISHER_STORE_TIMEOUT is {text!r}: expected a number of "
-                             "seconds from 0 to 999999")
-    return value
+    return number(os.environ if environ is None else environ, "PUBLISHER_STORE_TIMEOUT",
+                  DEFAULT_TIMEOUT, float, 0, 999999, unit="a number of seconds")
 
 
 def describe(exc: BaseException, where: Location | Path, timeout: float) -> StoreError:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from publisher.deliver.smtp import _number
+from publisher.deliver.settings import number
 from publisher.errors import PublisherError
 
 log = logging.getLogger(__name__)
@@ -58,10 +58,10 @@ class ImapSettings:
             raise PublisherError("PUBLISHER_IMAP_USER is not set: the login of the bounce "
                                  "mailbox (and PUBLISHER_IMAP_PASSWORD)")
         return cls(host=host,
-                   port=_number(env, "PUBLISHER_IMAP_PORT", DEFAULT_PORTS[tls], int, 1, 65535),
+                   port=number(env, "PUBLISHER_IMAP_PORT", DEFAULT_PORTS[tls], int, 1, 65535),
                    tls=tls, user=user, password=env.get("PUBLISHER_IMAP_PASSWORD", ""),
                    folder=env.get("PUBLISHER_IMAP_FOLDER", "").strip() or "INBOX",
-                   timeout=_number(env, "PUBLISHER_IMAP_TIMEOUT", 60.0, float, 0.001, 3600))
+                   timeout=number(env, "PUBLISHER_IMAP_TIMEOUT", 60.0, float, 0.001, 3600))
 
     @property
     def where(self) -> str:

@@ -34,7 +34,7 @@ from publisher.deliver import subscribers
 from publisher.deliver.bounces.intake import Event
 from publisher.deliver.bounces.report import Kind
 from publisher.deliver.db import Connection, Location, transaction
-from publisher.deliver.smtp import _number
+from publisher.deliver.settings import number
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,8 @@ class Rules:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Rules:
         env = os.environ if environ is None else environ
-        return cls(_number(env, SOFT_ENV, 3, int, 1, 100),
-                   _number(env, DAYS_ENV, 30, int, 1, 3650))
+        return cls(number(env, SOFT_ENV, 3, int, 1, 100),
+                   number(env, DAYS_ENV, 30, int, 1, 3650))
 
 
 class Recorder:
