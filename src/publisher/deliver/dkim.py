@@ -46,6 +46,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
+from publisher.deliver import domains
 from publisher.errors import PublisherError, disk_error, read_advice
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,6 @@ TXT_CHUNK = 255  # the longest string in a TXT record (RFC 1035 3.3.14)
 
 _LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
 _SELECTOR = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
-_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
 
 
 @dataclass(frozen=True)
@@ -157,15 +157,11 @@ def check_selector(selector: str, what: str = SELECTOR_ENV) -> str:
 def check_domain(domain: str, what: str = DOMAIN_ENV) -> str:
     """The signing domain, in IDNA (``d=`` is ASCII); ``what`` names where it came from
     in the error."""
-    text = domain.strip().rstrip(".")
     try:
-        ascii_domain = text.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        ascii_domain = ""
-    if not _DOMAIN.fullmatch(ascii_domain):
+        return domains.ascii_domain(domain)
+    except ValueError:
         raise PublisherError(f"{what} is {domain!r}: name the domain the messages are "
-                             "signed for, such as 'example.org'")
-    return ascii_domain
+                             "signed for, such as 'example.org'") from None
 
 
 def load_key(data: bytes, path: Path | None = None) -> tuple[str, bytes]:

@@ -31,6 +31,7 @@ import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from publisher.deliver.domains import ascii_domain
 from publisher.errors import PublisherError
 
 BOUNCE_DOMAIN_ENV = "PUBLISHER_BOUNCE_DOMAIN"
@@ -42,7 +43,6 @@ _PREFIX = re.compile(r"[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?")
 # dot-atom text (RFC 5322 3.2.3), lower case
 _ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _ADDRESS_LOCAL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
-_DOMAIN = re.compile(r"(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+(?!-)[a-z0-9-]{1,63}(?<!-)")
 _MAC = re.compile(r"[a-z2-7]{16}")
 
 
@@ -60,7 +60,7 @@ def bounce_domain_from_env(environ: Mapping[str, str] | None = None) -> str:
     if not text:
         return ""
     try:
-        return _domain(text)
+        return ascii_domain(text)
     except ValueError:
         raise PublisherError(f"{BOUNCE_DOMAIN_ENV} is {text!r}: name the domain bounces "
                              "come back to, such as 'bounces.example.org'") from None
@@ -73,7 +73,7 @@ def return_path(recipient: int | str, mailing: str, secret: bytes, bounce_domain
     field = _recipient_field(recipient)
     mailing = _check(mailing, _MAILING, "mailing", "lower-case letters, digits and hyphens")
     prefix = _check(prefix, _PREFIX, "prefix", "lower-case letters, digits, _ and -")
-    domain = _domain(bounce_domain)
+    domain = ascii_domain(bounce_domain)
     local = f"{prefix}+{field}.{mailing}.{_mac(field, mailing, secret)}"
     if len(local) > MAX_LOCAL:
         raise ValueError(f"the return path's local part would be {len(local)} octets, "
@@ -119,18 +119,7 @@ def _recipient_field(recipient: int | str) -> str:
     if not (at and _ADDRESS_LOCAL.fullmatch(local)):
         raise ValueError(f"{recipient!r}: only an address whose local part is a plain ASCII "
                          "dot-atom fits in a return path: pass the subscriber's id")
-    return f"{local}={_domain(domain)}"
-
-
-def _domain(domain: str) -> str:
-    text = domain.strip().rstrip(".")
-    try:
-        ascii_domain = text.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        ascii_domain = ""
-    if not _DOMAIN.fullmatch(ascii_domain):
-        raise ValueError(f"not a domain name: {domain!r}")
-    return ascii_domain
+    return f"{local}={ascii_domain(domain)}"
 
 
 def _check(value: str, pattern: re.Pattern[str], what: str, allowed: str) -> str:
