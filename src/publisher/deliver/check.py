@@ -10,9 +10,10 @@ sender rules, since 2024) refuse, spam-folder or clip the mail:
   passes the record (``ip4``, ``ip6``, ``a``, ``mx``, ``include``, ``redirect``);
 - **DKIM**: messages are signed, the record at ``<selector>._domainkey.<domain>``
   holds this key's public half, and a probe signed now verifies with dkimpy against it;
-- **DMARC**: a record at ``_dmarc.`` of the sender's domain (or of its parent), and
-  DKIM or SPF aligned with the From domain (relaxed: the same last two labels; strict
-  when the record says ``adkim=s`` / ``aspf=s``);
+- **DMARC**: a record at ``_dmarc.`` of the sender's domain (or of its organizational
+  domain, from the Public Suffix List: ``example.co.uk`` for ``news.example.co.uk``), and
+  DKIM or SPF aligned with the From domain (relaxed: the same organizational domain;
+  strict when the record says ``adkim=s`` / ``aspf=s``);
 - the **SMTP server**: STARTTLS and the login, as the send opens it;
 - the **one-click unsubscribe** endpoint answers a real RFC 8058 POST for a token of
   ``unsubscribe-check@<sender's domain>`` (that address is recorded as unsubscribed);
@@ -40,7 +41,7 @@ import dkim as dkimpy
 import dns.exception
 import dns.resolver
 
-from publisher.deliver import dkim, smtp
+from publisher.deliver import dkim, domains, smtp
 from publisher.errors import PublisherError
 
 log = logging.getLogger(__name__)
@@ -251,24 +252,18 @@ def _tags(record: str) -> dict[str, str]:
     return found
 
 
-def _organizational(domain: str) -> str:
-    """The last two labels: an approximation of the organizational domain (no public
-    suffix list here; a domain under a two-label suffix such as co.uk needs strict
-    alignment's exact names)."""
-    return ".".join(domain.lower().rstrip(".").split(".")[-2:])
-
-
 def _aligned(domain: str, from_domain: str, strict: bool) -> bool:
     a, b = domain.lower().rstrip("."), from_domain.lower().rstrip(".")
-    return a == b if strict else _organizational(a) == _organizational(b)
+    return a == b if strict else domains.organizational(a) == domains.organizational(b)
 
 
 def dmarc(resolver: Dns, from_domain: str, dkim_domain: str, spf_domain: str) -> Finding:
+    """The DMARC record of ``from_domain``, else of its organizational domain (RFC 7489
+    6.6.3, from the Public Suffix List), and whether DKIM or SPF is aligned with it."""
     try:
         record, where = "", ""
-        labels = from_domain.lower().rstrip(".").split(".")
-        for i in range(len(labels) - 1):
-            candidate = ".".join(labels[i:])
+        name = from_domain.lower().rstrip(".")
+        for candidate in dict.fromkeys([name, domains.organizational(name)]):
             found = [r for r in resolver.txt(f"_dmarc.{candidate}")
                      if r.replace(" ", "").lower().startswith("v=dmarc1")]
             if found:
