@@ -9,7 +9,7 @@ import re
 import ssl
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from dns_support import LocalDNS, local_dns
 from mailroom import SECRET, Mailroom
 from publisher.deliver import check
 from publisher.deliver import dkim as signer
+from publisher.deliver.db import masked
 from publisher.site.app import make_preview_server, site_application
 from send_support import Recorder, fake_eml, free_port, smtp_server
 
@@ -282,3 +283,34 @@ def test_a_resolver_that_does_not_answer(checker: Checker) -> None:
     run = checker.run()
     assert run.status == 1 and "Traceback" not in run.err
     assert lines(run)["SPF"].startswith("error: the resolver did not answer")
+
+
+def test_a_store_not_there_yet_is_said_as_it_is(checker: Checker, pg_url: str,
+                                                tmp_path: Path) -> None:
+    """No store (an empty PostgreSQL database, no SQLite file), a store with no one
+    subscribed: each said as it is, a warning (the other findings all shown, exit 0)."""
+    checker.publish_all()
+
+    def check_with(db: str) -> tuple[Run, dict[str, str]]:
+        run = replace(checker, mailroom=replace(checker.mailroom, db=db)).run()
+        assert run.status == 0, run.out + run.err
+        found = lines(run)
+        assert list(found) == ["SPF", "DKIM", "DMARC", "SMTP", "one-click", "size", "store"]
+        return run, found
+
+    where = masked(pg_url)
+    found = check_with(pg_url)[1]
+    assert found["store"] == (f"warning: {where} holds no subscriber store yet, so no mailing "
+                              "was sent from it: import a CSV first ('publisher subscribers "
+                              "import FILE.csv'), or create it with 'publisher db upgrade'")
+    missing = tmp_path / "none.sqlite"
+    found = check_with(str(missing))[1]
+    assert found["store"] == (f"warning: no subscriber store at {missing} yet, so no mailing "
+                              "was sent from it: import a CSV first ('publisher subscribers "
+                              "import FILE.csv')")
+    assert not missing.exists()  # --check creates nothing
+    assert checker.mailroom.cli("db", "upgrade", "--db", pg_url).status == 0
+    found = check_with(pg_url)[1]
+    assert found["store"] == (f"warning: no one is subscribed in {where}, and no mailing was "
+                              "sent from it yet: import a CSV first ('publisher subscribers "
+                              "import FILE.csv')")

@@ -173,7 +173,7 @@ def _check(args: argparse.Namespace, mailing: Mailing, settings: SmtpSettings,
         check.smtp_server(settings, mailing.template.eight_bit),
         check.one_click(tokens.unsubscribe_url(mailing.publication, address, mailing.secret)),
         check.size(mailing.render(address, "")),
-        *check.rates(*_last_mailing(args)),
+        *check.store_rates(args.db),
     ]
     for finding in findings:
         sys.stdout.write(finding.line + "\n")
@@ -182,17 +182,6 @@ def _check(args: argparse.Namespace, mailing: Mailing, settings: SmtpSettings,
         log.error("%d finding(s) would hurt delivery: mend them before sending", errors)
         return ExitStatus.ERROR
     return ExitStatus.OK
-
-
-def _last_mailing(args: argparse.Namespace) -> tuple[str, int, int, int]:
-    """(mailing, messages sent, complaints, hard bounces) of the last mailing sent."""
-    from publisher.deliver.bounces import record
-
-    if args.db.is_sqlite and not args.db.file.exists():
-        return "", 0, 0, 0
-    with open_store(args) as db:
-        found = record.last_mailing(db)
-    return found.mailing, found.sent, found.complaints, found.hard_bounces
 
 
 def _send_all(args: argparse.Namespace, month: Month, mailing: Mailing,

@@ -41,7 +41,9 @@ import dkim as dkimpy
 import dns.exception
 import dns.resolver
 
-from publisher.deliver import dkim, domains, smtp
+from publisher.deliver import db as store_db
+from publisher.deliver import dkim, domains, smtp, subscribers
+from publisher.deliver.db import Location, migrate
 from publisher.errors import PublisherError
 
 log = logging.getLogger(__name__)
@@ -346,6 +348,34 @@ def size(message: bytes) -> Finding:
         return Finding(WARNING, "size", f"the HTML is {kb:.0f} KB, close to Gmail's 102 KB clip")
     return Finding(OK, "size", f"the HTML is {kb:.0f} KB, under Gmail's 102 KB clip "
                                f"(the message {len(message) / 1024:.0f} KB)")
+
+
+def store_rates(where: Location) -> list[Finding]:
+    """The complaint and hard-bounce rates of the last mailing sent from the store at
+    ``where``; a store that is not there yet, or has no subscribers, said as it is."""
+    from publisher.deliver.bounces import record
+
+    first = "import a CSV first ('publisher subscribers import FILE.csv')"
+    if where.is_sqlite and not where.file.exists():
+        return [Finding(WARNING, "store", f"no subscriber store at {where} yet, so no mailing "
+                                          f"was sent from it: {first}")]
+    with subscribers.store_errors(where):
+        db = store_db.connect(where, upgrade=False)
+        try:
+            if migrate.blank(db):
+                return [Finding(WARNING, "store", f"{where} holds no subscriber store yet, "
+                                                  "so no mailing was sent from it: "
+                                                  f"{first}, or create it with 'publisher db "
+                                                  "upgrade'")]
+            migrate.ensure(db)
+            last = record.last_mailing(db)
+            subscribed = subscribers.count(db)[0]
+        finally:
+            db.close()
+    if not last.mailing and not subscribed:
+        return [Finding(WARNING, "store", f"no one is subscribed in {where}, and no mailing "
+                                          f"was sent from it yet: {first}")]
+    return list(rates(last.mailing, last.sent, last.complaints, last.hard_bounces))
 
 
 def rates(mailing: str, sent: int, complaints: int, bounces: int) -> Iterable[Finding]:

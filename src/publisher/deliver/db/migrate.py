@@ -120,6 +120,13 @@ def upgrade(db: Connection) -> list[Migration]:
     return done
 
 
+def blank(db: Connection) -> bool:
+    """A PostgreSQL database that holds no store (no step applied, no ``subscribers``
+    table): an import makes one there, or ``publisher db upgrade``.  (An SQLite store is
+    its file: one that is there is a store.)"""
+    return not db.is_sqlite and not applied(db) and "subscribers" not in db.tables()
+
+
 def ensure(db: Connection, *, create: bool = False) -> None:
     """On opening: refuse a store newer than this code, upgrade one that is older.
 
@@ -132,7 +139,7 @@ def ensure(db: Connection, *, create: bool = False) -> None:
         raise _too_new(db, version)
     if have >= {step.version for step in migrations()}:
         return
-    if not create and not db.is_sqlite and version == 0 and "subscribers" not in db.tables():
+    if not create and blank(db):
         raise db.location.error("no subscriber store in this database: import a CSV first "
                                 "('publisher subscribers import FILE.csv'), or create it "
                                 "with 'publisher db upgrade'")
