@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 from publisher.model import Publication
 from publisher.render.templates import environment
 from publisher.site import security as websecurity
+from publisher.site.body import read_body
 
 #: A form's body is small: a longer one is cut here (and then fails its checks).
 MAX_BODY = 8192
@@ -19,12 +20,7 @@ MAX_BODY = 8192
 def read_form(environ: dict[str, Any]) -> dict[str, str]:
     """The fields of a ``application/x-www-form-urlencoded`` body (first value each)."""
     try:
-        length = min(int(environ.get("CONTENT_LENGTH") or 0), MAX_BODY)
-    except ValueError:
-        length = 0
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
-    try:
-        text = body.decode("utf-8")
+        text = read_body(environ, MAX_BODY).decode("utf-8")
     except UnicodeDecodeError:
         return {}
     return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}

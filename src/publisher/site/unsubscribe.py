@@ -34,6 +34,7 @@ from publisher.errors import PublisherError
 from publisher.model import Publication
 from publisher.render.templates import environment
 from publisher.site import security as websecurity
+from publisher.site.body import read_body
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class UnsubscribeApp:
         address = (query.get("address") or [""])[0].strip()
         token = (query.get("token") or [""])[0].strip()
         if method == "POST":
-            self._read_body(environ)  # "List-Unsubscribe=One-Click" or the form's button
+            read_body(environ, MAX_BODY)  # "List-Unsubscribe=One-Click" or the form's button
         valid = bool(address and token) and tokens.verify(
             address, tokens.list_id(self.publication), token, self.secret)
         if valid:
@@ -99,14 +100,6 @@ class UnsubscribeApp:
         """Record it; a busy store is waited for up to ``store_wait`` seconds."""
         with self.pool.connection() as db:
             subscribers.unsubscribe(db, address, how="unsubscribe")
-
-    @staticmethod
-    def _read_body(environ: dict[str, Any]) -> bytes:
-        try:
-            length = min(int(environ.get("CONTENT_LENGTH") or 0), MAX_BODY)
-        except ValueError:
-            length = 0
-        return environ["wsgi.input"].read(length) if length > 0 else b""
 
     def _page(self, start_response: Any, status: str, state: str,
               headers: list[tuple[str, str]] | None = None, **values: str) -> list[bytes]:

@@ -32,6 +32,7 @@ from publisher.deliver.bounces.postmark import from_postmark
 from publisher.deliver.bounces.report import Report
 from publisher.deliver.bounces.sns import Fetch, Forged, Verifier
 from publisher.errors import PublisherError
+from publisher.site.body import content_length
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,9 @@ def _answer(start_response: StartResponse, status: str, text: str,
 
 
 def _body(environ: Environ) -> bytes | None:
-    """The request's body, or None when it is too large or unreadable."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return None
+    """The request's body, whole, or None when it is too large or unreadable (a
+    notification cut short is none: unlike a form's, it is not cut to the limit)."""
+    length = content_length(environ)
     if not 0 < length <= MAX_BODY:
         return None
     data = environ["wsgi.input"].read(length)
