@@ -43,6 +43,7 @@ import dns.resolver
 
 from publisher.deliver import db as store_db
 from publisher.deliver import dkim, domains, smtp, subscribers
+from publisher.deliver.bounces import record
 from publisher.deliver.db import Location, migrate
 from publisher.errors import PublisherError
 
@@ -353,8 +354,6 @@ def size(message: bytes) -> Finding:
 def store_rates(where: Location) -> list[Finding]:
     """The complaint and hard-bounce rates of the last mailing sent from the store at
     ``where``; a store that is not there yet, or has no subscribers, said as it is."""
-    from publisher.deliver.bounces import record
-
     first = "import a CSV first ('publisher subscribers import FILE.csv')"
     if where.is_sqlite and not where.file.exists():
         return [Finding(WARNING, "store", f"no subscriber store at {where} yet, so no mailing "
