@@ -635,29 +635,10 @@ def test_a_ledger_from_the_earlier_version_is_brought_up_to_date(room: Room) -> 
     """A store whose ledger has the five states of before (no 'handed', 'doubt', owner),
     made before migrations (no version table): the first migration converts it."""
     with contextlib.closing(sqlite3.connect(room.db, isolation_level=None)) as db:
-        db.executescript("""
-            DROP TABLE deliveries; DROP TABLE send_leases; DROP TABLE send_runs;
-            DROP TABLE schema_migrations;
-            CREATE TABLE deliveries (
-                issue TEXT NOT NULL,
-                subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
-                email TEXT NOT NULL, message_id TEXT NOT NULL,
-                state TEXT NOT NULL DEFAULT 'pending'
-                    CHECK (state IN ('pending', 'sending', 'sent', 'deferred', 'failed')),
-                attempts INTEGER NOT NULL DEFAULT 0, in_doubt INTEGER NOT NULL DEFAULT 0,
-                reply TEXT NOT NULL DEFAULT '', changed TEXT NOT NULL,
-                PRIMARY KEY (issue, subscriber_id));
-            CREATE INDEX deliveries_state ON deliveries (issue, state);
-            INSERT INTO deliveries (issue, subscriber_id, email, message_id, state, attempts,
-                                    in_doubt, changed)
-            SELECT '2023-08', id, email, '<' || id || '@old>',
-                   CASE WHEN id <= 50 THEN 'sent' WHEN id = 51 THEN 'sending'
-                        ELSE 'pending' END,
-                   CASE WHEN id <= 51 THEN 1 ELSE 0 END,
-                   CASE WHEN id IN (7, 60) THEN 1 ELSE 0 END,
-                   '2023-08-01T00:00:00Z'
-            FROM subscribers;
-        """)
+        db.executescript("DROP TABLE deliveries; DROP TABLE send_leases; DROP TABLE send_runs; "
+                         "DROP TABLE schema_migrations;" + store_support.FIRST_LEDGER)
+        # stopped after the 50th message, the 51st 'sending'; the 7th and 60th in doubt
+        store_support.old_ledger_rows(db, sent=50, doubt=(7, 60))
     # converted when first opened (here by --status): the 'sending' row as handed over, the
     # pending row with a hand-over in doubt as in doubt
     assert room.status().splitlines()[0] == (
