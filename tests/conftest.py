@@ -21,8 +21,9 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "issues"
 SEED = Path(__file__).resolve().parent / "fixtures" / "seeds" / "korea-2023-08-raw.txt"
 
 # pg_server (a throwaway PostgreSQL cluster per session) and pg_url (an empty database);
-# mailroom (a project with a built email and 1,000 subscribers, for the sending tests).
-pytest_plugins = ["pg_fixtures", "mailroom"]
+# mailroom (a project with a built email and 1,000 subscribers, for the sending tests);
+# dns_server (a local DNS server) and dkim_keys (DKIM keys made once a session).
+pytest_plugins = ["pg_fixtures", "mailroom", "dns_support"]
 
 
 @dataclass

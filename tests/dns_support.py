@@ -9,11 +9,16 @@ published record is read off the wire, not out of a dict.
     with LocalDNS() as dns_server:
         dns_server.add("s1._domainkey.example.org", "TXT", "v=DKIM1; k=ed25519; p=...")
         dkim.verify(message, dnsfunc=dns_server.txt_lookup)
+
+It is also a pytest plugin (conftest's ``pytest_plugins``): the fixture ``dns_server``
+(a server of the test's own) and ``dkim_keys`` (keygen's keys, made once a session), with
+:func:`publish` to serve a key's record as keygen printed it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from types import TracebackType
@@ -21,9 +26,12 @@ from types import TracebackType
 import dkim
 import dns.exception
 import dns.resolver
+import pytest
 from dnslib import QTYPE, RCODE, RR, DNSLabel, DNSRecord
 from dnslib.dns import MX, TXT, A
 from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
+
+from publisher.deliver import dkim as signer
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +160,34 @@ def tcp_query(port: int, name: str, rtype: str) -> DNSRecord:
     return DNSRecord.parse(packet)
 
 
-def local_dns() -> Iterator[LocalDNS]:
-    """The body of a pytest fixture: ``yield from local_dns()``."""
+# -- the fixtures: a server, and DKIM keys to publish on it ----------------------------
+
+#: The domain the keys of ``dkim_keys`` sign for.
+DKIM_DOMAIN = "webzine.example.org"
+
+
+@pytest.fixture
+def dns_server() -> Iterator[LocalDNS]:
+    """A local DNS server of the test's own, empty."""
     with LocalDNS() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def dkim_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, signer.NewKey]:
+    """Keys made by keygen for DKIM_DOMAIN, by selector: ``news-rsa`` (RSA 2048),
+    ``news-ed25519``, and the Ed25519 ``news`` and ``other``; made once a session (an RSA
+    key takes a moment), shared: read them, never change them."""
+    folder = tmp_path_factory.mktemp("dkim-keys")
+    return {selector: signer.keygen(folder, selector, DKIM_DOMAIN, algorithm)
+            for selector, algorithm in (("news-rsa", signer.RSA),
+                                        ("news-ed25519", signer.ED25519),
+                                        ("news", signer.ED25519), ("other", signer.ED25519))}
+
+
+def publish(server: LocalDNS, record: str, name: str = "") -> None:
+    """Serve a zone file line as keygen prints it, ``name. IN TXT "..." "..."`` (at
+    ``name`` instead of its own, if given)."""
+    own, klass, rtype, strings = record.split(" ", 3)
+    assert (klass, rtype) == ("IN", "TXT"), record
+    server.add(name or own, "TXT", re.findall(r'"([^"]*)"', strings))

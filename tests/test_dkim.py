@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import dkim
@@ -19,35 +19,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import Run
-from dns_support import LocalDNS, local_dns, tcp_query
+from dns_support import DKIM_DOMAIN, LocalDNS, publish, tcp_query
 from publisher.deliver import dkim as signer
 from publisher.deliver import smtp, verp
 from publisher.deliver.personalise import Recipient, Template, dot_stuff
 from publisher.errors import PublisherError
 from send_support import Recorder, fake_eml, smtp_server
 
-DOMAIN = "webzine.example.org"
+DOMAIN = DKIM_DOMAIN
 SECRET = b"a-test-secret-of-some-length"
 
 
 @pytest.fixture
-def dns_server() -> Iterator[LocalDNS]:
-    yield from local_dns()
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, signer.NewKey]:
-    """One key of each kind, made by keygen (RSA takes a moment: once per module)."""
-    folder = tmp_path_factory.mktemp("keys")
-    return {algorithm: signer.keygen(folder, f"news-{algorithm}", DOMAIN, algorithm)
-            for algorithm in (signer.RSA, signer.ED25519)}
-
-
-def publish(server: LocalDNS, record: str) -> None:
-    """Serve a zone file line as keygen printed it: ``name. IN TXT "..." "..."``."""
-    name, klass, rtype, strings = record.split(" ", 3)
-    assert (klass, rtype) == ("IN", "TXT")
-    server.add(name, "TXT", re.findall(r'"([^"]*)"', strings))
+def keys(dkim_keys: dict[str, signer.NewKey]) -> dict[str, signer.NewKey]:
+    """One key of each kind, made by keygen (the session's: dns_support.dkim_keys)."""
+    return {signer.RSA: dkim_keys["news-rsa"], signer.ED25519: dkim_keys["news-ed25519"]}
 
 
 def settings_for(key: signer.NewKey) -> signer.DkimSettings:

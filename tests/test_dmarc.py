@@ -5,19 +5,18 @@ relaxed alignment of DKIM and SPF by organizational domain, under co.uk as under
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from dns_support import LocalDNS, local_dns
+from dns_support import LocalDNS
 from publisher.deliver import check
 
 REJECT = "v=DMARC1; p=reject"
 
 
 @pytest.fixture
-def zone() -> Iterator[LocalDNS]:
-    yield from local_dns()
+def zone(dns_server: LocalDNS) -> LocalDNS:
+    """The test's local DNS server (dns_support's fixture)."""
+    return dns_server
 
 
 def dmarc(zone: LocalDNS, from_domain: str, dkim_domain: str, spf_domain: str

@@ -16,7 +16,7 @@ import pytest
 import trustme
 
 from conftest import Run
-from dns_support import LocalDNS, local_dns
+from dns_support import DKIM_DOMAIN, LocalDNS, publish
 from mailroom import SECRET, Mailroom
 from publisher.deliver import check
 from publisher.deliver import dkim as signer
@@ -24,7 +24,7 @@ from publisher.deliver.db import masked
 from publisher.site.app import make_preview_server, site_application
 from send_support import Recorder, fake_eml, free_port, smtp_server
 
-DOMAIN = "webzine.example.org"
+DOMAIN = DKIM_DOMAIN
 BOUNCES = f"bounces.{DOMAIN}"
 DMARC = "v=DMARC1; p=quarantine; rua=mailto:dmarc@webzine.example.org"
 
@@ -53,8 +53,7 @@ class Checker:
             self.dns.add(f"_dmarc.{DOMAIN}", "TXT", dmarc)
 
     def publish_key(self, key: signer.NewKey | None = None, name: str = "") -> None:
-        name_, _, _, strings = (key or self.key).record.split(" ", 3)
-        self.dns.add(name or name_, "TXT", re.findall(r'"([^"]*)"', strings))
+        publish(self.dns, (key or self.key).record, name)
 
 
 def lines(run: Run) -> dict[str, str]:
@@ -67,20 +66,8 @@ def lines(run: Run) -> dict[str, str]:
 
 
 @pytest.fixture
-def dns_server() -> Iterator[LocalDNS]:
-    yield from local_dns()
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, signer.NewKey]:
-    folder = tmp_path_factory.mktemp("keys")
-    return {name: signer.keygen(folder, name, DOMAIN, signer.ED25519)
-            for name in ("news", "other")}
-
-
-@pytest.fixture
 def checker(mailroom: Mailroom, dns_server: LocalDNS,
-            keys: dict[str, signer.NewKey]) -> Iterator[Checker]:
+            dkim_keys: dict[str, signer.NewKey]) -> Iterator[Checker]:
     paths = mailroom.paths
     port = free_port()
     toml = paths.issues / "publication.toml"
@@ -95,11 +82,11 @@ def checker(mailroom: Mailroom, dns_server: LocalDNS,
     env = mailroom.monkeypatch.setenv
     env("PUBLISHER_DNS_SERVER", f"127.0.0.1:{dns_server.port}")
     env("PUBLISHER_BOUNCE_DOMAIN", BOUNCES)
-    env("PUBLISHER_DKIM_KEY", str(keys["news"].path))
+    env("PUBLISHER_DKIM_KEY", str(dkim_keys["news"].path))
     env("PUBLISHER_DKIM_SELECTOR", "news")
     env("PUBLISHER_DKIM_DOMAIN", DOMAIN)
     try:
-        yield Checker(mailroom, dns_server, keys["news"], port)
+        yield Checker(mailroom, dns_server, dkim_keys["news"], port)
     finally:
         server.shutdown()
         server.server_close()
@@ -163,14 +150,14 @@ def test_spf_of_a_provider_is_its_include(dns_server: LocalDNS) -> None:
 
 
 def test_dkim_not_published_or_another_key(checker: Checker,
-                                           keys: dict[str, signer.NewKey]) -> None:
+                                           dkim_keys: dict[str, signer.NewKey]) -> None:
     checker.publish_all()
     checker.mailroom.monkeypatch.setenv("PUBLISHER_DKIM_SELECTOR", "missing")
     run = checker.run()
     assert run.status == 1
     assert lines(run)["DKIM"].startswith(f"error: no key is published at missing._domainkey."
                                          f"{DOMAIN}")
-    checker.publish_key(keys["other"], f"wrong._domainkey.{DOMAIN}.")
+    checker.publish_key(dkim_keys["other"], f"wrong._domainkey.{DOMAIN}.")
     checker.mailroom.monkeypatch.setenv("PUBLISHER_DKIM_SELECTOR", "wrong")
     run = checker.run()
     assert lines(run)["DKIM"].startswith(f"error: the key published at wrong._domainkey."
@@ -207,13 +194,13 @@ def test_dmarc_at_the_parent_domain_and_alignment(checker: Checker) -> None:
                      f"{DOMAIN})")
 
 
-def test_dmarc_not_aligned(checker: Checker, keys: dict[str, signer.NewKey]) -> None:
+def test_dmarc_not_aligned(checker: Checker, dkim_keys: dict[str, signer.NewKey]) -> None:
     checker.publish_all()
     checker.mailroom.monkeypatch.setenv("PUBLISHER_BOUNCE_DOMAIN", "bounces.other.example.net")
     checker.dns.add("bounces.other.example.net", "TXT", "v=spf1 ip4:127.0.0.1 -all")
     checker.dns.add(f"_dmarc.{DOMAIN}", "TXT", "v=DMARC1; p=none; adkim=s")
     checker.mailroom.monkeypatch.setenv("PUBLISHER_DKIM_DOMAIN", "other.example.net")
-    checker.publish_key(keys["news"], "news._domainkey.other.example.net.")
+    checker.publish_key(dkim_keys["news"], "news._domainkey.other.example.net.")
     run = checker.run()
     assert run.status == 1
     assert lines(run)["DMARC"].startswith("error: neither DKIM (d=other.example.net) nor SPF "

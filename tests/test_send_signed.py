@@ -6,39 +6,27 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import dkim
 import pytest
 from dkim.util import parse_tag_value
 
-from dns_support import LocalDNS, local_dns
+from dns_support import DKIM_DOMAIN, LocalDNS, publish
 from mailroom import MONTH, SECRET, Mailroom, check_message
 from publisher.deliver import dkim as signer
 from publisher.deliver import verp
 from send_support import Recorder, smtp_server
 
-DOMAIN = "webzine.example.org"
+DOMAIN = DKIM_DOMAIN
 BOUNCES = "bounces.webzine.example.org"
 SENDER = "newsletter@webzine.example.org"
 
 
 @pytest.fixture
-def dns_server() -> Iterator[LocalDNS]:
-    yield from local_dns()
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, signer.NewKey]:
-    folder = tmp_path_factory.mktemp("keys")
-    return {algorithm: signer.keygen(folder, f"s-{algorithm}", DOMAIN, algorithm)
-            for algorithm in (signer.RSA, signer.ED25519)}
-
-
-def publish(server: LocalDNS, key: signer.NewKey) -> None:
-    name, _, _, strings = key.record.split(" ", 3)
-    server.add(name, "TXT", re.findall(r'"([^"]*)"', strings))
+def keys(dkim_keys: dict[str, signer.NewKey]) -> dict[str, signer.NewKey]:
+    """One key of each kind (the session's: dns_support.dkim_keys)."""
+    return {signer.RSA: dkim_keys["news-rsa"], signer.ED25519: dkim_keys["news-ed25519"]}
 
 
 def use_key(mailroom: Mailroom, key: signer.NewKey) -> None:
@@ -64,7 +52,7 @@ def subscriber_ids(db: Path) -> dict[int, str]:
 def test_every_message_arrives_signed_with_its_own_return_path(
         mailroom: Mailroom, keys: dict[str, signer.NewKey], dns_server: LocalDNS,
         algorithm: str) -> None:
-    publish(dns_server, keys[algorithm])
+    publish(dns_server, keys[algorithm].record)
     use_key(mailroom, keys[algorithm])
     mailroom.monkeypatch.setenv("PUBLISHER_BOUNCE_DOMAIN", BOUNCES)
     recorder = Recorder()
@@ -89,7 +77,7 @@ def test_every_message_arrives_signed_with_its_own_return_path(
 
 def test_a_signature_breaks_when_the_message_is_changed_on_the_way(
         mailroom: Mailroom, keys: dict[str, signer.NewKey], dns_server: LocalDNS) -> None:
-    publish(dns_server, keys[signer.ED25519])
+    publish(dns_server, keys[signer.ED25519].record)
     use_key(mailroom, keys[signer.ED25519])
     recorder = Recorder()
     with smtp_server(recorder) as port:
@@ -105,7 +93,7 @@ def test_a_signature_breaks_when_the_message_is_changed_on_the_way(
 def test_proofs_and_dry_runs_are_signed_too(mailroom: Mailroom, tmp_path: Path,
                                             keys: dict[str, signer.NewKey],
                                             dns_server: LocalDNS) -> None:
-    publish(dns_server, keys[signer.RSA])
+    publish(dns_server, keys[signer.RSA].record)
     use_key(mailroom, keys[signer.RSA])
     mailroom.monkeypatch.setenv("PUBLISHER_BOUNCE_DOMAIN", BOUNCES)
     recorder = Recorder()
