@@ -16,16 +16,14 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
+import site_support
 from conftest import PROJECT, Run
 from publisher.build.builder import Paths
 from publisher.deliver import subscribers
@@ -38,37 +36,14 @@ WIDTHS = (375, 1280)
 
 @contextlib.contextmanager
 def serve(paths: Paths, db: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """``publisher serve`` on a free port; its URL and process."""
+    """``publisher serve`` on a free port, with the secret and ``env`` (no other
+    PUBLISHER_ setting); its URL and process."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
     environ.update({"PUBLISHER_SECRET": SECRET, **env})
     if not db.exists():  # an empty store (the application never makes one: a typo)
         subscribers.connect(db, create=True).close()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "publisher", "serve", "--port", "0", "--db", str(db),
-         "--dist", str(paths.dist), "--issues", str(paths.issues),
-         "--layouts", str(paths.layouts)], stderr=subprocess.PIPE, text=True, env=environ)
-    assert server.stderr is not None
-    try:
-        url = ""
-        for line in server.stderr:
-            match = re.search(r"http://127\.0\.0\.1:\d+/", line)
-            if match:
-                url = match.group(0)
-                break
-        assert url, "publisher serve did not start"
-        threading.Thread(target=server.stderr.read, daemon=True).start()
-        yield url, server
-    finally:
-        if server.poll() is None:
-            server.terminate()
-        server.wait(timeout=10)
-        server.stderr.close()
-
-
-def local(url: str, public: str) -> str:
-    """A public URL of the site (``https://webzine.example.org/korea/...``) on the server."""
-    parts = urlsplit(public)
-    return f"{url.rstrip('/')}{parts.path.removeprefix('/korea')}?{parts.query}"
+    with site_support.serve(paths, db, environ) as served:
+        yield served
 
 
 def check_axe(page: Any, what: str) -> None:
@@ -137,7 +112,7 @@ def test_a_reader_subscribes_receives_the_issue_and_erases_themselves(
             page.goto(url + "subscribe")
             check_axe(page, "the signup page")
             link = confirm_link(recorder, address)  # sent by the web process after the commit
-            page.goto(local(url, link))
+            page.goto(site_support.local(url, link))
             page.wait_for_selector("#confirm")
             check_axe(page, "the confirmation page")
             assert rows(db, "SELECT count(*) FROM subscribers") == [(0,)]  # GET: nothing yet
@@ -156,7 +131,7 @@ def test_a_reader_subscribes_receives_the_issue_and_erases_themselves(
             assert "Dear Min-jun," in text
             preferences = re.findall(r"https://\S+/preferences\?[^\s<>]+", text)[0]
             assert preferences.replace("&", "&amp;") in html
-            page.goto(local(url, preferences))
+            page.goto(site_support.local(url, preferences))
             page.wait_for_selector("#export")
             check_axe(page, "the preference page")
             with page.expect_download() as download:

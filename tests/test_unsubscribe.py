@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -28,6 +27,7 @@ from publisher.diagnostics import Diagnostics
 from publisher.model import Month
 from publisher.source.config import load_publication
 from send_support import Recorder, bodies, parse, smtp_server
+from site_support import local, serve
 
 SECRET = "test-secret-for-the-unsubscribe-tests"
 AUG = Month(2023, 8)
@@ -42,8 +42,7 @@ class World:
 
     def local(self, public_url: str) -> str:
         """A public unsubscribe URL pointed at the local preview server."""
-        parts = urlsplit(public_url)
-        return f"{self.url.rstrip('/')}{parts.path.removeprefix('/korea')}?{parts.query}"
+        return local(self.url, public_url)
 
     def status(self) -> dict[str, str]:
         with sqlite3.connect(self.db) as db:
@@ -68,26 +67,8 @@ def world(built_2023_08: Paths, tmp_path_factory: pytest.TempPathFactory) -> Ite
     env = {**os.environ, "PUBLISHER_SECRET": SECRET}
     subprocess.run([sys.executable, "-m", "publisher", "subscribers", "import", str(csv_file),
                     "--db", str(db)], check=True, env=env, capture_output=True)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "publisher", "serve", "--port", "0", "--db", str(db),
-         "--dist", str(paths.dist), "--issues", str(paths.issues),
-         "--layouts", str(paths.layouts)], stderr=subprocess.PIPE, text=True, env=env)
-    assert server.stderr is not None
-    try:
-        url = ""
-        for line in server.stderr:
-            match = re.search(r"http://127\.0\.0\.1:\d+/", line)
-            if match:
-                url = match.group(0)
-                break
-        assert url, "publisher serve did not start"
-        # keep reading what the server logs, so it never blocks on a full pipe
-        threading.Thread(target=server.stderr.read, daemon=True).start()
+    with serve(paths, db, env) as (url, _):
         yield World(paths, db, url, addresses)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        server.stderr.close()
 
 
 def _request(url: str, method: str, body: bytes | None = None) -> tuple[int, str]:
