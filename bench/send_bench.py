@@ -30,27 +30,12 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT / "tests"))
+sys.path.insert(0, str(PROJECT / "bench"))
+
+from sending import Sink, high_water_kb  # noqa: E402
 
 from publisher.deliver import csv_import, dkim  # noqa: E402
-from send_support import PNG, fake_eml, free_port  # noqa: E402
-
-SINK = """
-import asyncio, sys, time
-from aiosmtpd.controller import Controller
-
-class Sink:
-    count = 0
-    async def handle_DATA(self, server, session, envelope):
-        Sink.count += 1
-        return "250 OK"
-
-controller = Controller(Sink(), hostname="127.0.0.1", port=int(sys.argv[1]), data_size_limit=0)
-controller.start()
-print("ready", flush=True)
-sys.stdin.read()
-controller.stop()
-print(Sink.count, flush=True)
-"""
+from send_support import PNG, fake_eml  # noqa: E402
 
 
 def make_store(path: Path, n: int) -> None:
@@ -69,12 +54,9 @@ def run(workdir: Path, count: int, connections: int,
     db = workdir / f"bench-{count}-{connections}.sqlite"
     db.unlink(missing_ok=True)
     make_store(db, count)
-    port = free_port()
-    sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    assert sink.stdout is not None and sink.stdin is not None
-    assert sink.stdout.readline().strip() == "ready"
-    env = {**os.environ, "PUBLISHER_SMTP_HOST": "127.0.0.1", "PUBLISHER_SMTP_PORT": str(port),
+    sink = Sink()
+    env = {**os.environ, "PUBLISHER_SMTP_HOST": "127.0.0.1",
+           "PUBLISHER_SMTP_PORT": str(sink.port),
            "PUBLISHER_SMTP_TLS": "none", "PUBLISHER_SECRET": "bench-secret-0123456789",
            **(extra_env or {})}
     cpu_before = _children_cpu()
@@ -87,14 +69,12 @@ def run(workdir: Path, count: int, connections: int,
              "--connections", str(connections)], env=env, stderr=err)
         peak_kb = 0
         while proc.poll() is None:  # the sender's own high-water mark, from /proc
-            peak_kb = max(peak_kb, _high_water_kb(proc.pid))
+            peak_kb = max(peak_kb, high_water_kb(proc.pid))
             time.sleep(0.2)
     stderr = log.read_text()
     wall = time.perf_counter() - start
     cpu = _children_cpu() - cpu_before
-    sink.stdin.close()
-    received = int(sink.stdout.read().split()[-1])
-    sink.wait()
+    received = sink.stop()
     if proc.returncode != 0:
         sys.exit(f"send failed:\n{stderr}")
     found = re.search(r"(\d+) sent, .* in ([\d.]+) s", stderr)
@@ -136,16 +116,6 @@ def signing(workdir: Path, count: int, rounds: int) -> None:
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def _high_water_kb(pid: int) -> int:
-    """VmHWM, the peak resident memory of a running process, in KB."""
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    found = re.search(r"^VmHWM:\s+(\d+) kB", text, re.M)
-    return int(found.group(1)) if found else 0
 
 
 def main() -> None:

@@ -32,32 +32,13 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT / "tests"))
+sys.path.insert(0, str(PROJECT / "bench"))
+
+from sending import Sink, high_water_kb  # noqa: E402
 
 import pg_support  # noqa: E402
 from publisher.deliver import csv_import  # noqa: E402
-from send_support import fake_eml, free_port  # noqa: E402
-
-SINK = """
-import asyncio, sys
-from aiosmtpd.controller import Controller
-
-DELAY = float(sys.argv[2])
-
-class Sink:
-    count = 0
-    async def handle_DATA(self, server, session, envelope):
-        if DELAY:
-            await asyncio.sleep(DELAY)
-        Sink.count += 1
-        return "250 OK"
-
-controller = Controller(Sink(), hostname="127.0.0.1", port=int(sys.argv[1]), data_size_limit=0)
-controller.start()
-print("ready", flush=True)
-sys.stdin.read()
-controller.stop()
-print(Sink.count, flush=True)
-"""
+from send_support import fake_eml  # noqa: E402
 
 
 def make_csv(path: Path, n: int) -> Path:
@@ -68,50 +49,29 @@ def make_csv(path: Path, n: int) -> Path:
     return path
 
 
-def _high_water_kb(pid: int) -> int:
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    found = re.search(r"^VmHWM:\s+(\d+) kB", text, re.M)
-    return int(found.group(1)) if found else 0
-
-
 def run(workdir: Path, store: str, senders: int, delay: float) -> tuple[float, list[float], float]:
     """One mailing by ``senders`` processes; (messages/s, peak RSS MB per sender, wall s)."""
-    sinks, ports = [], []
-    for _ in range(senders):
-        port = free_port()
-        sink = subprocess.Popen([sys.executable, "-c", SINK, str(port), str(delay)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert sink.stdout is not None and sink.stdout.readline().strip() == "ready"
-        sinks.append(sink)
-        ports.append(port)
+    sinks = [Sink(delay) for _ in range(senders)]
     env = {**os.environ, "PUBLISHER_SMTP_HOST": "127.0.0.1", "PUBLISHER_SMTP_TLS": "none",
            "PUBLISHER_SECRET": "bench-secret-0123456789"}
     env.pop("PUBLISHER_DATABASE_URL", None)
     logs = [workdir / f"send-{i}.log" for i in range(senders)]
     start = time.perf_counter()
     procs = []
-    for i, port in enumerate(ports):
+    for i, sink in enumerate(sinks):
         with logs[i].open("w") as err:
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "publisher", "send", "2023-08", "--db", store,
                  "--issues", str(workdir / "issues"), "--dist", str(workdir / "dist")],
-                env={**env, "PUBLISHER_SMTP_PORT": str(port)}, stderr=err))
+                env={**env, "PUBLISHER_SMTP_PORT": str(sink.port)}, stderr=err))
     peaks = [0] * senders
     while any(p.poll() is None for p in procs):
         for i, proc in enumerate(procs):
             if proc.poll() is None:
-                peaks[i] = max(peaks[i], _high_water_kb(proc.pid))
+                peaks[i] = max(peaks[i], high_water_kb(proc.pid))
         time.sleep(0.2)
     wall = time.perf_counter() - start
-    received = 0
-    for sink in sinks:
-        assert sink.stdin is not None and sink.stdout is not None
-        sink.stdin.close()
-        received += int(sink.stdout.read().split()[-1])
-        sink.wait()
+    received = sum(sink.stop() for sink in sinks)
     sent, elapsed = 0, 0.0
     for proc, log in zip(procs, logs, strict=True):
         text = log.read_text()
