@@ -23,15 +23,21 @@ def _checkout(root: Path) -> Paths:
     return Paths(issues=root / "issues", layouts=root / "layouts", dist=root / "dist")
 
 
-def test_two_checkouts_in_different_places_build_the_same_bytes(tmp_path: Path) -> None:
-    first = _checkout(tmp_path / "a")
+def _outputs(paths: Paths) -> dict[str, bytes]:
+    folder = paths.dist / "2023-08"
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_two_checkouts_in_different_places_build_the_same_bytes(built_2023_08: Paths,
+                                                                 tmp_path: Path) -> None:
+    """The first checkout is the session's ``built_2023_08`` (the issues copied to a
+    temporary folder, the project's layouts, the formats rendered side by side); the
+    second a copy of both somewhere else entirely, rendered one after another."""
     second = _checkout(tmp_path / "somewhere" / "else" / "entirely")
-    outputs = []
-    for paths, parallel in ((first, True), (second, False)):
-        build(Month(2023, 8), paths, parallel=parallel)
-        folder = paths.dist / "2023-08"
-        outputs.append({p.relative_to(folder).as_posix(): p.read_bytes()
-                        for p in sorted(folder.rglob("*")) if p.is_file()})
+    assert second.layouts != built_2023_08.layouts and second.issues != built_2023_08.issues
+    build(Month(2023, 8), second, parallel=False)
+    outputs = [_outputs(built_2023_08), _outputs(second)]
     assert sorted(outputs[0]) == sorted(outputs[1])
     assert {"korea-2023-08-print.pdf", "korea-2023-08.pdf", "korea-2023-08.epub",
             "email.eml", "email.html", "email.txt"} <= set(outputs[0])
@@ -46,25 +52,28 @@ KOREAN_LOCALE = {"LC_ALL": "ko_KR.UTF-8", "LANG": "ko_KR.UTF-8", "LANGUAGE": "ko
                  "FC_LANG": "ko"}
 
 
-def test_the_pdfs_are_the_same_bytes_in_every_locale(tmp_path: Path) -> None:
+def test_the_pdfs_are_the_same_bytes_in_every_locale(built_2023_08: Paths,
+                                                      tmp_path: Path) -> None:
     """fontconfig names a font after the family name of its default language
-    (NanumMyeongjo is also 나눔명조): the PDFs must not change with the locale."""
-    pdfs = []
-    for n, locale_env in enumerate(({"LC_ALL": "C", "LANG": "C"}, KOREAN_LOCALE)):
-        paths = _checkout(tmp_path / str(n))
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("LC_", "LANG", "FC_"))} | locale_env
-        subprocess.run([sys.executable, "-m", "publisher", "build", "2023-08", "-q",
-                        "--format", "pdf", "--issues", str(paths.issues),
-                        "--layouts", str(paths.layouts), "--dist", str(paths.dist)],
-                       env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        folder = paths.dist / "2023-08"
-        pdfs.append([(folder / name).read_bytes()
-                     for name in ("korea-2023-08-print.pdf", "korea-2023-08.pdf")])
-    for name, c, korean in zip(("print", "reader's"), pdfs[0], pdfs[1], strict=True):
-        assert _font_names(korean) == _font_names(c)
-        assert "Publisher-Hangul" in _font_names(c)
-        assert korean == c, f"the {name} PDF differs under {KOREAN_LOCALE}"
+    (NanumMyeongjo is also 나눔명조): the PDFs must not change with the locale. Those of
+    ``built_2023_08``, built in this process's locale (not a Korean one), against a build
+    in a Korean locale."""
+    here = {k: v for k, v in os.environ.items() if k.startswith(("LC_", "LANG", "FC_"))}
+    assert not [v for v in here.values() if v.lower().startswith("ko")], here
+    names = ("korea-2023-08-print.pdf", "korea-2023-08.pdf")
+    c = [(built_2023_08.dist / "2023-08" / name).read_bytes() for name in names]
+    paths = _checkout(tmp_path / "ko")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LC_", "LANG", "FC_"))} | KOREAN_LOCALE
+    subprocess.run([sys.executable, "-m", "publisher", "build", "2023-08", "-q",
+                    "--format", "pdf", "--issues", str(paths.issues),
+                    "--layouts", str(paths.layouts), "--dist", str(paths.dist)],
+                   env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    korean = [(paths.dist / "2023-08" / name).read_bytes() for name in names]
+    for name, pdf_c, pdf_korean in zip(("print", "reader's"), c, korean, strict=True):
+        assert _font_names(pdf_korean) == _font_names(pdf_c)
+        assert "Publisher-Hangul" in _font_names(pdf_c)
+        assert pdf_korean == pdf_c, f"the {name} PDF differs under {KOREAN_LOCALE}"
 
 
 def _font_names(pdf: bytes) -> set[str]:
