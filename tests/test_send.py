@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,7 +32,7 @@ from mailroom import (  # the fixture: conftest
     make_store,
 )
 from publisher.deliver import tokens
-from send_support import Recorder, bodies, free_port, parse, smtp_server
+from send_support import Recorder, bodies, free_port, parse_header, smtp_server
 
 
 @pytest.mark.parametrize("mailroom", store_support.BOTH, indirect=True)
@@ -44,15 +45,16 @@ def test_every_subscriber_gets_exactly_one_message(mailroom: Mailroom) -> None:
     assert "2023-08: 1000 sent, 0 deferred, 0 failed, 0 in doubt, 0 not yet sent" in run.err
     assert recorder.per_rcpt() == {a: 1 for a in mailroom.addresses}
     ledger = mailroom.ledger()
+    headers = set()
     for received in recorder.received:
-        msg_id = check_message(received.data, received.rcpt)
+        msg_id = check_message(received.data, received.rcpt)  # the one full parse
         assert ledger[received.rcpt][:2] == ("sent", msg_id)
+        headers.add(parse_header(received.data, "Date"))
     assert len({r.message_id for r in recorder.received}) == 1000
-    headers = {str(parse(r.data)["Date"]) for r in recorder.received}
     # a numeric zone: RFC 5322 4.3 forbids generating the obsolete "GMT"
     assert all(re.fullmatch(r"\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000", h)
                for h in headers), headers
-    dates = {parse(r.data)["Date"].datetime for r in recorder.received}
+    dates = {parsedate_to_datetime(h) for h in headers}
     # when sent (this test's minutes), not the date
     assert len(dates) == 1
     assert abs((dates.pop() - datetime.now(UTC)).total_seconds()) < 600
