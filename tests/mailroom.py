@@ -2,7 +2,9 @@
 subscribers and the SMTP settings in the environment, for the tests of ``publisher send``
 against a real SMTP server (tests/send_support.py); the store an SQLite file, or a
 PostgreSQL database when the test asks for it (``parametrize("mailroom",
-store_support.BOTH, indirect=True)``)."""
+store_support.BOTH, indirect=True)``), and fewer subscribers when it says so
+(``@pytest.mark.subscribers(200)``: for a test whose property is per message, not about
+the count)."""
 
 from __future__ import annotations
 
@@ -49,6 +51,11 @@ class Mailroom:
                 "--issues", str(self.paths.issues), "--dist", str(self.paths.dist), *args]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "subscribers(n): the mailroom's store holds n "
+                            "subscribers instead of 1,000")
+
+
 def make_store(db: Path | str, addresses: list[str], csv_file: Path | None = None) -> None:
     from publisher.deliver import csv_import
     csv_file = csv_file or Path(db).with_suffix(".csv")
@@ -61,12 +68,15 @@ def make_store(db: Path | str, addresses: list[str], csv_file: Path | None = Non
 def mailroom(project_copy: Paths, tmp_path: Path, cli: Callable[..., Run],
              monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
              ) -> Iterator[Mailroom]:
-    """A project with a built email.eml, a store of 1,000 subscribers and the SMTP env;
-    the store is an SQLite file, or a PostgreSQL database when the test asks for it."""
+    """A project with a built email.eml, a store of 1,000 subscribers (or as many as the
+    test's ``subscribers`` mark says) and the SMTP env; the store is an SQLite file, or a
+    PostgreSQL database when the test asks for it."""
     eml = project_copy.dist / MONTH / "email.eml"
     eml.parent.mkdir(parents=True)
     eml.write_bytes(fake_eml())
-    addresses = [f"reader{i:04d}@example.org" for i in range(1000)]
+    marker = request.node.get_closest_marker("subscribers")
+    count = int(marker.args[0]) if marker is not None else 1000
+    addresses = [f"reader{i:04d}@example.org" for i in range(count)]
     db = store_support.target(request, tmp_path / "subscribers.sqlite")
     make_store(db, addresses, tmp_path / "subscribers.csv")
     for key in [k for k in os.environ if k.startswith("PUBLISHER_")]:
