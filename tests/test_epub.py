@@ -62,8 +62,11 @@ def _january(pages: dict[str, str]) -> bytes:
 
 
 @pytest.fixture(scope="session")
-def august_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    return _august(tmp_path_factory.mktemp("dist"))
+def august_bytes(built_2023_08: Paths) -> bytes:
+    """The EPUB of the session's build of 2023-08 (conftest's ``built_2023_08``, every
+    format, which other files read too); test_two_builds_are_byte_identical builds it
+    again, alone."""
+    return (built_2023_08.dist / "2023-08" / "korea-2023-08.epub").read_bytes()
 
 
 @pytest.fixture(scope="session")

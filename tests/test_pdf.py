@@ -1,6 +1,7 @@
 """The print PDF and the reader's PDF, checked with poppler-utils, qpdf and pypdf.
 
-Both PDFs of 2023-08 (and of the fixture issue) are built once per session.
+Both PDFs of 2023-08 (those of conftest's built_2023_08) and of the fixture issue are built
+once per session.
 """
 
 from __future__ import annotations
@@ -43,15 +44,21 @@ class Built:
 def _build(root: Path, issues: Path, month: str) -> Built:
     paths = Paths(issues=issues, layouts=LAYOUTS, dist=root / "dist")
     build(Month.parse(month), paths, ["pdf"])
-    publication = load_publication(issues, Diagnostics())
+    return _built(paths, month)
+
+
+def _built(paths: Paths, month: str) -> Built:
+    publication = load_publication(paths.issues, Diagnostics())
     assert publication is not None
     out = month_outputs(paths.dist, publication, Month.parse(month))
     return Built(out.path("pdf", "print"), out.path("pdf", "reader"), paths)
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    return _build(tmp_path_factory.mktemp("pdf"), ISSUES, MONTH)
+def built(built_2023_08: Paths) -> Built:
+    """The PDFs of the session's build of 2023-08 (conftest's ``built_2023_08``, which
+    other files read too): read them, never change them."""
+    return _built(built_2023_08, MONTH)
 
 
 @pytest.fixture(scope="session")
