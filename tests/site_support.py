@@ -21,19 +21,20 @@ from publisher.build.builder import Paths
 
 
 @contextlib.contextmanager
-def serve(paths: Paths, db: Path, env: Mapping[str, str]
+def serve(paths: Paths, db: Path | None, env: Mapping[str, str]
           ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """``publisher serve --port 0`` of ``paths`` with the store ``db`` and the environment
-    ``env`` (the whole of it); its URL (``http://127.0.0.1:PORT/``) and process, stopped
-    at the end (if the test has not stopped it)."""
+    """``publisher serve --port 0`` of ``paths`` with the store ``db`` (or its default)
+    and the environment ``env`` (the whole of it); its URL (``http://127.0.0.1:PORT/``)
+    and process, stopped at the end (if the test has not stopped it)."""
+    store = [] if db is None else ["--db", str(db)]
     server = subprocess.Popen(
-        [sys.executable, "-m", "publisher", "serve", "--port", "0", "--db", str(db),
+        [sys.executable, "-m", "publisher", "serve", "--port", "0", *store,
          "--dist", str(paths.dist), "--issues", str(paths.issues),
          "--layouts", str(paths.layouts)], stderr=subprocess.PIPE, text=True, env=dict(env))
     assert server.stderr is not None
     try:
         url = ""
-        for line in server.stderr:
+        for line in server.stderr:  # a warning may come first (no PUBLISHER_SECRET)
             match = re.search(r"http://127\.0\.0\.1:\d+/", line)
             if match:
                 url = match.group(0)

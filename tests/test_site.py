@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from publisher.build.builder import Paths
 from publisher.model import Month
 from publisher.render.email import placeholders
 from publisher.site.pages import build_site
+from site_support import serve
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 MONTHS = ["2023-08", "2023-07", "2023-06", "2023-05", "2023-04", "2023-03"]
@@ -38,25 +38,8 @@ class Site:
 @pytest.fixture(scope="session")
 def site(built_2023_08: Paths) -> Iterator[Site]:
     """2023-08 built, the site built, and ``publisher serve`` running on a free port."""
-    paths = built_2023_08
-    server = subprocess.Popen(
-        [sys.executable, "-m", "publisher", "serve", "--port", "0", "--dist", str(paths.dist),
-         "--issues", str(paths.issues), "--layouts", str(paths.layouts)],
-        stderr=subprocess.PIPE, text=True)
-    try:
-        assert server.stderr is not None
-        match = None
-        for line in server.stderr:  # a warning may come first (no PUBLISHER_SECRET)
-            match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-            if match:
-                break
-        assert match, "publisher serve did not start"
-        yield Site(paths, match.group(0))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        if server.stderr is not None:
-            server.stderr.close()
+    with serve(built_2023_08, None, os.environ) as (url, _):
+        yield Site(built_2023_08, url)
 
 
 @pytest.fixture(scope="session")
