@@ -458,11 +458,15 @@ def test_the_signer_agrees_with_dkimpy_on_any_message(
     same_as_dkimpy(message, settings_for(keys[signer.ED25519]))
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=6, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(message=messages())
 def test_the_rsa_signer_agrees_with_dkimpy(message: bytes,
                                            keys: dict[str, signer.NewKey]) -> None:
+    """What differs from the Ed25519 signature is the RSA step alone (the hash signed,
+    the padding, the encoding of b=), which any message shows; the canonicalization both
+    share is what the 150 messages of the test above try. dkimpy's RSA is pure Python,
+    about 0.25 s a message: 6 messages, not 25."""
     same_as_dkimpy(message, settings_for(keys[signer.RSA]))
 
 
