@@ -267,9 +267,18 @@ def test_a_bad_resolver_setting_is_one_line(checker: Checker, value: str) -> Non
 
 def test_a_resolver_that_does_not_answer(checker: Checker) -> None:
     checker.mailroom.monkeypatch.setenv("PUBLISHER_DNS_SERVER", f"127.0.0.1:{free_port()}")
+    checker.mailroom.monkeypatch.setenv("PUBLISHER_DNS_TIMEOUT", "0.5")
     run = checker.run()
     assert run.status == 1 and "Traceback" not in run.err
     assert lines(run)["SPF"].startswith("error: the resolver did not answer")
+
+
+def test_the_resolver_timeout_is_a_number_of_seconds(checker: Checker) -> None:
+    checker.mailroom.monkeypatch.setenv("PUBLISHER_DNS_TIMEOUT", "soon")
+    run = checker.run()
+    assert run.status == 1 and run.out == ""
+    assert run.err_lines == ["error: PUBLISHER_DNS_TIMEOUT is 'soon': expected a number of "
+                             "seconds from 0.1 to 120"]
 
 
 def test_a_store_not_there_yet_is_said_as_it_is(checker: Checker, pg_url: str,

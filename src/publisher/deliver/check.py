@@ -45,6 +45,7 @@ from publisher.deliver import db as store_db
 from publisher.deliver import dkim, domains, smtp, subscribers
 from publisher.deliver.bounces import record
 from publisher.deliver.db import Location, migrate
+from publisher.deliver.settings import number
 from publisher.errors import PublisherError
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 OK, WARNING, ERROR = "ok", "warning", "error"
 CHECK_LOCAL = "unsubscribe-check"  # the one-click check's address, at the sender's domain
 DNS_ENV = "PUBLISHER_DNS_SERVER"
+DNS_TIMEOUT_ENV = "PUBLISHER_DNS_TIMEOUT"
 GMAIL_CLIP = 102 * 1024  # bytes of HTML past which Gmail shows "[Message clipped]"
 #: A relay's host name ends with -> the SPF domain its customers include.
 PROVIDERS = {"amazonaws.com": "amazonses.com", "postmarkapp.com": "spf.mtasv.net",
@@ -76,7 +78,7 @@ class Finding:
 class Dns:
     """Questions to the resolver; ``None`` for a name with no such record."""
 
-    def __init__(self, server: str = ""):
+    def __init__(self, server: str = "", timeout: float = 5.0):
         if server:
             self.resolver = dns.resolver.Resolver(configure=False)
             host, _, port = server.rpartition(":") if server.count(":") == 1 else (server, "", "")
@@ -84,11 +86,14 @@ class Dns:
             self.resolver.port = int(port) if port else 53
         else:
             self.resolver = dns.resolver.Resolver()
-        self.resolver.timeout = self.resolver.lifetime = 5.0
+        self.resolver.timeout = self.resolver.lifetime = timeout
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Dns:
-        text = (os.environ if environ is None else environ).get(DNS_ENV, "").strip()
+        env = os.environ if environ is None else environ
+        timeout = number(env, DNS_TIMEOUT_ENV, 5.0, float, 0.1, 120,
+                                  unit="a number of seconds")
+        text = env.get(DNS_ENV, "").strip()
         if text:
             host, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
             try:
@@ -99,7 +104,7 @@ class Dns:
                 raise PublisherError(f"{DNS_ENV} is {text!r}: give the resolver's address, "
                                      "and a port if not 53 (192.0.2.53 or 127.0.0.1:5353)"
                                      ) from None
-        return cls(text)
+        return cls(text, timeout)
 
     def _ask(self, name: str, rtype: str) -> Any:
         try:
