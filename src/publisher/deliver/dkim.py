@@ -22,8 +22,13 @@ send itself signs with :class:`Signer`: the same canonicalization (RFC 6376
 body with nothing to change, and the key's operation done by OpenSSL through the
 ``cryptography`` package. dkimpy signs in pure Python (its own RSA, about 10 ms a
 message for 2048 bits, and about 2 ms of canonicalization for a newsletter, all
-under the GIL); :class:`Signer` takes about 0.5 ms (RSA) and 0.1 ms (Ed25519).
-Both are deterministic, so for the same ``t=`` both give the same ``b=``.
+under the GIL). The send hands the signer each message in its template's pieces
+(:meth:`Signer.signature_of`): what is the same for every subscriber (the header
+lines but To, Message-ID, Date and List-Unsubscribe, which of them are signed, the
+body's shared pieces, the tags up to ``h=``) is canonicalized once a mailing, so a
+message costs its own few lines, the body's SHA-256 and the key's operation: about
+0.5 ms for RSA 2048 (0.4 ms of it OpenSSL's private-key operation) and 0.1 ms for
+Ed25519. Both are deterministic, so for the same ``t=`` both give the same ``b=``.
 """
 
 from __future__ import annotations
