@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import stat
 from collections.abc import Callable
+from email import policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import dkim
@@ -24,6 +26,7 @@ from publisher.deliver import dkim as signer
 from publisher.deliver import smtp, verp
 from publisher.deliver.personalise import Recipient, Template, dot_stuff
 from publisher.errors import PublisherError
+from publisher.render.email import placeholders as ph
 from send_support import Recorder, fake_eml, smtp_server
 
 DOMAIN = DKIM_DOMAIN
@@ -468,6 +471,80 @@ def test_the_rsa_signer_agrees_with_dkimpy(message: bytes,
     share is what the 150 messages of the test above try. dkimpy's RSA is pure Python,
     about 0.25 s a message: 6 messages, not 25."""
     same_as_dkimpy(message, settings_for(keys[signer.RSA]))
+
+
+# -- signing a template's pieces (the send's way) ----------------------------------------------
+
+
+_TEXT = st.lists(st.sampled_from([*"ab .\t한", "  ", " \t ", ph.RECIPIENT_NAME,
+                                  ph.RECIPIENT_EMAIL, ph.UNSUBSCRIBE_URL]),
+                 max_size=12).map("".join)
+
+
+@st.composite
+def templates(draw: st.DrawFn) -> bytes:
+    """Finished emails whose own text has what relaxed canonicalization changes (runs
+    of white space, tabs, spaces that end lines, lines that start with a dot), in
+    quoted-printable or base64 parts, the placeholders anywhere in them."""
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["Subject"] = draw(st.sampled_from(["KOREA  —  August", "KOREA\t2023", "plain"]))
+    msg["From"] = f"Webzine  KOREA <newsletter@{DOMAIN}>"
+    msg["To"] = f"{ph.RECIPIENT_NAME} <{ph.RECIPIENT_EMAIL}>"
+    msg["List-Unsubscribe"] = f"<{ph.UNSUBSCRIBE_MAILTO}>,  <{ph.UNSUBSCRIBE_URL}>"
+    if draw(st.booleans()):
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    text = "".join(line + "\n" for line in draw(st.lists(_TEXT, max_size=8)))
+    text += f"Unsubscribe: {ph.UNSUBSCRIBE_URL}" + draw(st.sampled_from(["", "\n", "  \n"]))
+    msg.set_content(text, cte=draw(st.sampled_from(["quoted-printable", "base64"])))
+    if draw(st.booleans()):
+        page = "".join(draw(st.lists(_TEXT, max_size=6)))
+        msg.add_alternative(f"<p>{page}</p>\n", subtype="html",
+                            cte=draw(st.sampled_from(["quoted-printable", "base64"])))
+        msg.set_boundary("=-=boundary=-=")  # not one of the random module's
+    return msg.as_bytes()
+
+
+_NAMES = st.sampled_from(["", "Ann", "Ann  Lee", " Ann\tLee ", "홍길동", ".dot", "a  " * 30])
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(eml=templates(), names=st.lists(_NAMES, min_size=1, max_size=3))
+def test_a_template_signed_in_pieces_as_the_message_itself(
+        eml: bytes, names: list[str], keys: dict[str, signer.NewKey]) -> None:
+    """The send signs a template's pieces (its own canonicalized once); the signature is
+    byte for byte the one of the whole message, for every recipient in turn, and the
+    dot-stuffed message of the same pass is the one SMTP would send."""
+    template = Template(eml)
+    signing = signer.Signer(settings_for(keys[signer.ED25519]))
+    for i, name in enumerate(names):
+        recipient = Recipient(
+            email=f"reader{i}@example.org", name=name,
+            unsubscribe_url=f"https://{DOMAIN}/unsubscribe?address=reader{i}&token=t{i}",
+            unsubscribe_mailto=f"mailto:newsletter@{DOMAIN}?subject=unsubscribe",
+            message_id=f"<2023-08.{i:024d}@{DOMAIN}>")
+        rendered = template.render_signable(recipient)
+        message = template.render(recipient)
+        assert rendered.message == message
+        assert rendered.wire == template.render(recipient, wire=True) == dot_stuff(message)
+        for when in (1700000000, 1700000001):
+            assert (signing.signature_of(rendered, timestamp=when)
+                    == signing.signature(message, timestamp=when))
+
+
+@pytest.mark.parametrize("algorithm", [signer.RSA, signer.ED25519])
+def test_a_template_signed_in_pieces_verifies(algorithm: str,
+                                              keys: dict[str, signer.NewKey]) -> None:
+    settings = settings_for(keys[algorithm])
+    record = signer.record_text(signer.txt_record(settings.key, settings.selector,
+                                                  settings.domain))
+    template = Template(fake_eml(padding=3))
+    for email, name in (("ann@example.org", "Ann  Lee"), ("홍길동@example.kr", "홍길동")):
+        rendered = template.render_signable(Recipient(
+            email=email, name=name, unsubscribe_url=f"https://{DOMAIN}/u?a={email}",
+            unsubscribe_mailto=f"mailto:newsletter@{DOMAIN}", message_id=f"<1@{DOMAIN}>"))
+        signed = signer.signer_for(settings).signature_of(rendered) + rendered.message
+        assert dkim.verify(signed, dnsfunc=lambda name, timeout=5: record)
 
 
 # -- publisher dkim keygen --------------------------------------------------------------------

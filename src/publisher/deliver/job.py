@@ -31,7 +31,7 @@ from publisher.build.atomic import write_atomic
 from publisher.deliver import db as store_db
 from publisher.deliver import signed, smtp, store, subscribers, tokens, verp
 from publisher.deliver.db import Connection, Location
-from publisher.deliver.dkim import DkimSettings, signature
+from publisher.deliver.dkim import DkimSettings, signer_for
 from publisher.deliver.lease import Lease
 from publisher.deliver.ledger import (
     DEFERRED,
@@ -105,10 +105,11 @@ class Mailing:
         recipient = self.recipient(email, name, msg_id)
         if self.dkim is None:
             return self.template.render(recipient, wire=wire)
-        message = self.template.render(recipient)
-        header = signature(message, self.dkim)
-        # a second render is cheaper than dot-stuffing the whole message again
-        return header + (self.template.render(recipient, wire=True) if wire else message)
+        # one pass renders the message in the pieces the signer wants (the template's own
+        # pieces canonicalized once a mailing, not once a message) and dot-stuffed
+        rendered = self.template.render_signable(recipient)
+        header = signer_for(self.dkim).signature_of(rendered)
+        return header + (rendered.wire if wire else rendered.message)
 
     def return_path(self, subscriber_id: int) -> str:
         """The envelope sender of the message to ``subscriber_id``: a VERP address when a
@@ -160,6 +161,7 @@ class _Item:
     delivery: Delivery
     tries: int = 0  # claims this run
     data: bytes = b""  # the personalised message, dot-stuffed, rendered by the main thread
+    sender: str = ""  # its return path (MAIL FROM), made by the main thread too
 
 
 @dataclass(frozen=True)
@@ -446,6 +448,7 @@ class Send:
                 if not item.data:  # rendered here, while the workers wait on the network
                     d = item.delivery
                     item.data = self.mailing.render(d.email, d.name, d.message_id, wire=True)
+                    item.sender = self.mailing.return_path(d.subscriber_id)
                 self.jobs.put(item)
                 outstanding += 1
             if self.crash is not None or (not outstanding and (
@@ -621,7 +624,7 @@ class Send:
         item.tries += 1
         try:
             with store.errors(self.db_path, self.store_timeout):
-                outcome = conn.send(self.mailing.return_path(sid), item.delivery.email,
+                outcome = conn.send(item.sender, item.delivery.email,
                                     item.data, stuffed=True,
                                     before_dot=lambda: ledger.hand_over(sid))
         except store.StoreError as exc:  # the dot was not sent: the row stays ``sending``

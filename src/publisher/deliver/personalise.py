@@ -7,6 +7,11 @@ that hold a placeholder are kept as decoded text, split at the placeholders.
 For each subscriber :meth:`Template.render` joins the pieces with that
 subscriber's values and re-encodes just those parts (quoted-printable or base64,
 C-coded in :mod:`binascii`): no re-rendering, no re-inlining, no re-parsing.
+For a signed send, :meth:`Template.render_signable` gives the same message in
+the pieces a DKIM signer wants (:class:`Rendered`): what is the template's own,
+the same bytes object for every recipient, is told apart from what was written
+for this one, so that the signer canonicalizes the shared pieces once per
+mailing, and the message dot-stuffed for SMTP comes out of the same pass.
 """
 
 from __future__ import annotations
@@ -51,6 +56,41 @@ _LEADING_DOT = re.compile(rb"(?m)^\.")
 def dot_stuff(data: bytes) -> bytes:
     """SMTP transparency (RFC 5321 4.5.2): double a dot that starts a line."""
     return _LEADING_DOT.sub(b"..", data)
+
+
+def _stuffed(line: bytes) -> bytes:
+    """:func:`dot_stuff` of a few encoded lines, skipping the regex when no line starts
+    with a dot (nearly always)."""
+    return dot_stuff(line) if line[:1] == b"." or b"\n." in line else line
+
+
+#: What a piece of a :class:`Rendered` body is, for the signer: the template's own bytes
+#: (the same object for every recipient), text written for this recipient, or base64
+#: (letters, digits, ``+/=`` and line ends only: nothing to canonicalize).
+SHARED, PERSONAL, BASE64 = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One recipient's message, in the pieces a DKIM signer wants, and dot-stuffed.
+
+    ``personal`` is the header lines written for this recipient and ``head`` the
+    template's own header lines after them (each line with its CRLF; the blank line
+    that ends the header is in neither); ``body`` is the body after that blank line
+    as (piece, kind) pairs, each piece whole lines, with its CRLF (:data:`SHARED`,
+    :data:`PERSONAL` or :data:`BASE64`); ``wire`` is the whole message with the
+    leading dots of lines doubled, as SMTP ``DATA`` sends it.
+    """
+
+    personal: bytes
+    head: bytes
+    body: tuple[tuple[bytes, int], ...]
+    wire: bytes
+
+    @property
+    def message(self) -> bytes:
+        """The message itself: what :meth:`Template.render` gives."""
+        return b"".join((self.personal, self.head, _CRLF, *(p for p, _ in self.body)))
 
 
 @dataclass(frozen=True)
@@ -115,6 +155,18 @@ class _QuotedPrintablePart:
             self.items.append(_encode("".join(static).encode("utf-8"), base64_=False))
         # the same, dot-stuffed for SMTP
         self.wire_items = [dot_stuff(i) if isinstance(i, bytes) else i for i in self.items]
+
+    def encode_pieces(self, values: Mapping[str, str]) -> Iterator[tuple[bytes, bytes, int]]:
+        """(piece, dot-stuffed piece, kind) of the part's body for these values: the
+        runs of lines without a placeholder as they were encoded once (:data:`SHARED`),
+        each line with one encoded now (:data:`PERSONAL`)."""
+        for item, wire in zip(self.items, self.wire_items, strict=True):
+            if isinstance(item, bytes):
+                assert isinstance(wire, bytes)
+                yield item, wire, SHARED
+            else:
+                encoded = _encode(item.fill(values).encode("utf-8"), base64_=False)
+                yield encoded, _stuffed(encoded), PERSONAL
 
     def pieces(self) -> Iterator[_Piece]:
         return (item for item in self.items if isinstance(item, _Piece))
@@ -184,6 +236,11 @@ class _Base64Part:
             out.append(_encode(carry, base64_=True))
         return b"".join(out)
 
+    def encode_pieces(self, values: Mapping[str, str]) -> Iterator[tuple[bytes, bytes, int]]:
+        """The part's body as one :data:`BASE64` piece (no base64 line starts with a dot)."""
+        encoded = self.encode(values)
+        yield encoded, encoded, BASE64
+
 
 @dataclass(frozen=True)
 class _Header:
@@ -245,15 +302,18 @@ class Template:
             raise PublisherError("the email has no personal List-Unsubscribe header", source)
         self.wire_chunks = [dot_stuff(chunk) for chunk in self.chunks]
         self.eight_bit = not all(chunk.isascii() for chunk in self.chunks)
+        # the template's own header lines, and the start of its body (after the blank line)
+        first = self.chunks[0]
+        end = 0 if first.startswith(_CRLF) else first.find(b"\r\n\r\n") + 2
+        assert end >= 0 and first.startswith(_CRLF, end), "the message has no body"
+        self.head, self.body_start = first[:end], first[end + 2:]
+        self.wire_head, self.wire_body_start = dot_stuff(self.head), dot_stuff(self.body_start)
 
     def _pieces(self) -> Iterator[_Piece]:
         for part in self.parts:
             yield from part.pieces()
 
-    def render(self, recipient: Recipient, *, wire: bool = False) -> bytes:
-        """The complete message for one recipient, with CRLF line ends; ``wire``: with
-        the leading dots of lines doubled, as SMTP ``DATA`` sends it."""
-        plain = recipient.values(for_html=False)
+    def _personal_headers(self, recipient: Recipient, plain: Mapping[str, str]) -> bytes:
         lines = [
             _to_header(recipient.name, recipient.email),
             _fold("Message-ID", recipient.message_id),
@@ -261,7 +321,13 @@ class Template:
         ]
         for header in self.headers:
             lines.append(_fold(header.name, header.text.fill(plain)))
-        out = [b"".join(lines)]
+        return b"".join(lines)
+
+    def render(self, recipient: Recipient, *, wire: bool = False) -> bytes:
+        """The complete message for one recipient, with CRLF line ends; ``wire``: with
+        the leading dots of lines doubled, as SMTP ``DATA`` sends it."""
+        plain = recipient.values(for_html=False)
+        out = [self._personal_headers(recipient, plain)]
         html_values = recipient.values(for_html=True)
         chunks = self.wire_chunks if wire else self.chunks
         for chunk, part in zip(chunks, self.parts, strict=False):
@@ -269,6 +335,27 @@ class Template:
             out.append(part.encode(html_values if part.html else plain, wire=wire))
         out.append(chunks[-1])
         return b"".join(out)
+
+    def render_signable(self, recipient: Recipient) -> Rendered:
+        """The message for one recipient in the pieces a signer wants, and dot-stuffed:
+        one pass for both (:class:`Rendered`)."""
+        plain = recipient.values(for_html=False)
+        html_values = recipient.values(for_html=True)
+        personal = self._personal_headers(recipient, plain)  # no header line starts with .
+        body: list[tuple[bytes, int]] = [(self.body_start, SHARED)]
+        wire = [personal, self.wire_head, _CRLF, self.wire_body_start]
+        for i, part in enumerate(self.parts):
+            if i:
+                body.append((self.chunks[i], SHARED))
+                wire.append(self.wire_chunks[i])
+            for piece, stuffed, kind in part.encode_pieces(
+                    html_values if part.html else plain):
+                body.append((piece, kind))
+                wire.append(stuffed)
+        if len(self.chunks) > 1:
+            body.append((self.chunks[-1], SHARED))
+            wire.append(self.wire_chunks[-1])
+        return Rendered(personal, self.head, tuple(body), b"".join(wire))
 
 
 def _split(text: str, *, html: bool) -> _Piece:
