@@ -40,6 +40,7 @@ from publisher.render.forked import Forked
 from publisher.render.glyphs import text_sources
 from publisher.render.html import HtmlOptions, HtmlWriter, block_id
 from publisher.render.pdf import PDF, house
+from publisher.render.pdf.columns import kept_columns
 from publisher.render.pdf.fetcher import ConfinedFetcher, ForbiddenURL, forbidden_error
 from publisher.render.pdf.finish import print_finisher, reader_finisher
 from publisher.render.pdf.glyphs import check_glyphs
@@ -205,7 +206,8 @@ def _layout(context: BuildContext, html: str) -> weasyprint.Document:
         ]
         source = weasyprint.HTML(string=html, base_url=fetcher.base_url(issue.source_dir),
                                  url_fetcher=fetcher)
-        with imaging.quiet_large_images(), limited_justification(context.layouts):
+        with (imaging.quiet_large_images(), limited_justification(context.layouts),
+              kept_columns()):
             document = source.render(font_config=fonts, color_profiles=profiles,
                                      stylesheets=stylesheets, output_intent=PRESS_PROFILE)
     except ForbiddenURL as exc:
