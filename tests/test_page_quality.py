@@ -68,6 +68,13 @@ def test_figures(reports: dict[str, Report]) -> None:
         assert all(0.0 <= p["blank"] <= 1.0 for p in data["pages"])
 
 
+def test_the_contents_is_one_page(reports: dict[str, Report]) -> None:
+    """However many articles, the contents is one page: its picture shrinks to the room
+    left there, or is left out (render/pdf/fit.py)."""
+    for name, report in reports.items():
+        assert [p.kind for p in report.pages].count("contents") == 1, name
+
+
 def test_the_report_sees_what_is_there(reports: dict[str, Report]) -> None:
     """The note-heavy issue has notes, the table-heavy one tables: their pages are
     measured (the note area is not counted as blank nor as text of the columns)."""
@@ -81,19 +88,9 @@ def test_the_report_sees_what_is_there(reports: dict[str, Report]) -> None:
     assert article[-1].last_of_part and article[-1].blank <= MAX_BLANK
 
 
-_COLUMNS_AND_NOTES = (
-    "with a note at the foot of an opening page, the columns after the lede that no longer "
-    "fit there whole all move to the next page (WeasyPrint 70's column layout with a "
-    "footnote area), leaving a quarter to a third of the page blank")
-KNOWN = {
+KNOWN: dict[tuple[str, str], str] = {
     # (issue, goal) pairs that do not hold yet, with what is seen; see issue #19. A goal
     # that comes to hold fails the test until it is taken out of here.
-    ("fixture 2024-01", "blank"): _COLUMNS_AND_NOTES,
-    ("table-heavy", "blank"): _COLUMNS_AND_NOTES,
-    ("short", "blank"): "the contents of a short issue with an editor's note: the cover "
-    "story's picture (kept whole) moves to a second contents page",
-    ("note-heavy", "blank"): "a portrait figure taller than the column (no max-height for "
-    "in-column figures) runs past the type area and the text beside it stops a quarter short",
 }
 
 

@@ -1,10 +1,11 @@
 """The print layout's columns: WeasyPrint's column layout as the layout changes it
-(render/pdf/columns.py)."""
+(render/pdf/columns.py) and the fitting of blocks kept whole (render/pdf/fit.py)."""
 
 from __future__ import annotations
 
 import weasyprint
 
+from publisher.render.pdf import fit
 from publisher.render.pdf.columns import kept_columns
 
 # A page 300 px high: a 120 px header, then two columns 180 px high where the first
@@ -38,3 +39,44 @@ def test_a_column_that_cannot_begin_leaves_the_earlier_ones_in_place() -> None:
     assert pages["kept"] == pages["after"] == 2
     # and the change is for the layout's time only
     assert _pages_of(_PAGE)["text"] == 2
+
+
+_COLUMNS = """<div class="columns"><p id="a--b2">One.</p>
+<aside class="pullquote" id="a--b3">
+<p>A quote.</p>
+</aside>
+<figure class="figure" id="a--b4">
+<img src="x.png" alt="">
+</figure>
+<p id="a--b5">Two.</p>
+<ul id="a--b6"><li>three</li></ul></div>
+</article>"""
+
+
+def _ids(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'id="(a--b\d+)"', html)
+
+
+def test_the_text_after_a_block_kept_whole_goes_before_it_and_past_the_others() -> None:
+    moved = fit.apply(_COLUMNS, fit.Fit(moves=["a--b3"]))
+    assert _ids(moved) == ["a--b2", "a--b5", "a--b3", "a--b4", "a--b6"]
+    assert moved.count("<p>A quote.</p>") == 1 and moved.count("<img ") == 1
+
+
+def test_a_pull_quote_never_trails_the_last_text_but_a_figure_may() -> None:
+    last = _COLUMNS.replace('<ul id="a--b6"><li>three</li></ul>', "")
+    assert fit.apply(last, fit.Fit(moves=["a--b3"])) == last
+    moved = fit.apply(last, fit.Fit(moves=["a--b4"]))
+    assert _ids(moved) == ["a--b2", "a--b3", "a--b5", "a--b4"]
+
+
+def test_a_crop_keeps_the_width_and_margins_go_at_a_break() -> None:
+    html = fit.apply(_COLUMNS, fit.Fit(feet=["a--b3"], heads=["a--b3"],
+                                       crops={"a--b4": (300.5, 180.25)}))
+    assert '<aside class="pullquote" id="a--b3" style="margin-top: 0; margin-bottom: 0">' in html
+    assert ('<img style="width: 300.5px; height: 180.25px; object-fit: cover" src="x.png"'
+            in html)
+    only_foot = fit.apply(_COLUMNS, fit.Fit(feet=["a--b2"]))
+    assert '<p id="a--b2" style="margin-bottom: 0">' in only_foot

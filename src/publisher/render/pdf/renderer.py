@@ -39,7 +39,7 @@ from publisher.render.base import BuildContext, Output, PrintLayout
 from publisher.render.forked import Forked
 from publisher.render.glyphs import text_sources
 from publisher.render.html import HtmlOptions, HtmlWriter, block_id
-from publisher.render.pdf import PDF, house
+from publisher.render.pdf import PDF, fit, house
 from publisher.render.pdf.columns import kept_columns
 from publisher.render.pdf.fetcher import ConfinedFetcher, ForbiddenURL, forbidden_error
 from publisher.render.pdf.finish import print_finisher, reader_finisher
@@ -57,6 +57,9 @@ PRESS_PROFILE = "--press"  # the @color-profile of print.css
 PAD_ID = "print-pad"  # the one blank page of the layout, repeated to pad
 TRACE_KEY = "print-html-trace"  # where print_html's values came from (in context.shared)
 HOUSE_KEY = "print-house-items"  # the house items the layout chose (in context.shared)
+FIT_KEY = "print-fit"  # what the layout changed to fit the columns (in context.shared)
+#: Layouts at most to fit blocks kept whole into the columns (render/pdf/fit.py).
+FIT_PASSES = 3
 READER_DPI = 150
 READER_JPEG_QUALITY = 82
 # Room outside the bleed for the crop marks: WeasyPrint draws them in the outer
@@ -163,6 +166,16 @@ def print_document(context: BuildContext) -> weasyprint.Document:
     check_glyphs(css_content_text(layout / "print.css"), context.layouts / "fonts",
                  [layout / "print.css"], layout / "print.css")
     document = _layout(context, print_html(context))
+    # A block kept whole that leaves a column's foot empty is cropped or moved after the
+    # text that follows it, and the issue laid out again (a few passes at most).
+    for _ in range(FIT_PASSES):
+        done = context.shared.get(FIT_KEY, fit.Fit())
+        found = fit.adjustments(document, done)
+        if not found:
+            break
+        context.shared[FIT_KEY] = done.merged(found)
+        context.shared.pop("print-html")
+        document = _layout(context, print_html(context))
     # A large blank at an article's end gets a house item: laid out again with them,
     # kept only where no article grew a page.
     items = house.choose(issue, house.bands(document))
@@ -262,8 +275,9 @@ def print_html(context: BuildContext) -> str:
         authors=", ".join(issue.creators),
         credits=_credits(issue),
     )
-    context.shared["print-html"], context.shared[TRACE_KEY] = traced.text, traced
-    return traced.text
+    html = fit.apply(traced.text, context.shared.get(FIT_KEY, fit.Fit()))
+    context.shared["print-html"], context.shared[TRACE_KEY] = html, traced
+    return html
 
 
 #: The newest earlier issues the print archive sets in full (cover, QR code: one page); older
