@@ -80,3 +80,39 @@ def test_a_crop_keeps_the_width_and_margins_go_at_a_break() -> None:
             in html)
     only_foot = fit.apply(_COLUMNS, fit.Fit(feet=["a--b2"]))
     assert '<p id="a--b2" style="margin-bottom: 0">' in only_foot
+
+
+_SUBHEAD = """<!DOCTYPE html><html><head><style>
+@page { size: 400px 300px; margin: 0 }
+body { margin: 0 }
+.columns { columns: 2; column-gap: 20px }
+.columns div { margin: 0; height: 240px }
+h2 { margin: 30px 0 0; height: 20px; font-size: 10px }
+</style></head><body>
+<article class="article" id="article-x"><div class="columns">
+<div id="x--b1"></div>
+<h2 id="x--h-sub">A subhead</h2>
+<div id="x--b2"></div><div id="x--b3"></div><div id="x--b4"></div>
+</div></article></body></html>"""
+
+
+def _subhead_and_column_top(html: str) -> tuple[float, float]:
+    from publisher.render.pdf.preflight import _descendants
+
+    with kept_columns():
+        document = weasyprint.HTML(string=html).render()
+    found = {box.element.get("id"): box for box in _descendants(document.pages[0]._page_box)
+             if box.element is not None and box.element.get("id") in ("x--b1", "x--h-sub")
+             and box.element_tag in ("div", "h2")}
+    return found["x--h-sub"].border_box_y(), found["x--b1"].border_box_y()
+
+
+def test_a_subhead_heading_a_column_loses_its_top_margin() -> None:
+    subhead, top = _subhead_and_column_top(_SUBHEAD)
+    assert subhead > top + 25  # WeasyPrint keeps the 30 px above it at the column's top
+    with kept_columns():
+        document = weasyprint.HTML(string=_SUBHEAD).render()
+    found = fit.adjustments(document)
+    assert found.tops == ["x--h-sub"] and not found.moves and not found.crops
+    subhead, top = _subhead_and_column_top(fit.apply(_SUBHEAD, found))
+    assert abs(subhead - top) < 0.5

@@ -20,6 +20,10 @@ left below the column's text is more than :data:`ROOM_SHARE` of the column's hei
   make fit. A pull quote never comes to follow the article's last text block (after
   the end mark it is no pull quote); a figure or a table may.
 
+A subhead that heads a column after the first of a page is set without its top margin
+(WeasyPrint truncates it at a page's top only), as a compositor tightens the space above
+a subhead that starts a column.
+
 The contents page does the same with its one picture (the cover story's, kept whole):
 it shrinks to the room left on the first contents page, down to
 :data:`MIN_CONTENTS_PICTURE_MM`, or is left out, rather than taking a page of its own.
@@ -58,31 +62,36 @@ _MAY_TRAIL = ("<figure", "<table")  # may follow an article's last text (a pull 
 _LATER_TEXT = re.compile(r'<(?:p|ul|ol|blockquote|pre) id="[^"]*--b\d+"')
 _MAX_PASSED = 3  # blocks kept whole a text block may be moved before
 _BLOCK_ID = re.compile(r".--b\d+$")
+_SUBHEADS = ("h2", "h3", "h4")
 
 
 @dataclass
 class Fit:
     """What the layout changes: the blocks set without their bottom margin (``feet``)
-    and, of those, without their top one too (``heads``), photo sizes (px) by block id,
+    and, of those, without their top one too (``heads``), the subheads set without
+    their top margin (``tops``), photo sizes (px) by block id,
     the blocks the text block that follows them goes before (in order, a block again
     in a later pass), and the contents picture's height (mm; 0: left out; None: as
     designed)."""
 
     feet: list[str] = field(default_factory=list)
     heads: list[str] = field(default_factory=list)
+    tops: list[str] = field(default_factory=list)
     crops: dict[str, tuple[float, float]] = field(default_factory=dict)  # (width, height)
     moves: list[str] = field(default_factory=list)
     contents_picture_mm: float | None = None
 
     def merged(self, other: Fit) -> Fit:
         return Fit([*self.feet, *other.feet], [*self.heads, *other.heads],
+                   [*self.tops, *other.tops],
                    {**self.crops, **other.crops},
                    [*self.moves, *other.moves],
                    other.contents_picture_mm if other.contents_picture_mm is not None
                    else self.contents_picture_mm)
 
     def __bool__(self) -> bool:
-        return bool(self.feet or self.crops or self.moves or self.contents_picture_mm is not None)
+        return bool(self.feet or self.tops or self.crops or self.moves
+                    or self.contents_picture_mm is not None)
 
 
 def adjustments(document: Any, earlier: Fit | None = None) -> Fit:
@@ -100,10 +109,12 @@ def adjustments(document: Any, earlier: Fit | None = None) -> Fit:
                          default=before_page.top)
             _fill(fit, tried, before_page, first, lowest,
                   before_page.flow_bottom() - before_page.top, heads=False)
-        for (page, before), (_, after) in itertools.pairwise(flow):
+        for (page, before), (after_page, after) in itertools.pairwise(flow):
             if page is not flow[-1][0]:  # the last page's columns are balanced by design
                 top, height, heads = _room_top(page, before)
                 _fill(fit, tried, page, after, top, height, heads)
+            if after_page is page:
+                _subhead_on_top(fit, after)
     fit.contents_picture_mm = _contents_picture(pages)
     return fit
 
@@ -111,7 +122,9 @@ def adjustments(document: Any, earlier: Fit | None = None) -> Fit:
 def apply(html: str, fit: Fit) -> str:
     """``html`` (the print layout's) with the changes of ``fit``."""
     for block_id in dict.fromkeys(fit.feet):
-        html = _unmargined(html, block_id, top=block_id in fit.heads)
+        html = _unmargined(html, block_id, top=block_id in fit.heads, bottom=True)
+    for block_id in dict.fromkeys(fit.tops):
+        html = _unmargined(html, block_id, top=True, bottom=False)
     for block_id, height in fit.crops.items():
         html = _crop(html, block_id, height)
     for block_id in fit.moves:
@@ -195,6 +208,15 @@ def _margin_top(block: Any) -> float:
     return float(value.value) if getattr(value, "unit", None) == "px" else 0.0
 
 
+def _subhead_on_top(fit: Fit, column: Any) -> None:
+    """A subhead heading a column (after the first of a page, where WeasyPrint keeps
+    its top margin) is set without its top margin."""
+    head = _in_flow(column)[:1]
+    if (head and head[0].element_tag in _SUBHEADS and head[0].margin_top > _EPS
+            and head[0].element is not None and head[0].element.get("id")):
+        fit.tops.append(head[0].element.get("id"))
+
+
 def _columns_of(page: _Page, column: Any) -> tuple[Any, list[Any]]:
     """The multi-column box ``column`` belongs to on ``page``, and its columns there."""
     for box in _descendants(page.root):
@@ -256,13 +278,14 @@ def _end_of(html: str, start: int) -> int:
                 return at
 
 
-def _unmargined(html: str, block_id: str, top: bool) -> str:
+def _unmargined(html: str, block_id: str, top: bool, bottom: bool) -> str:
     span = _element(html, block_id)
     if span is None:
         return html
     start, _ = span
     tag = html.index(">", start)
-    style = "margin-top: 0; margin-bottom: 0" if top else "margin-bottom: 0"
+    style = "; ".join(f"margin-{side}: 0" for side, yes in (("top", top), ("bottom", bottom))
+                      if yes)
     return html[:tag] + f' style="{style}"' + html[tag:]
 
 
