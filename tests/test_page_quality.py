@@ -16,6 +16,7 @@ import pytest
 
 from conftest import FIXTURES, ISSUES, LAYOUTS
 from issue_generator import IssueGenerator, write_issue
+from publisher import model as m
 from publisher.build.builder import Paths
 from publisher.diagnostics import Diagnostics
 from publisher.model import Month
@@ -224,9 +225,38 @@ def test_house_items_fill_large_blanks_in_turn(reports: dict[str, Report]) -> No
     assert issue.archive.entries and issue.ticker
     anchors = [a.anchor for a in issue.articles]
     chosen = choose(issue, dict.fromkeys(anchors, MIN_BAND_MM))
-    assert [item.kind for item in chosen.values()] == ["archive", "ticker", "subscribe"][
-        :len(anchors)]
+    assert [item.kind for item in chosen.values()] == ["archive", "ticker", "quote",
+                                                       "subscribe"][:len(anchors)]
     assert choose(issue, dict.fromkeys(anchors, MIN_BAND_MM - 1)) == {}
     short = reports["short"]
     lasts = [p for p in short.pages if p.kind == "article" and p.last_of_part]
     assert lasts and min(p.blank for p in lasts) < 0.35, [p.blank for p in lasts]
+
+
+def test_a_pull_quote_of_another_article_fills_a_blank_with_its_page() -> None:
+    """A pull quote is a house item for another article than its own (none left for an
+    article whose own is the only one: the next kind), printed with its page."""
+    import dataclasses
+
+    from publisher.render.pdf import renderer
+    from publisher.render.pdf.house import MIN_BAND_MM, choose
+    from publisher.render.pdf.preflight import _descendants
+
+    issue = read_issue(FIXTURES, Month.parse("2024-01"), Diagnostics())
+    issue = dataclasses.replace(issue, ticker=(),
+                                archive=dataclasses.replace(issue.archive, entries=()))
+    features, culture = (a.anchor for a in issue.articles)
+    assert choose(issue, {features: MIN_BAND_MM})[features].kind == "subscribe"
+    item = choose(issue, {culture: MIN_BAND_MM})[culture]
+    quote = next(b for b in issue.articles[0].body if isinstance(b, m.PullQuote))
+    assert (item.kind, item.title, item.target) == ("quote", m.plain_text(quote.children),
+                                                    features)
+    context = BuildContext(issue=issue, layouts=LAYOUTS)
+    context.shared[renderer.HOUSE_KEY] = {culture: item}
+    document = renderer._layout(context, print_html(context))
+    starts = {a: n for n, page in reversed(list(enumerate(document.pages, 1)))
+              for a in page.anchors}
+    printed = ["".join(t.text for t in _descendants(box) if hasattr(t, "text"))
+               for page in document.pages for box in _descendants(page._page_box)
+               if box.element_tag == "a::before"]
+    assert f"page\u00a0{starts[features]}" in printed, printed
