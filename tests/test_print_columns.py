@@ -116,3 +116,16 @@ def test_a_subhead_heading_a_column_loses_its_top_margin() -> None:
     assert found.tops == ["x--h-sub"] and not found.moves and not found.crops
     subhead, top = _subhead_and_column_top(fit.apply(_SUBHEAD, found))
     assert abs(subhead - top) < 0.5
+
+
+def test_the_contents_picture_shrinks_or_is_left_out() -> None:
+    contents = ('<section class="contents"><ol class="toc"></ol>\n'
+                f'<figure class="on-the-cover" id="{fit.CONTENTS_PICTURE_ID}">\n'
+                '<img src="cover.jpg" alt="">\n<figcaption>On the cover</figcaption>\n'
+                "</figure>\n</section>")
+    shrunk = fit.apply(contents, fit.Fit(contents_picture_mm=52.5))
+    assert '<img style="height: 52.5mm" src="cover.jpg"' in shrunk
+    left_out = fit.apply(contents, fit.Fit(contents_picture_mm=0.0))
+    assert "<figure" not in left_out and "<img" not in left_out
+    assert left_out.startswith('<section class="contents"><ol class="toc"></ol>')
+    assert fit.apply(contents, fit.Fit()) == contents
