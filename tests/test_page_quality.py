@@ -27,7 +27,7 @@ from publisher.source.reader import read_issue
 
 #: Generated issues: (shape, seed). Fixed seeds: the figures are comparable over time.
 SHAPES = {"short": 1901, "long": 1902, "table-heavy": 1903, "note-heavy": 1904}
-GOALS = ("blank", "stretched", "notes", "stranded", "widows")
+GOALS = ("blank", "stretched", "notes", "stranded", "widows", "balanced")
 
 
 def _measure(root: Path, month: str) -> Report:
@@ -55,7 +55,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
 
 def _goal(report: Report, goal: str) -> list[str]:
     words = {"blank": "blank", "stretched": "stretched line", "notes": "not on its call",
-             "stranded": "heading last", "widows": "widow"}
+             "stranded": "heading last", "widows": "widow", "balanced": "unbalanced"}
     return [f for f in failures(report)
             if words[goal] in f or (goal == "widows" and "orphan" in f)]
 

@@ -129,3 +129,30 @@ def test_the_contents_picture_shrinks_or_is_left_out() -> None:
     assert "<figure" not in left_out and "<img" not in left_out
     assert left_out.startswith('<section class="contents"><ol class="toc"></ol>')
     assert fit.apply(contents, fit.Fit()) == contents
+
+
+_LAST_PAGE = """<!DOCTYPE html><html><head><style>
+@page {{ size: 400px 600px; margin: 0 }}
+body {{ margin: 0; font: 10px/20px serif }}
+.columns {{ columns: 2; column-gap: 20px; column-fill: {fill} }}
+p {{ margin: 0 }}
+</style></head><body>
+<article class="article" id="article-x"><div class="columns">{text}</div></article>
+</body></html>"""
+
+
+def test_the_report_measures_how_far_apart_an_articles_last_columns_end() -> None:
+    from conftest import LAYOUTS
+    from publisher.render.pdf.quality import MAX_UNBALANCED, Report, failures, measure
+
+    text = "".join(f"<p>Line {n}.</p>" for n in range(36))  # 30 lines fill a column
+    found = {}
+    for fill in ("auto", "balance"):
+        html = _LAST_PAGE.format(fill=fill, text=text)
+        (page,) = measure(weasyprint.HTML(string=html).render(), LAYOUTS).pages
+        found[fill] = page
+    # auto: the first column full (30 lines), the second with the other 6
+    assert found["auto"].last_of_part and found["auto"].unbalanced == 24
+    assert any("unbalanced by 24 lines" in f for f in failures(Report([found["auto"]])))
+    assert found["balance"].unbalanced == 0 < MAX_UNBALANCED
+
