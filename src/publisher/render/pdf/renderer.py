@@ -166,8 +166,10 @@ def print_document(context: BuildContext) -> weasyprint.Document:
     check_glyphs(css_content_text(layout / "print.css"), context.layouts / "fonts",
                  [layout / "print.css"], layout / "print.css")
     document = _layout(context, print_html(context))
-    # A block kept whole that leaves a column's foot empty is cropped or moved after the
-    # text that follows it, and the issue laid out again (a few passes at most).
+    # A block kept whole that leaves a column's foot empty loses its margins at the
+    # break, is cropped, or lets the text that follows go before it; a subhead heading
+    # a column loses its top margin; the contents' picture shrinks to fit its page. The
+    # issue is laid out again with the changes (a few passes at most; fit.py).
     for _ in range(FIT_PASSES):
         done = context.shared.get(FIT_KEY, fit.Fit())
         found = fit.adjustments(document, done)
