@@ -39,7 +39,7 @@ from publisher.render.base import BuildContext, Output, PrintLayout
 from publisher.render.forked import Forked
 from publisher.render.glyphs import text_sources
 from publisher.render.html import HtmlOptions, HtmlWriter, block_id
-from publisher.render.pdf import PDF, fit, house
+from publisher.render.pdf import PDF, fit, house, quality
 from publisher.render.pdf.columns import kept_columns
 from publisher.render.pdf.fetcher import ConfinedFetcher, ForbiddenURL, forbidden_error
 from publisher.render.pdf.finish import print_finisher, reader_finisher
@@ -169,7 +169,9 @@ def print_document(context: BuildContext) -> weasyprint.Document:
     # A block kept whole that leaves a column's foot empty loses its margins at the
     # break, is cropped, or lets the text that follows go before it; a subhead heading
     # a column loses its top margin; the contents' picture shrinks to fit its page. The
-    # issue is laid out again with the changes (a few passes at most; fit.py).
+    # issue is laid out again with the changes (a few passes at most; fit.py), kept
+    # only if the page-quality report finds no more faults in it than before.
+    faults = _faults(context, document)
     for _ in range(FIT_PASSES):
         done = context.shared.get(FIT_KEY, fit.Fit())
         found = fit.adjustments(document, done)
@@ -177,7 +179,13 @@ def print_document(context: BuildContext) -> weasyprint.Document:
             break
         context.shared[FIT_KEY] = done.merged(found)
         context.shared.pop("print-html")
-        document = _layout(context, print_html(context))
+        trial = _layout(context, print_html(context))
+        if (trial_faults := _faults(context, trial)) > faults:
+            context.shared[FIT_KEY] = done
+            context.shared.pop("print-html")
+            print_html(context)
+            break
+        document, faults = trial, trial_faults
     # A large blank at an article's end gets a house item: laid out again with them,
     # kept only where no article grew a page.
     items = house.choose(issue, house.bands(document))
@@ -193,6 +201,11 @@ def print_document(context: BuildContext) -> weasyprint.Document:
     document = _pad(document)
     context.shared["print-document"] = document
     return document
+
+
+def _faults(context: BuildContext, document: weasyprint.Document) -> int:
+    """How many of the page-quality report's goals the layout misses (quality.py)."""
+    return len(quality.failures(quality.measure(document, context.layouts)))
 
 
 def _article_pages(document: weasyprint.Document) -> list[list[str]]:
