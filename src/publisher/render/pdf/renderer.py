@@ -171,12 +171,14 @@ def print_document(context: BuildContext) -> weasyprint.Document:
     # a column loses its top margin; the contents' picture shrinks to fit its page. The
     # issue is laid out again with the changes (a few passes at most; fit.py), kept
     # only if the page-quality report finds no more faults in it than before.
-    faults = _faults(context, document)
+    faults: int | None = None  # measured when there is something to change
     for _ in range(FIT_PASSES):
         done = context.shared.get(FIT_KEY, fit.Fit())
         found = fit.adjustments(document, done)
         if not found:
             break
+        if faults is None:
+            faults = _faults(context, document)
         context.shared[FIT_KEY] = done.merged(found)
         context.shared.pop("print-html")
         trial = _layout(context, print_html(context))
