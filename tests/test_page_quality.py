@@ -16,6 +16,7 @@ import pytest
 
 from conftest import FIXTURES, ISSUES, LAYOUTS
 from issue_generator import IssueGenerator, write_issue
+from publisher import model as m
 from publisher.build.builder import Paths
 from publisher.diagnostics import Diagnostics
 from publisher.model import Month
@@ -26,7 +27,7 @@ from publisher.source.reader import read_issue
 
 #: Generated issues: (shape, seed). Fixed seeds: the figures are comparable over time.
 SHAPES = {"short": 1901, "long": 1902, "table-heavy": 1903, "note-heavy": 1904}
-GOALS = ("blank", "stretched", "notes", "stranded", "widows")
+GOALS = ("blank", "stretched", "notes", "stranded", "widows", "balanced")
 
 
 def _measure(root: Path, month: str) -> Report:
@@ -54,7 +55,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
 
 def _goal(report: Report, goal: str) -> list[str]:
     words = {"blank": "blank", "stretched": "stretched line", "notes": "not on its call",
-             "stranded": "heading last", "widows": "widow"}
+             "stranded": "heading last", "widows": "widow", "balanced": "unbalanced"}
     return [f for f in failures(report)
             if words[goal] in f or (goal == "widows" and "orphan" in f)]
 
@@ -66,6 +67,13 @@ def test_figures(reports: dict[str, Report]) -> None:
         data = json.loads(report.to_json())
         assert len(data["pages"]) == len(report.pages) == report.summary()["pages"]
         assert all(0.0 <= p["blank"] <= 1.0 for p in data["pages"])
+
+
+def test_the_contents_is_one_page(reports: dict[str, Report]) -> None:
+    """However many articles, the contents is one page: its picture shrinks to the room
+    left there, or is left out (render/pdf/fit.py)."""
+    for name, report in reports.items():
+        assert [p.kind for p in report.pages].count("contents") == 1, name
 
 
 def test_the_report_sees_what_is_there(reports: dict[str, Report]) -> None:
@@ -81,19 +89,9 @@ def test_the_report_sees_what_is_there(reports: dict[str, Report]) -> None:
     assert article[-1].last_of_part and article[-1].blank <= MAX_BLANK
 
 
-_COLUMNS_AND_NOTES = (
-    "with a note at the foot of an opening page, the columns after the lede that no longer "
-    "fit there whole all move to the next page (WeasyPrint 70's column layout with a "
-    "footnote area), leaving a quarter to a third of the page blank")
-KNOWN = {
+KNOWN: dict[tuple[str, str], str] = {
     # (issue, goal) pairs that do not hold yet, with what is seen; see issue #19. A goal
     # that comes to hold fails the test until it is taken out of here.
-    ("fixture 2024-01", "blank"): _COLUMNS_AND_NOTES,
-    ("table-heavy", "blank"): _COLUMNS_AND_NOTES,
-    ("short", "blank"): "the contents of a short issue with an editor's note: the cover "
-    "story's picture (kept whole) moves to a second contents page",
-    ("note-heavy", "blank"): "a portrait figure taller than the column (no max-height for "
-    "in-column figures) runs past the type area and the text beside it stops a quarter short",
 }
 
 
@@ -227,9 +225,38 @@ def test_house_items_fill_large_blanks_in_turn(reports: dict[str, Report]) -> No
     assert issue.archive.entries and issue.ticker
     anchors = [a.anchor for a in issue.articles]
     chosen = choose(issue, dict.fromkeys(anchors, MIN_BAND_MM))
-    assert [item.kind for item in chosen.values()] == ["archive", "ticker", "subscribe"][
-        :len(anchors)]
+    assert [item.kind for item in chosen.values()] == ["archive", "ticker", "quote",
+                                                       "subscribe"][:len(anchors)]
     assert choose(issue, dict.fromkeys(anchors, MIN_BAND_MM - 1)) == {}
     short = reports["short"]
     lasts = [p for p in short.pages if p.kind == "article" and p.last_of_part]
     assert lasts and min(p.blank for p in lasts) < 0.35, [p.blank for p in lasts]
+
+
+def test_a_pull_quote_of_another_article_fills_a_blank_with_its_page() -> None:
+    """A pull quote is a house item for another article than its own (none left for an
+    article whose own is the only one: the next kind), printed with its page."""
+    import dataclasses
+
+    from publisher.render.pdf import renderer
+    from publisher.render.pdf.house import MIN_BAND_MM, choose
+    from publisher.render.pdf.preflight import _descendants
+
+    issue = read_issue(FIXTURES, Month.parse("2024-01"), Diagnostics())
+    issue = dataclasses.replace(issue, ticker=(),
+                                archive=dataclasses.replace(issue.archive, entries=()))
+    features, culture = (a.anchor for a in issue.articles)
+    assert choose(issue, {features: MIN_BAND_MM})[features].kind == "subscribe"
+    item = choose(issue, {culture: MIN_BAND_MM})[culture]
+    quote = next(b for b in issue.articles[0].body if isinstance(b, m.PullQuote))
+    assert (item.kind, item.title, item.target) == ("quote", m.plain_text(quote.children),
+                                                    features)
+    context = BuildContext(issue=issue, layouts=LAYOUTS)
+    context.shared[renderer.HOUSE_KEY] = {culture: item}
+    document = renderer._layout(context, print_html(context))
+    starts = {a: n for n, page in reversed(list(enumerate(document.pages, 1)))
+              for a in page.anchors}
+    printed = ["".join(t.text for t in _descendants(box) if hasattr(t, "text"))
+               for page in document.pages for box in _descendants(page._page_box)
+               if box.element_tag == "a::before"]
+    assert f"page\u00a0{starts[features]}" in printed, printed

@@ -23,7 +23,11 @@ For every page:
     a paragraph's last line alone at the top of a column or page, its first line
     alone at the foot of one;
 ``low_dpi``
-    images under 300 dpi at their placed size (:mod:`.preflight`).
+    images under 300 dpi at their placed size (:mod:`.preflight`);
+``unbalanced``
+    on an article's last page, how many lines the columns of its text end apart
+    (``column-fill: balance``; 0 where a figure, pull quote or table kept whole is in
+    them, which balancing cannot split).
 
 Each page also says what it belongs to (``part``: the id of the top-level section or
 article, ``kind``) and whether it is that part's last page; the goals
@@ -49,6 +53,10 @@ from publisher.render.pdf.preflight import MIN_DPI, _descendants, placements
 MAX_BLANK = 0.10
 #: Pages whose blank is not a fault: the covers and the padding before the back cover.
 FREE_KINDS = frozenset({"cover", "back-cover", "pad"})
+#: An article's last columns end at most this many lines apart (widows and orphans of
+#: two lines can keep balancing from coming closer).
+MAX_UNBALANCED = 2
+_KEPT_WHOLE_TAGS = ("figure", "aside", "table")
 _EPS = 0.5  # CSS px
 
 
@@ -65,6 +73,7 @@ class PageReport:
     widows: list[str] = field(default_factory=list)  # the lines' text
     orphans: list[str] = field(default_factory=list)
     low_dpi: list[str] = field(default_factory=list)  # the images' sources
+    unbalanced: int = 0  # lines between the ends of an article's last columns
 
 
 @dataclass
@@ -89,6 +98,7 @@ class Report:
             "widows": sum(len(p.widows) for p in self.pages),
             "orphans": sum(len(p.orphans) for p in self.pages),
             "low_dpi": sum(len(p.low_dpi) for p in self.pages),
+            "max_unbalanced": max((p.unbalanced for p in self.pages), default=0),
         }
 
     def table(self) -> str:
@@ -106,7 +116,8 @@ class Report:
                      f"marked *): {s['blank_pages']} (worst {s['max_blank']:.1%}); stretched "
                      f"lines {s['stretched']}; notes off their page {s['notes_off']}; "
                      f"stranded headings {s['stranded']}; widows {s['widows']}; orphans "
-                     f"{s['orphans']}; images under {MIN_DPI} dpi {s['low_dpi']}")
+                     f"{s['orphans']}; images under {MIN_DPI} dpi {s['low_dpi']}; an "
+                     f"article's last columns apart by {s['max_unbalanced']} lines at most")
         return "\n".join(lines)
 
 
@@ -123,6 +134,8 @@ def failures(report: Report) -> list[str]:
         found += [f"{where}: heading last in its column: {t!r}" for t in p.stranded]
         found += [f"{where}: widow: {t!r}" for t in p.widows]
         found += [f"{where}: orphan: {t!r}" for t in p.orphans]
+        if p.unbalanced > MAX_UNBALANCED:
+            found.append(f"{where}: last columns unbalanced by {p.unbalanced} lines")
     return found
 
 
@@ -139,6 +152,8 @@ def measure(document: Any, layouts: Path) -> Report:
         report.last_of_part = page.part not in following
         report.stretched = [t for line in page.lines() if (t := _stretched(line, faces))]
         report.stranded = page.stranded_headings()
+        if page.kind == "article" and report.last_of_part:
+            report.unbalanced = page.unbalanced()
     _notes(pages, reports)
     _widows_and_orphans(pages, reports)
     for placed in placements(document):
@@ -235,6 +250,30 @@ class _Page:
             return 0.0
         empty = sum(max(0.0, floor - min(end, floor)) for end in ends)
         return round(empty / area, 4)
+
+    def unbalanced(self) -> int:
+        """Lines between the ends of the last multi-column box's columns on the page
+        (0 with a block kept whole in them, or fewer than two columns)."""
+        columns: list[Any] = []
+        for box in _walk(self.root):
+            found = [c for c in getattr(box, "children", ()) if getattr(c, "is_column", False)]
+            if found:
+                columns = found
+        if len(columns) < 2:
+            return 0
+        ends, line = [], 0.0
+        for column in columns:
+            flow = [c for c in column.children if c.is_in_normal_flow()
+                    and c.margin_height() > _EPS]
+            if any(c.element_tag in _KEPT_WHOLE_TAGS for c in flow):
+                return 0
+            ends.append(flow[-1].position_y + flow[-1].margin_height() - flow[-1].margin_bottom
+                        if flow else column.position_y)
+            line = line or next((b.height for c in flow for b in _walk(c)
+                                 if isinstance(b, boxes.LineBox)), 0.0)
+        if line <= 0:
+            return 0
+        return round((max(ends) - min(ends)) / line)
 
     def lines(self) -> Iterator[Any]:
         for box in _walk(self.root):

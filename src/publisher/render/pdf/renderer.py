@@ -39,7 +39,8 @@ from publisher.render.base import BuildContext, Output, PrintLayout
 from publisher.render.forked import Forked
 from publisher.render.glyphs import text_sources
 from publisher.render.html import HtmlOptions, HtmlWriter, block_id
-from publisher.render.pdf import PDF, house
+from publisher.render.pdf import PDF, fit, house, quality
+from publisher.render.pdf.columns import kept_columns
 from publisher.render.pdf.fetcher import ConfinedFetcher, ForbiddenURL, forbidden_error
 from publisher.render.pdf.finish import print_finisher, reader_finisher
 from publisher.render.pdf.glyphs import check_glyphs
@@ -56,6 +57,9 @@ PRESS_PROFILE = "--press"  # the @color-profile of print.css
 PAD_ID = "print-pad"  # the one blank page of the layout, repeated to pad
 TRACE_KEY = "print-html-trace"  # where print_html's values came from (in context.shared)
 HOUSE_KEY = "print-house-items"  # the house items the layout chose (in context.shared)
+FIT_KEY = "print-fit"  # what the layout changed to fit the columns (in context.shared)
+#: Layouts at most to fit blocks kept whole into the columns (render/pdf/fit.py).
+FIT_PASSES = 3
 READER_DPI = 150
 READER_JPEG_QUALITY = 82
 # Room outside the bleed for the crop marks: WeasyPrint draws them in the outer
@@ -162,6 +166,28 @@ def print_document(context: BuildContext) -> weasyprint.Document:
     check_glyphs(css_content_text(layout / "print.css"), context.layouts / "fonts",
                  [layout / "print.css"], layout / "print.css")
     document = _layout(context, print_html(context))
+    # A block kept whole that leaves a column's foot empty loses its margins at the
+    # break, is cropped, or lets the text that follows go before it; a subhead heading
+    # a column loses its top margin; the contents' picture shrinks to fit its page. The
+    # issue is laid out again with the changes (a few passes at most; fit.py), kept
+    # only if the page-quality report finds no more faults in it than before.
+    faults: int | None = None  # measured when there is something to change
+    for _ in range(FIT_PASSES):
+        done = context.shared.get(FIT_KEY, fit.Fit())
+        found = fit.adjustments(document, done)
+        if not found:
+            break
+        if faults is None:
+            faults = _faults(context, document)
+        context.shared[FIT_KEY] = done.merged(found)
+        context.shared.pop("print-html")
+        trial = _layout(context, print_html(context))
+        if (trial_faults := _faults(context, trial)) > faults:
+            context.shared[FIT_KEY] = done
+            context.shared.pop("print-html")
+            print_html(context)
+            break
+        document, faults = trial, trial_faults
     # A large blank at an article's end gets a house item: laid out again with them,
     # kept only where no article grew a page.
     items = house.choose(issue, house.bands(document))
@@ -177,6 +203,11 @@ def print_document(context: BuildContext) -> weasyprint.Document:
     document = _pad(document)
     context.shared["print-document"] = document
     return document
+
+
+def _faults(context: BuildContext, document: weasyprint.Document) -> int:
+    """How many of the page-quality report's goals the layout misses (quality.py)."""
+    return len(quality.failures(quality.measure(document, context.layouts)))
 
 
 def _article_pages(document: weasyprint.Document) -> list[list[str]]:
@@ -205,7 +236,8 @@ def _layout(context: BuildContext, html: str) -> weasyprint.Document:
         ]
         source = weasyprint.HTML(string=html, base_url=fetcher.base_url(issue.source_dir),
                                  url_fetcher=fetcher)
-        with imaging.quiet_large_images(), limited_justification(context.layouts):
+        with (imaging.quiet_large_images(), limited_justification(context.layouts),
+              kept_columns()):
             document = source.render(font_config=fonts, color_profiles=profiles,
                                      stylesheets=stylesheets, output_intent=PRESS_PROFILE)
     except ForbiddenURL as exc:
@@ -260,8 +292,9 @@ def print_html(context: BuildContext) -> str:
         authors=", ".join(issue.creators),
         credits=_credits(issue),
     )
-    context.shared["print-html"], context.shared[TRACE_KEY] = traced.text, traced
-    return traced.text
+    html = fit.apply(traced.text, context.shared.get(FIT_KEY, fit.Fit()))
+    context.shared["print-html"], context.shared[TRACE_KEY] = html, traced
+    return html
 
 
 #: The newest earlier issues the print archive sets in full (cover, QR code: one page); older
