@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dpi", type=int, default=100)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("weasyprint").setLevel(logging.WARNING)  # not its every step
     try:
         if args.month:
             paths = Paths(issues=args.issues, layouts=args.layouts, dist=args.dist)
