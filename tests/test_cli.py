@@ -268,3 +268,26 @@ def test_an_oserror_from_a_library_is_a_write_only_when_only_a_write_gets_it(
     run = cli("build", "2023-08")
     assert run.status == 1
     assert run.err.splitlines() == [expected]
+
+
+@pytest.mark.parametrize("command", [("serve",), ("preview", "2023-08", "--no-background")])
+def test_a_port_in_use_or_out_of_range_is_one_line(project_copy, cli, command):
+    """A port another program listens on is one line naming it (was: a traceback of
+    socketserver's bind); a port past 65535 is a usage error (was: OverflowError)."""
+    import socket
+
+    (project_copy.dist / "site").mkdir(parents=True)
+    (project_copy.dist / "site" / "index.html").write_text("<html></html>")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = cli(*command, "--port", str(port), paths=project_copy)
+    assert busy.status == 1
+    assert "Traceback" not in busy.err
+    assert busy.err.strip().splitlines()[-1] == (
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use (another program "
+        "is listening there: stop it or choose another --port)")
+    wide = cli(*command, "--port", "65536", paths=project_copy)
+    assert wide.status == 2
+    assert "65536 is not a port: give 0 to 65535" in wide.err

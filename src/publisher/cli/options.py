@@ -53,6 +53,18 @@ def merge(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
+def port_argument(text: str) -> int:
+    """``--port``: a TCP port, 0 to 65535 (0: any free one); else a usage error (exit 2)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: give 0 to 65535 "
+                                         "(0: any free one)")
+    return port
+
+
 def month_argument(text: str) -> Month:
     """A month named on the command line; a :class:`UsageError` (exit 2) when malformed."""
     try:
