@@ -28,6 +28,7 @@ from publisher.source.files import (
     check_keys,
     check_values,
     line_of_key,
+    link_problem,
     load_toml,
     read_text,
     string_field,
@@ -70,6 +71,9 @@ def read_issue(root: Path, month: m.Month, diag: Diagnostics | None = None) -> m
             f"{month} is an archive-only issue (it has no articles/ folder): it is listed in "
             "later archives but cannot be built", folder / ISSUE_FILE)
     publication = load_publication(root, diag)
+    problem = link_problem(folder, folder / ISSUE_FILE)
+    if problem is not None:
+        raise PublisherError(problem, folder / ISSUE_FILE)
     loaded = load_toml(folder / ISSUE_FILE, diag)
     if publication is None or loaded is None:
         diag.raise_if_errors()
@@ -265,7 +269,9 @@ class IssueReader:
         # An editor's system's litter (macOS's ._01-story.md) is no article: the build
         # cache does not key on it either.
         present = sorted(p for p in folder.iterdir() if not ignored_name(p.name))
-        files = [p for p in present if p.suffix == ".md" and p.is_file()]
+        # A link that leads out of the issue folder or to nothing is an article all the
+        # same, refused by _split: left out unsaid, the issue would lose it silently.
+        files = [p for p in present if p.suffix == ".md" and (p.is_file() or p.is_symlink())]
         for other in present:
             if other.suffix != ".md" and other.suffix.lower() in _TEXT_SUFFIXES:
                 self.diag.warn(f"{other.name} is left out: only files ending in '.md' are "
@@ -315,6 +321,10 @@ class IssueReader:
         return tuple(articles)
 
     def _split(self, path: Path) -> _Source | None:
+        problem = link_problem(self.folder, path)
+        if problem is not None:
+            self.diag.error(problem, path)
+            return None
         text = read_text(path, self.diag)
         if text is None:
             return None
