@@ -164,3 +164,39 @@ def test_the_real_command_on_a_read_only_dist(disk, fixture_copy):
         f"error: {disk / 'dist' / '2024-01' / 'email.html'}: cannot write: {READ_ONLY}"]
     assert _files(disk / "dist") == before
     assert FIXTURES.is_dir()
+
+
+def test_a_folder_where_an_output_goes_renames_nothing(fixture_copy, cli):
+    """A folder in the place of a later output (email.eml) is found before any rename:
+    the earlier outputs stay as they were (was: email.html and email.txt replaced, then
+    the rename of email.eml refused, a mix of old and new), one line saying what to do."""
+    first = cli("build", "2024-01", "--format", "email", paths=fixture_copy)
+    assert first.status == 0, first.err
+    month = fixture_copy.dist / "2024-01"
+    (month / "email.eml").unlink()
+    (month / "email.eml").mkdir()
+    before = _files(fixture_copy.dist)
+    article = fixture_copy.issues / "2024-01" / "articles" / "02-culture.md"
+    article.write_text(article.read_text(encoding="utf-8").replace(
+        "Text about culture.", "Text about culture, changed."), encoding="utf-8")
+    again = cli("build", "2024-01", "--format", "email", paths=fixture_copy)
+    assert again.status == 1
+    assert again.err_lines == [
+        f"error: {month / 'email.eml'}: cannot write: Is a directory (a folder is where the "
+        "file goes: remove it or choose another --dist)"]
+    assert _files(fixture_copy.dist) == before
+    assert not [p for p in month.rglob("*.tmp")]
+
+
+def test_dist_that_is_a_file_names_the_file(fixture_copy, cli, tmp_path):
+    """--dist naming a file: one line naming it as the file in the way (was: 'Not a
+    directory (check the disk and run it again)')."""
+    dist = tmp_path / "dist-file"
+    dist.write_text("not a folder")
+    run = cli("build", "2024-01", "--format", "email",
+              paths=Paths(fixture_copy.issues, LAYOUTS, dist))
+    assert run.status == 1
+    assert run.err_lines == [
+        f"error: {dist / '2024-01'}: cannot create the folder: Not a directory ({dist} is a "
+        "file, not a folder: move it away or choose another --dist)"]
+    assert dist.read_text() == "not a folder"
