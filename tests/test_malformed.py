@@ -468,6 +468,10 @@ CASES: dict[str, Case] = {
         ("is a link to 'gone.md', which does not exist",)),
     "file: issue.toml a link out of the issue folder": Case(
         _toml_link, None, ("is a link to '", "elsewhere/issue.toml', outside the issue folder")),
+    "issue.toml: a date decades from the month (a typo of the year)": Case(
+        replace(ISSUE, 'month = "2024-01"\n', 'month = "2024-01"\ndate = 1924-01-01\n'),
+        "date = ", ("'date' 1924-01-01 is not near the issue's month 2024-01",
+                    "from 2023-12-01 to 2024-02-29")),
 }
 
 

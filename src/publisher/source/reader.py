@@ -53,6 +53,16 @@ _TICKER_TABLE = re.compile(r"^[ \t]*\[\[[ \t]*ticker[ \t]*\]\]", re.MULTILINE)
 _TEXT_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd", ".txt", ".text")
 
 
+def date_range(month: m.Month) -> tuple[dt.date, dt.date]:
+    """The dates an issue of ``month`` may carry: from the first day of the month before
+    (an issue out ahead of its month) to the last day of the month after (one out late)."""
+    first = month.first_day
+    earliest = (first - dt.timedelta(days=1)).replace(day=1) if first > dt.date.min else first
+    if (month.year, month.month) >= (dt.MAXYEAR, 11):  # the calendar ends on 9999-12-31
+        return earliest, dt.date.max
+    return earliest, (first + dt.timedelta(days=62)).replace(day=1) - dt.timedelta(days=1)
+
+
 def find_issue(root: Path, month: m.Month) -> Path:
     """The folder of ``month``, or an error listing the months there are."""
     folders = issue_folders(root)
@@ -193,12 +203,21 @@ class IssueReader:
         if raw is None:
             return self.month.first_day
         if isinstance(raw, dt.datetime):
-            return raw.date()
-        if isinstance(raw, dt.date):
-            return raw
-        self.diag.error("'date' must be a TOML date such as 2023-08-01", path,
-                        line_of_key(text, "date"))
-        return self.month.first_day
+            raw = raw.date()
+        if not isinstance(raw, dt.date):
+            self.diag.error("'date' must be a TOML date such as 2023-08-01", path,
+                            line_of_key(text, "date"))
+            return self.month.first_day
+        earliest, latest = date_range(self.month)
+        if not earliest <= raw <= latest:
+            # A typo of the year (1923, 2203) would date every output, the PDFs' and the
+            # EPUB's metadata, the web edition's and the feed's, decades away.
+            self.diag.error(f"'date' {raw.isoformat()} is not near the issue's month "
+                            f"{self.month}: give a date from {earliest.isoformat()} to "
+                            f"{latest.isoformat()} (or none: the 1st of the month)", path,
+                            line_of_key(text, "date"))
+            return self.month.first_day
+        return raw
 
     def _string_list(self, data: dict[str, Any], key: str, path: Path, text: str) -> list[str]:
         raw = data.get(key, [])
