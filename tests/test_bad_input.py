@@ -103,6 +103,7 @@ def test_not_utf8_names_the_byte_and_line(fixture_copy, cli):
     ("foo", ("YYYY-MM",)),
     ("2023-13", ("no month 13",)),
     ("2023-00", ("no month 00",)),
+    ("0000-01", ("no year 0000",)),  # was: new wrote 'date = 0000-01-01', invalid TOML
 ])
 def test_malformed_month_is_a_usage_error(command, month, words, fixture_copy, cli):
     """A month that is not YYYY-MM is a usage error (exit 2) for every command taking one."""
