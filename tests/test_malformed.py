@@ -472,6 +472,14 @@ CASES: dict[str, Case] = {
         replace(ISSUE, 'month = "2024-01"\n', 'month = "2024-01"\ndate = 1924-01-01\n'),
         "date = ", ("'date' 1924-01-01 is not near the issue's month 2024-01",
                     "from 2023-12-01 to 2024-02-29")),
+    "front matter: a slug with no letter or digit": Case(
+        replace(CULTURE, "section: Culture\n", "section: Culture\nslug: '---'\n"), "slug:",
+        ("slug '---' has no letter or digit",)),
+    "file: a name with no letter or digit to make a slug of": Case(
+        lambda root: Path(shutil.copy(root / CULTURE,
+                                      root / CULTURE.replace("02-culture", "03-!!!"))),
+        1,
+        ("the file name has no letter or digit", "set 'slug'")),
 }
 
 

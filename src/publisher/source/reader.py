@@ -365,8 +365,19 @@ class IssueReader:
         if meta is None:
             return None
         raw_slug = meta.get("slug") or _NUMBER_PREFIX.sub("", path.stem)
-        return _Source(path, text, meta, meta_lines, "".join(lines[end + 1 :]), end + 1,
-                       m.slug(str(raw_slug), default="section"))
+        slug = m.slug(str(raw_slug), default="")
+        if not slug:
+            # Every such article would be named alike ('section'), its web page and ids
+            # too: say so here rather than as a clash of two names nobody wrote.
+            if meta.get("slug"):
+                self.diag.error(f"slug '{raw_slug}' has no letter or digit: write one (it "
+                                "names the article's web page)", path,
+                                meta_lines.get("slug", 1))
+            else:
+                self.diag.error("the file name has no letter or digit to name the article "
+                                "by: rename the file or set 'slug'", path, 1)
+            return None
+        return _Source(path, text, meta, meta_lines, "".join(lines[end + 1 :]), end + 1, slug)
 
     def _yaml(self, header: str, path: Path) -> tuple[dict[str, Any] | None, dict[str, int]]:
         try:
