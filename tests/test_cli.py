@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT
+from conftest import LAYOUTS, PROJECT
+from publisher.build.builder import Paths
 from publisher.cli import issue as cli_issue
 from publisher.cli import options
 from publisher.cli.main import _parser
@@ -291,3 +292,16 @@ def test_a_port_in_use_or_out_of_range_is_one_line(project_copy, cli, command):
     wide = cli(*command, "--port", "65536", paths=project_copy)
     assert wide.status == 2
     assert "65536 is not a port: give 0 to 65535" in wide.err
+
+
+def test_new_outside_the_project_makes_nothing(tmp_path, cli):
+    """publisher new where there is no issues/publication.toml (another folder, a typo in
+    --issues) refuses in one line (was: it made issues/<MONTH>/ there, which nothing
+    could build)."""
+    issues = tmp_path / "issues"
+    run = cli("new", "2023-09", paths=Paths(issues, LAYOUTS, tmp_path / "dist"))
+    assert run.status == 1
+    assert run.err_lines == [
+        f"error: {issues}: no publication.toml here: run publisher in the project's folder "
+        "(where issues/ is) or give --issues DIR"]
+    assert not issues.exists()

@@ -8,6 +8,7 @@ these tests fail, saying so: they never pass without having tried.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -200,3 +201,22 @@ def test_dist_that_is_a_file_names_the_file(fixture_copy, cli, tmp_path):
         f"error: {dist / '2024-01'}: cannot create the folder: Not a directory ({dist} is a "
         "file, not a folder: move it away or choose another --dist)"]
     assert dist.read_text() == "not a folder"
+
+
+def test_new_on_a_full_disk_leaves_no_half_issue(disk, fixture_copy, cli):
+    """publisher new that the disk refuses is one line, and leaves no half-made folder
+    (which the next try would refuse as 'already exists')."""
+    issues = disk / "issues"
+    issues.mkdir()
+    shutil.copy(fixture_copy.issues / "publication.toml", issues)
+    # to the last byte
+    with open(disk / "filler", "wb", buffering=0) as handle, contextlib.suppress(OSError):
+        while True:
+            handle.write(b"\0" * 4096)
+    run = cli("new", "2024-02", paths=Paths(issues, LAYOUTS, disk / "dist"))
+    assert run.status == 1
+    (line,) = run.err_lines
+    assert line.startswith(f"error: {issues / '2024-02'}") and line.endswith(NO_SPACE), line
+    assert sorted(p.name for p in issues.iterdir()) == ["publication.toml"]
+    (disk / "filler").unlink()
+    assert cli("new", "2024-02", paths=Paths(issues, LAYOUTS, disk / "dist")).status == 0
