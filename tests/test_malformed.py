@@ -480,6 +480,12 @@ CASES: dict[str, Case] = {
                                       root / CULTURE.replace("02-culture", "03-!!!"))),
         1,
         ("the file name has no letter or digit", "set 'slug'")),
+    "body: a character no font has, written as a character reference": Case(
+        replace(CULTURE, "Text about culture.", "Text about culture &#x2603;."), 7,
+        ("character '☃' (U+2603 SNOWMAN) has no glyph",)),
+    "front matter: a character no font has, written as a YAML escape": Case(
+        replace(CULTURE, "title: Culture", 'title: "Culture \\u2603"'), 2,
+        ("character '☃' (U+2603 SNOWMAN) has no glyph",)),
 }
 
 
