@@ -199,7 +199,7 @@ def test_dist_that_is_a_file_names_the_file(fixture_copy, cli, tmp_path):
     assert run.status == 1
     assert run.err_lines == [
         f"error: {dist / '2024-01'}: cannot create the folder: Not a directory ({dist} is a "
-        "file, not a folder: move it away or choose another --dist)"]
+        "file, not a folder: move it away or name another folder)"]
     assert dist.read_text() == "not a folder"
 
 
@@ -220,3 +220,16 @@ def test_new_on_a_full_disk_leaves_no_half_issue(disk, fixture_copy, cli):
     assert sorted(p.name for p in issues.iterdir()) == ["publication.toml"]
     (disk / "filler").unlink()
     assert cli("new", "2024-02", paths=Paths(issues, LAYOUTS, disk / "dist")).status == 0
+
+
+def test_dkim_keygen_into_a_file_names_the_file(tmp_path, cli):
+    """dkim keygen --dir naming a file was 'cannot write: File exists (check the disk and
+    run it again)'."""
+    where = tmp_path / "keys"
+    where.write_text("a file")
+    run = cli("dkim", "keygen", "news", "example.org", "--dir", str(where))
+    assert run.status == 1
+    assert run.err_lines == [
+        f"error: {where / 'news._domainkey.example.org.pem'}: cannot write: File exists "
+        f"({where} is a file, not a folder: move it away or name another folder)"]
+    assert where.read_text() == "a file"
