@@ -486,6 +486,14 @@ CASES: dict[str, Case] = {
     "front matter: a character no font has, written as a YAML escape": Case(
         replace(CULTURE, "title: Culture", 'title: "Culture \\u2603"'), 2,
         ("character '☃' (U+2603 SNOWMAN) has no glyph",)),
+    "publication.toml: a base_url that is no URL": Case(
+        replace(PUBLICATION, 'base_url = "https://example.org/korea/"',
+                'base_url = "example.org/korea"'), "base_url",
+        ("'base_url' 'example.org/korea' is not an http(s) URL",)),
+    "publication.toml: a sender_address that is no address": Case(
+        replace(PUBLICATION, 'sender_address = "sender@example.org"',
+                'sender_address = "Webzine KOREA"'), "sender_address",
+        ("'sender_address' 'Webzine KOREA' is not an email address",)),
 }
 
 
