@@ -305,3 +305,26 @@ def test_new_outside_the_project_makes_nothing(tmp_path, cli):
         f"error: {issues}: no publication.toml here: run publisher in the project's folder "
         "(where issues/ is) or give --issues DIR"]
     assert not issues.exists()
+
+
+def test_fix_never_writes_through_a_link_and_keeps_one_inside(project_copy, cli, tmp_path):
+    """check --fix read an article linked from outside the issue and replaced the link by
+    a copy of that file (repaired); a link inside the issue became a copy too."""
+    articles = (project_copy.issues / ARTICLE).parent
+    outside = tmp_path / "outside.md"
+    outside.write_text("---\ntitle: Korea\u00a1\u00afs\n---\n", encoding="utf-8")
+    (articles / "zz-outside.md").symlink_to(outside)
+    inside_file = project_copy.issues / "2023-08" / "drafts" / "story.md"
+    inside_file.parent.mkdir()
+    original = (project_copy.issues / ARTICLE).read_text(encoding="utf-8")
+    inside_file.write_text(original.replace("Korea’s nuclear", "Korea\u00a1\u00afs nuclear", 1),
+                           encoding="utf-8")
+    (project_copy.issues / ARTICLE).unlink()
+    (project_copy.issues / ARTICLE).symlink_to(inside_file)
+    run = cli("check", "--fix", "2023-08", paths=project_copy)
+    assert run.status == 1
+    assert "zz-outside.md: is a link to" in run.err and "outside the issue folder" in run.err
+    assert (articles / "zz-outside.md").is_symlink()
+    assert outside.read_text(encoding="utf-8") == "---\ntitle: Korea\u00a1\u00afs\n---\n"
+    assert (project_copy.issues / ARTICLE).is_symlink()
+    assert inside_file.read_text(encoding="utf-8") == original
