@@ -328,3 +328,15 @@ def test_fix_never_writes_through_a_link_and_keeps_one_inside(project_copy, cli,
     assert outside.read_text(encoding="utf-8") == "---\ntitle: Korea\u00a1\u00afs\n---\n"
     assert (project_copy.issues / ARTICLE).is_symlink()
     assert inside_file.read_text(encoding="utf-8") == original
+
+
+@pytest.mark.parametrize("option", ["--issues", "--layouts", "--dist"])
+def test_an_empty_folder_option_is_a_usage_error(project_copy, cli, tmp_path, option,
+                                                 monkeypatch):
+    """--dist "$DIST" with DIST unset was the current folder: the build wrote 2023-08/
+    and .cache/ wherever it was run."""
+    monkeypatch.chdir(tmp_path)
+    run = cli("build", "2023-08", "--format", "email", option, "")
+    assert run.status == 2
+    assert f"argument {option}: is empty: name a folder (. for this one)" in run.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["issues"]
