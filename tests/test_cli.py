@@ -340,3 +340,13 @@ def test_an_empty_folder_option_is_a_usage_error(project_copy, cli, tmp_path, op
     assert run.status == 2
     assert f"argument {option}: is empty: name a folder (. for this one)" in run.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["issues"]
+
+
+def test_an_empty_db_option_is_a_usage_error(cli, tmp_path, monkeypatch):
+    """--db "" imported into subscribers.sqlite in the current folder, without a word."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "readers.csv").write_text("email\nann@example.org\n")
+    run = cli("subscribers", "import", "readers.csv", "--db", "")
+    assert run.status == 2
+    assert "argument --db: is empty: name the store's file or its postgresql:// URL" in run.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["readers.csv"]
