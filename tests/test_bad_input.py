@@ -154,3 +154,20 @@ def test_quiet_bad_input_is_exactly_one_line(fixture_copy, cli):
     run = cli("build", "-q", "2024-01", paths=fixture_copy)
     assert run.status == 1
     assert len(run.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("damage", ["missing", "folder"])
+def test_an_issue_folder_without_its_toml_says_so(damage, fixture_copy, cli):
+    """A month's folder without issue.toml (made by hand), or with a folder by that name:
+    it was 'no issue 2024-01 in issues/ (available: ...)', the folder right there."""
+    toml = fixture_copy.issues / "2024-01" / "issue.toml"
+    toml.unlink()
+    if damage == "folder":
+        toml.mkdir()
+    what = "is a folder, not a file" if damage == "folder" else "no such file"
+    for command in ("check", "build"):
+        run = cli(command, "2024-01", paths=fixture_copy)
+        assert run.status == 1
+        assert run.err_lines == [f"error: {toml}: {what}: an issue's folder needs its "
+                                 "issue.toml (publisher new 2024-01 writes one in a new folder)"]
+    assert not fixture_copy.dist.exists()

@@ -66,6 +66,12 @@ def date_range(month: m.Month) -> tuple[dt.date, dt.date]:
 def find_issue(root: Path, month: m.Month) -> Path:
     """The folder of ``month``, or an error listing the months there are."""
     folders = issue_folders(root)
+    folder = root / str(month)
+    if month not in folders and folder.is_dir():  # a folder made by hand, or damaged
+        toml = folder / ISSUE_FILE
+        what = "is a folder, not a file" if toml.is_dir() else "no such file"
+        raise PublisherError(f"{what}: an issue's folder needs its {ISSUE_FILE} (publisher "
+                             f"new {month} writes one in a new folder)", toml)
     if month not in folders:
         known = ", ".join(str(k) for k in sorted(folders)) or "none"
         raise PublisherError(f"no issue {month} in {root}/ (available: {known})")
