@@ -103,6 +103,7 @@ def test_not_utf8_names_the_byte_and_line(fixture_copy, cli):
     ("foo", ("YYYY-MM",)),
     ("2023-13", ("no month 13",)),
     ("2023-00", ("no month 00",)),
+    ("0000-01", ("no year 0000",)),  # was: new wrote 'date = 0000-01-01', invalid TOML
 ])
 def test_malformed_month_is_a_usage_error(command, month, words, fixture_copy, cli):
     """A month that is not YYYY-MM is a usage error (exit 2) for every command taking one."""
@@ -153,3 +154,20 @@ def test_quiet_bad_input_is_exactly_one_line(fixture_copy, cli):
     run = cli("build", "-q", "2024-01", paths=fixture_copy)
     assert run.status == 1
     assert len(run.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("damage", ["missing", "folder"])
+def test_an_issue_folder_without_its_toml_says_so(damage, fixture_copy, cli):
+    """A month's folder without issue.toml (made by hand), or with a folder by that name:
+    it was 'no issue 2024-01 in issues/ (available: ...)', the folder right there."""
+    toml = fixture_copy.issues / "2024-01" / "issue.toml"
+    toml.unlink()
+    if damage == "folder":
+        toml.mkdir()
+    what = "is a folder, not a file" if damage == "folder" else "no such file"
+    for command in ("check", "build"):
+        run = cli(command, "2024-01", paths=fixture_copy)
+        assert run.status == 1
+        assert run.err_lines == [f"error: {toml}: {what}: an issue's folder needs its "
+                                 "issue.toml (publisher new 2024-01 writes one in a new folder)"]
+    assert not fixture_copy.dist.exists()

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT
+from conftest import LAYOUTS, PROJECT
+from publisher.build.builder import Paths
 from publisher.cli import issue as cli_issue
 from publisher.cli import options
 from publisher.cli.main import _parser
@@ -268,3 +269,84 @@ def test_an_oserror_from_a_library_is_a_write_only_when_only_a_write_gets_it(
     run = cli("build", "2023-08")
     assert run.status == 1
     assert run.err.splitlines() == [expected]
+
+
+@pytest.mark.parametrize("command", [("serve",), ("preview", "2023-08", "--no-background")])
+def test_a_port_in_use_or_out_of_range_is_one_line(project_copy, cli, command):
+    """A port another program listens on is one line naming it (was: a traceback of
+    socketserver's bind); a port past 65535 is a usage error (was: OverflowError)."""
+    import socket
+
+    (project_copy.dist / "site").mkdir(parents=True)
+    (project_copy.dist / "site" / "index.html").write_text("<html></html>")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = cli(*command, "--port", str(port), paths=project_copy)
+    assert busy.status == 1
+    assert "Traceback" not in busy.err
+    assert busy.err.strip().splitlines()[-1] == (
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use (another program "
+        "is listening there: stop it or choose another --port)")
+    wide = cli(*command, "--port", "65536", paths=project_copy)
+    assert wide.status == 2
+    assert "65536 is not a port: give 0 to 65535" in wide.err
+
+
+def test_new_outside_the_project_makes_nothing(tmp_path, cli):
+    """publisher new where there is no issues/publication.toml (another folder, a typo in
+    --issues) refuses in one line (was: it made issues/<MONTH>/ there, which nothing
+    could build)."""
+    issues = tmp_path / "issues"
+    run = cli("new", "2023-09", paths=Paths(issues, LAYOUTS, tmp_path / "dist"))
+    assert run.status == 1
+    assert run.err_lines == [
+        f"error: {issues}: no publication.toml here: run publisher in the project's folder "
+        "(where issues/ is) or give --issues DIR"]
+    assert not issues.exists()
+
+
+def test_fix_never_writes_through_a_link_and_keeps_one_inside(project_copy, cli, tmp_path):
+    """check --fix read an article linked from outside the issue and replaced the link by
+    a copy of that file (repaired); a link inside the issue became a copy too."""
+    articles = (project_copy.issues / ARTICLE).parent
+    outside = tmp_path / "outside.md"
+    outside.write_text("---\ntitle: Korea\u00a1\u00afs\n---\n", encoding="utf-8")
+    (articles / "zz-outside.md").symlink_to(outside)
+    inside_file = project_copy.issues / "2023-08" / "drafts" / "story.md"
+    inside_file.parent.mkdir()
+    original = (project_copy.issues / ARTICLE).read_text(encoding="utf-8")
+    inside_file.write_text(original.replace("Korea’s nuclear", "Korea\u00a1\u00afs nuclear", 1),
+                           encoding="utf-8")
+    (project_copy.issues / ARTICLE).unlink()
+    (project_copy.issues / ARTICLE).symlink_to(inside_file)
+    run = cli("check", "--fix", "2023-08", paths=project_copy)
+    assert run.status == 1
+    assert "zz-outside.md: is a link to" in run.err and "outside the issue folder" in run.err
+    assert (articles / "zz-outside.md").is_symlink()
+    assert outside.read_text(encoding="utf-8") == "---\ntitle: Korea\u00a1\u00afs\n---\n"
+    assert (project_copy.issues / ARTICLE).is_symlink()
+    assert inside_file.read_text(encoding="utf-8") == original
+
+
+@pytest.mark.parametrize("option", ["--issues", "--layouts", "--dist"])
+def test_an_empty_folder_option_is_a_usage_error(project_copy, cli, tmp_path, option,
+                                                 monkeypatch):
+    """--dist "$DIST" with DIST unset was the current folder: the build wrote 2023-08/
+    and .cache/ wherever it was run."""
+    monkeypatch.chdir(tmp_path)
+    run = cli("build", "2023-08", "--format", "email", option, "")
+    assert run.status == 2
+    assert f"argument {option}: is empty: name a folder (. for this one)" in run.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["issues"]
+
+
+def test_an_empty_db_option_is_a_usage_error(cli, tmp_path, monkeypatch):
+    """--db "" imported into subscribers.sqlite in the current folder, without a word."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "readers.csv").write_text("email\nann@example.org\n")
+    run = cli("subscribers", "import", "readers.csv", "--db", "")
+    assert run.status == 2
+    assert "argument --db: is empty: name the store's file or its postgresql:// URL" in run.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["readers.csv"]

@@ -8,6 +8,7 @@ these tests fail, saying so: they never pass without having tried.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -164,3 +165,71 @@ def test_the_real_command_on_a_read_only_dist(disk, fixture_copy):
         f"error: {disk / 'dist' / '2024-01' / 'email.html'}: cannot write: {READ_ONLY}"]
     assert _files(disk / "dist") == before
     assert FIXTURES.is_dir()
+
+
+def test_a_folder_where_an_output_goes_renames_nothing(fixture_copy, cli):
+    """A folder in the place of a later output (email.eml) is found before any rename:
+    the earlier outputs stay as they were (was: email.html and email.txt replaced, then
+    the rename of email.eml refused, a mix of old and new), one line saying what to do."""
+    first = cli("build", "2024-01", "--format", "email", paths=fixture_copy)
+    assert first.status == 0, first.err
+    month = fixture_copy.dist / "2024-01"
+    (month / "email.eml").unlink()
+    (month / "email.eml").mkdir()
+    before = _files(fixture_copy.dist)
+    article = fixture_copy.issues / "2024-01" / "articles" / "02-culture.md"
+    article.write_text(article.read_text(encoding="utf-8").replace(
+        "Text about culture.", "Text about culture, changed."), encoding="utf-8")
+    again = cli("build", "2024-01", "--format", "email", paths=fixture_copy)
+    assert again.status == 1
+    assert again.err_lines == [
+        f"error: {month / 'email.eml'}: cannot write: Is a directory (a folder is where the "
+        "file goes: remove it or choose another --dist)"]
+    assert _files(fixture_copy.dist) == before
+    assert not [p for p in month.rglob("*.tmp")]
+
+
+def test_dist_that_is_a_file_names_the_file(fixture_copy, cli, tmp_path):
+    """--dist naming a file: one line naming it as the file in the way (was: 'Not a
+    directory (check the disk and run it again)')."""
+    dist = tmp_path / "dist-file"
+    dist.write_text("not a folder")
+    run = cli("build", "2024-01", "--format", "email",
+              paths=Paths(fixture_copy.issues, LAYOUTS, dist))
+    assert run.status == 1
+    assert run.err_lines == [
+        f"error: {dist / '2024-01'}: cannot create the folder: Not a directory ({dist} is a "
+        "file, not a folder: move it away or name another folder)"]
+    assert dist.read_text() == "not a folder"
+
+
+def test_new_on_a_full_disk_leaves_no_half_issue(disk, fixture_copy, cli):
+    """publisher new that the disk refuses is one line, and leaves no half-made folder
+    (which the next try would refuse as 'already exists')."""
+    issues = disk / "issues"
+    issues.mkdir()
+    shutil.copy(fixture_copy.issues / "publication.toml", issues)
+    # to the last byte
+    with open(disk / "filler", "wb", buffering=0) as handle, contextlib.suppress(OSError):
+        while True:
+            handle.write(b"\0" * 4096)
+    run = cli("new", "2024-02", paths=Paths(issues, LAYOUTS, disk / "dist"))
+    assert run.status == 1
+    (line,) = run.err_lines
+    assert line.startswith(f"error: {issues / '2024-02'}") and line.endswith(NO_SPACE), line
+    assert sorted(p.name for p in issues.iterdir()) == ["publication.toml"]
+    (disk / "filler").unlink()
+    assert cli("new", "2024-02", paths=Paths(issues, LAYOUTS, disk / "dist")).status == 0
+
+
+def test_dkim_keygen_into_a_file_names_the_file(tmp_path, cli):
+    """dkim keygen --dir naming a file was 'cannot write: File exists (check the disk and
+    run it again)'."""
+    where = tmp_path / "keys"
+    where.write_text("a file")
+    run = cli("dkim", "keygen", "news", "example.org", "--dir", str(where))
+    assert run.status == 1
+    assert run.err_lines == [
+        f"error: {where / 'news._domainkey.example.org.pem'}: cannot write: File exists "
+        f"({where} is a file, not a folder: move it away or name another folder)"]
+    assert where.read_text() == "a file"

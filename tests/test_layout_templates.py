@@ -152,3 +152,31 @@ def test_a_format_may_override_a_partial_and_its_mistakes_name_it(layouts, fixtu
     assert [e for e in run.err_lines if e.startswith("error:")] == [
         f"error: {own}:{line}: template error: 'publisher.model.ArchiveEntry object' has no "
         "attribute 'labl'"]
+
+
+def test_a_missing_stylesheet_a_renderer_reads_is_one_line(layouts, fixture_copy, cli):
+    """The print stylesheet is read by the PDF renderer itself, not through Jinja: gone,
+    it is one line naming it (was: a FileNotFoundError traceback)."""
+    stylesheet = layouts / "print" / "print.css"
+    stylesheet.unlink()
+    run = cli("build", "2024-01", "--format", "pdf",
+              paths=Paths(fixture_copy.issues, layouts, fixture_copy.dist))
+    assert run.status == 1
+    assert "Traceback" not in run.err
+    assert [e for e in run.err_lines if e.startswith("error:")] == [
+        f"error: {stylesheet}: cannot read: No such file or directory (check the file and "
+        "run it again)"]
+    assert not fixture_copy.dist.exists()
+
+
+@pytest.mark.parametrize("command", ["check", "build"])
+def test_no_layouts_folder_is_one_line_before_anything(tmp_path, fixture_copy, cli, command):
+    """publisher run outside the project's folder finds no layouts/: check said OK (the
+    glyph check had no fonts to read) and build ended in a traceback."""
+    missing = tmp_path / "elsewhere" / "layouts"
+    run = cli(command, "2024-01", paths=Paths(fixture_copy.issues, missing, fixture_copy.dist))
+    assert run.status == 1
+    assert [e for e in run.err_lines if e.startswith("error:")] == [
+        f"error: {missing}: no such folder: run publisher in the project's folder (where "
+        "layouts/ is) or give --layouts DIR"]
+    assert not fixture_copy.dist.exists()

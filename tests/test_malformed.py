@@ -119,6 +119,30 @@ def _png_with_a_huge_text_chunk(path: Path) -> bytes:
     return data[:end] + chunk + data[end:]
 
 
+def link(rel: str, target: Callable[[Path], str]) -> Edit:
+    """``rel`` replaced by a symbolic link to ``target(issues folder)``."""
+    def edit(root: Path) -> Path:
+        path = root / rel
+        outside = root.parent / "elsewhere"
+        outside.mkdir(exist_ok=True)
+        (outside / "stray.md").write_bytes(path.read_bytes())  # a good article, elsewhere
+        path.unlink()
+        path.symlink_to(target(root))
+        return path
+    return edit
+
+
+def _toml_link(root: Path) -> Path:
+    """issue.toml moved out of the issue folder, a link left in its place."""
+    path = root / ISSUE
+    moved = root.parent / "elsewhere" / "issue.toml"
+    moved.parent.mkdir(exist_ok=True)
+    moved.write_bytes(path.read_bytes())
+    path.unlink()
+    path.symlink_to(moved)
+    return path
+
+
 @dataclass(frozen=True)
 class Case:
     edit: Edit
@@ -436,6 +460,40 @@ CASES: dict[str, Case] = {
     "body: a joiner at the end of a line, after a character no font has": Case(
         replace(CULTURE, "Text about culture.", "Text about culture ☃\u200d\nand more."), 7,
         ("character '☃' (U+2603 SNOWMAN) has no glyph",)),
+    "file: an article that is a link out of the issue folder": Case(
+        link(CULTURE, lambda root: str(root.parent / "elsewhere" / "stray.md")), None,
+        ("is a link to '", "elsewhere/stray.md', outside the issue folder")),
+    "file: an article that is a link to nothing": Case(
+        link(CULTURE, lambda root: "gone.md"), None,
+        ("is a link to 'gone.md', which does not exist",)),
+    "file: issue.toml a link out of the issue folder": Case(
+        _toml_link, None, ("is a link to '", "elsewhere/issue.toml', outside the issue folder")),
+    "issue.toml: a date decades from the month (a typo of the year)": Case(
+        replace(ISSUE, 'month = "2024-01"\n', 'month = "2024-01"\ndate = 1924-01-01\n'),
+        "date = ", ("'date' 1924-01-01 is not near the issue's month 2024-01",
+                    "from 2023-12-01 to 2024-02-29")),
+    "front matter: a slug with no letter or digit": Case(
+        replace(CULTURE, "section: Culture\n", "section: Culture\nslug: '---'\n"), "slug:",
+        ("slug '---' has no letter or digit",)),
+    "file: a name with no letter or digit to make a slug of": Case(
+        lambda root: Path(shutil.copy(root / CULTURE,
+                                      root / CULTURE.replace("02-culture", "03-!!!"))),
+        1,
+        ("the file name has no letter or digit", "set 'slug'")),
+    "body: a character no font has, written as a character reference": Case(
+        replace(CULTURE, "Text about culture.", "Text about culture &#x2603;."), 7,
+        ("character '☃' (U+2603 SNOWMAN) has no glyph",)),
+    "front matter: a character no font has, written as a YAML escape": Case(
+        replace(CULTURE, "title: Culture", 'title: "Culture \\u2603"'), 2,
+        ("character '☃' (U+2603 SNOWMAN) has no glyph",)),
+    "publication.toml: a base_url that is no URL": Case(
+        replace(PUBLICATION, 'base_url = "https://example.org/korea/"',
+                'base_url = "example.org/korea"'), "base_url",
+        ("'base_url' 'example.org/korea' is not an http(s) URL",)),
+    "publication.toml: a sender_address that is no address": Case(
+        replace(PUBLICATION, 'sender_address = "sender@example.org"',
+                'sender_address = "Webzine KOREA"'), "sender_address",
+        ("'sender_address' 'Webzine KOREA' is not an email address",)),
 }
 
 

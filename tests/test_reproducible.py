@@ -84,3 +84,20 @@ def _font_names(pdf: bytes) -> set[str]:
         for font in fonts.values():
             names.add(str(font.get_object()["/BaseFont"])[1:].split("+", 1)[-1])
     return names
+
+
+def test_the_epub_zip_dates_stay_in_the_range_zip_can_write() -> None:
+    """An issue dated past 2107 (the last year a ZIP entry can carry) or before 1980
+    still packs its EPUB, dated at the nearer end (was: struct.error for 9999-12)."""
+    import datetime as dt
+    import zipfile
+
+    from publisher.render.epub.assets import reproducible_zip
+
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w") as source:
+        source.writestr("mimetype", "application/epub+zip")
+    for when, year in [(dt.date(9999, 12, 1), 2107), (dt.date(1, 1, 1), 1980),
+                       (dt.date(2023, 8, 1), 2023)]:
+        packed = zipfile.ZipFile(io.BytesIO(reproducible_zip(raw.getvalue(), when)))
+        assert packed.infolist()[0].date_time[:3] == (year, when.month, when.day)

@@ -148,6 +148,27 @@ def test_the_site_is_rebuilt_identically(site, tmp_path):
         assert (again.dist / "site" / name).read_bytes() == (site.root / name).read_bytes()
 
 
+@pytest.mark.parametrize("damage", ["garbage", '{"pages": 5}', '{"pages": [{"url": 1}]}', None])
+def test_a_damaged_manifest_is_a_warning_not_a_silent_sitemap(built_2023_08, tmp_path, damage):
+    """The web edition's manifest.json missing or damaged: the site was written without a
+    word, its sitemap quietly short of every article of the month."""
+    from publisher.diagnostics import Diagnostics
+
+    again = Paths(built_2023_08.issues, built_2023_08.layouts, tmp_path / "dist")
+    shutil.copytree(built_2023_08.dist / "2023-08", again.dist / "2023-08")
+    manifest = again.dist / "2023-08" / "web" / "manifest.json"
+    if damage is None:
+        manifest.unlink()
+    else:
+        manifest.write_text(damage)
+    diag = Diagnostics()
+    build_site(again, diag)
+    assert [w for w in map(str, diag.warnings) if "manifest.json" in w] == [
+        f"{built_2023_08.issues / '2023-08' / 'issue.toml'}: 2023-08: {manifest} is missing "
+        "or damaged: the sitemap lists none of its articles; rebuild it ('publisher build "
+        "2023-08')"]
+
+
 def test_the_search_finds_an_article_from_the_static_site(site, browser):
     """Pagefind's index, built by publisher site, queried in Chromium under the site's
     own Content-Security-Policy: the result links the article's page."""

@@ -169,6 +169,26 @@ def test_an_unreachable_postgresql_server_is_one_line(cli: Callable[..., Run]) -
     assert "s3cret" not in run.err
 
 
+def test_a_folder_or_a_missing_folder_for_the_store_is_said_so(
+        tmp_path: Path, cli: Callable[..., Run]) -> None:
+    """--db naming a folder was 'the subscriber store has N names (hard links)' (a
+    folder's link count); a store to be made in a folder that is not there was SQLite's
+    'unable to open database file'."""
+    csv_file = tmp_path / "readers.csv"
+    csv_file.write_text("email\nann@example.org\n")
+    for command in (("subscribers", "count"), ("subscribers", "import", str(csv_file))):
+        run = cli(*command, "--db", str(tmp_path))
+        assert (run.status, run.err_lines) == (1, [
+            f"error: {tmp_path}: is a folder, not a subscriber store: give the store's file "
+            f"(such as {tmp_path / 'subscribers.sqlite'})"])
+    missing = tmp_path / "nowhere" / "s.sqlite"
+    run = cli("subscribers", "import", str(csv_file), "--db", str(missing))
+    assert (run.status, run.err_lines) == (1, [
+        f"error: {missing}: cannot create the subscriber store: no folder {missing.parent} "
+        "(create it, or give another --db)"])
+    assert not missing.parent.exists()
+
+
 def _dump(where: str) -> dict[str, list[tuple[object, ...]]]:
     with contextlib.closing(subscribers.connect(where)) as conn:
         return {table: sorted(tuple(r) for r in conn.execute(f"SELECT * FROM {table}"))

@@ -130,7 +130,8 @@ def test_import_errors_create_no_store(tmp_path: Path, cli: Callable[..., Run],
     no_column = write(tmp_path / "x.csv", "mail,name\na@example.org,A\n")
     run = cli("subscribers", "import", str(no_column), "--db", str(db))
     assert (run.status, run.err_lines) == (1, ["error: x.csv:1: the header row has no 'email' "
-                                               "column"])
+                                               "column (it reads 'mail,name'): the first row "
+                                               "names the columns, separated by commas"])
     bad = write(tmp_path / "y.csv", "email\nbad\n")
     assert cli("subscribers", "import", str(bad), "--db", str(db)).status == 1
     assert not db.exists()
@@ -304,6 +305,31 @@ def test_rows_that_are_not_utf8_or_not_csv_are_reported_by_line(
     run = cli("subscribers", "import", str(huge), "--skip-bad", "--db", str(db))
     assert (run.status, run.err_lines) == (
         1, ["error: huge.csv:3: a line longer than 1 MiB: not a subscriber CSV"])
+    assert not db.exists()
+
+
+def test_a_csv_in_utf16_or_a_folder_is_said_so(
+        tmp_path: Path, cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CSV saved as UTF-16 (Excel's 'Unicode text') was 'the header row has no email
+    column'; a header not UTF-8 likewise; a folder was 'no such file'; a header of another
+    separator is shown as read."""
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "s.sqlite"
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes("email,name\nann@example.org,Ann\n".encode("utf-16"))
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("émail\nann@example.org\n".encode("latin-1"))
+    semicolons = write(tmp_path / "semi.csv", "name;email\nAnn;ann@example.org\n")
+    (tmp_path / "folder.csv").mkdir()
+    for name, line in [
+            ("utf16.csv", "error: utf16.csv:1: UTF-16 text: save the file as UTF-8"),
+            ("latin1.csv", "error: latin1.csv:1: not UTF-8 text: save the file as UTF-8"),
+            (semicolons.name, "error: semi.csv:1: the header row has no 'email' column (it "
+             "reads 'name;email'): the first row names the columns, separated by commas"),
+            ("folder.csv", "error: folder.csv: is a folder, not a CSV file: name the file in "
+             "it")]:
+        run = cli("subscribers", "import", name, "--db", str(db))
+        assert (run.status, run.err_lines) == (1, [line])
     assert not db.exists()
 
 

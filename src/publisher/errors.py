@@ -140,7 +140,23 @@ def disk_error(exc: OSError, path: Path | None = None,
     where = path if path is not None else (Path(exc.filename) if exc.filename else None)
     reason = exc.strerror or str(exc)
     advice = _DISK_ADVICE.get(exc.errno or 0, "check the disk and run it again")
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST) and where is not None:
+        advice = _file_in_the_way(where) or advice
+    elif exc.errno == errno.EISDIR:
+        advice = "a folder is where the file goes: remove it or choose another --dist"
     return WriteError(f"{doing}: {reason} ({advice})", where)
+
+
+def _file_in_the_way(path: Path) -> str | None:
+    """What to do when a file stands where ``path`` needs a folder (``--dist`` or
+    ``--dir`` given a file, or a file named as an output's folder)."""
+    for folder in reversed(path.parents):
+        try:
+            if folder.exists() and not folder.is_dir():
+                return f"{folder} is a file, not a folder: move it away or name another folder"
+        except OSError:
+            return None
+    return None
 
 
 def human_size(size: int) -> str:

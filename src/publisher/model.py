@@ -72,6 +72,8 @@ class Month:
         year, month = int(m.group(1)), int(m.group(2))
         if not 1 <= month <= 12:
             raise ValueError(f"month {text!r} has no month {month:02d}: use 01 to 12")
+        if year < 1:  # the calendar starts in year 1: no date of year 0 can be written
+            raise ValueError(f"month {text!r} has no year 0000: use 0001 to 9999")
         return cls(year, month)
 
     def __str__(self) -> str:

@@ -9,6 +9,7 @@ no temporary file left behind.  :func:`write_atomic` is the same for one file.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import tempfile
@@ -57,6 +58,12 @@ class Staged:
 
     def commit(self) -> list[Path]:
         """Rename every file into place; the final paths, in the order written."""
+        # A folder where a file goes refuses its rename: found before any rename, so
+        # that the outputs are not left half old, half new.
+        for _, path in self._pending:
+            if path.is_dir() and not path.is_symlink():
+                raise disk_error(IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR)),
+                                 path)
         done = []
         for tmp, path in self._pending:
             try:

@@ -68,18 +68,23 @@ def _check(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _fix_mojibake(root: Path, month: Month) -> None:
+    from publisher.source.files import link_problem
     from publisher.source.mojibake import repair
     from publisher.source.reader import find_issue
 
     folder = find_issue(root, month)
     for path in sorted([folder / "issue.toml", *folder.glob("articles/*.md")]):
+        if link_problem(folder, path) is not None:
+            continue  # a link out of the issue (or to nothing): the check reports it
+        # A link inside the issue stays a link: the file it leads to is repaired.
+        target = path.resolve() if path.is_symlink() else path
         try:
-            text = path.read_bytes().decode("utf-8")
+            text = target.read_bytes().decode("utf-8")
         except (OSError, UnicodeDecodeError):
             continue  # the check that follows reports it
         fixed = repair(text)
         if fixed != text:
-            write_atomic(path, fixed.encode("utf-8"))
+            write_atomic(target, fixed.encode("utf-8"))
             log.info("%s: repaired mojibake", path)
 
 

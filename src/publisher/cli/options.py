@@ -34,7 +34,8 @@ def common(level: int) -> argparse.ArgumentParser:
     group.add_argument("-v", "--verbose", action="count", default=0, dest=f"verbose_{level}",
                        help="show more detail")
     for name, (_, text) in FOLDERS.items():
-        group.add_argument(f"--{name}", type=Path, default=None, dest=f"{name}_{level}",
+        group.add_argument(f"--{name}", type=folder_argument, default=None,
+                           dest=f"{name}_{level}",
                            metavar="DIR", help=text)
     group.add_argument("--traceback", action="store_true", dest=f"traceback_{level}",
                        help="show the Python traceback of an error")
@@ -51,6 +52,26 @@ def merge(args: argparse.Namespace) -> argparse.Namespace:
         given = [getattr(args, f"{name}_{n}", None) for n in levels]
         setattr(args, name, next((p for p in reversed(given) if p is not None), default))
     return args
+
+
+def folder_argument(text: str) -> Path:
+    """``--issues``, ``--layouts``, ``--dist``: a folder; an empty one (``--dist "$DIST"``
+    with the variable unset) would be the current folder, so it is a usage error."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: name a folder (. for this one)")
+    return Path(text)
+
+
+def port_argument(text: str) -> int:
+    """``--port``: a TCP port, 0 to 65535 (0: any free one); else a usage error (exit 2)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: give 0 to 65535 "
+                                         "(0: any free one)")
+    return port
 
 
 def month_argument(text: str) -> Month:

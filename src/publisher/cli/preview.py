@@ -22,7 +22,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                     "layouts, rebuild it on every change and reload the page; rebuild the "
                     "PDF, EPUB and email in the background.")
     preview.add_argument("month", metavar="MONTH", help="the issue, as YYYY-MM")
-    preview.add_argument("--port", type=int, default=8000,
+    preview.add_argument("--port", type=options.port_argument, default=8000,
                          help="port (default 8000; 0: any free)")
     preview.add_argument("--no-background", dest="background", action="store_false",
                          help="do not rebuild the PDF, EPUB and email")

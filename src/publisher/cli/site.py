@@ -8,6 +8,7 @@ import os
 import sys
 
 from publisher.build.builder import Paths
+from publisher.cli import options
 from publisher.cli.console import report
 from publisher.diagnostics import Diagnostics
 from publisher.errors import ExitStatus
@@ -24,7 +25,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
 
     serve = sub.add_parser("serve", parents=[common], help="preview the site on 127.0.0.1",
                            description="Serve dist/site/ on 127.0.0.1 for previewing.")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
+    serve.add_argument("--port", type=options.port_argument, default=8000,
+                       help="port (default 8000; 0: any free)")
     serve.add_argument("--db", default=None, metavar="PATH|URL",
                        help="the subscriber store the unsubscribe endpoint writes to, a file "
                             "or a postgresql:// URL (default: $PUBLISHER_DATABASE_URL, else "

@@ -31,8 +31,18 @@ def store_option() -> argparse.ArgumentParser:
     (with ``PUBLISHER_DATABASE_URL``) into a :class:`~publisher.deliver.db.Location` by
     :func:`resolve_store` before the command runs."""
     store = argparse.ArgumentParser(add_help=False)
-    store.add_argument("--db", default=None, metavar="PATH|URL", help=STORE_HELP)
+    store.add_argument("--db", type=_store_argument, default=None, metavar="PATH|URL",
+                       help=STORE_HELP)
     return store
+
+
+def _store_argument(text: str) -> str:
+    """``--db``: given empty (``--db "$DB"`` with the variable unset), it would be the
+    default file in the current folder, quietly: a usage error instead."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: name the store's file or its "
+                                         "postgresql:// URL")
+    return text
 
 
 def resolve_store(args: argparse.Namespace) -> None:

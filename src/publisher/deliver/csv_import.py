@@ -185,8 +185,10 @@ def import_csv(path: Path, where: Location | str | os.PathLike[str], *,
     full) are one-line errors (:func:`publisher.deliver.subscribers.store_errors`).
     """
     location = locate(where)
-    if not path.exists() or path.is_dir():  # a file, or a pipe: `import <(...)`
+    if not path.exists():  # a file, or a pipe: `import <(...)`
         raise PublisherError("no such file", path)
+    if path.is_dir():
+        raise PublisherError("is a folder, not a CSV file: name the file in it", path)
 
     def report(error: PublisherError) -> None:  # each bad row as soon as it is read
         if skip_bad:
@@ -293,14 +295,24 @@ class _Reading:
                                       newline="") as text:
             reader = csv.reader(_lines(text, path))
             try:
-                header = [h.strip().casefold() for h in next(reader)]
+                raw = next(reader)
             except StopIteration:
                 raise PublisherError("empty file: expected a header row with 'email' (and "
                                      "'name')", path, 1) from None
             except csv.Error as exc:
                 raise PublisherError(f"not CSV: {exc}", path, 1) from None
+            header = [h.strip().casefold() for h in raw]
+            if any(_NOT_UTF8.search(cell) for cell in header):
+                kind = ("UTF-16" if header and header[0].startswith(("\udcff\udcfe",
+                                                                      "\udcfe\udcff"))
+                        else "not UTF-8")
+                raise PublisherError(f"{kind} text: save the file as UTF-8", path, 1)
             if "email" not in header:
-                raise PublisherError("the header row has no 'email' column", path, 1)
+                found = ",".join(raw)
+                shown = found if len(found) <= 80 else found[:79] + "…"
+                raise PublisherError(f"the header row has no 'email' column (it reads "
+                                     f"'{shown}'): the first row names the columns, "
+                                     "separated by commas", path, 1)
             col_email = header.index("email")
             col_name = header.index("name") if "name" in header else None
             col_consent = header.index("consent") if "consent" in header else None

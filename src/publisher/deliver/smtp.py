@@ -340,9 +340,17 @@ def _reply(code: int, text: bytes | str) -> str:
     return f"{code} {' '.join(text.split())}"
 
 
+#: What OpenSSL says when the other side does not answer in TLS at all.
+_NOT_TLS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST",
+                      "PACKET_LENGTH_TOO_LONG"})
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
         return _reply(exc.smtp_code, exc.smtp_error)
+    if isinstance(exc, ssl.SSLError) and exc.reason in _NOT_TLS:
+        return (f"it does not answer in TLS there ({exc.reason}): PUBLISHER_SMTP_TLS=ssl is "
+                "for a port that starts in TLS (465); starttls for 587, none for 25")
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__

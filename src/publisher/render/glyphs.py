@@ -16,6 +16,8 @@ selectors, tags) are never asked of a font.
 
 from __future__ import annotations
 
+import html
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -134,17 +136,33 @@ def glyph_errors(missing: Sequence[Missing], font_dir: Path, sources: Iterable[P
         message = (f"{item.describe()} has no glyph in the layout's fonts "
                    f"({display_path(font_dir)}/): "
                    "replace it, or add a font that has it")
-        where = [(path, text) for path, text in texts if item.cluster in text]
+        where = [(path, text) for path, text in texts if item.cluster in text
+                 or item.cluster in _unescaped(text)]
         for path, text in where:
-            lines = [n for n, line in enumerate(text.splitlines(), 1) if item.cluster in line]
+            lines = [n for n, line in enumerate(text.splitlines(), 1)
+                     if item.cluster in line or item.cluster in _unescaped(line)]
             if not lines:  # a cluster across lines: blame the line where it starts
-                lines = [text.count("\n", 0, text.find(item.cluster)) + 1]
+                lines = [text.count("\n", 0, max(text.find(item.cluster), 0)) + 1]
             more = ", ".join(map(str, lines[1:6])) + (", …" if len(lines) > 6 else "")
             also = f" (also on line{'s' if len(lines) > 2 else ''} {more})" if more else ""
             errors.append(PublisherError(message + also, path, lines[0]))
         if not where:
             errors.append(PublisherError(message, fallback))
     return errors
+
+
+_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+
+
+def _unescaped(text: str) -> str:
+    """``text`` with the escapes a source may write a character by read as that
+    character: Markdown's character references (``&#x1F600;``, ``&#9731;``, ``&hearts;``)
+    and YAML's and TOML's ``\\u2603`` / ``\\U0001F600``; so that a character written so
+    is blamed on its own file and line."""
+    def char(match: re.Match[str]) -> str:
+        code = int(match.group(1) or match.group(2), 16)
+        return chr(code) if code <= 0x10FFFF else match.group()
+    return _ESCAPE.sub(char, html.unescape(text))
 
 
 # --- the issue's text -----------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 import jinja2
 from jinja2.loaders import split_template_path
 
-from publisher.errors import PublisherError
+from publisher.errors import PublisherError, read_error
 from publisher.render.base import PARTIALS
 from publisher.render.html import HtmlOptions, html_filters
 from publisher.source.files import URL_SCHEME
@@ -175,8 +175,9 @@ def environment(layouts: Path, fmt: str, options: HtmlOptions | None = None, *,
 
 @contextlib.contextmanager
 def layout_errors() -> Iterator[None]:
-    """A template error (syntax, a missing template, an undefined name) as one
-    ``path:line: message`` naming the layout file, not a traceback.
+    """A template error (syntax, a missing template, an undefined name), or a layout file
+    that cannot be read, as one ``path:line: message`` naming the layout file, not a
+    traceback.
 
     Use it in the process that renders: Jinja2 points the traceback at the
     template's lines, which is lost once the error crosses to another process.
@@ -194,6 +195,12 @@ def layout_errors() -> Iterator[None]:
         if where is None:  # not inside a template: the file that should be there
             where = _missing_path(exc)
         raise PublisherError(f"template error: {message}", where, line) from None
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        # A layout file a renderer reads itself (a stylesheet, a font, a profile) that is
+        # not there or not readable: the sources were checked before, so it is the layout's.
+        if not exc.filename:
+            raise
+        raise read_error(exc) from None
 
 
 def _missing_path(exc: Any) -> Path | None:

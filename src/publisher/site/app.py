@@ -7,6 +7,7 @@ server (threaded) for an editor's preview and for the tests.
 
 from __future__ import annotations
 
+import errno
 import logging
 import mimetypes
 import socketserver
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from publisher.build.builder import Paths
+from publisher.errors import PublisherError
 from publisher.site.security import FILE_POLICY, PAGE_POLICY, SEARCH_POLICY, SecureHeaders
 
 if TYPE_CHECKING:
@@ -152,7 +154,6 @@ def site_application(paths: Paths, db: Path | str, environ: Mapping[str, str], *
     """
     from publisher.deliver.tokens import SECRET_ENV, secret_from_env
     from publisher.diagnostics import Diagnostics
-    from publisher.errors import PublisherError
     from publisher.source.config import load_publication
 
     site = paths.dist / "site"
@@ -201,6 +202,19 @@ def _webhooks(pool: Pool, secret: bytes, environ: Mapping[str, str],
 
 
 def make_preview_server(app: WSGIApp, port: int = 8000):  # type: ignore[no-untyped-def]
-    """A threaded server on 127.0.0.1 (port 0 picks a free one)."""
-    return make_server("127.0.0.1", port, app, server_class=_ThreadingServer,
-                       handler_class=_QuietHandler)
+    """A threaded server on 127.0.0.1 (port 0 picks a free one); a port that cannot be
+    listened on (another program has it, it needs privileges) is one line."""
+    try:
+        return make_server("127.0.0.1", port, app, server_class=_ThreadingServer,
+                           handler_class=_QuietHandler)
+    except OSError as exc:
+        advice = _LISTEN_ADVICE.get(exc.errno or 0, "choose another --port")
+        raise PublisherError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc} "
+                             f"({advice})") from None
+
+
+#: What to do when a port cannot be listened on, by errno.
+_LISTEN_ADVICE = {
+    errno.EADDRINUSE: "another program is listening there: stop it or choose another --port",
+    errno.EACCES: "a port below 1024 needs privileges: choose another --port",
+}

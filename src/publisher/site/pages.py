@@ -166,6 +166,10 @@ def _site_issue(entry: ArchiveEntry, folder: Path, publication: Publication, dis
             if source.is_file() and source.name != "manifest.json":
                 written.append(_publish(source, out_dir / source.relative_to(web)))
         pages = _pages(web)
+        if not pages:
+            diag.warn(f"{month}: {web / 'manifest.json'} is missing or damaged: the sitemap "
+                      f"lists none of its articles; rebuild it ('publisher build {month}')",
+                      folder / "issue.toml")
         page = f"{month}/index.html"
     email = built.path("email", "html")
     if built.path("email", "web").is_file():  # the email was shortened to fit its budget
@@ -197,9 +201,10 @@ def _pages(web: Path) -> tuple[tuple[str, str], ...]:
     """The pages of a web edition (public URL, title), from its manifest."""
     try:
         manifest = json.loads((web / "manifest.json").read_text(encoding="utf-8"))
-        return tuple((page["url"], page["title"]) for page in manifest["pages"])
+        pages = tuple((page["url"], page["title"]) for page in manifest["pages"])
     except (OSError, ValueError, KeyError, TypeError):
         return ()
+    return pages if all(isinstance(v, str) for page in pages for v in page) else ()
 
 
 def sitemap(publication: Publication, issues: list[SiteIssue]) -> bytes:

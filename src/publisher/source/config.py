@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import langcodes
 
@@ -38,6 +39,11 @@ def load_publication(issues_root: Path, diag: Diagnostics) -> Publication | None
     values = {key: string_field(data, key, path, text, diag) for key in REQUIRED}
     if values["language"]:
         _check_language(values["language"], path, line_of_key(text, "language"), diag)
+    if values["base_url"]:
+        _check_base_url(values["base_url"], path, line_of_key(text, "base_url"), diag)
+    if values["sender_address"]:
+        _check_address(values["sender_address"], path, line_of_key(text, "sender_address"),
+                       diag)
     trim = _trim(data.get("trim", {}), path, text, diag)
     consent = _consent(data.get("consent", {}), values["title"], path, text, diag)
     if diag.errors or trim is None or consent is None:
@@ -104,6 +110,27 @@ def _trim(raw: Any, path: Path, text: str, diag: Diagnostics) -> TrimSize | None
                 return None
             sizes[key] = float(value)
     return TrimSize(**sizes)
+
+
+def _check_base_url(url: str, path: Path, line: int | None, diag: Diagnostics) -> None:
+    """Every download link, the QR codes and the email's links are made from it."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+            or parts.fragment or any(c.isspace() for c in url):
+        diag.error(f"'base_url' {url!r} is not an http(s) URL: write the address the issues "
+                   "are downloaded from, such as https://webzine.example.org/korea", path, line)
+
+
+def _check_address(address: str, path: Path, line: int | None, diag: Diagnostics) -> None:
+    """The email's From: an address no server would take is a send that fails."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        diag.error(f"'sender_address' {address!r} is not an email address ({exc}): write "
+                   "the address the email comes from, such as newsletter@example.org",
+                   path, line)
 
 
 def _check_language(tag: str, path: Path, line: int | None, diag: Diagnostics) -> None:

@@ -6,6 +6,7 @@ rather than raising, so one pass finds every problem of an issue.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 import unicodedata
@@ -97,6 +98,25 @@ def check_values(data: Any, path: Path, lines: Callable[[str], int | None],
     elif isinstance(data, list):
         for value in data:
             check_values(value, path, lines, diag, key)
+
+
+def link_problem(folder: Path, path: Path) -> str | None:
+    """Why the source file ``path`` of the issue ``folder`` may not be read, when it is a
+    symbolic link (or inside a linked folder) that leads out of the issue folder or to
+    nothing: the build reads only the issue's own files."""
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError):  # a loop: the read itself says so (ELOOP)
+        return None
+    if not target.exists():
+        if path.is_symlink():
+            return (f"is a link to '{os.readlink(path)}', which does not exist: replace it "
+                    "with the file")
+        return None  # not there at all: the read says so
+    if not target.is_relative_to(folder.resolve()):
+        return (f"is a link to '{target}', outside the issue folder: copy the file into the "
+                "issue folder instead")
+    return None
 
 
 def read_text(path: Path, diag: Diagnostics) -> str | None:

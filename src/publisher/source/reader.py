@@ -28,6 +28,7 @@ from publisher.source.files import (
     check_keys,
     check_values,
     line_of_key,
+    link_problem,
     load_toml,
     read_text,
     string_field,
@@ -52,9 +53,25 @@ _TICKER_TABLE = re.compile(r"^[ \t]*\[\[[ \t]*ticker[ \t]*\]\]", re.MULTILINE)
 _TEXT_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd", ".txt", ".text")
 
 
+def date_range(month: m.Month) -> tuple[dt.date, dt.date]:
+    """The dates an issue of ``month`` may carry: from the first day of the month before
+    (an issue out ahead of its month) to the last day of the month after (one out late)."""
+    first = month.first_day
+    earliest = (first - dt.timedelta(days=1)).replace(day=1) if first > dt.date.min else first
+    if (month.year, month.month) >= (dt.MAXYEAR, 11):  # the calendar ends on 9999-12-31
+        return earliest, dt.date.max
+    return earliest, (first + dt.timedelta(days=62)).replace(day=1) - dt.timedelta(days=1)
+
+
 def find_issue(root: Path, month: m.Month) -> Path:
     """The folder of ``month``, or an error listing the months there are."""
     folders = issue_folders(root)
+    folder = root / str(month)
+    if month not in folders and folder.is_dir():  # a folder made by hand, or damaged
+        toml = folder / ISSUE_FILE
+        what = "is a folder, not a file" if toml.is_dir() else "no such file"
+        raise PublisherError(f"{what}: an issue's folder needs its {ISSUE_FILE} (publisher "
+                             f"new {month} writes one in a new folder)", toml)
     if month not in folders:
         known = ", ".join(str(k) for k in sorted(folders)) or "none"
         raise PublisherError(f"no issue {month} in {root}/ (available: {known})")
@@ -70,6 +87,9 @@ def read_issue(root: Path, month: m.Month, diag: Diagnostics | None = None) -> m
             f"{month} is an archive-only issue (it has no articles/ folder): it is listed in "
             "later archives but cannot be built", folder / ISSUE_FILE)
     publication = load_publication(root, diag)
+    problem = link_problem(folder, folder / ISSUE_FILE)
+    if problem is not None:
+        raise PublisherError(problem, folder / ISSUE_FILE)
     loaded = load_toml(folder / ISSUE_FILE, diag)
     if publication is None or loaded is None:
         diag.raise_if_errors()
@@ -189,12 +209,21 @@ class IssueReader:
         if raw is None:
             return self.month.first_day
         if isinstance(raw, dt.datetime):
-            return raw.date()
-        if isinstance(raw, dt.date):
-            return raw
-        self.diag.error("'date' must be a TOML date such as 2023-08-01", path,
-                        line_of_key(text, "date"))
-        return self.month.first_day
+            raw = raw.date()
+        if not isinstance(raw, dt.date):
+            self.diag.error("'date' must be a TOML date such as 2023-08-01", path,
+                            line_of_key(text, "date"))
+            return self.month.first_day
+        earliest, latest = date_range(self.month)
+        if not earliest <= raw <= latest:
+            # A typo of the year (1923, 2203) would date every output, the PDFs' and the
+            # EPUB's metadata, the web edition's and the feed's, decades away.
+            self.diag.error(f"'date' {raw.isoformat()} is not near the issue's month "
+                            f"{self.month}: give a date from {earliest.isoformat()} to "
+                            f"{latest.isoformat()} (or none: the 1st of the month)", path,
+                            line_of_key(text, "date"))
+            return self.month.first_day
+        return raw
 
     def _string_list(self, data: dict[str, Any], key: str, path: Path, text: str) -> list[str]:
         raw = data.get(key, [])
@@ -265,7 +294,9 @@ class IssueReader:
         # An editor's system's litter (macOS's ._01-story.md) is no article: the build
         # cache does not key on it either.
         present = sorted(p for p in folder.iterdir() if not ignored_name(p.name))
-        files = [p for p in present if p.suffix == ".md" and p.is_file()]
+        # A link that leads out of the issue folder or to nothing is an article all the
+        # same, refused by _split: left out unsaid, the issue would lose it silently.
+        files = [p for p in present if p.suffix == ".md" and (p.is_file() or p.is_symlink())]
         for other in present:
             if other.suffix != ".md" and other.suffix.lower() in _TEXT_SUFFIXES:
                 self.diag.warn(f"{other.name} is left out: only files ending in '.md' are "
@@ -315,6 +346,10 @@ class IssueReader:
         return tuple(articles)
 
     def _split(self, path: Path) -> _Source | None:
+        problem = link_problem(self.folder, path)
+        if problem is not None:
+            self.diag.error(problem, path)
+            return None
         text = read_text(path, self.diag)
         if text is None:
             return None
@@ -336,8 +371,19 @@ class IssueReader:
         if meta is None:
             return None
         raw_slug = meta.get("slug") or _NUMBER_PREFIX.sub("", path.stem)
-        return _Source(path, text, meta, meta_lines, "".join(lines[end + 1 :]), end + 1,
-                       m.slug(str(raw_slug), default="section"))
+        slug = m.slug(str(raw_slug), default="")
+        if not slug:
+            # Every such article would be named alike ('section'), its web page and ids
+            # too: say so here rather than as a clash of two names nobody wrote.
+            if meta.get("slug"):
+                self.diag.error(f"slug '{raw_slug}' has no letter or digit: write one (it "
+                                "names the article's web page)", path,
+                                meta_lines.get("slug", 1))
+            else:
+                self.diag.error("the file name has no letter or digit to name the article "
+                                "by: rename the file or set 'slug'", path, 1)
+            return None
+        return _Source(path, text, meta, meta_lines, "".join(lines[end + 1 :]), end + 1, slug)
 
     def _yaml(self, header: str, path: Path) -> tuple[dict[str, Any] | None, dict[str, int]]:
         try:

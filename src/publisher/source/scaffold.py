@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-from publisher.errors import PublisherError
+from publisher.errors import PublisherError, disk_error
 from publisher.model import Month
+from publisher.source.config import CONFIG_NAME
 
 ISSUE_TOML = """\
 # {label} issue of {title}. See README.md, "The issue source", for every field.
@@ -59,10 +61,19 @@ def scaffold(root: Path, month: Month, title: str = "KOREA") -> Path:
     folder = root / str(month)
     if folder.exists():
         raise PublisherError(f"{folder} already exists: choose another month or edit it")
-    (folder / "articles").mkdir(parents=True)
-    (folder / "images").mkdir()
-    (folder / "images" / ".gitkeep").write_text("")
-    (folder / "issue.toml").write_text(
-        ISSUE_TOML.format(label=month.label, title=title, month=month), encoding="utf-8")
-    (folder / "articles" / "01-article.md").write_text(ARTICLE_MD, encoding="utf-8")
+    if not (root / CONFIG_NAME).is_file():
+        # Run outside the project: an issues/ folder made here would build nothing.
+        raise PublisherError(f"no {CONFIG_NAME} here: run publisher in the project's "
+                             "folder (where issues/ is) or give --issues DIR", root)
+    try:
+        (folder / "articles").mkdir(parents=True)
+        (folder / "images").mkdir()
+        (folder / "images" / ".gitkeep").write_text("")
+        (folder / "issue.toml").write_text(
+            ISSUE_TOML.format(label=month.label, title=title, month=month), encoding="utf-8")
+        (folder / "articles" / "01-article.md").write_text(ARTICLE_MD, encoding="utf-8")
+    except OSError as exc:
+        # Half a folder would be refused by the next try as 'already exists'.
+        shutil.rmtree(folder, ignore_errors=True)
+        raise disk_error(exc, Path(exc.filename) if exc.filename else folder) from None
     return folder

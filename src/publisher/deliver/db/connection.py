@@ -129,9 +129,15 @@ def check_path(path: Path, *, create: bool = False) -> None:
     and the file would end up corrupt (SQLite's "How To Corrupt An SQLite Database
     File", "Multiple links to the same file").
     """
+    if path.is_dir():  # a folder has as many links as it has subfolders, and is no store
+        raise PublisherError("is a folder, not a subscriber store: give the store's file "
+                             f"(such as {path / 'subscribers.sqlite'})", path)
     if not create and not path.exists():
         raise PublisherError("no subscriber store here: import a CSV first "
                              "('publisher subscribers import FILE.csv')", path)
+    if create and not path.parent.is_dir():
+        raise PublisherError(f"cannot create the subscriber store: no folder {path.parent} "
+                             "(create it, or give another --db)", path)
     try:
         links = os.stat(path).st_nlink
     except OSError:

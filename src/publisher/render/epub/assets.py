@@ -94,7 +94,8 @@ def reproducible_zip(data: bytes, when: date) -> bytes:
     ``mimetype`` first and stored, then ``META-INF/``, then every other entry by
     name; every entry dated ``when`` with fixed permissions, deflated at level 9.
     """
-    stamp = (max(when.year, 1980), when.month, when.day, 0, 0, 0)
+    # A ZIP entry's date runs from 1980 to 2107 (its year is 7 bits from 1980).
+    stamp = (min(max(when.year, 1980), 2107), when.month, when.day, 0, 0, 0)
     with zipfile.ZipFile(io.BytesIO(data)) as source:
         entries = {info.filename: source.read(info) for info in source.infolist()}
     order = sorted(entries, key=lambda name: (name != "mimetype",
