@@ -156,3 +156,50 @@ def test_the_report_measures_how_far_apart_an_articles_last_columns_end() -> Non
     assert any("unbalanced by 24 lines" in f for f in failures(Report([found["auto"]])))
     assert found["balance"].unbalanced == 0 < MAX_UNBALANCED
 
+
+
+def _notes_page(count: int) -> str:
+    paragraphs = "".join(
+        f"<p>Paragraph {i} says something short about the matter of the day"
+        f"<span class=note>Note {i}, a source of some length to fill a line.</span>.</p>"
+        for i in range(count))
+    return f"""<!DOCTYPE html><html><head><style>
+@page {{ size: 400px 500px; margin: 20px }}
+.columns {{ columns: 2; column-gap: 20px }}
+.note {{ float: footnote }}
+</style></head><body><div class="columns">{paragraphs}</div></body></html>"""
+
+
+def test_footnote_areas_laid_out_once_per_set_of_notes_give_the_same_pdf() -> None:
+    """render/pdf/footnotes.py: the same bytes as WeasyPrint's own way, with fewer
+    layouts of the footnote area (each counted as WeasyPrint's block layout of it)."""
+    import weasyprint.layout
+    from weasyprint.layout import block
+
+    from publisher.render.pdf.footnotes import cached_footnote_areas
+
+    html = _notes_page(16)
+    original = block.block_level_layout
+    areas = {"count": 0}
+
+    def counting(context, box, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if type(box).__name__ == "FootnoteAreaBox":
+            areas["count"] += 1
+        return original(context, box, *args, **kwargs)
+
+    def laid_out() -> tuple[bytes, int]:
+        areas["count"] = 0
+        # WeasyPrint's method calls it by the name layout/__init__ imported, ours as
+        # block's
+        block.block_level_layout = weasyprint.layout.block_level_layout = counting
+        try:
+            document = weasyprint.HTML(string=html).render()
+        finally:
+            block.block_level_layout = weasyprint.layout.block_level_layout = original
+        return document.write_pdf(), areas["count"]
+
+    plain, plain_layouts = laid_out()
+    with cached_footnote_areas():
+        cached, cached_layouts = laid_out()
+    assert cached == plain
+    assert cached_layouts < plain_layouts

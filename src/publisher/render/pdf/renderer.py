@@ -43,6 +43,7 @@ from publisher.render.pdf import PDF, fit, house, quality
 from publisher.render.pdf.columns import kept_columns
 from publisher.render.pdf.fetcher import ConfinedFetcher, ForbiddenURL, forbidden_error
 from publisher.render.pdf.finish import print_finisher, reader_finisher
+from publisher.render.pdf.footnotes import cached_footnote_areas
 from publisher.render.pdf.glyphs import check_glyphs
 from publisher.render.pdf.justify import limited_justification
 from publisher.render.pdf.preflight import preflight
@@ -237,7 +238,7 @@ def _layout(context: BuildContext, html: str) -> weasyprint.Document:
         source = weasyprint.HTML(string=html, base_url=fetcher.base_url(issue.source_dir),
                                  url_fetcher=fetcher)
         with (imaging.quiet_large_images(), limited_justification(context.layouts),
-              kept_columns()):
+              kept_columns(), cached_footnote_areas()):
             document = source.render(font_config=fonts, color_profiles=profiles,
                                      stylesheets=stylesheets, output_intent=PRESS_PROFILE)
     except ForbiddenURL as exc:
