@@ -350,3 +350,13 @@ def test_an_empty_db_option_is_a_usage_error(cli, tmp_path, monkeypatch):
     assert run.status == 2
     assert "argument --db: is empty: name the store's file or its postgresql:// URL" in run.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["readers.csv"]
+
+
+@pytest.mark.parametrize("port", ["70000", "0", "-1"])
+def test_bounces_serve_port_out_of_range_is_a_usage_error(cli, port):
+    """``bounces serve --port`` outside 1..65535 exits 2 with argparse's line, as serve's and
+    preview's --port do (was: exit 1); 0 too, since its SMTP listener cannot pick a free one."""
+    run = cli("bounces", "serve", "--port", port)
+    assert run.status == 2, run.err
+    assert "Traceback" not in run.err
+    assert f"argument --port: {port} is not a port: give 1 to 65535" in run.err

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from publisher.build.builder import Paths
+from publisher.cli import options
 from publisher.cli.subscribers import store_option
 from publisher.errors import ExitStatus
 
@@ -47,7 +48,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                     "limits a message's size (1024).")
     serve.add_argument("--host", default="127.0.0.1",
                        help="the address to listen on (default: 127.0.0.1; 0.0.0.0 for all)")
-    serve.add_argument("--port", type=int, default=2525,
+    serve.add_argument("--port", type=options.fixed_port_argument, default=2525,
                        help="the port (default 2525; 25 needs privileges or a redirect)")
     serve.set_defaults(handler=_serve)
 
@@ -107,8 +108,6 @@ def _serve(args: argparse.Namespace, paths: Paths) -> int:
         raise PublisherError(f"{verp.BOUNCE_DOMAIN_ENV} is not set: name the domain bounces "
                              "come back to (the one whose MX points at this server)")
     max_kb = number(os.environ, "PUBLISHER_BOUNCE_MAX_KB", DEFAULT_MAX_KB, int, 1, 100_000)
-    if not 0 < args.port < 65536:
-        raise PublisherError(f"--port is {args.port}: give a port from 1 to 65535")
     intake = _intake(args)
     stop = stopping.Stop()
     with stopping.on_signals(stop):

@@ -64,13 +64,22 @@ def folder_argument(text: str) -> Path:
 
 def port_argument(text: str) -> int:
     """``--port``: a TCP port, 0 to 65535 (0: any free one); else a usage error (exit 2)."""
+    return _port(text, 0, " (0: any free one)")
+
+
+def fixed_port_argument(text: str) -> int:
+    """``--port`` of a server that cannot pick a free one itself (``bounces serve``, whose
+    SMTP listener checks the port it was given): 1 to 65535; else a usage error (exit 2)."""
+    return _port(text, 1, "")
+
+
+def _port(text: str, lowest: int, note: str) -> int:
     try:
         port = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a port number") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a port: give 0 to 65535 "
-                                         "(0: any free one)")
+    if not lowest <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: give {lowest} to 65535{note}")
     return port
 
 
