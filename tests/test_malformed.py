@@ -151,6 +151,8 @@ class Case:
     warning: bool = False  # a warning: the command fails under --strict
 
 
+SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30">'
+       '<rect width="40" height="30" fill="red"/></svg>\n')
 FEATURE_FIGURE = "![A red test card](images/figure.png"
 
 CASES: dict[str, Case] = {
@@ -383,6 +385,17 @@ CASES: dict[str, Case] = {
         figure_as(_png_with_a_huge_text_chunk), 28, ("is not a readable image file",)),
     "image: a format the formats cannot show": Case(
         figure_as(_bmp), 28, ("is BMP: use JPEG, PNG, GIF or WebP",)),
+    "image: an SVG drawing": Case(
+        both(write("2024-01/images/drawing.svg", SVG),
+             replace(FEATURES, "images/figure.png", "images/drawing.svg")), 28,
+        ("image 'images/drawing.svg' is SVG", "use JPEG, PNG, GIF or WebP")),
+    "image: an SVG drawing saved as .png": Case(
+        figure_as(lambda _: b'<?xml version="1.0"?>\n' + SVG.encode()), 28,
+        ("image 'images/figure.png' is SVG", "use JPEG, PNG, GIF or WebP")),
+    "issue.toml: an SVG cover image": Case(
+        both(write("2024-01/images/drawing.svg", SVG),
+             replace(ISSUE, "images/cover.png", "images/drawing.svg")), 11,
+        ("image 'images/drawing.svg' is SVG", "use JPEG, PNG, GIF or WebP")),
     "image: a file: URL": Case(
         replace(FEATURES, "images/figure.png", "file:///etc/passwd"), 28,
         ("image 'file:///etc/passwd' uses the 'file:' scheme",)),

@@ -15,6 +15,8 @@ from publisher.source.catalog import ignored_name
 from publisher.source.files import resolve_inside
 
 SUPPORTED = {"JPEG", "PNG", "GIF", "WEBP"}
+#: What an editor is told to use instead of a format the formats cannot show.
+USE_INSTEAD = "use JPEG, PNG, GIF or WebP"
 
 
 def load_image(
@@ -54,10 +56,14 @@ def load_image(
     try:
         fmt, width, height = imaging.measure(path)  # the header only
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):  # Pillow refuses it
-        diag.error(f"image '{reference}' is not a readable image file", source, line)
+        if _is_svg(path):  # no raster: Pillow cannot read it, and the formats take none
+            diag.error(f"image '{reference}' is SVG, a vector drawing: {USE_INSTEAD} "
+                       "(export it as PNG)", source, line)
+        else:
+            diag.error(f"image '{reference}' is not a readable image file", source, line)
         return None
     if fmt not in SUPPORTED:
-        diag.error(f"image '{reference}' is {fmt}: use JPEG, PNG, GIF or WebP", source, line)
+        diag.error(f"image '{reference}' is {fmt}: {USE_INSTEAD}", source, line)
         return None
     problem = imaging.size_problem(width, height)
     if problem is not None:
@@ -72,6 +78,21 @@ def load_image(
         return None
     return m.Image(path=path, src=reference, alt=alt.strip(), width=width, height=height,
                    caption=caption, credit=credit)
+
+
+def _is_svg(path: Path) -> bool:
+    """Whether the file Pillow refused is an SVG drawing (by its name, or its start: an
+    SVG saved under another name)."""
+    if path.suffix.lower() in (".svg", ".svgz"):
+        return True
+    try:
+        with path.open("rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return False
+    start = head.removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+    return start.startswith(b"<svg") or (start.startswith((b"<?xml", b"<!--", b"<!doctype"))
+                                         and b"<svg" in start)
 
 
 #: What decoding each image file found, by (path, size, modification time, inode): a file
