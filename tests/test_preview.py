@@ -143,3 +143,23 @@ def test_the_other_formats_are_built_in_the_background_and_linked(tmp_path):
             assert f'href="/2024-01/{name}"' in page
             assert running.get(f"/2024-01/{name}")[0] == 200
         assert "up to date" in page
+
+
+def test_a_busy_port_is_said_before_any_rebuild(fixture_copy, cli, monkeypatch):
+    """The port is taken before the first full rebuild: a busy one is one line at once
+    (was: the whole web edition rebuilt first, then the error)."""
+    import socket
+
+    rebuilds: list[Preview] = []
+    monkeypatch.setattr(Preview, "rebuild", lambda self: rebuilds.append(self))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = cli("preview", "2024-01", "--no-background", "--port", str(port),
+                  paths=fixture_copy)
+    assert run.status == 1 and "Traceback" not in run.err
+    assert run.err_lines == [f"error: cannot listen on 127.0.0.1:{port}: Address already in "
+                             "use (another program is listening there: stop it or choose "
+                             "another --port)"]
+    assert rebuilds == []

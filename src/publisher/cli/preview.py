@@ -36,9 +36,11 @@ def _preview(args: argparse.Namespace, paths: Paths) -> int:
 
     month = options.month_argument(args.month)
     preview = Preview(paths, month, background=args.background)
-    preview.start()
-    try:
-        with make_preview_server(SecureHeaders(preview), args.port) as server:
+    # The port first: a busy one is said at once, not after the first full rebuild (the
+    # server answers nothing until serve_forever, by when the first build is there).
+    with make_preview_server(SecureHeaders(preview), args.port) as server:
+        preview.start()
+        try:
             host, port = server.server_address[:2]
             log.info("previewing %s at http://%s:%s/%s/ (Ctrl-C stops)", month, host, port,
                      month)
@@ -47,6 +49,6 @@ def _preview(args: argparse.Namespace, paths: Paths) -> int:
                 server.serve_forever()
             except KeyboardInterrupt:
                 log.info("stopped")
-    finally:
-        preview.stop()
+        finally:
+            preview.stop()
     return ExitStatus.OK
