@@ -171,3 +171,19 @@ def test_an_issue_folder_without_its_toml_says_so(damage, fixture_copy, cli):
         assert run.err_lines == [f"error: {toml}: {what}: an issue's folder needs its "
                                  "issue.toml (publisher new 2024-01 writes one in a new folder)"]
     assert not fixture_copy.dist.exists()
+
+
+def test_an_images_path_that_is_a_file_says_so(fixture_copy, cli):
+    """``images`` saved as a file: each reference says so, at its line (was: 'not found in
+    2024-01/', the file right there)."""
+    import shutil
+
+    images = fixture_copy.issues / "2024-01" / "images"
+    shutil.rmtree(images)
+    images.write_text("not a folder\n")
+    run = cli("check", "2024-01", paths=fixture_copy)
+    assert run.status == 1 and "Traceback" not in run.err
+    assert len(run.err_lines) == 3, run.err_lines  # the cover, the lead image, the figure
+    for line in run.err_lines:
+        assert re.match(r"error: \S+:\d+: image 'images/\w+\.png': 2024-01/images is a file "
+                        r"where a folder is expected: make it a folder of the images$", line), line

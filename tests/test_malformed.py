@@ -275,6 +275,10 @@ CASES: dict[str, Case] = {
     "archive: cover image missing": Case(
         replace("2023-12/issue.toml", "pdf_url", 'cover_image = "images/nope.png"\npdf_url'), 3,
         ("cover image 'images/nope.png' not found",)),
+    "archive: a file where the cover image's folder should be": Case(
+        both(write("2023-12/images", "not a folder\n"),
+             replace("2023-12/issue.toml", "pdf_url", 'cover_image = "images/c.png"\npdf_url')),
+        3, ("cover image 'images/c.png': 2023-12/images is a file where a folder is expected",)),
     # -- front matter ---------------------------------------------------------------------
     "front matter: a BEL through a YAML escape": Case(
         replace(CULTURE, "title: Culture", 'title: "Cul\\ature"'), 2,
@@ -368,6 +372,10 @@ CASES: dict[str, Case] = {
     # -- images -----------------------------------------------------------------------------
     "image: missing": Case(
         replace(FEATURES, "images/figure.png", "images/nope.png"), 28, ("not found",)),
+    "image: a file where its folder should be": Case(
+        both(write("2024-01/pics", "not a folder\n"),
+             replace(FEATURES, "images/figure.png", "pics/figure.png")), 28,
+        ("image 'pics/figure.png': 2024-01/pics is a file where a folder is expected",)),
     "image: outside the issue folder": Case(
         replace(FEATURES, "images/figure.png", "../../../../etc/hostname"), 28,
         ("leaves the issue folder",)),

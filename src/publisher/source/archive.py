@@ -13,7 +13,14 @@ from pathlib import Path
 from publisher.diagnostics import Diagnostics
 from publisher.model import Archive, ArchiveEntry, Month, Publication
 from publisher.source.catalog import ISSUE_FILE, cover_reference, earlier_issues, is_archive_only
-from publisher.source.files import check_keys, line_of_key, load_toml, resolve_inside, string_field
+from publisher.source.files import (
+    check_keys,
+    file_in_the_way,
+    line_of_key,
+    load_toml,
+    resolve_inside,
+    string_field,
+)
 
 ARCHIVE_ONLY_KEYS = ("month", "cover_story", "cover_image", "pdf_url", "epub_url", "page_url")
 
@@ -49,7 +56,9 @@ def read_entry(
         cover, problem = resolve_inside(folder, str(raw_cover))
         if cover is None or not cover.is_file():
             line = line_of_key(text, "cover_image") or line_of_key(text, "file")
-            diag.error(f"cover image '{raw_cover}' {problem or 'not found'}", path, line)
+            blocker = file_in_the_way(folder, cover) if cover is not None else None
+            what = f": {blocker}" if blocker else f" {problem or 'not found'}"
+            diag.error(f"cover image '{raw_cover}'{what}", path, line)
             cover = None
     # Archive-only issues may name where they were published; otherwise (and for
     # every issue built here) the downloads live under the public base URL.

@@ -247,3 +247,26 @@ def resolve_inside(folder: Path, reference: str) -> tuple[Path | None, str | Non
             return found, None
     return target, None
 
+
+
+
+def file_in_the_way(folder: Path, path: Path) -> str | None:
+    """What to say when a file (not a folder) stands where a folder of ``path`` should
+    be, inside ``folder`` (``images`` saved as a file, so that ``images/cover.png`` cannot
+    exist), or ``None``."""
+    root = folder.resolve()
+    try:
+        relative = path.relative_to(root) if path.is_absolute() else path
+    except ValueError:
+        return None
+    here = root
+    for part in relative.parts[:-1]:
+        here = here / part
+        try:
+            if here.exists() and not here.is_dir():
+                name = f"{folder.name}/{here.relative_to(root).as_posix()}"
+                return (f"{name} is a file where a folder is expected: make it a folder "
+                        "of the images")
+        except OSError:
+            return None
+    return None

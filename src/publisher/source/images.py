@@ -12,7 +12,7 @@ from publisher.diagnostics import Diagnostics
 from publisher.errors import read_error
 from publisher.source import raster as imaging
 from publisher.source.catalog import ignored_name
-from publisher.source.files import resolve_inside
+from publisher.source.files import file_in_the_way, resolve_inside
 
 SUPPORTED = {"JPEG", "PNG", "GIF", "WEBP"}
 #: What an editor is told to use instead of a format the formats cannot show.
@@ -48,7 +48,11 @@ def load_image(
         diag.error(f"image '{reference}': {read_error(exc, path).message}", source, line)
         return None
     if not is_file:
-        diag.error(f"image '{reference}' not found in {issue_dir.name}/", source, line)
+        blocker = file_in_the_way(issue_dir, path)
+        if blocker is not None:
+            diag.error(f"image '{reference}': {blocker}", source, line)
+        else:
+            diag.error(f"image '{reference}' not found in {issue_dir.name}/", source, line)
         return None
     if not alt.strip():
         diag.error(f"image '{reference}' has no alt text: describe it for readers who cannot "
