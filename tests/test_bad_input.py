@@ -187,3 +187,22 @@ def test_an_images_path_that_is_a_file_says_so(fixture_copy, cli):
     for line in run.err_lines:
         assert re.match(r"error: \S+:\d+: image 'images/\w+\.png': 2024-01/images is a file "
                         r"where a folder is expected: make it a folder of the images$", line), line
+
+
+@pytest.mark.parametrize(("month", "damaged"), [("2024-01", "2024-01"), ("2024-01", "2023-12"),
+                                                ("2023-12", "2023-12")])
+def test_an_articles_path_that_is_a_file_is_an_error(month, damaged, fixture_copy, cli):
+    """``articles`` saved as a file, in the issue built or in an earlier one of its archive:
+    one line naming it (was: the issue taken for an archive-only one, unsaid)."""
+    import shutil
+
+    articles = fixture_copy.issues / damaged / "articles"
+    shutil.rmtree(articles, ignore_errors=True)
+    articles.write_text("not a folder\n")
+    for command in ("check", "build"):
+        run = cli(command, month, paths=fixture_copy)
+        assert run.status == 1 and "Traceback" not in run.err
+        assert run.err_lines == [f"error: {articles}: is a file where the articles folder is "
+                                 "expected: make it a folder of the issue's .md files (an "
+                                 "issue without one is archive-only)"]
+    assert not fixture_copy.dist.exists()

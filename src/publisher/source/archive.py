@@ -12,7 +12,13 @@ from pathlib import Path
 
 from publisher.diagnostics import Diagnostics
 from publisher.model import Archive, ArchiveEntry, Month, Publication
-from publisher.source.catalog import ISSUE_FILE, cover_reference, earlier_issues, is_archive_only
+from publisher.source.catalog import (
+    ISSUE_FILE,
+    articles_problem,
+    cover_reference,
+    earlier_issues,
+    is_archive_only,
+)
 from publisher.source.files import (
     check_keys,
     file_in_the_way,
@@ -46,6 +52,10 @@ def read_entry(
     if loaded is None:
         return None
     data, text = loaded
+    problem = articles_problem(folder)
+    if problem is not None:  # not taken for an archive-only issue: its keys would be wrong
+        diag.error(problem, folder / "articles")
+        return None
     archive_only = is_archive_only(folder)
     if archive_only:
         check_keys(data, ("month", "cover_story"), ARCHIVE_ONLY_KEYS[2:], path, text, diag)

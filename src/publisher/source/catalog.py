@@ -57,6 +57,17 @@ def is_archive_only(folder: Path) -> bool:
     return not (folder / "articles").is_dir()
 
 
+def articles_problem(folder: Path) -> str | None:
+    """What is wrong with the issue's ``articles`` when it is there but no folder (a file,
+    a link to nothing), which would otherwise make the issue archive-only unsaid; else
+    ``None``."""
+    articles = folder / "articles"
+    if articles.is_dir() or not (articles.is_symlink() or articles.exists()):
+        return None
+    return ("is a file where the articles folder is expected: make it a folder of the "
+            "issue's .md files (an issue without one is archive-only)")
+
+
 def cover_reference(data: dict[str, Any]) -> str | None:
     """The cover image an ``issue.toml`` names (``cover_image = "…"`` or ``[cover_image]
     file = "…"``), as written, or ``None``."""

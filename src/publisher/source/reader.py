@@ -22,7 +22,13 @@ from publisher import model as m
 from publisher.diagnostics import Diagnostics
 from publisher.errors import PublisherError
 from publisher.source.archive import read_archive
-from publisher.source.catalog import ISSUE_FILE, ignored_name, is_archive_only, issue_folders
+from publisher.source.catalog import (
+    ISSUE_FILE,
+    articles_problem,
+    ignored_name,
+    is_archive_only,
+    issue_folders,
+)
 from publisher.source.config import load_publication
 from publisher.source.files import (
     check_keys,
@@ -82,6 +88,9 @@ def read_issue(root: Path, month: m.Month, diag: Diagnostics | None = None) -> m
     """Read and validate one full issue; raise with every error found."""
     diag = diag if diag is not None else Diagnostics()
     folder = find_issue(root, month)
+    problem = articles_problem(folder)
+    if problem is not None:
+        raise PublisherError(problem, folder / "articles")
     if is_archive_only(folder):
         raise PublisherError(
             f"{month} is an archive-only issue (it has no articles/ folder): it is listed in "
