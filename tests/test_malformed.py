@@ -308,6 +308,20 @@ CASES: dict[str, Case] = {
     "front matter: none": Case(
         write(CULTURE, "Text about culture, and no front matter.\n"), 1,
         ("missing front matter",)),
+    "front matter: after a blank line": Case(
+        bytes_replace(CULTURE, b"---\ntitle", b"\n---\ntitle"), 1,
+        ("the front matter must start on the first line: delete the blank line before its "
+         "'---' on line 2",)),
+    "front matter: after blank lines of white space": Case(
+        bytes_replace(CULTURE, b"---\ntitle", b" \n\t\n---\ntitle"), 1,
+        ("delete the 2 blank lines before its '---' on line 3",)),
+    "front matter: after a byte-order mark on a line of its own": Case(
+        bytes_replace(CULTURE, b"---\ntitle", b"\xef\xbb\xbf\n\xef\xbb\xbf---\ntitle"), 1,
+        ("delete the blank line and the invisible byte-order mark (U+FEFF) before its '---' "
+         "on line 2",)),
+    "front matter: after two byte-order marks": Case(
+        bytes_replace(CULTURE, b"---\ntitle", b"\xef\xbb\xbf\xef\xbb\xbf---\ntitle"), 1,
+        ("delete the invisible byte-order mark (U+FEFF) before its '---' on line 1",)),
     "front matter: invalid TOML between +++": Case(
         write(CULTURE, "+++\ntitle = Culture\n+++\n\nText.\n"), 2, ("malformed front matter",)),
     "front matter: a list, not fields": Case(

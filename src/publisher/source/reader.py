@@ -109,6 +109,32 @@ def read_issue(root: Path, month: m.Month, diag: Diagnostics | None = None) -> m
     return issue
 
 
+def _no_front_matter(lines: list[str]) -> str:
+    """What to say of an article whose first line opens no front matter: that it starts
+    further down, after blank lines or an invisible byte-order mark, or that it is missing.
+
+    A fence further down is not taken: front matter is the first line of the file for
+    every tool that reads it (Jekyll, Hugo, python-frontmatter, gray-matter), and to
+    CommonMark a '---' after a blank line is a rule, so a Markdown preview would show the
+    fields as text."""
+    for number, line in enumerate(lines, 1):
+        shown = line.replace("\ufeff", "").strip()
+        if not shown:
+            continue
+        if shown in ("---", "+++"):
+            before = []
+            if number > 1:
+                before.append("the blank line" if number == 2
+                              else f"the {number - 1} blank lines")
+            if "\ufeff" in "".join(lines[:number]):
+                before.append("the invisible byte-order mark (U+FEFF)")
+            return (f"the front matter must start on the first line: delete "
+                    f"{' and '.join(before)} before its '{shown}' on line {number}")
+        break
+    return ("missing front matter: start the file with '---', the fields (title, section, "
+            "byline, ...), and '---'")
+
+
 @dataclass
 class _Source:
     """An article file split into front matter and body."""
@@ -366,8 +392,7 @@ class IssueReader:
         lines = text.splitlines(keepends=True)
         fence = lines[0].strip() if lines else ""
         if fence not in ("---", "+++"):
-            self.diag.error("missing front matter: start the file with '---', the fields "
-                            "(title, section, byline, ...), and '---'", path, 1)
+            self.diag.error(_no_front_matter(lines), path, 1)
             return None
         end = next((i for i in range(1, len(lines)) if lines[i].strip() == fence), None)
         if end is None:
