@@ -123,6 +123,28 @@ def test_bad_rows_are_all_reported_and_change_nothing(
                         ("ok@example.org", "OK", "subscribed")]
 
 
+def test_a_row_with_more_fields_than_the_header_is_a_bad_row(
+        tmp_path: Path, cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A comma in a name not quoted: the row is reported with its line, as a bad row (was:
+    imported as 'Kim', the rest dropped unsaid); empty extra fields lose nothing."""
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "s.sqlite"
+    wide = write(tmp_path / "wide.csv", 'email,name\nann@example.org,"Kim, Ann"\n'
+                                        "bob@example.org,Kim, Bob\ncat@example.org,Cat,,\n")
+    problem = ('wide.csv:3: 3 fields where the header row names 2 (email,name): put a value '
+               'with a comma in it in double quotes, as "Kim, Ann"')
+    run = cli("subscribers", "import", str(wide), "--db", str(db))
+    assert run.status == 1 and "Traceback" not in run.err
+    assert run.err_lines == [f"error: {problem}", "error: wide.csv: 1 bad row(s): nothing was "
+                             "imported (--skip-bad imports the good rows)"]
+    assert not db.exists()
+    run = cli("subscribers", "import", str(wide), "--skip-bad", "--db", str(db))
+    assert run.status == 0
+    assert run.err_lines == [f"warning: {problem} (skipped)"]
+    assert rows(db) == [("ann@example.org", "Kim, Ann", "subscribed"),
+                        ("cat@example.org", "Cat", "subscribed")]
+
+
 def test_import_errors_create_no_store(tmp_path: Path, cli: Callable[..., Run],
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)

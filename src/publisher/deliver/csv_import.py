@@ -331,6 +331,13 @@ class _Reading:
                 if any(_NOT_UTF8.search(cell) for cell in row):
                     self._bad("not UTF-8 text: save the file as UTF-8", start)
                     continue
+                # More fields than columns: a comma in a value not quoted ('ann@example.org,
+                # Kim, Ann'), whose rest would be dropped unsaid.  Empty ones lose nothing.
+                if any(cell.strip() for cell in row[len(header):]):
+                    self._bad(f"{len(row)} fields where the header row names {len(header)} "
+                              f"({','.join(raw)}): put a value with a comma in it in double "
+                              "quotes, as \"Kim, Ann\"", start)
+                    continue
                 email = row[col_email] if col_email < len(row) else ""
                 name = row[col_name] if col_name is not None and col_name < len(row) else ""
                 agreed = (row[col_consent] if col_consent is not None
