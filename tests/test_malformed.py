@@ -279,6 +279,10 @@ CASES: dict[str, Case] = {
         both(write("2023-12/images", "not a folder\n"),
              replace("2023-12/issue.toml", "pdf_url", 'cover_image = "images/c.png"\npdf_url')),
         3, ("cover image 'images/c.png': 2023-12/images is a file where a folder is expected",)),
+    "archive: an SVG cover image": Case(
+        both(write("2023-12/drawing.svg", SVG),
+             replace("2023-12/issue.toml", "pdf_url", 'cover_image = "drawing.svg"\npdf_url')),
+        3, ("cover image 'drawing.svg' is SVG", "use JPEG, PNG, GIF or WebP")),
     # -- front matter ---------------------------------------------------------------------
     "front matter: a BEL through a YAML escape": Case(
         replace(CULTURE, "title: Culture", 'title: "Cul\\ature"'), 2,

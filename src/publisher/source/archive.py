@@ -27,6 +27,7 @@ from publisher.source.files import (
     resolve_inside,
     string_field,
 )
+from publisher.source.images import format_problem
 
 ARCHIVE_ONLY_KEYS = ("month", "cover_story", "cover_image", "pdf_url", "epub_url", "page_url")
 
@@ -69,6 +70,10 @@ def read_entry(
             blocker = file_in_the_way(folder, cover) if cover is not None else None
             what = f": {blocker}" if blocker else f" {problem or 'not found'}"
             diag.error(f"cover image '{raw_cover}'{what}", path, line)
+            cover = None
+        elif (problem := format_problem(cover)) is not None:  # found at check, not build
+            line = line_of_key(text, "cover_image") or line_of_key(text, "file")
+            diag.error(f"cover image '{raw_cover}' {problem}", path, line)
             cover = None
     # Archive-only issues may name where they were published; otherwise (and for
     # every issue built here) the downloads live under the public base URL.

@@ -60,11 +60,7 @@ def load_image(
     try:
         fmt, width, height = imaging.measure(path)  # the header only
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):  # Pillow refuses it
-        if _is_svg(path):  # no raster: Pillow cannot read it, and the formats take none
-            diag.error(f"image '{reference}' is SVG, a vector drawing: {USE_INSTEAD} "
-                       "(export it as PNG)", source, line)
-        else:
-            diag.error(f"image '{reference}' is not a readable image file", source, line)
+        diag.error(f"image '{reference}' {unreadable(path)}", source, line)
         return None
     if fmt not in SUPPORTED:
         diag.error(f"image '{reference}' is {fmt}: {USE_INSTEAD}", source, line)
@@ -82,6 +78,23 @@ def load_image(
         return None
     return m.Image(path=path, src=reference, alt=alt.strip(), width=width, height=height,
                    caption=caption, credit=credit)
+
+
+def format_problem(path: Path) -> str | None:
+    """What is wrong with the format of the image file at ``path`` (its header only), said
+    after its reference, or ``None`` for a format every output shows."""
+    try:
+        fmt, _width, _height = imaging.measure(path)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):  # Pillow refuses it
+        return unreadable(path)
+    return None if fmt in SUPPORTED else f"is {fmt}: {USE_INSTEAD}"
+
+
+def unreadable(path: Path) -> str:
+    """What to say of an image file Pillow refuses: an SVG is named as one."""
+    if _is_svg(path):  # no raster: Pillow cannot read it, and the formats take none
+        return f"is SVG, a vector drawing: {USE_INSTEAD} (export it as PNG)"
+    return "is not a readable image file"
 
 
 def _is_svg(path: Path) -> bool:
