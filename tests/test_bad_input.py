@@ -206,3 +206,16 @@ def test_an_articles_path_that_is_a_file_is_an_error(month, damaged, fixture_cop
                                  "expected: make it a folder of the issue's .md files (an "
                                  "issue without one is archive-only)"]
     assert not fixture_copy.dist.exists()
+
+
+def test_an_articles_link_to_nothing_is_an_error(fixture_copy, cli):
+    import shutil
+
+    articles = fixture_copy.issues / "2024-01" / "articles"
+    shutil.rmtree(articles)
+    articles.symlink_to("gone")
+    run = cli("check", "2024-01", paths=fixture_copy)
+    assert run.status == 1 and "Traceback" not in run.err
+    assert run.err_lines == [f"error: {articles}: is a link that leads to no folder where the "
+                             "articles folder is expected: make it a folder of the issue's .md "
+                             "files (an issue without one is archive-only)"]

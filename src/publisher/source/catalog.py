@@ -64,7 +64,8 @@ def articles_problem(folder: Path) -> str | None:
     articles = folder / "articles"
     if articles.is_dir() or not (articles.is_symlink() or articles.exists()):
         return None
-    return ("is a file where the articles folder is expected: make it a folder of the "
+    what = "is a link that leads to no folder" if articles.is_symlink() else "is a file"
+    return (f"{what} where the articles folder is expected: make it a folder of the "
             "issue's .md files (an issue without one is archive-only)")
 
 

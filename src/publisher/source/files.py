@@ -248,8 +248,6 @@ def resolve_inside(folder: Path, reference: str) -> tuple[Path | None, str | Non
     return target, None
 
 
-
-
 def file_in_the_way(folder: Path, path: Path) -> str | None:
     """What to say when a file (not a folder) stands where a folder of ``path`` should
     be, inside ``folder`` (``images`` saved as a file, so that ``images/cover.png`` cannot
