@@ -15,8 +15,10 @@ from dkim.util import parse_tag_value
 from dns_support import DKIM_DOMAIN, LocalDNS, publish
 from mailroom import MONTH, SECRET, Mailroom, check_message
 from publisher.deliver import dkim as signer
-from publisher.deliver import verp
-from send_support import Recorder, smtp_server
+from publisher.deliver import job, verp
+from publisher.deliver.personalise import Template
+from publisher.model import Publication
+from send_support import Recorder, fake_eml, smtp_server
 
 DOMAIN = DKIM_DOMAIN
 BOUNCES = "bounces.webzine.example.org"
@@ -154,3 +156,21 @@ def test_bad_settings_are_one_line_before_anything_is_sent(
     assert "Traceback" not in run.err
     assert recorder.received == [] and mailroom.ledger() == {}
     assert not (tmp_path / "out").exists()
+
+
+PUBLICATION = Publication(title="KOREA", publisher="KOCIS", language="en",
+                          base_url="https://webzine.example.org/korea",
+                          sender_name="Webzine KOREA", sender_address=SENDER,
+                          postal_address="Seoul")
+
+
+def test_a_mailing_checks_its_return_paths_when_it_is_made() -> None:
+    template, secret = Template(fake_eml(padding=3)), SECRET.encode()
+    mailing = job.Mailing(MONTH, template, PUBLICATION, secret, bounce_domain=BOUNCES)
+    assert mailing.return_path(4711) == verp.return_path(4711, MONTH, secret, BOUNCES)
+    assert job.Mailing(MONTH, template, PUBLICATION, secret).return_path(4711) == (
+        template.sender)
+    with pytest.raises(ValueError, match="not a domain name"):
+        job.Mailing(MONTH, template, PUBLICATION, secret, bounce_domain="localhost")
+    with pytest.raises(ValueError, match=r"the mailing '2023\.08'"):
+        job.Mailing("2023.08", template, PUBLICATION, secret, bounce_domain=BOUNCES)

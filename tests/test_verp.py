@@ -119,3 +119,44 @@ def test_any_id_and_mailing_round_trip(recipient: int, mailing: str) -> None:
 @given(st.text(max_size=90))
 def test_parse_never_raises(text: str) -> None:
     assert verp.parse(text, SECRET) is None or "+" in text
+
+
+def test_the_return_paths_already_sent_are_made_again() -> None:
+    """Pinned values: a bounce to a return path sent before still reads back."""
+    paths = verp.ReturnPaths("2023-08", SECRET, "Bounces.Example.org.")
+    assert paths.of(4711) == verp.return_path(4711, "2023-08", SECRET, DOMAIN) == (
+        "bounces+4711.2023-08.gdxlrz2fzgkpuixh@bounces.example.org")
+    assert paths.of("Ann.Lee+news@Example.ORG") == (
+        "bounces+ann.lee+news=example.org.2023-08.fj7jhjbk4n5727kn@bounces.example.org")
+
+
+@given(recipient=st.integers(min_value=0, max_value=10**15))
+def test_one_mailings_return_paths_are_return_path(recipient: int) -> None:
+    paths = verp.ReturnPaths("2023-08", SECRET, DOMAIN, prefix="korea-bounce")
+    assert paths.of(recipient) == verp.return_path(recipient, "2023-08", SECRET, DOMAIN,
+                                                   prefix="korea-bounce")
+
+
+@pytest.mark.parametrize(("mailing", "domain", "prefix", "message"), [
+    ("2023.08", DOMAIN, "bounces", "the mailing '2023.08'"),
+    ("", DOMAIN, "bounces", "the mailing ''"),
+    ("2023-08", "localhost", "bounces", "not a domain name"),
+    ("2023-08", "bad domain.org", "bounces", "not a domain name"),
+    ("2023-08", DOMAIN, "Bounces", "the prefix 'Bounces'"),
+])
+def test_a_mailing_it_cannot_carry_is_refused_before_any_message(
+        mailing: str, domain: str, prefix: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        verp.ReturnPaths(mailing, SECRET, domain, prefix=prefix)
+
+
+@pytest.mark.parametrize(("recipient", "message"), [
+    (-1, "not negative"), (True, "not a subscriber id"),
+    ("홍길동@example.kr", "pass the subscriber's id"),
+    ("a.rather.long.local.part@a-long-domain-name.example.org", "over 64"),
+])
+def test_a_recipient_it_cannot_carry_is_refused_still(recipient: int | str,
+                                                     message: str) -> None:
+    paths = verp.ReturnPaths("2023-08", SECRET, DOMAIN)
+    with pytest.raises(ValueError, match=message):
+        paths.of(recipient)

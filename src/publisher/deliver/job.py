@@ -67,7 +67,8 @@ class Mailing:
     """One issue's email and everything needed to personalise it, sign it
     (``dkim``: :mod:`publisher.deliver.dkim`, None for no signature) and give it its
     return path (``bounce_domain``: VERP, :mod:`publisher.deliver.verp`; "" for the
-    sender's address)."""
+    sender's address; checked with the issue when the mailing is made, a ValueError for
+    one a return path cannot carry)."""
 
     issue: str
     template: Template
@@ -75,6 +76,12 @@ class Mailing:
     secret: bytes = field(repr=False)
     dkim: DkimSettings | None = None
     bounce_domain: str = ""
+    _return_paths: verp.ReturnPaths | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        paths = (verp.ReturnPaths(self.issue, self.secret, self.bounce_domain)
+                 if self.bounce_domain else None)
+        object.__setattr__(self, "_return_paths", paths)  # frozen: set once, here
 
     @property
     def list_name(self) -> str:
@@ -114,9 +121,9 @@ class Mailing:
     def return_path(self, subscriber_id: int) -> str:
         """The envelope sender of the message to ``subscriber_id``: a VERP address when a
         bounce domain is set, else the sender's."""
-        if not self.bounce_domain:
+        if self._return_paths is None:
             return self.template.sender
-        return verp.return_path(subscriber_id, self.issue, self.secret, self.bounce_domain)
+        return self._return_paths.of(subscriber_id)
 
 
 def dry_run(db: Connection, mailing: Mailing, folder: Path) -> int:

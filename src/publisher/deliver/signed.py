@@ -18,25 +18,28 @@ when it is not to keep the address).
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import time
 from urllib.parse import urlencode
 
+from publisher.deliver.tokens import keyed
 from publisher.model import Publication
 
 CONFIRM, PREFERENCES = "confirm", "preferences"
 
 
 def _mac(secret: bytes, *parts: str) -> str:
-    digest = hmac.new(secret, "\n".join(parts).encode("utf-8"), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    mac = keyed(secret).copy()
+    mac.update("\n".join(parts).encode("utf-8"))
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
 
 
 def keyed_hash(secret: bytes, purpose: str, value: str) -> str:
     """A keyed hash of ``value`` for ``purpose`` (hex): the same value, the same hash,
     and nothing to learn from it without the secret."""
-    return hmac.new(secret, f"{purpose}\n{value}".encode(), hashlib.sha256).hexdigest()
+    mac = keyed(secret).copy()
+    mac.update(f"{purpose}\n{value}".encode())
+    return mac.hexdigest()
 
 
 def confirm_token(secret: bytes, list_name: str, address: str, nonce: str,

@@ -67,19 +67,39 @@ def bounce_domain_from_env(environ: Mapping[str, str] | None = None) -> str:
                              "come back to, such as 'bounces.example.org'") from None
 
 
+class ReturnPaths:
+    """The return paths of one mailing: the mailing, the prefix and the bounce domain
+    checked once (a ValueError for one a return path cannot carry, as
+    :func:`return_path` gives), then :meth:`of` for each message."""
+
+    __slots__ = ("_domain", "_keyed", "_mailing", "_prefix")
+
+    def __init__(self, mailing: str, secret: bytes, bounce_domain: str, *,
+                 prefix: str = PREFIX):
+        self._mailing = _check(mailing, _MAILING, "mailing",
+                               "lower-case letters, digits and hyphens")
+        self._prefix = _check(prefix, _PREFIX, "prefix", "lower-case letters, digits, _ and -")
+        self._domain = ascii_domain(bounce_domain)
+        self._keyed = _keyed(secret)
+
+    def of(self, recipient: int | str) -> str:
+        """The envelope sender of the mailing's message to ``recipient``; a ValueError
+        for an id or address it cannot carry."""
+        field = _recipient_field(recipient)
+        mac = _mac_of(self._keyed, field, self._mailing)
+        local = f"{self._prefix}+{field}.{self._mailing}.{mac}"
+        if len(local) > MAX_LOCAL:
+            raise ValueError(f"the return path's local part would be {len(local)} octets, "
+                             f"over {MAX_LOCAL}: pass the subscriber's id, not the address")
+        return f"{local}@{self._domain}"
+
+
 def return_path(recipient: int | str, mailing: str, secret: bytes, bounce_domain: str, *,
                 prefix: str = PREFIX) -> str:
     """The envelope sender of ``mailing``'s message to ``recipient``; a ValueError for an
-    id, address, mailing or domain it cannot carry."""
-    field = _recipient_field(recipient)
-    mailing = _check(mailing, _MAILING, "mailing", "lower-case letters, digits and hyphens")
-    prefix = _check(prefix, _PREFIX, "prefix", "lower-case letters, digits, _ and -")
-    domain = ascii_domain(bounce_domain)
-    local = f"{prefix}+{field}.{mailing}.{_mac(field, mailing, secret)}"
-    if len(local) > MAX_LOCAL:
-        raise ValueError(f"the return path's local part would be {len(local)} octets, "
-                         f"over {MAX_LOCAL}: pass the subscriber's id, not the address")
-    return f"{local}@{domain}"
+    id, address, mailing or domain it cannot carry. Many messages of one mailing:
+    :class:`ReturnPaths` checks the mailing, prefix and domain once."""
+    return ReturnPaths(mailing, secret, bounce_domain, prefix=prefix).of(recipient)
 
 
 def parse(address: str, secret: bytes) -> Bounced | None:
@@ -130,7 +150,11 @@ def _check(value: str, pattern: re.Pattern[str], what: str, allowed: str) -> str
 
 
 def _mac(field: str, mailing: str, secret: bytes) -> str:
-    mac = _keyed(secret).copy()  # the key's own work done once, not for each message
+    return _mac_of(_keyed(secret), field, mailing)
+
+
+def _mac_of(keyed: hmac.HMAC, field: str, mailing: str) -> str:
+    mac = keyed.copy()  # the key's own work done once, not for each message
     mac.update(f"verp\n{field}\n{mailing}".encode("ascii"))
     return base64.b32encode(mac.digest()[:MAC_BYTES]).decode("ascii").lower()
 
