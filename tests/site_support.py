@@ -13,8 +13,10 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from publisher.build.builder import Paths
@@ -55,3 +57,15 @@ def local(url: str, public: str) -> str:
     server at ``url``."""
     parts = urlsplit(public)
     return f"{url.rstrip('/')}{parts.path.removeprefix('/korea')}?{parts.query}"
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:
+    """What ``check`` returns once it is true, asked every 50 ms; an AssertionError
+    after ``timeout`` seconds (a served page, a rebuild, a row the server writes)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"not within {timeout:g} s: {check}")

@@ -240,7 +240,7 @@ def test_a_pull_quote_of_another_article_fills_a_blank_with_its_page() -> None:
 
     from publisher.render.pdf import renderer
     from publisher.render.pdf.house import MIN_BAND_MM, choose
-    from publisher.render.pdf.preflight import _descendants
+    from publisher.render.pdf.preflight import descendants
 
     issue = read_issue(FIXTURES, Month.parse("2024-01"), Diagnostics())
     issue = dataclasses.replace(issue, ticker=(),
@@ -256,7 +256,7 @@ def test_a_pull_quote_of_another_article_fills_a_blank_with_its_page() -> None:
     document = renderer._layout(context, print_html(context))
     starts = {a: n for n, page in reversed(list(enumerate(document.pages, 1)))
               for a in page.anchors}
-    printed = ["".join(t.text for t in _descendants(box) if hasattr(t, "text"))
-               for page in document.pages for box in _descendants(page._page_box)
+    printed = ["".join(t.text for t in descendants(box) if hasattr(t, "text"))
+               for page in document.pages for box in descendants(page._page_box)
                if box.element_tag == "a::before"]
     assert f"page\u00a0{starts[features]}" in printed, printed

@@ -6,11 +6,9 @@ from __future__ import annotations
 import http.client
 import shutil
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,6 +18,7 @@ from publisher.model import Month
 from publisher.site.app import make_preview_server
 from publisher.site.preview import Preview
 from publisher.site.security import SecureHeaders
+from site_support import wait_for
 
 JAN = Month(2024, 1)
 
@@ -65,15 +64,6 @@ def running(tmp_path: Path) -> Iterator[Running]:
     yield from _serve(tmp_path, background=False)
 
 
-def _until(check: Callable[[], Any], seconds: float = 10) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError("not within the time")
-
 
 def test_it_serves_the_web_edition_with_its_reload_script(running):
     status, page = running.get("/2024-01/features/")
@@ -89,7 +79,7 @@ def test_a_save_rebuilds_the_page(running):
     text = running.article.read_text(encoding="utf-8")
     running.article.write_text(text.replace('title: "Features', 'title: "Edited'),
                                encoding="utf-8")
-    _until(lambda: running.preview.state.version > before)
+    wait_for(lambda: running.preview.state.version > before, 10)
     assert "Edited “Quoted”" in running.get("/2024-01/features/")[1]
 
 
@@ -97,7 +87,7 @@ def test_a_source_error_is_shown_in_the_page_and_the_server_goes_on(running):
     text = running.article.read_text(encoding="utf-8")
     before = running.preview.state.version
     running.article.write_text(text.replace("byline:", "bylin:"), encoding="utf-8")
-    _until(lambda: running.preview.state.version > before)
+    wait_for(lambda: running.preview.state.version > before, 10)
     status, page = running.get("/2024-01/features/")
     assert status == 200
     assert "01-features.md:" in page and "Traceback" not in page
@@ -106,8 +96,8 @@ def test_a_source_error_is_shown_in_the_page_and_the_server_goes_on(running):
     # emptied by write_text and show that as an error for one round, so wait for the
     # page, not for the first rebuild.)
     running.article.write_text(text, encoding="utf-8")
-    page = _until(lambda: (lambda p: p if "<pre>" not in p else None)(
-        running.get("/2024-01/features/")[1]))
+    page = wait_for(lambda: (lambda p: p if "<pre>" not in p else None)(
+        running.get("/2024-01/features/")[1]), 10)
     assert "Features “Quoted”" in page and "01-features.md:" not in page
 
 
@@ -136,7 +126,7 @@ def test_the_browser_reloads_by_itself_on_a_save(running, browser):
 
 def test_the_other_formats_are_built_in_the_background_and_linked(tmp_path):
     for running in _serve(tmp_path, background=True):
-        _until(lambda preview=running.preview: set(preview.builds().values()) == {"up to date"},
+        wait_for(lambda preview=running.preview: set(preview.builds().values()) == {"up to date"},
                300)
         page = running.get("/2024-01/")[1]
         for name in ("korea-2024-01.pdf", "korea-2024-01.epub", "email.html"):

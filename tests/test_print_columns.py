@@ -97,11 +97,11 @@ h2 { margin: 30px 0 0; height: 20px; font-size: 10px }
 
 
 def _subhead_and_column_top(html: str) -> tuple[float, float]:
-    from publisher.render.pdf.preflight import _descendants
+    from publisher.render.pdf.preflight import descendants
 
     with kept_columns():
         document = weasyprint.HTML(string=html).render()
-    found = {box.element.get("id"): box for box in _descendants(document.pages[0]._page_box)
+    found = {box.element.get("id"): box for box in descendants(document.pages[0]._page_box)
              if box.element is not None and box.element.get("id") in ("x--b1", "x--h-sub")
              and box.element_tag in ("div", "h2")}
     return found["x--h-sub"].border_box_y(), found["x--b1"].border_box_y()

@@ -28,6 +28,7 @@ from conftest import PROJECT, Run
 from publisher.build.builder import Paths
 from publisher.deliver import subscribers
 from send_support import Recorder, bodies, parse, smtp_server
+from site_support import wait_for
 
 SECRET = "test-secret-for-the-signup-browser-tests"
 AXE = PROJECT / "tools" / "ace" / "node_modules" / "@daisy" / "axe-core-for-ace" / "axe.min.js"
@@ -56,15 +57,6 @@ def check_axe(page: Any, what: str) -> None:
             v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))""")
         assert found == [], f"{what} at {width} px: {found}"
 
-
-def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {check}")
 
 
 def confirm_link(recorder: Recorder, address: str) -> str:

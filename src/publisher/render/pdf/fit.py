@@ -41,8 +41,8 @@ from typing import Any
 
 from weasyprint.formatting_structure import boxes
 
-from publisher.render.pdf.preflight import _descendants
-from publisher.render.pdf.quality import _EPS, MAX_BLANK, _Page
+from publisher.render.pdf.preflight import descendants
+from publisher.render.pdf.quality import EPS, MAX_BLANK, LaidPage
 
 #: A column's foot left empty is filled when it is more than this share of the column.
 ROOM_SHARE = MAX_BLANK
@@ -97,7 +97,7 @@ class Fit:
 def adjustments(document: Any, earlier: Fit | None = None) -> Fit:
     """What to change so that no column's foot is left empty by a block kept whole
     (``earlier``: the changes the document was laid out with)."""
-    pages = [_Page(n, page._page_box) for n, page in enumerate(document.pages, 1)]
+    pages = [LaidPage(n, page._page_box) for n, page in enumerate(document.pages, 1)]
     tried = {*earlier.feet, *earlier.crops} if earlier is not None else set()
     fit = Fit()
     for flow in _column_flows(pages).values():
@@ -137,13 +137,13 @@ def apply(html: str, fit: Fit) -> str:
 # --- measuring ------------------------------------------------------------------------
 
 
-def _column_flows(pages: list[_Page]) -> dict[int, list[tuple[_Page, Any]]]:
+def _column_flows(pages: list[LaidPage]) -> dict[int, list[tuple[LaidPage, Any]]]:
     """Per multi-column element: its column boxes in order, with their pages."""
-    flows: dict[int, list[tuple[_Page, Any]]] = {}
+    flows: dict[int, list[tuple[LaidPage, Any]]] = {}
     for page in pages:
         if page.kind != "article":
             continue
-        for box in _descendants(page.root):
+        for box in descendants(page.root):
             columns = [c for c in getattr(box, "children", ()) if getattr(c, "is_column", False)]
             if columns and box.element is not None:
                 flows.setdefault(id(box.element), []).extend((page, c) for c in columns)
@@ -151,10 +151,10 @@ def _column_flows(pages: list[_Page]) -> dict[int, list[tuple[_Page, Any]]]:
 
 
 def _in_flow(column: Any) -> list[Any]:
-    return [c for c in column.children if c.is_in_normal_flow() and c.margin_height() > _EPS]
+    return [c for c in column.children if c.is_in_normal_flow() and c.margin_height() > EPS]
 
 
-def _room_top(page: _Page, before: Any) -> tuple[float, float, bool]:
+def _room_top(page: LaidPage, before: Any) -> tuple[float, float, bool]:
     """Where the room below the column ``before`` begins, the column's height, and
     whether the room is an empty column (what fills it heads a column)."""
     parent, columns_here = _columns_of(page, before)
@@ -166,7 +166,7 @@ def _room_top(page: _Page, before: Any) -> tuple[float, float, bool]:
                default=before.position_y), height, False
 
 
-def _fill(fit: Fit, tried: set[str], page: _Page, after: Any, top: float,
+def _fill(fit: Fit, tried: set[str], page: LaidPage, after: Any, top: float,
           column_height: float, heads: bool) -> None:
     """Fill the room from ``top`` to the foot of ``page`` if the column ``after``
     begins with a block kept whole that left it empty (``tried``: the blocks an earlier
@@ -182,7 +182,7 @@ def _fill(fit: Fit, tried: set[str], page: _Page, after: Any, top: float,
     room = page.flow_bottom() - top
     if column_height <= 0 or room <= ROOM_SHARE * column_height:
         return
-    photo = next((b for b in _descendants(block) if isinstance(b, boxes.ReplacedBox)), None)
+    photo = next((b for b in descendants(block) if isinstance(b, boxes.ReplacedBox)), None)
     # At a page's top WeasyPrint drops a block's top margin; in the room, after a column
     # on the same page, it keeps it.
     need = _margin_top(block) + block.border_height() + block.margin_bottom
@@ -212,34 +212,34 @@ def _subhead_on_top(fit: Fit, column: Any) -> None:
     """A subhead heading a column (after the first of a page, where WeasyPrint keeps
     its top margin) is set without its top margin."""
     head = _in_flow(column)[:1]
-    if (head and head[0].element_tag in _SUBHEADS and head[0].margin_top > _EPS
+    if (head and head[0].element_tag in _SUBHEADS and head[0].margin_top > EPS
             and head[0].element is not None and head[0].element.get("id")):
         fit.tops.append(head[0].element.get("id"))
 
 
-def _columns_of(page: _Page, column: Any) -> tuple[Any, list[Any]]:
+def _columns_of(page: LaidPage, column: Any) -> tuple[Any, list[Any]]:
     """The multi-column box ``column`` belongs to on ``page``, and its columns there."""
-    for box in _descendants(page.root):
+    for box in descendants(page.root):
         children = getattr(box, "children", ())
         if any(c is column for c in children):
             return box, [c for c in children if getattr(c, "is_column", False)]
     return None, [column]
 
 
-def _contents_picture(pages: list[_Page]) -> float | None:
+def _contents_picture(pages: list[LaidPage]) -> float | None:
     """The contents picture's height (mm) when it does not fit the first contents page:
     the room left there, or 0 (left out) under the minimum."""
     contents = [p for p in pages if p.kind == "contents"]
     if len(contents) < 2:
         return None
     first = contents[0]
-    picture = next((b for p in contents[1:] for b in _descendants(p.root)
+    picture = next((b for p in contents[1:] for b in descendants(p.root)
                     if b.element is not None and b.element.get("id") == CONTENTS_PICTURE_ID
                     and b.element_tag == "figure"), None)
     if picture is None:
         return None
     lowest = max((b.position_y + b.margin_height() for b in first.inked()), default=first.top)
-    photo = next((b for b in _descendants(picture) if isinstance(b, boxes.ReplacedBox)), None)
+    photo = next((b for b in descendants(picture) if isinstance(b, boxes.ReplacedBox)), None)
     if photo is None:
         return None
     height = photo.height - (picture.margin_height() - (first.flow_bottom() - lowest)) - 2

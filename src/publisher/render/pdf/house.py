@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from publisher import model as m
-from publisher.render.pdf.quality import _Page
+from publisher.render.pdf.quality import LaidPage
 
 #: The empty band, below the longest column of an article's last page, worth a house item.
 MIN_BAND_MM = 55.0
@@ -38,7 +38,7 @@ class HouseItem:
 def bands(document: Any) -> dict[str, float]:
     """Article id -> the empty band (mm) below the columns of its last page."""
     found: dict[str, float] = {}
-    pages = [_Page(n, page._page_box) for n, page in enumerate(document.pages, 1)]
+    pages = [LaidPage(n, page._page_box) for n, page in enumerate(document.pages, 1)]
     for i, page in enumerate(pages):
         following = pages[i + 1].parts if i + 1 < len(pages) else []
         if page.kind != "article" or page.part in following:

@@ -34,21 +34,21 @@ class Placement:
     dpi: float
 
 
-def _descendants(box: Any) -> Iterator[Any]:
+def descendants(box: Any) -> Iterator[Any]:
     """``box`` and every box inside it, those positioned absolutely too (WeasyPrint
     leaves an ``AbsolutePlaceholder`` in their place, which is no box)."""
     if isinstance(box, AbsolutePlaceholder):
         box = box._box
     yield box
     for child in getattr(box, "children", ()):
-        yield from _descendants(child)
+        yield from descendants(child)
 
 
 def placements(document: Any) -> list[Placement]:
     """Every raster image of the document, with its placed size and effective dpi."""
     found = []
     for number, page in enumerate(document.pages, 1):
-        for box in _descendants(page._page_box):
+        for box in descendants(page._page_box):
             if not isinstance(box, boxes.ReplacedBox):
                 continue
             image = box.replacement

@@ -46,7 +46,7 @@ from weasyprint.formatting_structure import boxes
 
 from publisher.render.fontfaces import FontFace
 from publisher.render.pdf.justify import MAX_SPACE_RATIO, faces_of, normal_space
-from publisher.render.pdf.preflight import MIN_DPI, _descendants, placements
+from publisher.render.pdf.preflight import MIN_DPI, descendants, placements
 
 #: The goals of the report: at most this share of a page's type area blank (except a
 #: part's last page), and none of the rest.
@@ -57,7 +57,7 @@ FREE_KINDS = frozenset({"cover", "back-cover", "pad"})
 #: two lines can keep balancing from coming closer).
 MAX_UNBALANCED = 2
 _KEPT_WHOLE_TAGS = ("figure", "aside", "table")
-_EPS = 0.5  # CSS px
+EPS = 0.5  # CSS px
 
 
 @dataclass
@@ -145,7 +145,7 @@ def failures(report: Report) -> list[str]:
 def measure(document: Any, layouts: Path) -> Report:
     """The report of a laid-out print document (:func:`.renderer.print_document`)."""
     faces = faces_of(layouts)
-    pages = [_Page(n, page._page_box) for n, page in enumerate(document.pages, 1)]
+    pages = [LaidPage(n, page._page_box) for n, page in enumerate(document.pages, 1)]
     reports = [PageReport(p.number, p.part, p.kind, False, p.blank()) for p in pages]
     for i, (page, report) in enumerate(zip(pages, reports, strict=True)):
         following = pages[i + 1].parts if i + 1 < len(pages) else []
@@ -168,7 +168,7 @@ def write(report: Report, path: Path) -> None:
 
 
 def _walk(box: Any) -> Iterator[Any]:
-    return _descendants(box)
+    return descendants(box)
 
 
 def _text(box: Any) -> str:
@@ -184,13 +184,15 @@ def _inked(box: Any) -> bool:
     if isinstance(box, boxes.TableRowBox):
         return False  # its cells' lines count
     style = box.style
-    if style["background_color"].alpha > 0 and box.height > _EPS:
+    if style["background_color"].alpha > 0 and box.height > EPS:
         return True
     return any(style[f"border_{side}_width"] > 0 and style[f"border_{side}_style"] != "none"
                for side in ("top", "bottom"))
 
 
-class _Page:
+class LaidPage:
+    """A laid-out page's type area, as the report, the fitting and the house items read it."""
+
     def __init__(self, number: int, page_box: Any) -> None:
         self.number = number
         self.box = page_box
@@ -224,9 +226,9 @@ class _Page:
         """0 or 1 for a box in one half of the type area, None for one across both."""
         middle = self.left + self.width / 2
         x0, x1 = box.position_x, box.position_x + box.margin_width()
-        if x1 <= middle + _EPS:
+        if x1 <= middle + EPS:
             return 0
-        if x0 >= middle - _EPS:
+        if x0 >= middle - EPS:
             return 1
         return None
 
@@ -264,7 +266,7 @@ class _Page:
         ends, line = [], 0.0
         for column in columns:
             flow = [c for c in column.children if c.is_in_normal_flow()
-                    and c.margin_height() > _EPS]
+                    and c.margin_height() > EPS]
             if any(c.element_tag in _KEPT_WHOLE_TAGS for c in flow):
                 return 0
             ends.append(flow[-1].position_y + flow[-1].margin_height() - flow[-1].margin_bottom
@@ -294,7 +296,7 @@ class _Page:
                 continue
             bottom = box.position_y + box.height  # its own lines, not its margin
             column = self.column(box)
-            below = any(y >= bottom - _EPS and (c is None or column is None or c == column)
+            below = any(y >= bottom - EPS and (c is None or column is None or c == column)
                         and not _inside(b, box) for b, c, y in inked)
             if not below:
                 found.append(_text(box))
@@ -323,7 +325,7 @@ def _stretched(line: Any, faces: list[FontFace]) -> str | None:
 # --- notes, widows and orphans ---------------------------------------------------------
 
 
-def _notes(pages: list[_Page], reports: list[PageReport]) -> None:
+def _notes(pages: list[LaidPage], reports: list[PageReport]) -> None:
     calls: dict[int, tuple[int, str]] = {}  # id(element) -> (page index, name)
     bodies: dict[int, int] = {}
     for i, page in enumerate(pages):
@@ -344,7 +346,7 @@ def _notes(pages: list[_Page], reports: list[PageReport]) -> None:
 _PARAGRAPHS = ("p", "li", "dd", "blockquote", "figcaption", "td", "th")
 
 
-def _widows_and_orphans(pages: list[_Page], reports: list[PageReport]) -> None:
+def _widows_and_orphans(pages: list[LaidPage], reports: list[PageReport]) -> None:
     """Per paragraph, its lines in order with (page, column): a fragment of one line
     at a paragraph's start is an orphan, at its end a widow."""
     fragments: dict[int, list[list[Any]]] = {}  # id(element) -> [[page, col, n, text]]

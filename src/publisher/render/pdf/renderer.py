@@ -520,10 +520,10 @@ def _downsampled(document: weasyprint.Document, dpi: int) -> Iterator[None]:
     """
     from weasyprint.images import RasterImage
 
-    from publisher.render.pdf.preflight import _descendants
+    from publisher.render.pdf.preflight import descendants
 
     images = {id(box.replacement): box.replacement
-              for page in document.pages for box in _descendants(page._page_box)
+              for page in document.pages for box in descendants(page._page_box)
               if isinstance(getattr(box, "replacement", None), RasterImage)
               and box.style["image_rendering"] == "auto"}  # photos; QR codes stay sharp
     saved = {key: (img._dpi, img.image_data) for key, img in images.items()}
