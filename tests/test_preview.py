@@ -83,6 +83,30 @@ def test_a_save_rebuilds_the_page(running):
     assert "Edited “Quoted”" in running.get("/2024-01/features/")[1]
 
 
+def test_a_save_before_the_watcher_first_looks_is_seen(tmp_path):
+    """The watcher's thread may first run after a save (a busy machine): the files it
+    compares with are those the first build read, so the save still rebuilds."""
+    shutil.copytree(FIXTURES, tmp_path / "issues")
+    paths = Paths(tmp_path / "issues", LAYOUTS, tmp_path / "dist")
+    article = paths.issues / "2024-01" / "articles" / "01-features.md"
+
+    class Late(Preview):
+        def _spawn(self, target):  # the save comes before the thread runs
+            text = article.read_text(encoding="utf-8")
+            article.write_text(text.replace('title: "Features', 'title: "Late'),
+                               encoding="utf-8")
+            super()._spawn(target)
+
+    preview = Late(paths, JAN, background=False)
+    preview.start()
+    try:
+        wait_for(lambda: preview.state.version > 1, 10)
+        assert any("Late “Quoted”" in page.decode("utf-8")
+                   for page in preview.state.pages.values())
+    finally:
+        preview.stop()
+
+
 def test_a_source_error_is_shown_in_the_page_and_the_server_goes_on(running):
     text = running.article.read_text(encoding="utf-8")
     before = running.preview.state.version

@@ -169,9 +169,12 @@ class Preview:
         self._build_wanted.set()
 
     def start(self) -> None:
-        """The first build, then the watcher (and the background builds) in threads."""
+        """The first build, then the watcher (and the background builds) in threads.
+        The files are looked at before the first build: a save made during it, or
+        before the watcher's thread first runs, is a change the watcher sees."""
+        seen = self.signature()
         self.rebuild()
-        self._spawn(self._watch)
+        self._spawn(lambda: self._watch(seen))
         if self.background:
             self._spawn(self._build_others)
 
@@ -191,8 +194,7 @@ class Preview:
         thread.start()
         self._threads.append(thread)
 
-    def _watch(self) -> None:
-        seen = self.signature()
+    def _watch(self, seen: tuple[tuple[str, int, int], ...]) -> None:
         while not self._stop.wait(POLL):
             now = self.signature()
             if now != seen:
